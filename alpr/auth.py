@@ -1,0 +1,66 @@
+"""Access tokens every service accepts: short-lived, HMAC-signed (JWT HS256), role-bearing.
+
+The governance service (services/audit) issues them after a password login of a user with a
+written authorization and current training; every other service only verifies them with the
+shared secret. A request without a valid token gets 401 and an audit event (`denied`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from alpr.roles import ROLES, Permission, permissions_of
+
+ALGORITHM = "HS256"
+ISSUER = "alpr-governance"
+DEFAULT_TTL_S = 15 * 60
+
+
+class AuthError(Exception):
+    """The request carries no valid token; the message is safe to show the client."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: str
+    role: str
+    token_id: str
+    expires_at: int
+
+    def can(self, permission: Permission) -> bool:
+        return permission in permissions_of(self.role)
+
+
+def issue_token(secret: str, user: str, role: str, ttl_s: int = DEFAULT_TTL_S, now: float | None = None) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    issued = int(now if now is not None else time.time())
+    claims = {"sub": user, "role": role, "iat": issued, "exp": issued + ttl_s, "iss": ISSUER, "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["sub", "role", "exp", "iat", "jti"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("token expired") from None
+    except jwt.InvalidTokenError as err:
+        raise AuthError(f"invalid token ({type(err).__name__})") from None
+    if claims["role"] not in ROLES:
+        raise AuthError("token names an unknown role")
+    return Principal(claims["sub"], claims["role"], claims["jti"], int(claims["exp"]))
+
+
+def bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthError("missing bearer token")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("authorization header must be 'Bearer <token>'")
+    return token.strip()

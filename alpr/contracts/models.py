@@ -1,0 +1,201 @@
+"""Message models of every topic, version 1.
+
+These classes are the source of truth of the contracts: `alpr topics export-schemas` writes
+their JSON Schemas to `schemas/topics/<topic>.schema.json`, and a test fails when the
+committed files drift from them. Models are strict (unknown fields refused) and frozen.
+
+Times are UTC RFC 3339 strings on the wire. Every message has a deterministic id so that a
+redelivered message overwrites instead of doubling (ReplacingMergeTree / faust tables).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+PLATE_PATTERN = r"^[A-Z0-9]{1,10}$"
+
+Direction = Literal["entry", "exit", "patrol"]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/#@-]+$")]
+Plate = Annotated[str, Field(pattern=PLATE_PATTERN, description="Normalised plate text: A-Z and 0-9, no spaces or dashes.")]
+Cents = Annotated[int, Field(ge=0, le=100_000_000, description="Money in cents of the currency.")]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FrameHeaders(Contract):
+    """Headers of a message on alpr.frames.v1; the value is the JPEG bytes of the frame."""
+
+    frame_id: Id = Field(description="Deterministic: '<camera_id>:<captured_at epoch ms>'.")
+    camera_id: Id
+    facility_id: Id
+    lane: Id
+    direction: Direction
+    captured_at: AwareDatetime = Field(description="Capture time from the source clock.")
+    ingested_at: AwareDatetime = Field(description="When ingest accepted the frame (latency origin).")
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+
+
+class BBox(Contract):
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    w: int = Field(gt=0)
+    h: int = Field(gt=0)
+
+
+class ModelVersions(Contract):
+    detector: str = Field(min_length=1)
+    reader: str = Field(min_length=1)
+
+
+class Read(Contract):
+    """One plate read (or a frame's no-read record) on alpr.reads.v1, keyed by facility_id.
+
+    `read_id` is '<frame_id>#<box_index>' for a detected plate and '<frame_id>#-' for a frame
+    in which no plate was found: no-reads are published too, so capture rate is observable.
+    """
+
+    read_id: Id
+    frame_id: Id
+    camera_id: Id
+    facility_id: Id
+    lane: Id
+    direction: Direction
+    outcome: Literal["read", "unreadable", "no_plate"] = Field(
+        description="read: text found; unreadable: plate box without confident text; no_plate: nothing detected."
+    )
+    plate: Plate | None = None
+    confidence: float = Field(ge=0.0, le=1.0, description="Plate text confidence (product of characters).")
+    char_confidences: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=list, max_length=10)
+    detection_confidence: float = Field(0.0, ge=0.0, le=1.0)
+    box_index: int = Field(ge=-1, description="-1 for a no_plate record.")
+    bbox: BBox | None = None
+    crop_jpeg_b64: str | None = Field(None, max_length=200_000)
+    models: ModelVersions
+    captured_at: AwareDatetime
+    ingested_at: AwareDatetime
+    processed_at: AwareDatetime
+
+    @field_validator("plate", mode="before")
+    @classmethod
+    def _plate_upper(cls, value):
+        return value.upper() if isinstance(value, str) else value
+
+
+class Payment(Contract):
+    """A pay-by-plate or pay-station payment, a permit or a validation on alpr.payments.v1."""
+
+    payment_id: Id
+    kind: Literal["pay_by_plate", "pay_station", "permit", "validation"]
+    facility_id: Id | Literal["*"] = Field(description="'*' for a permit valid in every facility.")
+    plate: Plate
+    amount_cents: Cents = 0
+    currency: Literal["USD"] = "USD"
+    paid_at: AwareDatetime
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+    permit_type: str | None = Field(None, max_length=50)
+    source: str = Field(max_length=100, description="System that reported it (pay station id, app, CSV import).")
+
+
+class OccupancyEvent(Contract):
+    """A facility's occupancy after a change, on alpr.occupancy.v1, keyed by facility_id."""
+
+    event_id: Id
+    facility_id: Id
+    occupied: int = Field(ge=0)
+    capacity: int = Field(ge=0)
+    available: int
+    as_of: AwareDatetime
+    reason: Literal["pass", "adjustment"]
+    last_pass_id: Id | None = None
+    origin_captured_at: AwareDatetime | None = Field(None, description="Capture time of the read that caused it.")
+
+
+class RevenueMatch(Contract):
+    """The final financial outcome of one parking session, on alpr.revenue-matches.v1."""
+
+    match_id: Id
+    session_id: Id
+    facility_id: Id
+    plate: Plate | None
+    status: Literal["matched", "underpaid", "unpaid", "permit", "overpaid", "payment_without_session"]
+    entry_at: AwareDatetime | None
+    exit_at: AwareDatetime | None
+    amount_due_cents: Cents
+    amount_paid_cents: Cents
+    payment_ids: list[Id] = Field(default_factory=list)
+    evidence_pass_ids: list[Id] = Field(default_factory=list)
+    match_confidence: float = Field(ge=0.0, le=1.0)
+    reason: str = Field(max_length=500)
+    tariff_version: str
+    decided_at: AwareDatetime
+
+
+class Violation(Contract):
+    """An enforcement case on alpr.violations.v1."""
+
+    violation_id: Id
+    kind: Literal["unpaid", "overstay", "invalid_permit"]
+    session_id: Id
+    facility_id: Id
+    plate: Plate
+    detected_at: AwareDatetime
+    amount_due_cents: Cents
+    evidence_pass_ids: list[Id] = Field(min_length=1)
+    reason: str = Field(max_length=500)
+
+
+class AuditEvent(Contract):
+    """One access to ALPR data (or an attempt), on alpr.audit.v1. Policy sections 3.C.1 and 6."""
+
+    event_id: Id
+    at: AwareDatetime
+    service: str = Field(min_length=1, max_length=50)
+    user: str = Field(max_length=100, description="Login name; 'anonymous' for unauthenticated attempts.")
+    role: str = Field(max_length=50)
+    action: str = Field(min_length=1, max_length=100, description="e.g. plate.search, image.view, evidence.export, login.")
+    resource: str = Field(max_length=500)
+    filters: dict[str, str] = Field(default_factory=dict)
+    plates: list[Plate] = Field(default_factory=list, max_length=1000)
+    row_count: int = Field(0, ge=0)
+    client: str = Field(max_length=100)
+    outcome: Literal["allowed", "denied", "error"]
+    reason: str = Field("", max_length=500)
+
+
+class Hold(Contract):
+    """A legal hold placed or released, on alpr.holds.v1. Policy section 10."""
+
+    hold_id: Id
+    action: Literal["place", "release"]
+    basis: Literal["subpoena", "court_order", "investigation"]
+    case_ref: str = Field(min_length=1, max_length=200)
+    plates: list[Plate] = Field(default_factory=list, max_length=10_000)
+    time_from: AwareDatetime | None = None
+    time_to: AwareDatetime | None = None
+    by: str = Field(min_length=1, max_length=100)
+    at: AwareDatetime
+
+
+class DlqHeaders(Contract):
+    """Headers added to a message moved to a `<topic family>.dlq` topic; the value is the original bytes."""
+
+    dlq_reason: str = Field(min_length=1, max_length=2000)
+    dlq_source_topic: str
+    dlq_source_partition: int = Field(ge=0)
+    dlq_source_offset: int = Field(ge=0)
+    dlq_service: str
+    dlq_at: AwareDatetime
+
+
+def utc_iso(value: datetime) -> str:
+    """The wire form of a time: RFC 3339, UTC, millisecond precision, 'Z' suffix."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: wire times must be timezone-aware")
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -1,0 +1,119 @@
+"""The topic registry: one YAML per topic in schemas/topics/, loaded and checked.
+
+Each YAML names the topic's owner, consumers, key, partitions, retention and cleanup policy,
+the pydantic model of its messages, whether the model covers the value (JSON) or the headers
+(binary values such as JPEG frames), and the DLQ that its consumers use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alpr.contracts import models
+from alpr.errors import ContractError
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "topics"
+
+
+class TopicContract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic: str = Field(pattern=r"^alpr\.[a-z-]+\.(v\d+|dlq)$")
+    description: str
+    owner: str
+    consumers: list[str]
+    key: str = Field(description="What the message key holds; it decides partitioning.")
+    partitions: int = Field(ge=1, le=1000)
+    replication_factor: int = Field(1, ge=1)
+    retention_ms: int = Field(ge=-1)
+    cleanup_policy: Literal["delete", "compact", "compact,delete"] = "delete"
+    model: str = Field(description="Class name in alpr.contracts.models.")
+    payload: Literal["value", "headers"] = "value"
+    dlq: str | None = Field(None, description="Dead-letter topic used by this topic's consumers.")
+
+    @property
+    def model_class(self) -> type[models.Contract]:
+        return getattr(models, self.model)
+
+    @property
+    def schema_path(self) -> Path:
+        return SCHEMAS_DIR / f"{self.topic}.schema.json"
+
+    @property
+    def examples_dir(self) -> Path:
+        return SCHEMAS_DIR / "examples" / self.topic
+
+    def topic_config(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
+
+
+@functools.cache
+def load_registry(directory: Path = SCHEMAS_DIR) -> dict[str, TopicContract]:
+    contracts: dict[str, TopicContract] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            contract = TopicContract.model_validate(yaml.safe_load(path.read_text()))
+        except ValidationError as err:
+            raise ContractError(f"{path.name}: {err.errors()[0]['loc']}: {err.errors()[0]['msg']}") from None
+        if path.stem != contract.topic:
+            raise ContractError(f"{path.name} declares topic {contract.topic}; file name must match")
+        if not hasattr(models, contract.model):
+            raise ContractError(f"{path.name}: no model {contract.model} in alpr.contracts.models")
+        contracts[contract.topic] = contract
+    for contract in list(contracts.values()):
+        if contract.dlq and contract.dlq not in contracts:
+            raise ContractError(f"{contract.topic}: its DLQ {contract.dlq} has no YAML")
+    return contracts
+
+
+def contract(topic: str) -> TopicContract:
+    try:
+        return load_registry()[topic]
+    except KeyError:
+        raise ContractError(f"no contract for topic {topic!r}") from None
+
+
+def export_schema(c: TopicContract) -> dict[str, Any]:
+    schema = c.model_class.model_json_schema(mode="serialization")
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://alpr.example/schemas/topics/{c.topic}.schema.json",
+        **schema,
+    }
+    return schema
+
+
+def render_schema(c: TopicContract) -> str:
+    return json.dumps(export_schema(c), indent=2, sort_keys=True) + "\n"
+
+
+def headers_to_dict(headers: list[tuple[str, bytes]] | None) -> dict[str, str]:
+    """Kafka headers to a dict; header names use '.' on the wire and '_' in the models."""
+    out: dict[str, str] = {}
+    for name, value in headers or []:
+        out[name.replace(".", "_")] = value.decode("utf-8", "replace") if value is not None else ""
+    return out
+
+
+def decode(c: TopicContract, value: bytes | None, headers: list[tuple[str, bytes]] | None = None):
+    """Parse a message of topic `c` into its model, or raise ContractError with the reason."""
+    try:
+        if c.payload == "headers":
+            return c.model_class.model_validate(headers_to_dict(headers))
+        if value is None:
+            raise ContractError("empty value (tombstone) on a topic that has no compaction")
+        return c.model_class.model_validate_json(value)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        raise ContractError(f"{c.topic}: {where}: {first['msg']} ({err.error_count()} error(s))") from None
+
+
+def encode(message: models.Contract) -> bytes:
+    return message.model_dump_json(exclude_none=False).encode()

@@ -1,0 +1,113 @@
+"""The same shape for every service's HTTP API: /healthz, /metrics, login-only data routes.
+
+`create_app` gives a FastAPI app with the two operational routes; `Guard` is the dependency
+that every data route uses: it verifies the bearer token, checks the role matrix, and hands
+the route an `Access` whose `served(...)` records the audit event before data leaves
+(fail closed: no audit record, no data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from alpr.audit import AuditClient, AuditUnavailable
+from alpr.auth import AuthError, Principal, bearer, verify_token
+from alpr.roles import Permission
+
+Check = Callable[[], bool]
+
+
+def create_app(service: str, checks: dict[str, Check] | None = None, **fastapi_kwargs) -> FastAPI:
+    """A service app with /healthz (ready only when every check passes) and /metrics."""
+    app = FastAPI(title=f"alpr {service}", **fastapi_kwargs)
+    app.state.service = service
+    app.state.checks = dict(checks or {})
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> JSONResponse:
+        results = {}
+        for name, check in app.state.checks.items():
+            try:
+                results[name] = bool(check())
+            except Exception:
+                results[name] = False
+        ok = all(results.values())
+        return JSONResponse({"service": service, "ready": ok, "checks": results}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"])
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+@dataclass
+class Access:
+    """An authorized request: who, and the audit record to make before answering."""
+
+    principal: Principal
+    action: str
+    resource: str
+    client: str
+    audit: AuditClient
+
+    def served(self, *, filters: dict | None = None, plates=(), row_count: int = 0) -> None:
+        """Record the access; raises 503 (and so serves nothing) when the audit log is unreachable."""
+        event = self.audit.event(
+            self.principal, self.action, self.resource, outcome="allowed", client=self.client,
+            filters=filters, plates=plates, row_count=row_count,
+        )
+        try:
+            self.audit.record(event)
+        except AuditUnavailable as err:
+            raise HTTPException(503, f"audit log unavailable, data not served: {err}") from None
+
+
+class Guard:
+    """FastAPI dependency: `Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))`.
+
+    Reads the auth secret and audit client from `app.state` (set by the service at start).
+    """
+
+    def __init__(self, permission: Permission, action: str) -> None:
+        self.permission = permission
+        self.action = action
+
+    def __call__(self, request: Request) -> Access:
+        state = request.app.state
+        audit: AuditClient = state.audit
+        client = request.client.host if request.client else ""
+        principal = None
+        try:
+            principal = verify_token(state.auth_secret, bearer(request.headers.get("authorization")))
+            if state.is_revoked(principal):
+                raise AuthError("token revoked")
+        except AuthError as err:
+            audit.record_refusal(audit.event(None, self.action, request.url.path, outcome="denied", client=client, reason=str(err)))
+            raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from None
+        if not principal.can(self.permission):
+            reason = f"role {principal.role} lacks {self.permission.value}"
+            audit.record_refusal(audit.event(principal, self.action, request.url.path, outcome="denied", client=client, reason=reason))
+            raise HTTPException(403, reason)
+        return Access(principal, self.action, request.url.path, client, audit)
+
+
+def install_auth(app: FastAPI, *, auth_secret: str, audit: AuditClient, is_revoked: Callable[[Principal], bool] | None = None) -> None:
+    app.state.auth_secret = auth_secret
+    app.state.audit = audit
+    app.state.is_revoked = is_revoked or (lambda principal: False)
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    """Run the app with uvicorn after checking that the port is free (one-line error if not)."""
+    import uvicorn
+
+    from alpr.settings import ensure_port_free
+
+    ensure_port_free(host, port)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)

@@ -1,0 +1,1 @@
+"""Kafka for every service: client configuration, topic administration, the batch consumer, the DLQ, the local broker."""

@@ -1,0 +1,140 @@
+"""Plate-text rules shared by every service: normalizing, confusable keys, format patterns.
+
+A plate read is compared in three ways across the platform:
+
+* `normalize(text)` is the canonical form stored in messages: upper case, only A-Z and
+  0-9 (spaces, dashes, dots and the like are decoration on the metal, not part of the
+  registration).
+* `confusable_key(text)` folds the characters an OCR model (or a human) mixes up, so that
+  fuzzy matching (a session's entry read against its exit read, a read against a permit)
+  treats "8ABC123" and "BABC1Z3" as the same vehicle. Two reads with equal keys are a
+  candidate match; the caller decides with its own evidence (time, lane, confidence).
+* `correct_format(text)` is the reader's format-aware correction: when a read fits one of
+  the known plate patterns after swapping confusable letters and digits, the swaps are
+  applied (a "0" where the pattern wants a letter becomes "O"). A read that fits no pattern,
+  or several patterns at the same cost, is left alone: vanity plates are free text, and
+  guessing would turn a right read into a wrong one.
+
+The rule, written out: the confusable groups are {O, Q, D, 0}, {I, L, 1}, {B, 8}, {S, 5},
+{Z, 2}, {G, 6}. Patterns are strings of `A` (a letter), `9` (a digit) and literal
+characters; see `PATTERNS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Each group folds to its digit: digits are what state formats put in most positions, and
+# a key made of the digit keeps keys short to read in logs.
+CONFUSABLE_GROUPS: tuple[tuple[str, str], ...] = (
+    ("OQD", "0"),
+    ("IL", "1"),
+    ("B", "8"),
+    ("S", "5"),
+    ("Z", "2"),
+    ("G", "6"),
+)
+
+_KEY_TABLE = str.maketrans({c: digit for letters, digit in CONFUSABLE_GROUPS for c in letters})
+
+# Which letter a digit was most likely misread from, when the pattern demands a letter.
+LETTER_FOR_DIGIT: dict[str, str] = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G"}
+# Which digit a letter was most likely misread from, when the pattern demands a digit.
+DIGIT_FOR_LETTER: dict[str, str] = {
+    "O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "B": "8", "S": "5", "Z": "2", "G": "6",
+}
+
+# Known plate layouts, by name. `A` is a letter, `9` a digit. The US list covers the
+# common sequential formats; dealer and temporary plates have their own series.
+PATTERNS: dict[str, str] = {
+    "us-7-california": "9AAA999",   # 8ABC123
+    "us-7-letters-first": "AAA9999",  # ABC1234 (NY, PA, TX, GA ...)
+    "us-6-letters-first": "AAA999",   # ABC123 (older issues, many states)
+    "us-6-digits-first": "999AAA",    # 123ABC
+    "us-7-two-letters": "AA99999",    # AB12345
+    "us-dealer": "9999AA",            # 1234DL style dealer series
+    "us-temporary": "99A9999",        # 12T3456 paper temporary tags
+    "ar-mercosur": "AA999AA",         # AD054JI (Argentina, Mercosur layout)
+}
+
+_STRIP = re.compile(r"[^A-Z0-9]")
+
+
+def normalize(text: str) -> str:
+    """Canonical plate text: upper case, letters and digits only ("8abc-123 " -> "8ABC123")."""
+    return _STRIP.sub("", text.upper())
+
+
+def confusable_key(text: str) -> str:
+    """Fold confusable characters so that reads differing only by them compare equal.
+
+    >>> confusable_key("8ABC-123") == confusable_key("BAB C1Z3")
+    True
+    """
+    return normalize(text).translate(_KEY_TABLE)
+
+
+def fits(text: str, pattern: str) -> bool:
+    """True when normalized `text` matches `pattern` exactly (no swaps)."""
+    text = normalize(text)
+    if len(text) != len(pattern):
+        return False
+    return all(_slot_ok(c, p) for c, p in zip(text, pattern))
+
+
+def _slot_ok(char: str, slot: str) -> bool:
+    if slot == "A":
+        return char.isalpha()
+    if slot == "9":
+        return char.isdigit()
+    return char == slot
+
+
+def _fit_cost(text: str, pattern: str) -> tuple[int, str] | None:
+    """Swaps needed to make `text` fit `pattern`, and the result; None when impossible."""
+    if len(text) != len(pattern):
+        return None
+    out: list[str] = []
+    cost = 0
+    for char, slot in zip(text, pattern):
+        if _slot_ok(char, slot):
+            out.append(char)
+        elif slot == "A" and char in LETTER_FOR_DIGIT:
+            out.append(LETTER_FOR_DIGIT[char])
+            cost += 1
+        elif slot == "9" and char in DIGIT_FOR_LETTER:
+            out.append(DIGIT_FOR_LETTER[char])
+            cost += 1
+        else:
+            return None
+    return cost, "".join(out)
+
+
+def correct_format(text: str, patterns: Iterable[str] | None = None) -> str:
+    """Apply the format-aware confusable correction described in the module docstring.
+
+    Returns the normalized text, corrected only when exactly one pattern is reachable
+    with the fewest swaps (and unchanged when it already fits a pattern).
+    """
+    text = normalize(text)
+    candidates: list[tuple[int, str]] = []
+    for pattern in PATTERNS.values() if patterns is None else patterns:
+        fitted = _fit_cost(text, pattern)
+        if fitted is not None:
+            if fitted[0] == 0:
+                return text
+            candidates.append(fitted)
+    if not candidates:
+        return text
+    best = min(cost for cost, _ in candidates)
+    results = {fixed for cost, fixed in candidates if cost == best}
+    return results.pop() if len(results) == 1 else text
+
+
+def pattern_of(text: str) -> str | None:
+    """Name of the first pattern that `text` fits exactly, or None (vanity / unknown)."""
+    for name, pattern in PATTERNS.items():
+        if fits(text, pattern):
+            return name
+    return None

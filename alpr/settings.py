@@ -1,0 +1,169 @@
+"""Settings: one frozen, validated class per service, read from `ALPR_*` environment variables.
+
+`CommonSettings` holds what every service needs (where Kafka and ClickHouse are, where local
+data lives, the token secret); each service subclasses it and adds its own fields. Settings
+are loaded once through `load_settings(cls)`, which turns every validation problem into a
+one-line `ConfigError`:
+
+- an `ALPR_*` variable that no settings class knows (a typo) is refused, not ignored;
+- placeholder secrets are refused outside `environment=development|test`;
+- a ClickHouse URL must be a plain http(s) URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import pkgutil
+import socket
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alpr.errors import ConfigError
+
+ENV_PREFIX = "ALPR_"
+# Variables with the prefix that are not settings fields but are read by tooling.
+RESERVED_ENV = {"ALPR_DATASETS"}
+PLACEHOLDER_SECRET = "change-me-development-only"
+
+# Modules outside services/ that define settings classes (the local broker's).
+SHARED_SETTINGS_MODULES = ("alpr.kafka.broker",)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads. Fields here are shared by all services."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment stage; production refuses placeholder secrets."
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
+    )
+    clickhouse_url: str | None = Field(
+        None,
+        description="ClickHouse server URL (http://user:pass@host:8123). Empty: embedded chDB.",
+    )
+    data_dir: Path = Field(
+        REPO_ROOT / "var",
+        description="Local state: chDB directories (one per service), broker data, faust tables.",
+    )
+    auth_secret: SecretStr = Field(
+        SecretStr(PLACEHOLDER_SECRET),
+        description="HMAC secret that signs access tokens; shared by every service.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of the JSON-lines logs."
+    )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_is_host_port(cls, value: str) -> str:
+        for part in value.split(","):
+            host, _, port = part.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{part!r} is not host:port")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_url_shape(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret_in_production(self):
+        if self.environment == "production" and self.auth_secret.get_secret_value() == PLACEHOLDER_SECRET:
+            raise ValueError("auth_secret is the development placeholder; set ALPR_AUTH_SECRET")
+        if len(self.auth_secret.get_secret_value()) < 16:
+            raise ValueError("auth_secret must be at least 16 characters")
+        return self
+
+
+class ServiceSettings(CommonSettings):
+    """Common settings plus the HTTP listener that every service runs."""
+
+    http_host: str = Field("127.0.0.1", description="Address of the service's HTTP API.")
+    http_port: int = Field(8000, ge=0, le=65535, description="Port of the service's HTTP API (0: any free port).")
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def _all_settings_classes() -> list[type[CommonSettings]]:
+    # Each service keeps its settings class in services/<name>/settings.py; import them so that
+    # the unknown-variable check knows every field of every service.
+    import services
+
+    for name in SHARED_SETTINGS_MODULES:
+        importlib.import_module(name)
+    for mod in pkgutil.iter_modules(services.__path__):
+        name = f"services.{mod.name}.settings"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+    seen: list[type[CommonSettings]] = []
+    stack: list[type[CommonSettings]] = [CommonSettings]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen
+
+
+def known_env_names() -> set[str]:
+    names = set(RESERVED_ENV)
+    for cls in _all_settings_classes():
+        names.update(ENV_PREFIX + field.upper() for field in cls.model_fields)
+    return names
+
+
+def check_unknown_env(environ: dict[str, str] | None = None) -> None:
+    environ = dict(os.environ if environ is None else environ)
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known_env_names())
+    if unknown:
+        raise ConfigError(f"unknown setting {', '.join(unknown)} (no ALPR setting has that name)")
+
+
+def load_settings(cls: type[S], **overrides) -> S:
+    """Validate the environment (plus explicit overrides) into `cls`, or raise one-line ConfigError."""
+    check_unknown_env()
+    try:
+        return cls(**overrides)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            field = ".".join(str(p) for p in e["loc"]) or "settings"
+            name = ENV_PREFIX + field.upper() if e["loc"] else cls.__name__
+            problems.append(f"{name}: {e['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@functools.cache
+def cached_settings(cls: type[S]) -> S:
+    """The process-wide settings of `cls`, for FastAPI dependencies (`Depends(...)`)."""
+    return load_settings(cls)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail at start, with one line, when the listening port is already taken."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            raise ConfigError(f"port {host}:{port} is not available ({err.strerror})") from None

@@ -1,0 +1,70 @@
+"""`alpr db migrate|tables`: the services' ClickHouse databases."""
+
+from __future__ import annotations
+
+
+def _service_settings(service: str):
+    import importlib
+
+    from alpr.settings import load_settings
+
+    module = importlib.import_module(f"services.{service}.settings")
+    cls = getattr(module, f"{service.capitalize()}Settings")
+    return load_settings(cls)
+
+
+def open_service_store(service: str):
+    from alpr.store import open_store
+
+    s = _service_settings(service)
+    return open_store(service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir)
+
+
+def migrate_service(service: str, store) -> list[str]:
+    """Apply the files, then the retention that comes from settings (audit log)."""
+    from alpr.store.migrate import migrate, set_retention
+
+    applied = migrate(store, service)
+    if service == "audit":
+        set_retention(store, "audit_log", "at", _service_settings("audit").audit_retention_days)
+    return applied
+
+
+def _migrate(args) -> int:
+    from alpr.store.migrate import services_with_migrations
+
+    services = services_with_migrations() if args.service == "all" else [args.service]
+    for service in services:
+        store = open_service_store(service)
+        try:
+            applied = migrate_service(service, store)
+        finally:
+            store.close()
+        print(f"{service}: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
+    return 0
+
+
+def _tables(args) -> int:
+    store = open_service_store(args.service)
+    try:
+        for row in store.query(
+            "SELECT name, engine, total_rows FROM system.tables WHERE database = {db:String} ORDER BY name",
+            {"db": store.database},
+        ):
+            print(f"{row['name']:24} {row['engine']:22} rows={row['total_rows']}")
+    finally:
+        store.close()
+    return 0
+
+
+def register(sub) -> None:
+    from alpr.store.migrate import services_with_migrations
+
+    db = sub.add_parser("db", help="ClickHouse: apply migrations, list tables")
+    ops = db.add_subparsers(dest="op", required=True)
+    m = ops.add_parser("migrate", help="apply pending migrations (forward-only) of one or every service")
+    m.add_argument("--service", default="all", choices=["all", *services_with_migrations()])
+    m.set_defaults(handler=_migrate)
+    t = ops.add_parser("tables", help="list a service's tables")
+    t.add_argument("service", choices=services_with_migrations())
+    t.set_defaults(handler=_tables)

@@ -1,0 +1,90 @@
+"""Forward-only, numbered ClickHouse migrations per service (`alpr db migrate`).
+
+Files live in schemas/clickhouse/<service>/NNN_name.sql. Each applied file is recorded with
+its checksum in <database>.schema_migrations; re-running applies only new files, and a file
+that changed after it was applied stops the migration with a clear error (write a new file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from alpr.errors import StoreError
+from alpr.store.base import Store
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+FILE_PATTERN = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def statements(self, database: str) -> list[str]:
+        text = self.sql.replace("{database}", database)
+        # Drop comment lines, then split on ';' at line ends.
+        body = "\n".join(l for l in text.splitlines() if not l.strip().startswith("--"))
+        return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+
+
+def services_with_migrations() -> list[str]:
+    return sorted(p.name for p in MIGRATIONS_DIR.iterdir() if p.is_dir())
+
+
+def load_migrations(service: str) -> list[Migration]:
+    folder = MIGRATIONS_DIR / service
+    if not folder.is_dir():
+        raise StoreError(f"no migrations for service {service!r} in {MIGRATIONS_DIR}")
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        match = FILE_PATTERN.match(path.name)
+        if not match:
+            raise StoreError(f"migration file {path.name} must be named NNN_lowercase_name.sql")
+        found.append(Migration(int(match.group(1)), path.stem, path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise StoreError(f"{service}: two migrations share a number")
+    return found
+
+
+def migrate(store: Store, service: str) -> list[str]:
+    """Apply pending migrations of `service` to `store`; returns the names applied."""
+    db = store.database
+    store.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    applied = {r["version"]: r for r in store.query(f"SELECT version, name, checksum FROM {db}.schema_migrations")}
+    done = []
+    for m in load_migrations(service):
+        if m.version in applied:
+            if applied[m.version]["checksum"] != m.checksum:
+                raise StoreError(
+                    f"{service} migration {m.name} changed after it was applied; migrations are forward-only: add a new file"
+                )
+            continue
+        for statement in m.statements(db):
+            store.command(statement)
+        store.insert("schema_migrations", [{"version": m.version, "name": m.name, "checksum": m.checksum}])
+        done.append(m.name)
+    return done
+
+
+def set_retention(store: Store, table: str, time_column: str, days: int, where: str | None = None) -> None:
+    """Apply a retention that comes from settings rather than from a migration file."""
+    if days < 1:
+        raise StoreError(f"retention of {table} must be at least one day, got {days}")
+    condition = f" WHERE {where}" if where else ""
+    store.command(
+        f"ALTER TABLE {store.database}.{table} MODIFY TTL toDateTime({time_column}) + INTERVAL {int(days)} DAY DELETE{condition}"
+    )

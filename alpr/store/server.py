@@ -1,0 +1,73 @@
+"""A ClickHouse server through clickhouse-connect (production, and when ALPR_CLICKHOUSE_URL is set)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, Sequence
+from urllib.parse import urlparse
+
+from alpr.errors import StoreError
+from alpr.store.rows import to_json_each_row
+
+
+# clickhouse-connect logs a generic line before raising; our error says more, once.
+logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
+
+
+class ClickHouseServerStore:
+    def __init__(self, url: str, database: str) -> None:
+        import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import Error as ChError
+
+        self.database = database
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise StoreError(f"ClickHouse URL {url!r} must look like http://user:pass@host:8123")
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=parsed.hostname,
+                port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+                username=parsed.username or "default",
+                password=parsed.password or "",
+                secure=parsed.scheme == "https",
+                connect_timeout=5,
+            )
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        except ChError as err:
+            text = str(err)
+            errno = re.search(r"\[Errno -?\d+\] ([^\"')(]+)", text)
+            first = errno.group(1).strip() if errno else (text.strip().splitlines() or [type(err).__name__])[0][:200]
+            raise StoreError(
+                f"cannot reach ClickHouse at {parsed.scheme}://{parsed.hostname}:{parsed.port}: {first}"
+            ) from None
+        self._error = ChError
+
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        try:
+            self._client.command(sql, parameters=params or None)
+        except self._error as err:
+            raise StoreError(f"ClickHouse command failed: {err}") from err
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        try:
+            # Raw JSONEachRow keeps value encoding identical to chDB's (DateTime64 as strings).
+            raw = self._client.raw_query(sql, parameters=params or None, fmt="JSONEachRow")
+        except self._error as err:
+            raise StoreError(f"ClickHouse query failed: {err}") from err
+        return [json.loads(line) for line in raw.decode().splitlines() if line]
+
+    def insert(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        try:
+            self._client.raw_insert(
+                f"{self.database}.{table}", insert_block=to_json_each_row(rows).encode(), fmt="JSONEachRow"
+            )
+        except self._error as err:
+            raise StoreError(f"ClickHouse insert failed: {err}") from err
+        return len(rows)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,1 @@
+"""Synthetic license plates and camera frames, deterministic by seed."""

@@ -1,0 +1,1 @@
+"""Plate detection and reading models behind small protocols."""

@@ -1,0 +1,110 @@
+"""Shared fixtures: the real broker (started by `make test`), fresh topics, real stores.
+
+No fakes: Kafka tests talk to the local KRaft broker, store tests to chDB (and, where a
+Docker engine answers, to a ClickHouse server started by testcontainers).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BOOTSTRAP = os.environ.get("ALPR_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+
+
+def _broker_answers(bootstrap: str) -> bool:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=5)
+        return True
+    except KafkaException:
+        return False
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> str:
+    if not _broker_answers(BOOTSTRAP):
+        pytest.fail(f"Kafka is not answering at {BOOTSTRAP}: run `make test` (it starts the broker) or `alpr kafka start`")
+    return BOOTSTRAP
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def topic_factory(bootstrap, unique):
+    """Create fresh topics for one test (deleted afterwards): factory(name, partitions) -> full name."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+    created: list[str] = []
+
+    def make(name: str, partitions: int = 1) -> str:
+        full = f"test.{unique}.{name}"
+        admin.create_topics([NewTopic(full, partitions, 1)])[full].result(timeout=30)
+        created.append(full)
+        return full
+
+    yield make
+    if created:
+        for future in admin.delete_topics(created).values():
+            try:
+                future.result(timeout=30)
+            except Exception:
+                pass
+
+
+def docker_engine_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server_url():
+    """A ClickHouse server in a container, where Docker runs; skipped elsewhere (chDB covers it)."""
+    if not docker_engine_available():
+        pytest.skip("no Docker engine: the same tests run on chDB")
+    from testcontainers.clickhouse import ClickHouseContainer
+
+    with ClickHouseContainer("clickhouse/clickhouse-server:25.8") as ch:
+        yield f"http://{ch.username}:{ch.password}@{ch.get_container_host_ip()}:{ch.get_exposed_port(8123)}"
+
+
+@pytest.fixture(params=["chdb", "server"])
+def store_factory(request, tmp_path):
+    """Open stores on the real engine: chDB in a fresh directory, or the container's server."""
+    from alpr.store import open_store
+
+    opened = []
+    url = request.getfixturevalue("clickhouse_server_url") if request.param == "server" else None
+
+    def make(service: str):
+        database = f"{service}_{uuid.uuid4().hex[:8]}" if url else service
+        store = open_store(service, clickhouse_url=url, data_dir=tmp_path, database=database)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `alpr ...` in a subprocess, as a user would, with a clean ALPR_* environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "alpr.cli", *args], capture_output=True, text=True, env=base, cwd=REPO, timeout=timeout
+    )
