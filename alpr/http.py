@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+import alpr.metrics  # noqa: F401  (registers the shared metrics, so every /metrics lists them)
 from alpr.audit import AuditClient, AuditUnavailable
 from alpr.auth import AuthError, Principal, bearer, verify_token
 from alpr.roles import Permission

@@ -167,7 +167,8 @@ class LocalBroker:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         proc = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.properties)),
+            # --cluster-id=ID: a base64url id may start with "-", which argparse would take for an option.
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self.properties)),
             capture_output=True,
             text=True,
         )

@@ -1,0 +1,96 @@
+"""The shared service shape: /healthz, /metrics, and login-only data routes that audit every access."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Annotated
+
+import pytest
+from confluent_kafka import Consumer
+from fastapi import Depends
+from fastapi.testclient import TestClient
+
+from alpr.audit import AuditClient
+from alpr.auth import issue_token
+from alpr.http import Access, Guard, create_app, install_auth
+from alpr.roles import Permission
+
+SECRET = "test-secret-0123456789abcdef"
+Search = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))]
+
+
+def make_app(audit: AuditClient, ready: bool = True):
+    app = create_app("probe", checks={"store": lambda: ready})
+    install_auth(app, auth_secret=SECRET, audit=audit)
+    @app.get("/v1/passes")
+    def passes(access: Search, plate: str):
+        rows = [{"plate": plate}]
+        access.served(filters={"plate": plate}, plates=[plate], row_count=len(rows))
+        return rows
+
+    return app
+
+
+def audit_events(bootstrap, topic, group, expected):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    events = []
+    try:
+        for _ in range(40):
+            events += [json.loads(m.value()) for m in c.consume(num_messages=50, timeout=0.5) if m.error() is None]
+            if len(events) >= expected:
+                # one more short poll proves nothing extra arrives
+                events += [json.loads(m.value()) for m in c.consume(num_messages=50, timeout=1.0) if m.error() is None]
+                break
+    finally:
+        c.close()
+    return events
+
+
+def test_healthz_and_metrics():
+    audit = AuditClient("127.0.0.1:1", "probe", timeout_s=1)
+    client = TestClient(make_app(audit))
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["ready"] is True
+    assert TestClient(make_app(audit, ready=False)).get("/healthz").status_code == 503
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "# TYPE alpr_messages_total counter" in metrics.text
+
+
+@pytest.mark.kafka
+def test_data_route_requires_login_and_leaves_one_audit_event(bootstrap, topic_factory, unique):
+    topic = topic_factory("audit.v1")
+    client = TestClient(make_app(AuditClient(bootstrap, "probe", topic=topic)))
+
+    assert client.get("/v1/passes", params={"plate": "8ABC123"}).status_code == 401
+    good = issue_token(SECRET, "jdoe", "enforcement")
+    tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    expired = issue_token(SECRET, "jdoe", "enforcement", ttl_s=60, now=1_000_000)
+    forged = issue_token("another-secret-0123456789", "jdoe", "enforcement")
+    for token in (tampered, expired, forged):
+        assert client.get("/v1/passes", params={"plate": "X"}, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    wrong_role = issue_token(SECRET, "ops", "operations")
+    assert client.get("/v1/passes", params={"plate": "X"}, headers={"Authorization": f"Bearer {wrong_role}"}).status_code == 403
+
+    r = client.get("/v1/passes", params={"plate": "8ABC123"}, headers={"Authorization": f"Bearer {good}"})
+    assert r.status_code == 200 and r.json() == [{"plate": "8ABC123"}]
+
+    events = audit_events(bootstrap, topic, f"g-{unique}", expected=6)
+    allowed = [e for e in events if e["outcome"] == "allowed"]
+    denied = [e for e in events if e["outcome"] == "denied"]
+    assert len(allowed) == 1 and len(denied) == 5
+    assert allowed[0]["user"] == "jdoe" and allowed[0]["plates"] == ["8ABC123"] and allowed[0]["row_count"] == 1
+    assert allowed[0]["action"] == "plate.search" and allowed[0]["filters"] == {"plate": "8ABC123"}
+    assert {e["reason"] for e in denied} >= {"missing bearer token", "token expired", "role operations lacks plates.search"}
+
+
+def test_data_is_not_served_when_the_audit_log_is_unreachable():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        client = TestClient(make_app(AuditClient(f"127.0.0.1:{port}", "probe", timeout_s=1)))
+        token = issue_token(SECRET, "jdoe", "enforcement")
+        r = client.get("/v1/passes", params={"plate": "8ABC123"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 503 and "audit log unavailable" in r.json()["detail"]
+    assert "8ABC123" not in r.text.replace("plate=8ABC123", "")

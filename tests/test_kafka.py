@@ -1,0 +1,123 @@
+"""The shared Kafka plumbing against the real broker: batch consume, commit after write, DLQ, topics apply."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from alpr.contracts.registry import load_registry
+from alpr.kafka.consumer import BatchConsumer
+from alpr.kafka.topics import apply_topics
+
+pytestmark = pytest.mark.kafka
+
+
+def produce_all(bootstrap, topic, messages):
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for key, value in messages:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def committed(bootstrap, group, topic, partitions):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        return {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)}
+    finally:
+        c.close()
+
+
+def drain(bootstrap, topic, expected, group):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got = []
+    try:
+        for _ in range(200):
+            got += [m for m in c.consume(num_messages=100, timeout=0.5) if m.error() is None]
+            if len(got) >= expected:
+                break
+    finally:
+        c.close()
+    return got
+
+
+def test_batch_consumer_writes_then_commits_and_dead_letters_bad_messages(bootstrap, topic_factory, unique):
+    topic = topic_factory("numbers.v1", partitions=3)
+    dlq = topic_factory("numbers.dlq")
+    good = [(f"k{i}".encode(), str(i).encode()) for i in range(40)]
+    bad = [(b"bad", b"not-a-number"), (b"bad2", b"\xff\xfe")]
+    produce_all(bootstrap, topic, good + bad)
+
+    written: list[int] = []
+    group = f"test-{unique}"
+    consumer = BatchConsumer(
+        service="test", topics=[topic], group_id=group, bootstrap=bootstrap,
+        process=lambda m: int(m.value().decode()),
+        write=lambda values, producer: written.extend(values),
+        max_batch=10, max_wait_s=0.5, topic_prefix=f"test.{unique}.",
+    )
+    handled = 0
+    try:
+        while handled < len(good) + len(bad):
+            handled += consumer.handle(consumer.poll_batch()).consumed
+    finally:
+        consumer.close()
+
+    assert sorted(written) == list(range(40))
+    offsets = committed(bootstrap, group, topic, 3)
+    assert sum(offsets.values()) == len(good) + len(bad)  # every message, bad ones included, committed once
+    dead = drain(bootstrap, dlq, 2, f"dlq-{unique}")
+    assert sorted(m.value() for m in dead) == sorted(v for _, v in bad)
+    headers = dict(dead[0].headers())
+    assert headers["dlq.source_topic"] == topic.encode() and headers["dlq.service"] == b"test"
+    reasons = [dict(m.headers())["dlq.reason"].decode() for m in dead]
+    assert all("ValueError" in r or "UnicodeDecodeError" in r for r in reasons)
+
+
+def test_failed_write_is_retried_and_nothing_is_committed_before_it_succeeds(bootstrap, topic_factory, unique):
+    topic = topic_factory("retry.v1")
+    produce_all(bootstrap, topic, [(b"k", b"1"), (b"k", b"2")])
+    attempts = {"n": 0}
+    written = []
+    group = f"test-{unique}"
+
+    def flaky_write(values, producer):
+        attempts["n"] += 1
+        if attempts["n"] < 3:
+            # Nothing may be committed while the store is away.
+            assert committed(bootstrap, group, topic, 1)[0] < 0
+            raise ConnectionError("store away")
+        written.extend(values)
+
+    consumer = BatchConsumer(
+        service="test", topics=[topic], group_id=group, bootstrap=bootstrap,
+        process=lambda m: int(m.value()), write=flaky_write, max_wait_s=0.5, topic_prefix=f"test.{unique}.",
+    )
+    try:
+        handled = 0
+        while handled < 2:
+            handled += consumer.handle(consumer.poll_batch(), threading.Event()).consumed
+    finally:
+        consumer.close()
+    assert attempts["n"] == 3 and sorted(written) == [1, 2]
+    assert committed(bootstrap, group, topic, 1)[0] == 2
+
+
+def test_topics_apply_is_idempotent(bootstrap, unique):
+    prefix = f"test.{unique}."
+    first = apply_topics(bootstrap, prefix=prefix)
+    assert {c.action for c in first} == {"created"}
+    assert len(first) == len(load_registry())
+    second = apply_topics(bootstrap, prefix=prefix)
+    assert {c.action for c in second} == {"unchanged"}, [c for c in second if c.action != "unchanged"]
+
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    meta = admin.list_topics(timeout=10)
+    assert len(meta.topics[prefix + "alpr.frames.v1"].partitions) == 12
+    assert len(meta.topics[prefix + "alpr.reads.v1"].partitions) == 12
+    for f in admin.delete_topics([c.topic for c in first]).values():
+        f.result(timeout=30)

@@ -1,0 +1,58 @@
+"""Bad configuration fails at start with one line that names the problem."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def one_line_error(proc, *needles):
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_unknown_setting_is_refused(tmp_path):
+    one_line_error(run_cli("db", "migrate", env={"ALPR_KAFKA_BOOTSTRAPS": "x:1", "ALPR_DATA_DIR": str(tmp_path)}),
+                   "unknown setting ALPR_KAFKA_BOOTSTRAPS")
+
+
+def test_invalid_value_is_named(tmp_path):
+    one_line_error(run_cli("db", "migrate", env={"ALPR_KAFKA_BOOTSTRAP": "no-port", "ALPR_DATA_DIR": str(tmp_path)}),
+                   "ALPR_KAFKA_BOOTSTRAP", "host:port")
+    one_line_error(run_cli("db", "migrate", env={"ALPR_AUDIT_RETENTION_DAYS": "30", "ALPR_DATA_DIR": str(tmp_path)}),
+                   "ALPR_AUDIT_RETENTION_DAYS")
+
+
+def test_production_requires_a_real_secret(tmp_path):
+    one_line_error(run_cli("db", "migrate", env={"ALPR_ENVIRONMENT": "production", "ALPR_DATA_DIR": str(tmp_path)}),
+                   "ALPR_AUTH_SECRET")
+
+
+def test_unreachable_clickhouse_url(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound but not listening: connection refused
+        line = one_line_error(
+            run_cli("db", "migrate", env={"ALPR_CLICKHOUSE_URL": f"http://127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path)}),
+            "cannot reach ClickHouse", str(port),
+        )
+    assert "Connection refused" in line
+
+
+@pytest.mark.kafka
+def test_taken_port_is_named(tmp_path, bootstrap):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        one_line_error(
+            run_cli("kafka", "start", env={"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path)}),
+            f"port 127.0.0.1:{port} is not available",
+        )

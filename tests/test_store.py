@@ -1,0 +1,123 @@
+"""The ClickHouse store on the real engine: migrations, the 365-day TTL with legal holds, locking, parameters."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from alpr.errors import StoreError
+from alpr.store.migrate import load_migrations, migrate, services_with_migrations
+
+pytestmark = pytest.mark.clickhouse
+
+NOW = datetime.now(timezone.utc)
+
+
+def alpr_tables(store):
+    """Tables whose TTL purges unheld rows: every table of ALPR data the migrations create."""
+    rows = store.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = {db:String}", {"db": store.database}
+    )
+    found = {}
+    for r in rows:
+        m = re.search(r"TTL toDateTime\((\w+)\) \+ (?:INTERVAL 365 DAY|toIntervalDay\(365\)) WHERE held = 0", r["create_table_query"])
+        if m:
+            found[r["name"]] = m.group(1)
+    return found
+
+
+def test_migrations_apply_once_and_refuse_edited_files(store_factory, monkeypatch):
+    store = store_factory("occupancy")
+    assert migrate(store, "occupancy") == ["001_passes_and_history"]
+    assert migrate(store, "occupancy") == []
+    original = load_migrations("occupancy")
+    edited = [type(m)(m.version, m.name, m.sql + "\n-- edited") for m in original]
+    monkeypatch.setattr("alpr.store.migrate.load_migrations", lambda service: edited)
+    with pytest.raises(StoreError, match="forward-only"):
+        migrate(store, "occupancy")
+
+
+@pytest.mark.parametrize("service", [s for s in services_with_migrations() if s != "audit"])
+def test_every_alpr_table_purges_after_365_days_except_held_rows(store_factory, service):
+    store = store_factory(service)
+    migrate(store, service)
+    tables = alpr_tables(store)
+    assert tables, f"{service} creates no ALPR data table with the 365-day TTL"
+    for table, time_column in tables.items():
+        columns = store.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+            {"db": store.database, "t": table},
+        )
+        strings = [c["name"] for c in columns if c["type"] in ("String", "LowCardinality(String)")]
+        assert "held" in {c["name"] for c in columns}
+        cases = {
+            "old-unheld": (NOW - timedelta(days=400), 0),
+            "old-held": (NOW - timedelta(days=400), 1),
+            "young-unheld": (NOW - timedelta(days=30), 0),
+            "edge-unheld": (NOW - timedelta(days=364), 0),
+        }
+        rows = []
+        for marker, (at, held) in cases.items():
+            row = {c: marker for c in strings}
+            row.update({time_column: at, "held": held})
+            rows.append(row)
+        store.insert(table, rows)
+        store.command(f"OPTIMIZE TABLE {store.database}.{table} FINAL")
+        key = strings[0]
+        left = {r[key] for r in store.query(f"SELECT {key} FROM {store.database}.{table}")}
+        assert left == {"old-held", "young-unheld", "edge-unheld"}, f"{table}: {left}"
+
+        # Releasing the hold lets the next TTL merge purge the row.
+        store.command(f"ALTER TABLE {store.database}.{table} UPDATE held = 0 WHERE held = 1 SETTINGS mutations_sync = 1")
+        store.command(f"OPTIMIZE TABLE {store.database}.{table} FINAL")
+        left = {r[key] for r in store.query(f"SELECT {key} FROM {store.database}.{table}")}
+        assert left == {"young-unheld", "edge-unheld"}, f"{table} after release: {left}"
+
+
+def test_audit_log_retention_comes_from_settings(store_factory):
+    from alpr.store.migrate import set_retention
+
+    store = store_factory("audit")
+    migrate(store, "audit")
+    set_retention(store, "audit_log", "at", 400)
+    query = store.query("SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = 'audit_log'", {"db": store.database})[0]["q"]
+    assert re.search(r"TTL toDateTime\(at\) \+ (INTERVAL 400 DAY|toIntervalDay\(400\))", query)
+    store.insert("audit_log", [{"event_id": "e1", "at": NOW - timedelta(days=401), "user": "u", "outcome": "allowed"},
+                               {"event_id": "e2", "at": NOW - timedelta(days=10), "user": "u", "outcome": "allowed"}])
+    store.command(f"OPTIMIZE TABLE {store.database}.audit_log FINAL")
+    assert [r["event_id"] for r in store.query(f"SELECT event_id FROM {store.database}.audit_log")] == ["e2"]
+    with pytest.raises(StoreError):
+        set_retention(store, "audit_log", "at", 0)
+
+
+def test_filter_values_are_parameters_not_sql(store_factory):
+    store = store_factory("occupancy")
+    migrate(store, "occupancy")
+    store.insert("passes", [{"pass_id": "p1", "plate": "8ABC123", "first_seen": NOW, "last_seen": NOW, "direction": "entry"}])
+    hostile = "8ABC123' OR '1'='1"
+    assert store.query(f"SELECT pass_id FROM {store.database}.passes WHERE plate = {{plate:String}}", {"plate": hostile}) == []
+    assert len(store.query(f"SELECT pass_id FROM {store.database}.passes WHERE plate = {{plate:String}}", {"plate": "8ABC123"})) == 1
+
+
+def test_second_process_on_a_chdb_directory_gets_a_clear_error(tmp_path):
+    from alpr.store import open_store
+
+    store = open_store("occupancy", clickhouse_url=None, data_dir=tmp_path)
+    try:
+        code = (
+            "import sys; from alpr.store import open_store\n"
+            "from alpr.errors import StoreError\n"
+            f"try: open_store('occupancy', clickhouse_url=None, data_dir={str(tmp_path)!r})\n"
+            "except StoreError as e: print(e); sys.exit(3)\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 3, proc.stderr
+        assert "in use by pid" in proc.stdout and "one process per directory" in proc.stdout
+    finally:
+        store.close()
+    # Released on close: the directory opens again.
+    open_store("occupancy", clickhouse_url=None, data_dir=tmp_path).close()
