@@ -28,7 +28,7 @@ from alpr.errors import ConfigError
 ENV_PREFIX = "ALPR_"
 # Variables with the prefix that are not settings fields but are read by tooling.
 RESERVED_ENV = {"ALPR_DATASETS"}
-PLACEHOLDER_SECRET = "change-me-development-only"
+PLACEHOLDER_SECRET = "change-me-development-only-not-a-secret"
 
 # Modules outside services/ that define settings classes (the local broker's).
 SHARED_SETTINGS_MODULES = ("alpr.kafka.broker",)

@@ -16,7 +16,7 @@ from alpr.auth import issue_token
 from alpr.http import Access, Guard, create_app, install_auth
 from alpr.roles import Permission
 
-SECRET = "test-secret-0123456789abcdef"
+SECRET = "test-secret-0123456789abcdef-0123456789"
 Search = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))]
 
 
@@ -67,7 +67,7 @@ def test_data_route_requires_login_and_leaves_one_audit_event(bootstrap, topic_f
     good = issue_token(SECRET, "jdoe", "enforcement")
     tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
     expired = issue_token(SECRET, "jdoe", "enforcement", ttl_s=60, now=1_000_000)
-    forged = issue_token("another-secret-0123456789", "jdoe", "enforcement")
+    forged = issue_token("another-secret-0123456789-0123456789", "jdoe", "enforcement")
     for token in (tampered, expired, forged):
         assert client.get("/v1/passes", params={"plate": "X"}, headers={"Authorization": f"Bearer {token}"}).status_code == 401
     wrong_role = issue_token(SECRET, "ops", "operations")
