@@ -38,7 +38,13 @@ demo: kafka-start
 test: venv
 	$(ALPR) kafka start
 	$(ALPR) topics apply
-	set +e; $(PY) -m pytest $(PYTEST_ARGS); status=$$?; $(ALPR) kafka stop; exit $$status
+	@mkdir -p var
+	@# Stop the broker whatever pytest says, keep pytest's exit code (5 = no tests fails too),
+	@# and end the output with pytest's summary line (client libraries may log after it).
+	@set +e; $(PY) -m pytest $(PYTEST_ARGS) 2>&1 | tee var/pytest.log; status=$${PIPESTATUS[0]}; \
+	$(ALPR) kafka stop >/dev/null 2>&1; \
+	grep -E '^=+ .*[0-9]+ (passed|failed|error|errors|skipped|deselected|no tests ran).* in [0-9.]+s.* =+$$' var/pytest.log | tail -1; \
+	exit $$status
 
 clean: kafka-stop
 	rm -rf var/

@@ -11,28 +11,16 @@ import pytest
 
 from alpr.errors import StoreError
 from alpr.store.migrate import load_migrations, migrate, services_with_migrations
+from alpr.store.retention import alpr_tables
 
 pytestmark = pytest.mark.clickhouse
 
 NOW = datetime.now(timezone.utc)
 
 
-def alpr_tables(store):
-    """Tables whose TTL purges unheld rows: every table of ALPR data the migrations create."""
-    rows = store.query(
-        "SELECT name, create_table_query FROM system.tables WHERE database = {db:String}", {"db": store.database}
-    )
-    found = {}
-    for r in rows:
-        m = re.search(r"TTL toDateTime\((\w+)\) \+ (?:INTERVAL 365 DAY|toIntervalDay\(365\)) WHERE held = 0", r["create_table_query"])
-        if m:
-            found[r["name"]] = m.group(1)
-    return found
-
-
 def test_migrations_apply_once_and_refuse_edited_files(store_factory, monkeypatch):
     store = store_factory("occupancy")
-    assert migrate(store, "occupancy") == ["001_passes_and_history"]
+    assert migrate(store, "occupancy") == ["001_passes_and_history", "002_holds"]
     assert migrate(store, "occupancy") == []
     original = load_migrations("occupancy")
     edited = [type(m)(m.version, m.name, m.sql + "\n-- edited") for m in original]
@@ -121,3 +109,37 @@ def test_second_process_on_a_chdb_directory_gets_a_clear_error(tmp_path):
         store.close()
     # Released on close: the directory opens again.
     open_store("occupancy", clickhouse_url=None, data_dir=tmp_path).close()
+
+
+def test_retention_report_shows_the_purge_and_flags_late_rows(store_factory):
+    from alpr.store.retention import retention_report
+
+    store = store_factory("revenue")
+    migrate(store, "revenue")
+    store.command(f"SYSTEM STOP TTL MERGES {store.database}.sessions")
+    store.insert("sessions", [
+        {"session_id": "old", "entry_at": NOW - timedelta(days=400)},
+        {"session_id": "held", "entry_at": NOW - timedelta(days=400), "held": 1},
+        {"session_id": "new", "entry_at": NOW - timedelta(days=3)},
+    ])
+    by_table = {t.table: t for t in retention_report(store)}
+    assert set(by_table) == {"sessions", "payments", "matches", "violations"}
+    s = by_table["sessions"]
+    assert (s.rows, s.past_365_days, s.held, s.overdue, s.ok) == (3, 2, 1, 1, False)
+    store.command(f"SYSTEM START TTL MERGES {store.database}.sessions")
+    store.command(f"OPTIMIZE TABLE {store.database}.sessions FINAL")
+    s = {t.table: t for t in retention_report(store)}["sessions"]
+    assert (s.rows, s.past_365_days, s.held, s.overdue, s.ok) == (2, 1, 1, 0, True)
+
+
+def test_one_process_serves_one_chdb_directory(tmp_path):
+    from alpr.store import open_store
+
+    first = open_store("occupancy", clickhouse_url=None, data_dir=tmp_path)
+    try:
+        second_db = open_store("occupancy", clickhouse_url=None, data_dir=tmp_path, database="other")
+        second_db.close()  # same directory, another database: shared engine
+        with pytest.raises(StoreError, match="one data directory per process"):
+            open_store("revenue", clickhouse_url=None, data_dir=tmp_path)
+    finally:
+        first.close()

@@ -20,13 +20,14 @@ def open_service_store(service: str):
     return open_store(service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir)
 
 
-def migrate_service(service: str, store) -> list[str]:
+def migrate_service(service: str, store, settings=None) -> list[str]:
     """Apply the files, then the retention that comes from settings (audit log)."""
     from alpr.store.migrate import migrate, set_retention
 
     applied = migrate(store, service)
     if service == "audit":
-        set_retention(store, "audit_log", "at", _service_settings("audit").audit_retention_days)
+        settings = settings or _service_settings("audit")
+        set_retention(store, "audit_log", "at", settings.audit_retention_days)
     return applied
 
 
@@ -57,6 +58,30 @@ def _tables(args) -> int:
     return 0
 
 
+def _retention(args) -> int:
+    import json
+
+    from alpr.store.migrate import services_with_migrations
+    from alpr.store.retention import as_dicts, retention_report
+
+    services = services_with_migrations() if args.service == "all" else [args.service]
+    report = []
+    for service in services:
+        store = open_service_store(service)
+        try:
+            report += retention_report(store)
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps(as_dicts(report)))
+    else:
+        for t in report:
+            print(f"{'ok ' if t.ok else 'LATE'} {t.database}.{t.table:22} rows={t.rows:<9} oldest={t.oldest or '-':24} "
+                  f"past_365d={t.past_365_days:<7} held={t.held:<7} overdue={t.overdue}")
+    # Exit 1 when a purge is late, so a scheduler (cron, Kubernetes CronJob) can alert on it.
+    return 0 if all(t.ok for t in report) else 1
+
+
 def register(sub) -> None:
     from alpr.store.migrate import services_with_migrations
 
@@ -65,6 +90,10 @@ def register(sub) -> None:
     m = ops.add_parser("migrate", help="apply pending migrations (forward-only) of one or every service")
     m.add_argument("--service", default="all", choices=["all", *services_with_migrations()])
     m.set_defaults(handler=_migrate)
+    r = ops.add_parser("retention-report", help="per ALPR table: oldest row, rows past 365 days, held, overdue")
+    r.add_argument("--service", default="all", choices=["all", *services_with_migrations()])
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(handler=_retention)
     t = ops.add_parser("tables", help="list a service's tables")
     t.add_argument("service", choices=services_with_migrations())
     t.set_defaults(handler=_tables)

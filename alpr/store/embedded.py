@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,54 +21,114 @@ from alpr.store.rows import to_json_each_row
 LOCK_NAME = ".alpr-store.lock"
 
 
+def _quote(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return _param_text(value)
+
+
+def _param_text(value: Any) -> str:
+    """chDB takes query parameters as text in ClickHouse's literal syntax (clickhouse-connect
+    formats them itself); arrays become ['a','b'], times 'YYYY-MM-DD hh:mm:ss.fff' in UTC."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ", timespec="milliseconds")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ",".join(_quote(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+class _Engine:
+    """The process's one chDB engine: chDB serves a single data directory per process, so
+    every ChdbStore of the process shares it (one lock, one session, a reference count)."""
+
+    current: "_Engine | None" = None
+    guard = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.users = 0
+        self.mutex = threading.Lock()  # chDB sessions are not for concurrent use across threads
+        self.lock_file = _acquire_lock(path)
+        try:
+            from chdb import session
+
+            self.session = session.Session(str(path))
+        except Exception as err:  # pragma: no cover - depends on chDB internals
+            _release_lock(self.lock_file)
+            raise StoreError(f"cannot open chDB at {path}: {err}") from err
+
+    @classmethod
+    def acquire(cls, path: Path) -> "_Engine":
+        with cls.guard:
+            if cls.current is None:
+                cls.current = _Engine(path)
+            elif cls.current.path != path:
+                raise StoreError(
+                    f"this process already serves chDB directory {cls.current.path}; chDB allows one data "
+                    f"directory per process, so {path} needs its own process (or use ALPR_CLICKHOUSE_URL)"
+                )
+            cls.current.users += 1
+            return cls.current
+
+    def release(self) -> None:
+        with _Engine.guard:
+            self.users -= 1
+            if self.users == 0:
+                try:
+                    self.session.close()
+                finally:
+                    _release_lock(self.lock_file)
+                    _Engine.current = None
+
+
+def _acquire_lock(path: Path):
+    lock_path = path / LOCK_NAME
+    handle = open(lock_path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreError(
+            f"chDB data directory {path} is in use by {holder}; chDB allows one "
+            "process per directory: stop that process, give this one its own "
+            "ALPR_DATA_DIR, or configure ALPR_CLICKHOUSE_URL for a shared server"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
+def _release_lock(handle) -> None:
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
+
+
 class ChdbStore:
+    """A database in the process's chDB engine. Several databases (stores) may share the
+    engine when they live in the same data directory."""
+
     def __init__(self, path: Path, database: str) -> None:
         self.path = Path(path).resolve()
         self.database = database
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock_file = self._acquire_lock()
-        # One session per process and queries serialised: chDB sessions are not meant for
-        # concurrent use from several threads, and callers do run us from worker threads.
-        self._mutex = threading.Lock()
-        try:
-            from chdb import session
-
-            self._session = session.Session(str(self.path))
-            self._session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
-        except Exception as err:  # pragma: no cover - depends on chDB internals
-            self._release_lock()
-            raise StoreError(f"cannot open chDB at {self.path}: {err}") from err
-
-    def _acquire_lock(self):
-        lock_path = self.path / LOCK_NAME
-        handle = open(lock_path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise StoreError(
-                f"chDB data directory {self.path} is in use by {holder}; chDB allows one "
-                "process per directory: stop that process, give this one its own "
-                "ALPR_DATA_DIR, or configure ALPR_CLICKHOUSE_URL for a shared server"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        return handle
-
-    def _release_lock(self) -> None:
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        self._engine: _Engine | None = _Engine.acquire(self.path)
+        self._run(f"CREATE DATABASE IF NOT EXISTS {database}", "CSV", None)
 
     def _run(self, sql: str, fmt: str, params: dict[str, Any] | None) -> str:
-        with self._mutex:
+        params = {k: _param_text(v) for k, v in params.items()} if params else None
+        if self._engine is None:
+            raise StoreError("store is closed")
+        with self._engine.mutex:
             try:
-                result = self._session.query(sql, fmt, params=params or None)
+                result = self._engine.session.query(sql, fmt, params=params)
             except Exception as err:
                 raise StoreError(f"chDB query failed: {err}") from err
         return result.bytes().decode() if hasattr(result, "bytes") else str(result)
@@ -92,10 +153,6 @@ class ChdbStore:
         return len(rows)
 
     def close(self) -> None:
-        session = getattr(self, "_session", None)
-        if session is not None:
-            try:
-                session.close()
-            finally:
-                self._session = None
-                self._release_lock()
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            engine.release()

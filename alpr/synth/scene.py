@@ -51,7 +51,7 @@ class Conditions:
     focus_blur_sigma: tuple[float, float] = (0.0, 1.3)
     focus_blur_p: float = 0.35
     noise_sigma: tuple[float, float] = (0.0, 7.0)
-    jpeg_quality: tuple[int, int] = (35, 95)
+    jpeg_quality: tuple[int, int] = (35, 95)  # (0, 0): no JPEG round trip
     night_p: float = 0.15
     ir_p: float = 0.08
     glare_p: float = 0.15  # per plate
@@ -71,10 +71,11 @@ HARD = Conditions(
 
 
 def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 720, n_plates: int = 1,
-                 conditions: Conditions = TRAIN) -> Scene:
+                 conditions: Conditions = TRAIN, *, draw_plates: bool = True) -> Scene:
     """Render a frame with `n_plates` vehicles (fewer only if they cannot fit) and label it.
 
-    Deterministic: the same rng state gives the same pixels and labels.
+    Deterministic: the same rng state gives the same pixels and labels. `draw_plates=False`
+    renders the identical frame minus the plates themselves (for checking labels).
     """
     img = _background(rng, width, height)
     for _ in range(int(rng.integers(conditions.distractor_signs[0], conditions.distractor_signs[1] + 1))):
@@ -93,7 +94,8 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 720,
         text = random_plate_text(style, rng)
         dirt = float(rng.uniform(0.2, 1.0)) if rng.random() < conditions.dirt_p else 0.0
         flat = render_plate(text, style, rng, frame_p=conditions.frame_p, dirt=dirt)
-        _paste(img, flat, quad, plate_masks)
+        if draw_plates:
+            _paste(img, flat, quad, plate_masks)
         if rng.random() < conditions.glare_p:
             _glare(img, rng, quad)
         if rng.random() < conditions.occlusion_p:
@@ -308,6 +310,8 @@ def _camera(img: np.ndarray, rng: np.random.Generator, cond: Conditions, *, nigh
             f = cv2.GaussianBlur(f, (0, 0), sigma)
     f = f + rng.normal(0, rng.uniform(*cond.noise_sigma), f.shape).astype(np.float32)
     out = np.clip(f, 0, 255).astype(np.uint8)
+    if cond.jpeg_quality == (0, 0):  # no compression (label tests); draws nothing from rng
+        return out
     q = int(rng.integers(cond.jpeg_quality[0], cond.jpeg_quality[1] + 1))
     ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
-from alpr.settings import ServiceSettings
+from alpr.settings import REPO_ROOT, ServiceSettings
 
 
 class AuditSettings(ServiceSettings):
@@ -17,3 +19,17 @@ class AuditSettings(ServiceSettings):
         description="How long the audit log is kept (days). Separate from the 365-day ALPR data purge; "
         "at least a year so that every access to retained data stays explainable.",
     )
+    users_db: Path | None = Field(
+        None, description="SQLite file of the user registry; default <data_dir>/governance/users.sqlite3."
+    )
+    max_failed_logins: int = Field(5, ge=1, le=20, description="Wrong passwords in a row that lock an account.")
+    lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    token_ttl_minutes: int = Field(15, ge=1, le=12 * 60, description="Lifetime of an access token.")
+    policy_file: Path = Field(
+        REPO_ROOT / "docs" / "alpr-policy.md",
+        description="The operator's ALPR policy, published on the public transparency page (section 11).",
+    )
+
+    @property
+    def users_db_path(self) -> Path:
+        return self.users_db or Path(self.data_dir) / "governance" / "users.sqlite3"

@@ -24,9 +24,10 @@ class TrailQuery:
     time_from: datetime | None = None
     time_to: datetime | None = None
     limit: int = 1000
+    users: tuple[str, ...] | None = None  # a supervisor's view: only these users
 
     def filters(self) -> dict[str, str]:
-        return {k: str(v) for k, v in vars(self).items() if v is not None and k != "limit"}
+        return {k: (",".join(v) if isinstance(v, tuple) else str(v)) for k, v in vars(self).items() if v is not None and k != "limit"}
 
 
 def query_trail(store: Store, q: TrailQuery) -> list[dict[str, Any]]:
@@ -34,6 +35,9 @@ def query_trail(store: Store, q: TrailQuery) -> list[dict[str, Any]]:
     if q.user:
         where.append("user = {user:String}")
         params["user"] = q.user
+    if q.users is not None:
+        where.append("has({users:Array(String)}, user)")
+        params["users"] = list(q.users)
     if q.action:
         where.append("action = {action:String}")
         params["action"] = q.action

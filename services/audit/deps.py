@@ -1,0 +1,35 @@
+"""FastAPI dependencies of the governance service, as Annotated aliases (STYLE.md 7)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from alpr.audit import AuditClient
+from alpr.http import Access, Guard
+from alpr.roles import Permission
+from alpr.store import Store
+from services.audit.login import LoginService
+from services.audit.registry import UserRegistry
+
+
+def _state(name: str):
+    def get(request: Request):
+        return getattr(request.app.state, name)
+
+    return get
+
+
+RegistryDep = Annotated[UserRegistry, Depends(_state("registry"))]
+StoreDep = Annotated[Store, Depends(_state("store"))]
+LoginDep = Annotated[LoginService, Depends(_state("login"))]
+AuditDep = Annotated[AuditClient, Depends(_state("audit"))]
+
+AuditRead = Annotated[Access, Depends(Guard(Permission.AUDIT_READ, "audit.query"))]
+UsersAdmin = Annotated[Access, Depends(Guard(Permission.USERS_ADMIN, "users.admin"))]
+HoldsPlace = Annotated[Access, Depends(Guard(Permission.HOLDS_PLACE, "holds.manage"))]
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else ""

@@ -1,0 +1,235 @@
+"""The user registry: users, written authorizations, training records, revoked tokens.
+
+A small transactional store (SQLite, WAL mode) that never holds a plain password. Policy
+section 5: "All personnel using Metro's ALPR shall be authorized in writing and must receive
+training"; a user without a current authorization and current training cannot log in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from alpr.roles import ROLES
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username        TEXT PRIMARY KEY,
+    full_name       TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    supervisor      TEXT REFERENCES users(username),
+    password_hash   TEXT NOT NULL,
+    must_change     INTEGER NOT NULL DEFAULT 1,
+    disabled        INTEGER NOT NULL DEFAULT 0,
+    failed_logins   INTEGER NOT NULL DEFAULT 0,
+    locked_until    TEXT,
+    created_at      TEXT NOT NULL,
+    created_by      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authorizations (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    username        TEXT NOT NULL REFERENCES users(username),
+    authorized_by   TEXT NOT NULL,
+    authorized_on   TEXT NOT NULL,
+    document_ref    TEXT NOT NULL,
+    revoked         INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS training (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    username        TEXT NOT NULL REFERENCES users(username),
+    course          TEXT NOT NULL,
+    completed_on    TEXT NOT NULL,
+    expires_on      TEXT NOT NULL,
+    recorded_by     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    token_id        TEXT PRIMARY KEY,
+    expires_at      INTEGER NOT NULL
+);
+"""
+
+
+class RegistryError(ValueError):
+    """A request the registry refuses (unknown user, duplicate, bad role); safe to show."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    full_name: str
+    role: str
+    supervisor: str | None
+    password_hash: str
+    must_change: bool
+    disabled: bool
+    failed_logins: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Whether a user may access ALPR data today, and if not, why (for the audit record)."""
+
+    allowed: bool
+    reason: str
+
+
+class UserRegistry:
+    def __init__(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _tx(self):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- users ---------------------------------------------------------------------------
+    def create_user(self, username: str, full_name: str, role: str, password_hash: str, created_by: str,
+                    supervisor: str | None = None) -> None:
+        if role not in ROLES:
+            raise RegistryError(f"unknown role {role!r}; roles: {', '.join(sorted(ROLES))}")
+        if not username.replace(".", "").replace("-", "").replace("_", "").isalnum() or len(username) > 64:
+            raise RegistryError("user name may hold letters, digits, '.', '-' and '_' (at most 64)")
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+                raise RegistryError(f"user {username} exists")
+            if supervisor and not db.execute("SELECT 1 FROM users WHERE username = ?", (supervisor,)).fetchone():
+                raise RegistryError(f"supervisor {supervisor} does not exist")
+            db.execute(
+                "INSERT INTO users (username, full_name, role, supervisor, password_hash, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (username, full_name, role, supervisor, password_hash, _now_iso(), created_by),
+            )
+
+    def get(self, username: str) -> User | None:
+        row = self._db.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            return None
+        return User(
+            row["username"], row["full_name"], row["role"], row["supervisor"], row["password_hash"],
+            bool(row["must_change"]), bool(row["disabled"]), row["failed_logins"],
+            datetime.fromisoformat(row["locked_until"]) if row["locked_until"] else None,
+        )
+
+    def require(self, username: str) -> User:
+        user = self.get(username)
+        if user is None:
+            raise RegistryError(f"no user {username}")
+        return user
+
+    def list_users(self) -> list[dict]:
+        return [dict(r) for r in self._db.execute(
+            "SELECT username, full_name, role, supervisor, disabled, failed_logins, locked_until, must_change "
+            "FROM users ORDER BY username")]
+
+    def staff_of(self, supervisor: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT username FROM users WHERE supervisor = ?", (supervisor,))]
+
+    def set_password(self, username: str, password_hash: str, must_change: bool = False) -> None:
+        with self._tx() as db:
+            self.require(username)
+            db.execute("UPDATE users SET password_hash = ?, must_change = ? WHERE username = ?",
+                       (password_hash, int(must_change), username))
+
+    def set_disabled(self, username: str, disabled: bool) -> None:
+        with self._tx() as db:
+            self.require(username)
+            db.execute("UPDATE users SET disabled = ?, failed_logins = 0, locked_until = NULL WHERE username = ?",
+                       (int(disabled), username))
+
+    def record_failure(self, username: str, max_failures: int, lock_until: datetime) -> bool:
+        """Count a failed login; returns True when this failure locks the account."""
+        with self._tx() as db:
+            row = db.execute("SELECT failed_logins FROM users WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                return False
+            failures = row[0] + 1
+            locked = failures >= max_failures
+            db.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE username = ?",
+                       (0 if locked else failures, lock_until.isoformat() if locked else None, username))
+            return locked
+
+    def record_success(self, username: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?", (username,))
+
+    # -- authorizations and training -----------------------------------------------------
+    def authorize(self, username: str, authorized_by: str, authorized_on: date, document_ref: str) -> None:
+        if not document_ref.strip():
+            raise RegistryError("a written authorization needs its document reference")
+        with self._tx() as db:
+            self.require(username)
+            db.execute("INSERT INTO authorizations (username, authorized_by, authorized_on, document_ref) VALUES (?, ?, ?, ?)",
+                       (username, authorized_by, authorized_on.isoformat(), document_ref))
+
+    def revoke_authorizations(self, username: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE authorizations SET revoked = 1 WHERE username = ?", (username,))
+
+    def record_training(self, username: str, course: str, completed_on: date, expires_on: date, recorded_by: str) -> None:
+        if expires_on <= completed_on:
+            raise RegistryError("training must expire after it was completed")
+        with self._tx() as db:
+            self.require(username)
+            db.execute("INSERT INTO training (username, course, completed_on, expires_on, recorded_by) VALUES (?, ?, ?, ?, ?)",
+                       (username, course, completed_on.isoformat(), expires_on.isoformat(), recorded_by))
+
+    def standing(self, username: str, today: date) -> Standing:
+        """May this user access ALPR data today? Written authorization + current training (section 5)."""
+        user = self.get(username)
+        if user is None:
+            return Standing(False, "unknown user")
+        if user.disabled:
+            return Standing(False, "account disabled")
+        auth = self._db.execute(
+            "SELECT 1 FROM authorizations WHERE username = ? AND revoked = 0 AND authorized_on <= ?",
+            (username, today.isoformat())).fetchone()
+        if auth is None:
+            return Standing(False, "no written authorization on record")
+        trained = self._db.execute(
+            "SELECT 1 FROM training WHERE username = ? AND completed_on <= ? AND expires_on > ?",
+            (username, today.isoformat(), today.isoformat())).fetchone()
+        if trained is None:
+            return Standing(False, "no current training record")
+        return Standing(True, "")
+
+    def records(self, username: str) -> dict:
+        return {
+            "authorizations": [dict(r) for r in self._db.execute(
+                "SELECT authorized_by, authorized_on, document_ref, revoked FROM authorizations WHERE username = ?", (username,))],
+            "training": [dict(r) for r in self._db.execute(
+                "SELECT course, completed_on, expires_on, recorded_by FROM training WHERE username = ?", (username,))],
+        }
+
+    # -- token revocation ----------------------------------------------------------------
+    def revoke_token(self, token_id: str, expires_at: int) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO revoked_tokens (token_id, expires_at) VALUES (?, ?)", (token_id, expires_at))
+            db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(datetime.now(timezone.utc).timestamp()),))
+
+    def is_revoked(self, token_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM revoked_tokens WHERE token_id = ?", (token_id,)).fetchone() is not None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
