@@ -59,6 +59,11 @@ class CommonSettings(BaseSettings):
         SecretStr(PLACEHOLDER_SECRET),
         description="HMAC secret that signs access tokens; shared by every service.",
     )
+    topic_prefix: str = Field(
+        "",
+        pattern=r"^[a-z0-9._-]*$",
+        description="Prefix of every topic name (isolated demo or test runs on a shared broker).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the JSON-lines logs."
     )

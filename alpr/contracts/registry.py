@@ -33,6 +33,7 @@ class TopicContract(BaseModel):
     replication_factor: int = Field(1, ge=1)
     retention_ms: int = Field(ge=-1)
     cleanup_policy: Literal["delete", "compact", "compact,delete"] = "delete"
+    max_message_bytes: int = Field(1_048_588, ge=1024, le=8 * 1024 * 1024, description="Largest message the topic takes.")
     model: str = Field(description="Class name in alpr.contracts.models.")
     payload: Literal["value", "headers"] = "value"
     dlq: str | None = Field(None, description="Dead-letter topic used by this topic's consumers.")
@@ -50,7 +51,11 @@ class TopicContract(BaseModel):
         return SCHEMAS_DIR / "examples" / self.topic
 
     def topic_config(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            "max.message.bytes": str(self.max_message_bytes),
+        }
 
 
 @functools.cache

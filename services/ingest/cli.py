@@ -1,0 +1,161 @@
+"""`alpr ingest ...` and `alpr demo-footage`: run ingest, replay a file, make tokens, benchmark, render footage."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from alpr.errors import AlprError, ConfigError
+
+
+class ReplayError(AlprError):
+    """A replay could not read its file or did not get every frame acknowledged."""
+
+
+def _settings():
+    from alpr.settings import load_settings
+    from services.ingest.settings import IngestSettings
+
+    return load_settings(IngestSettings)
+
+
+def _time(value: str) -> datetime:
+    from services.ingest.cameras import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise ConfigError(f"{value!r} is not an RFC 3339 time with a zone (e.g. 2026-11-26T06:00:00Z)") from None
+
+
+def _serve(args) -> int:
+    from alpr import logs
+    from alpr.runtime import run_service
+    from alpr.settings import ensure_port_free
+    from services.ingest.main import build_service
+
+    settings = _settings()
+    logs.configure("ingest", settings.log_level)
+    ensure_port_free(settings.http_host, settings.http_port)
+    service = build_service(settings)
+    try:
+        service.start_feeds()
+        run_service(service.app, service.workers, settings.http_host, settings.http_port, settings.log_level)
+    finally:
+        service.close()
+    return 0
+
+
+def _replay(args) -> int:
+    import threading
+
+    from alpr import logs
+    from services.ingest.cameras import load_registry
+    from services.ingest.main import make_feed
+    from services.ingest.publisher import FRAMES_TOPIC, Publisher
+
+    settings = _settings()
+    logs.configure("ingest", settings.log_level)
+    registry = load_registry(settings.cameras_file)
+    camera = registry.camera(args.camera)
+    if camera is None:
+        raise ConfigError(f"camera {args.camera} is not in {settings.cameras_file}")
+    if args.file:
+        camera = camera.model_copy(update={"source": str(Path(args.file).resolve())})
+    if not camera.source or camera.is_stream:
+        raise ConfigError(f"camera {camera.camera_id} has no file source; pass --file PATH")
+    publisher = Publisher(settings.kafka_bootstrap, f"{args.topic_prefix}{FRAMES_TOPIC}",
+                          queue_frames=settings.queue_frames, delivery_timeout_s=settings.delivery_timeout_s,
+                          client_id="ingest-replay").start()
+    feed = make_feed(settings, registry, camera, publisher, select=not args.all_frames,
+                     start=_time(args.start) if args.start else None)
+    try:
+        feed.run(threading.Event())
+        publisher.wait_idle(settings.delivery_timeout_s + 5)
+    finally:
+        undelivered = publisher.close(settings.delivery_timeout_s)
+    counts = {k: feed.tally.get(k, 0) for k in
+              ("seen", "selected", "skipped_fps", "skipped_still", "published", "failed", "error")}
+    counts["undelivered"] = undelivered
+    print(json.dumps({"camera": camera.camera_id, "topic": publisher.topic, **counts}))
+    if feed.status.state == "failed":
+        raise ReplayError(feed.status.last_error or "the file could not be read")
+    if counts["failed"] or undelivered:
+        raise ReplayError(f"{counts['failed'] + undelivered} frames were not acknowledged by Kafka")
+    return 0
+
+
+def _camera_token(args) -> int:
+    from services.ingest.cameras import new_token
+
+    token, digest = new_token()
+    print(json.dumps({"token": token, "upload_token_sha256": digest}) if args.json
+          else f"token (give to the camera):   {token}\nupload_token_sha256 (YAML):  {digest}")
+    return 0
+
+
+def _bench(args) -> int:
+    from services.ingest.bench import run_bench
+
+    settings = _settings()
+    result = run_bench(settings.kafka_bootstrap, frames=args.frames, quality=settings.jpeg_quality,
+                       max_bytes=settings.max_frame_bytes, queue_frames=settings.queue_frames, settings=settings)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for name in ("publish", "encode_and_publish"):
+            r = result[name]
+            print(f"{name}: {r['frames_per_s']} frames/s ({r['mb_per_s']} MB/s, {r['mean_jpeg_kb']} kB/frame, "
+                  f"{r['frames']} frames, {r['failed']} failed) on {result['machine']}")
+        u = result["upload"]
+        print(f"upload: {u['frames_per_s']} frames/s with {u['concurrency']} clients, p50 {u['latency_ms_p50']} ms, "
+              f"p99 {u['latency_ms_p99']} ms, answers {u['status_codes']}")
+    return 0
+
+
+def _demo_footage(args) -> int:
+    from services.ingest.footage import render_footage
+
+    footage = render_footage(Path(args.out), seed=args.seed, vehicles=args.vehicles, minutes=args.minutes,
+                             fps=args.fps, width=args.width, height=args.height, start=_time(args.start))
+    print(json.dumps({"videos": [str(p) for p in footage.videos], "ground_truth": str(footage.ground_truth),
+                      "passes": footage.passes, "frames": footage.frames}))
+    return 0
+
+
+def register(sub) -> None:
+    ingest = sub.add_parser("ingest", help="frames in: camera feeds, uploads, replays -> alpr.frames.v1")
+    ops = ingest.add_subparsers(dest="op", required=True)
+    ops.add_parser("serve", help="run the registry's camera feeds and the upload API (POST /v1/frames)") \
+        .set_defaults(handler=_serve)
+
+    replay = ops.add_parser("replay", help="publish one camera's video file or image folder once, print counts")
+    replay.add_argument("--camera", required=True, help="camera id from the registry (ALPR_CAMERAS_FILE)")
+    replay.add_argument("--file", help="video file or image folder (default: the camera's source)")
+    replay.add_argument("--start", help="capture time of the first frame, RFC 3339 (default: camera replay_start, else now)")
+    replay.add_argument("--all-frames", action="store_true", help="skip the fps cap and motion gate")
+    replay.add_argument("--topic-prefix", default="", help="prefix before alpr.frames.v1 (isolated topics for tests)")
+    replay.set_defaults(handler=_replay)
+
+    token = ops.add_parser("camera-token", help="make an upload token for a camera and the digest for the YAML")
+    token.add_argument("--json", action="store_true")
+    token.set_defaults(handler=_camera_token)
+
+    bench = ops.add_parser("bench", help="frames/s one ingest process publishes (1280x720 JPEG) to the broker")
+    bench.add_argument("--frames", type=int, default=2000, help="frames in the publish run")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(handler=_bench)
+
+    footage = sub.add_parser("demo-footage", help="render synthetic garage-lane videos with ground truth")
+    footage.add_argument("--out", required=True, help="directory for the mp4 files and ground_truth.jsonl")
+    footage.add_argument("--seed", type=int, default=7)
+    footage.add_argument("--vehicles", type=int, default=30)
+    footage.add_argument("--minutes", type=float, default=4.0, help="length of each video")
+    footage.add_argument("--fps", type=float, default=4.0)
+    footage.add_argument("--width", type=int, default=1280)
+    footage.add_argument("--height", type=int, default=720)
+    footage.add_argument("--start", default="2026-11-26T06:00:00Z",
+                         help="captured_at of frame 0 in the ground truth (use it as the cameras' replay_start)")
+    footage.set_defaults(handler=_demo_footage)
+
