@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "alpr.store.cli",
     "services.ingest.cli",
     "services.recognizer.cli",
+    "services.recognizer.serve_cli",
     "services.occupancy.cli",
     "services.revenue.cli",
     "services.audit.cli",

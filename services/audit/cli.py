@@ -21,8 +21,10 @@ def _serve(args) -> int:
     store = open_audit_store(settings)
     workers = Workers()
     try:
-        workers.start("audit-sink", build_consumer(settings, store).run)
-        app = build_app(settings, store, workers, AuditClient(settings.kafka_bootstrap, "audit"))
+        prefix = settings.topic_prefix
+        workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
+        audit = AuditClient(settings.kafka_bootstrap, "audit", topic=f"{prefix}alpr.audit.v1")
+        app = build_app(settings, store, workers, audit, topic_prefix=prefix)
         run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
     finally:
         workers.shutdown()
@@ -42,7 +44,7 @@ class _Admin:
 
         self.settings = load_settings(AuditSettings)
         self.registry = UserRegistry(self.settings.users_db_path)
-        self.audit = AuditClient(self.settings.kafka_bootstrap, "audit")
+        self.audit = AuditClient(self.settings.kafka_bootstrap, "audit", topic=f"{self.settings.topic_prefix}alpr.audit.v1")
         self.principal = Principal(f"cli:{getpass.getuser()}", "admin", "", 0)
 
     def done(self, action: str, **filters) -> None:

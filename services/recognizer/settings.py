@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from alpr.settings import ServiceSettings
 
@@ -11,3 +14,21 @@ class RecognizerSettings(ServiceSettings):
     """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
 
     http_port: int = Field(8002, ge=0, le=65535, description="Port of the recognizer API.")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="Inference device; auto: first GPU, else CPU.")
+    batch_max_frames: int = Field(16, ge=1, le=512, description="Most frames per inference batch.")
+    batch_max_wait_ms: int = Field(50, ge=1, le=5000, description="Longest wait to fill a batch before running it.")
+    max_frame_pixels: int = Field(40_000_000, ge=10_000, description="Frames larger than this go to the DLQ.")
+    min_read_confidence: float = Field(
+        0.5, ge=0.0, le=1.0, description="Below this (weakest character) a plate box is published as 'unreadable'."
+    )
+    crop_jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of the plate crop in each read.")
+    detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
+    weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")
+    consumer_group: str = Field("alpr-recognizer", min_length=1, description="Consumer group shared by all replicas.")
+    decode: Literal["cpu"] = Field("cpu", description="Where JPEGs are decoded (GPU decode: see docs/architecture.md).")
+
+    @model_validator(mode="after")
+    def _batch_fits_the_wait(self):
+        if self.batch_max_frames > 1 and self.batch_max_wait_ms < 2:
+            raise ValueError("batch_max_wait_ms below 2 ms never fills a batch; use batch_max_frames=1")
+        return self

@@ -1,0 +1,84 @@
+"""Frame messages in, Read messages out: the recognizer's pure parts.
+
+`parse_frame` checks a message of alpr.frames.v1 (contract headers, JPEG bytes) and decodes
+it; anything wrong raises, and the consumer moves the message to alpr.frames.dlq with the
+reason. `reads_for_frame` turns one frame's plate reads into Read messages with
+deterministic ids: '<frame_id>#<box>' per plate, '<frame_id>#-' when nothing was found, so
+a redelivered frame produces the same read_ids (idempotent downstream).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+import cv2
+import numpy as np
+from confluent_kafka import Message
+
+from alpr.contracts.models import BBox, FrameHeaders, ModelVersions, Read
+from alpr.contracts.registry import contract, decode
+from services.recognizer.models.images import decode_image
+from services.recognizer.models.protocols import PlateRead
+
+FRAMES = contract("alpr.frames.v1")
+MAX_CROP_B64 = 200_000
+
+
+@dataclass
+class Frame:
+    headers: FrameHeaders
+    image: np.ndarray
+    message: Message | None = None
+
+
+def parse_frame(value: bytes | None, headers: list[tuple[str, bytes]] | None, max_pixels: int) -> tuple[FrameHeaders, np.ndarray]:
+    meta: FrameHeaders = decode(FRAMES, value, headers)
+    if not value:
+        raise ValueError("frame has no image bytes")
+    return meta, decode_image(value, max_pixels)
+
+
+def encode_crop(crop: np.ndarray, quality: int) -> str | None:
+    if crop.size == 0:
+        return None
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        return None
+    text = base64.b64encode(buf.tobytes()).decode()
+    return text if len(text) <= MAX_CROP_B64 else None
+
+
+def reads_for_frame(
+    meta: FrameHeaders,
+    plates: list[PlateRead],
+    models: ModelVersions,
+    processed_at: datetime,
+    min_confidence: float,
+    crop_quality: int,
+) -> list[Read]:
+    common = dict(
+        frame_id=meta.frame_id, camera_id=meta.camera_id, facility_id=meta.facility_id, lane=meta.lane,
+        direction=meta.direction, models=models, captured_at=meta.captured_at, ingested_at=meta.ingested_at,
+        processed_at=processed_at,
+    )
+    if not plates:
+        return [Read(read_id=f"{meta.frame_id}#-", outcome="no_plate", plate=None, confidence=0.0, box_index=-1, **common)]
+    reads = []
+    for i, p in enumerate(plates):
+        readable = bool(p.text) and 1 <= len(p.text) <= 10 and p.confidence >= min_confidence
+        x, y, w, h = p.bbox
+        reads.append(Read(
+            read_id=f"{meta.frame_id}#{i}",
+            outcome="read" if readable else "unreadable",
+            plate=p.text if readable else None,
+            confidence=round(float(p.confidence), 4) if readable else 0.0,
+            char_confidences=[round(float(c), 4) for c in p.char_confidences[:10]] if readable else [],
+            detection_confidence=round(float(p.detection_confidence), 4),
+            box_index=i,
+            bbox=BBox(x=max(0, x), y=max(0, y), w=max(1, w), h=max(1, h)),
+            crop_jpeg_b64=encode_crop(p.crop, crop_quality),
+            **common,
+        ))
+    return reads

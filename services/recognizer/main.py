@@ -1,0 +1,121 @@
+"""The recognizer service: alpr.frames.v1 -> batched detection and reading -> alpr.reads.v1.
+
+Any number of replicas share the frames topic as one consumer group. Each batch is decoded
+(per message, so a bad frame goes to the DLQ alone), recognized in one detector call and one
+reader call, published, flushed, and only then committed (alpr/kafka/consumer.py). A replica
+killed mid-batch leaves its offsets uncommitted: another replica redoes those frames and
+publishes the same read_ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from confluent_kafka import Producer
+from fastapi import FastAPI
+
+from alpr.contracts.models import ModelVersions
+from alpr.contracts.registry import encode
+from alpr.http import create_app
+from alpr.kafka.consumer import BatchConsumer
+from alpr.metrics import E2E_LATENCY
+from alpr.runtime import Workers
+from services.recognizer import metrics
+from services.recognizer.frames import Frame, parse_frame, reads_for_frame
+from services.recognizer.models import Recognizer
+from services.recognizer.settings import RecognizerSettings
+
+SERVICE = "recognizer"
+log = logging.getLogger(__name__)
+
+
+class FramePipeline:
+    """The consumer's processor and writer around one `Recognizer`."""
+
+    def __init__(self, settings: RecognizerSettings, recognizer: Recognizer, topic_prefix: str = "") -> None:
+        self.settings = settings
+        self.recognizer = recognizer
+        self.reads_topic = f"{topic_prefix}alpr.reads.v1"
+        self.models = ModelVersions(detector=getattr(recognizer.detector, "name", "detector"),
+                                    reader=getattr(recognizer.reader, "name", "reader"))
+        self.consumer: BatchConsumer | None = None
+
+    def process(self, message) -> Frame:
+        started = time.perf_counter()
+        meta, image = parse_frame(message.value(), message.headers(), self.settings.max_frame_pixels)
+        metrics.STAGE_SECONDS.labels("decode").observe(time.perf_counter() - started)
+        return Frame(meta, image, message)
+
+    def write(self, frames: list[Frame], producer: Producer) -> None:
+        started = time.perf_counter()
+        try:
+            results = self.recognizer.recognize([f.image for f in frames])
+        except Exception:
+            # One frame can break a whole batch (a pathological image); find it alone.
+            log.warning("batch inference failed; retrying frame by frame", extra={"service": SERVICE, "frames": len(frames)})
+            results = []
+            for f in frames:
+                try:
+                    results.append(self.recognizer.recognize([f.image])[0])
+                except Exception as err:
+                    results.append(err)
+        inferred = time.perf_counter()
+        metrics.STAGE_SECONDS.labels("inference").observe(inferred - started)
+        metrics.BATCH_FRAMES.observe(len(frames))
+        now = datetime.now(timezone.utc)
+        for frame, plates in zip(frames, results):
+            if isinstance(plates, Exception):
+                if self.consumer is not None and frame.message is not None:
+                    self.consumer.dead_letters.send(frame.message, f"inference failed: {type(plates).__name__}: {plates}")
+                metrics.FRAMES.labels("dlq").inc()
+                continue
+            reads = reads_for_frame(frame.headers, plates, self.models, now, self.settings.min_read_confidence,
+                                    self.settings.crop_jpeg_quality)
+            for read in reads:
+                producer.produce(self.reads_topic, key=read.facility_id, value=encode(read))
+                metrics.READS.labels(read.outcome).inc()
+            producer.poll(0)
+            metrics.FRAMES.labels("plates" if plates else "no_plate").inc()
+            E2E_LATENCY.labels(SERVICE, "read").observe((now - frame.headers.captured_at).total_seconds())
+        metrics.STAGE_SECONDS.labels("total").observe(time.perf_counter() - started)
+
+
+def build_consumer(settings: RecognizerSettings, recognizer: Recognizer, topic_prefix: str = "",
+                   group_id: str | None = None) -> BatchConsumer:
+    pipeline = FramePipeline(settings, recognizer, topic_prefix)
+    consumer = BatchConsumer(
+        service=SERVICE,
+        topics=[f"{topic_prefix}alpr.frames.v1"],
+        group_id=group_id or settings.consumer_group,
+        bootstrap=settings.kafka_bootstrap,
+        process=pipeline.process,
+        write=pipeline.write,
+        max_batch=settings.batch_max_frames,
+        max_wait_s=settings.batch_max_wait_ms / 1000,
+        topic_prefix=topic_prefix,
+        # Large frames: fetch enough for a full batch in one round trip.
+        consumer_overrides={"max.partition.fetch.bytes": 8 * 1024 * 1024},
+    )
+    pipeline.consumer = consumer
+    return consumer
+
+
+def load_models(settings: RecognizerSettings) -> Recognizer:
+    from services.recognizer.models import load_recognizer
+
+    recognizer = load_recognizer(
+        str(settings.weights_dir) if settings.weights_dir else None,
+        device=settings.device,
+        max_pixels=settings.max_frame_pixels,
+        detector_imgsz=settings.detector_imgsz,
+    )
+    recognizer.warmup()  # before /healthz says ready: the first real batch must not pay for it
+    metrics.READY.set(1)
+    return recognizer
+
+
+def build_app(workers: Workers) -> FastAPI:
+    # No ALPR data is served here (reads go to Kafka), so the API is operations only.
+    return create_app(SERVICE, checks={"models": lambda: metrics.READY._value.get() == 1, "workers": workers.alive})

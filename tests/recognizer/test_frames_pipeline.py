@@ -1,0 +1,141 @@
+"""The recognizer's consumer plumbing against the real broker, with stub models.
+
+Recognition itself is tested with the real weights in tests/models/ and
+tests/recognizer/test_replicas.py; here a stub detector/reader makes the outcome of each
+frame predictable, so the test is about batching, DLQ, ids and commits.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import cv2
+import numpy as np
+import pytest
+from confluent_kafka import Producer
+
+from alpr.contracts.models import FrameHeaders, ModelVersions, utc_iso
+from services.recognizer.frames import reads_for_frame
+from services.recognizer.main import build_consumer
+from services.recognizer.models import Recognizer
+from services.recognizer.models.protocols import Detection, PlateRead, TextRead
+from services.recognizer.settings import RecognizerSettings
+from tests.test_kafka import committed, drain
+
+
+class StubDetector:
+    """A 'plate' wherever the frame has a white box: one per white 100x50 rectangle."""
+
+    name = "stub-detector"
+
+    def detect(self, images):
+        out = []
+        for img in images:
+            mask = (img.min(axis=2) > 250).astype(np.uint8)
+            n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+            out.append([Detection((int(x), int(y), int(w), int(h)), 0.9) for x, y, w, h, a in stats[1:] if a > 1000])
+        return out
+
+    def warmup(self):
+        pass
+
+
+class StubReader:
+    """Reads the plate text from the crop's width (frames are drawn so that it is known)."""
+
+    name = "stub-reader"
+
+    def read(self, crops):
+        return [TextRead(f"TEST{c.shape[1]:03d}", 0.99, (0.99,) * 7) for c in crops]
+
+    def warmup(self):
+        pass
+
+
+def frame_message(camera, ms, n_plates, shape=(720, 1280, 3), ext=".jpg"):
+    img = np.zeros(shape, np.uint8)
+    for i in range(n_plates):
+        img[100 + 120 * i: 150 + 120 * i, 100:200] = 255
+    ok, buf = cv2.imencode(ext, img)
+    at = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    headers = {"frame_id": f"{camera}:{ms}", "camera_id": camera, "facility_id": "garage-1", "lane": "L1",
+               "direction": "entry", "captured_at": utc_iso(at), "ingested_at": utc_iso(at), "content_type": "image/jpeg"}
+    return buf.tobytes(), [(k, v.encode()) for k, v in headers.items()]
+
+
+def test_reads_have_deterministic_ids_and_account_for_every_frame():
+    meta = FrameHeaders(frame_id="cam:1", camera_id="cam", facility_id="f", lane="L1", direction="exit",
+                        captured_at=datetime.now(timezone.utc), ingested_at=datetime.now(timezone.utc))
+    models = ModelVersions(detector="d", reader="r")
+    now = datetime.now(timezone.utc)
+    crop = np.full((20, 60, 3), 200, np.uint8)
+    none = reads_for_frame(meta, [], models, now, 0.5, 85)
+    assert [(r.read_id, r.outcome, r.plate) for r in none] == [("cam:1#-", "no_plate", None)]
+    plates = [PlateRead("8ABC123", 0.93, (0.93,) * 7, (1, 2, 60, 20), crop, 0.8),
+              PlateRead("8ABC12", 0.2, (0.2,) * 6, (100, 2, 60, 20), crop, 0.7)]
+    reads = reads_for_frame(meta, plates, models, now, 0.5, 85)
+    assert [(r.read_id, r.outcome, r.plate) for r in reads] == [("cam:1#0", "read", "8ABC123"), ("cam:1#1", "unreadable", None)]
+    assert reads[0].crop_jpeg_b64 and reads[0].bbox.w == 60
+    assert reads_for_frame(meta, plates, models, now, 0.5, 85) == reads  # same input, same messages
+
+
+@pytest.mark.kafka
+def test_frames_become_reads_and_bad_frames_go_to_the_dlq(bootstrap, topic_factory, unique):
+    frames = topic_factory("alpr.frames.v1", partitions=3)
+    reads_topic = topic_factory("alpr.reads.v1")
+    dlq = topic_factory("alpr.frames.dlq")
+    prefix = frames[: -len("alpr.frames.v1")]
+    producer = Producer({"bootstrap.servers": bootstrap})
+    good = {}
+    for i in range(12):
+        value, headers = frame_message(f"cam-{i % 3}", 1_795_000_000_000 + i, n_plates=i % 4)
+        good[f"cam-{i % 3}:{1_795_000_000_000 + i}"] = i % 4
+        producer.produce(frames, key=f"cam-{i % 3}", value=value, headers=headers)
+    gray_value, gray_headers = frame_message("cam-gray", 1_795_000_000_500, 1, shape=(720, 1280))
+    good["cam-gray:1795000000500"] = 1
+    producer.produce(frames, key="cam-gray", value=gray_value, headers=gray_headers)
+    value, headers = frame_message("cam-bad", 1_795_000_001_000, 1)
+    bad = [
+        (value[: len(value) // 2], headers),                             # truncated JPEG
+        (b"GIF89a not a jpeg", headers),                                 # not an image
+        (value, [h for h in headers if h[0] != "facility_id"]),          # breaks the contract
+        (value, [(k, b"sideways") if k == "direction" else (k, v) for k, v in headers]),
+        (b"", headers),                                                  # zero bytes
+    ]
+    for v, h in bad:
+        producer.produce(frames, key="cam-bad", value=v, headers=h)
+    assert producer.flush(30) == 0
+
+    settings = RecognizerSettings(kafka_bootstrap=bootstrap, batch_max_frames=4, batch_max_wait_ms=200, environment="test")
+    consumer = build_consumer(settings, Recognizer(StubDetector(), StubReader()), topic_prefix=prefix, group_id=f"rec-{unique}")
+    total = len(good) + len(bad)
+    handled = 0
+    try:
+        for _ in range(100):
+            handled += consumer.handle(consumer.poll_batch()).consumed
+            if handled >= total:
+                break
+    finally:
+        consumer.close()
+    assert handled == total
+    assert sum(max(0, o) for o in committed(bootstrap, f"rec-{unique}", frames, 3).values()) == total
+
+    expected_reads = sum(max(1, n) for n in good.values())
+    reads = [json.loads(m.value()) for m in drain(bootstrap, reads_topic, expected_reads, f"d-{unique}")]
+    by_frame = {}
+    for r in reads:
+        by_frame.setdefault(r["frame_id"], []).append(r)
+    assert set(by_frame) == set(good)
+    for frame_id, n in good.items():
+        got = sorted(by_frame[frame_id], key=lambda r: r["read_id"])
+        if n == 0:
+            assert [r["outcome"] for r in got] == ["no_plate"] and got[0]["read_id"] == f"{frame_id}#-"
+        else:
+            assert [r["read_id"] for r in got] == [f"{frame_id}#{i}" for i in range(n)]
+            assert all(r["plate"].startswith("TEST") and r["models"]["detector"] == "stub-detector" for r in got)
+    dead = drain(bootstrap, dlq, len(bad), f"dlq-{unique}")
+    reasons = sorted(dict(m.headers())["dlq.reason"].decode() for m in dead)
+    assert len(dead) == len(bad)
+    assert any("truncated JPEG" in r for r in reasons) and any("not a JPEG or PNG" in r for r in reasons)
+    assert any("facility_id" in r for r in reasons) and any("direction" in r for r in reasons)
