@@ -18,7 +18,6 @@ The benchmark writes to a fresh topic with the registry's partition count and de
 from __future__ import annotations
 
 import os
-import platform
 import threading
 import time
 import uuid
@@ -26,19 +25,11 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from alpr.bench import machine  # noqa: F401  (re-exported for the CLI)
 from alpr.contracts.registry import contract
 from services.ingest.cameras import Camera
 from services.ingest.frame import Frame, encode_jpeg
 from services.ingest.publisher import FRAMES_TOPIC, Delivery, Publisher
-
-
-def machine() -> str:
-    try:
-        with open("/proc/meminfo") as f:
-            mem_gb = round(int(f.readline().split()[1]) / 1024 / 1024)
-    except OSError:
-        mem_gb = 0
-    return f"{os.cpu_count()}-core {platform.machine()}, {mem_gb} GB"
 
 
 def scenes(n: int, width: int = 1280, height: int = 720, seed: int = 11) -> list[np.ndarray]:
