@@ -86,6 +86,28 @@ class Read(Contract):
         return value.upper() if isinstance(value, str) else value
 
 
+class Pass(Contract):
+    """One vehicle crossing one lane, folded from its reads by the occupancy service, on
+    alpr.passes.v1 (keyed by facility_id). `plate` is None for a vehicle whose plate was never
+    read (a no-plate pass still counts). Republished with the same pass_id when a later read
+    improves it: consumers keep the latest `version`."""
+
+    pass_id: Id = Field(description="Deterministic: '<facility>/<lane>/<first read capture epoch ms>'.")
+    facility_id: Id
+    camera_id: Id
+    lane: Id
+    direction: Direction
+    plate: Plate | None
+    plate_key: str | None = Field(description="Confusable-folded plate (alpr.plates.confusable_key) for fuzzy matching.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    read_count: int = Field(ge=1)
+    best_read_id: Id | None
+    read_ids: list[Id] = Field(max_length=200, description="Evidence: the reads folded into this pass.")
+    version: int = Field(ge=0, description="Grows each time the pass is republished with more reads.")
+
+
 class Payment(Contract):
     """A pay-by-plate or pay-station payment, a permit or a validation on alpr.payments.v1."""
 
