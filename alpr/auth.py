@@ -30,16 +30,20 @@ class Principal:
     role: str
     token_id: str
     expires_at: int
+    scope: dict | None = None  # a release token's scope: release_id, plates, time_from, time_to
 
     def can(self, permission: Permission) -> bool:
         return permission in permissions_of(self.role)
 
 
-def issue_token(secret: str, user: str, role: str, ttl_s: int = DEFAULT_TTL_S, now: float | None = None) -> str:
+def issue_token(secret: str, user: str, role: str, ttl_s: int = DEFAULT_TTL_S, now: float | None = None,
+                scope: dict | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     issued = int(now if now is not None else time.time())
     claims = {"sub": user, "role": role, "iat": issued, "exp": issued + ttl_s, "iss": ISSUER, "jti": uuid.uuid4().hex}
+    if scope is not None:
+        claims["scope"] = scope
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -54,7 +58,9 @@ def verify_token(secret: str, token: str) -> Principal:
         raise AuthError(f"invalid token ({type(err).__name__})") from None
     if claims["role"] not in ROLES:
         raise AuthError("token names an unknown role")
-    return Principal(claims["sub"], claims["role"], claims["jti"], int(claims["exp"]))
+    if claims["role"] == "release" and not isinstance(claims.get("scope"), dict):
+        raise AuthError("release token without a scope")
+    return Principal(claims["sub"], claims["role"], claims["jti"], int(claims["exp"]), claims.get("scope"))
 
 
 def bearer(authorization: str | None) -> str:

@@ -25,6 +25,7 @@ class Permission(str, Enum):
     AUDIT_READ = "audit.read"
     USERS_ADMIN = "users.admin"
     SYSTEM_OPERATE = "system.operate"
+    RELEASE_EXPORT = "release.export"
 
 
 P = Permission
@@ -47,7 +48,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "auditor": frozenset({P.AUDIT_READ}),
     # Administrators manage users and their written authorizations; no ALPR data by default.
     "admin": frozenset({P.USERS_ADMIN, P.AUDIT_READ, P.SYSTEM_OPERATE}),
+    # Not a person: the short-lived token the governance service mints for one approved data
+    # release (section 7), scoped to that release's plates and time range. It is the only
+    # bulk export path: each owning service's /v1/release-export accepts nothing else.
+    "release": frozenset({P.RELEASE_EXPORT}),
 }
+
+# Roles a person may hold (the user registry refuses the others).
+PERSON_ROLES = frozenset(ROLE_PERMISSIONS) - {"release"}
 
 ROLES = frozenset(ROLE_PERMISSIONS)
 

@@ -125,7 +125,7 @@ def _list(args) -> int:
 
 
 def register(sub) -> None:
-    from alpr.roles import ROLES
+    from alpr.roles import PERSON_ROLES
 
     audit = sub.add_parser("audit", help="governance service: users, login, audit trail, holds, transparency")
     ops = audit.add_subparsers(dest="op", required=True)
@@ -136,7 +136,7 @@ def register(sub) -> None:
     c = u.add_parser("create", help="create a user; prints a one-time password")
     c.add_argument("username")
     c.add_argument("--name", required=True, help="full name")
-    c.add_argument("--role", required=True, choices=sorted(ROLES))
+    c.add_argument("--role", required=True, choices=sorted(PERSON_ROLES))
     c.add_argument("--supervisor", help="user name of the supervisor (who may view this user's actions)")
     c.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     c.set_defaults(handler=_wrap(_create))

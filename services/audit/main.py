@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from alpr.audit import AuditClient
@@ -17,7 +18,8 @@ from services.audit.holdbook import HoldBook
 from services.audit.login import LoginService
 from services.audit.processor import audit_row
 from services.audit.registry import UserRegistry
-from services.audit.routes import auth, holds, public, trail, users
+from services.audit.releases import ReleaseBook
+from services.audit.routes import auth, holds, public, releases, trail, users
 from services.audit.settings import AuditSettings
 
 SERVICE = "audit"
@@ -64,7 +66,12 @@ def build_app(
         lockout=timedelta(minutes=settings.lockout_minutes),
         token_ttl=timedelta(minutes=settings.token_ttl_minutes),
     )
-    for router in (auth.router, users.router, trail.router, holds.router, public.router):
+    app.state.releases = ReleaseBook(Path(settings.users_db_path).with_name("releases.sqlite3"))
+    # The owning services a release package is exported from (tests replace this).
+    app.state.release_clients = lambda: {
+        name: httpx.Client(base_url=url, timeout=30) for name, url in settings.release_sources.items()
+    }
+    for router in (auth.router, users.router, trail.router, holds.router, releases.router, public.router):
         app.include_router(router)
     return app
 

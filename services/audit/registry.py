@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from alpr.roles import ROLES
+from alpr.roles import PERSON_ROLES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -103,8 +103,8 @@ class UserRegistry:
     # -- users ---------------------------------------------------------------------------
     def create_user(self, username: str, full_name: str, role: str, password_hash: str, created_by: str,
                     supervisor: str | None = None) -> None:
-        if role not in ROLES:
-            raise RegistryError(f"unknown role {role!r}; roles: {', '.join(sorted(ROLES))}")
+        if role not in PERSON_ROLES:
+            raise RegistryError(f"unknown role {role!r}; roles: {', '.join(sorted(PERSON_ROLES))}")
         if not username.replace(".", "").replace("-", "").replace("_", "").isalnum() or len(username) > 64:
             raise RegistryError("user name may hold letters, digits, '.', '-' and '_' (at most 64)")
         with self._tx() as db:

@@ -33,3 +33,8 @@ class AuditSettings(ServiceSettings):
     @property
     def users_db_path(self) -> Path:
         return self.users_db or Path(self.data_dir) / "governance" / "users.sqlite3"
+    release_sources: dict[str, str] = Field(
+        default_factory=lambda: {"occupancy": "http://127.0.0.1:8003", "revenue": "http://127.0.0.1:8004"},
+        description="Data-owning services a release package is exported from: name -> base URL (JSON in the env).",
+    )
+    release_token_minutes: int = Field(10, ge=1, le=60, description="Lifetime of the token minted for one release export.")
