@@ -1,63 +1,164 @@
-"""`alpr demo`: run what exists of the pipeline on the embedded defaults and print a summary.
+"""`alpr demo`: the whole pipeline on the embedded defaults, on synthetic garage footage.
 
-Today that is the governance service: the audit sink and the auditors' API, exercised by an
-authorized and an anonymous request. Each service issue adds its part here.
+It renders the demo facility's footage once (with ground truth), applies topics under a
+fresh prefix (each run is isolated), starts every service that exists as its own process
+(two recognizer replicas), creates a demo user and prints its one-time password, lets ingest
+replay the lanes, and reports what came out: frames, reads, passes, occupancy, sessions,
+matches, violations, audit events, and the accuracy of the reads against the ground truth.
+Ctrl-C (or --duration) stops every process it started.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from alpr.settings import REPO_ROOT
+
+FOOTAGE = REPO_ROOT / "var" / "footage"
+PORTS = {"ingest": 8001, "recognizer": 8002, "recognizer-2": 8012, "occupancy": 8003, "revenue": 8004, "audit": 8005}
+
+
+def _exists(service: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"services.{service}.cli") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _footage(say) -> None:
+    if (FOOTAGE / "ground_truth.jsonl").exists():
+        return
+    import subprocess
+
+    say("demo: rendering the demo facility's footage (once)...")
+    proc = subprocess.run([sys.executable, "-m", "alpr.cli", "demo-footage", "--out", str(FOOTAGE)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        from alpr.errors import AlprError
+
+        raise AlprError(f"demo-footage failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+
+
+def _replay_clock() -> tuple[datetime, float]:
+    """When frame 0 of the demo footage was captured, and the footage's frame rate."""
+    from services.ingest.cameras import load_registry
+    from services.ingest.settings import IngestSettings
+
+    registry = load_registry(IngestSettings().cameras_file)
+    lane = next(c for c in registry.cameras if c.source)
+    meta = json.loads((FOOTAGE / "footage.json").read_text()) if (FOOTAGE / "footage.json").exists() else {}
+    return lane.replay_start, float(meta.get("fps", 4.0))
+
+
+def _demo_user(env: dict, say) -> tuple[str, str]:
+    """A demo user with a written authorization and training on record (policy section 5)."""
+    from datetime import date, timedelta
+
+    from services.audit.passwords import hash_password, one_time_password
+    from services.audit.registry import UserRegistry
+
+    registry = UserRegistry(Path(env["ALPR_DATA_DIR"]) / "governance" / "users.sqlite3")
+    password = one_time_password()
+    registry.create_user("demo", "Demo Operator", "parking_management", hash_password(password), "alpr demo")
+    registry.authorize("demo", "Demo setup (alpr demo)", date.today(), "DEMO-AUTH-1")
+    registry.record_training("demo", "ALPR access and privacy (demo)", date.today(), date.today() + timedelta(days=30), "alpr demo")
+    registry.close()
+    return "demo", password
 
 
 def _demo(args) -> int:
     import httpx
 
-    from alpr.auth import issue_token
+    from alpr.demo.observer import Observer
     from alpr.demo.stack import Stack
+    from alpr.demo.truth import accuracy, expected_occupancy, load_truth
+    from alpr.kafka.topics import apply_topics
     from alpr.settings import CommonSettings, load_settings
 
     settings = load_settings(CommonSettings)
-    data_dir = settings.data_dir / "demo"
-    env = {"ALPR_DATA_DIR": str(data_dir)}
-    missing = ["ingest", "recognizer", "occupancy", "revenue"]
-    say = (lambda *a: None) if args.json else print
-    say(f"demo: services not built yet, skipped: {', '.join(missing)}")
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    run = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    prefix = f"demo.{run}."
+    data_dir = Path(settings.data_dir) / "demo" / run
+    env = {"ALPR_DATA_DIR": str(data_dir), "ALPR_TOPIC_PREFIX": prefix, "ALPR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    _footage(say)
+    truth = load_truth(FOOTAGE / "ground_truth.jsonl")
+    apply_topics(settings.kafka_bootstrap, prefix=prefix)
+    user, password = _demo_user(env, say)
+
+    services = [s for s in ("audit", "recognizer", "occupancy", "revenue", "ingest") if _exists(s)]
+    missing = [s for s in ("ingest", "recognizer", "occupancy", "revenue", "audit") if s not in services]
+    if missing:
+        say(f"demo: not built yet, skipped: {', '.join(missing)}")
+    observer = Observer(settings.kafka_bootstrap, prefix).start()
     started = time.monotonic()
+    deadline = started + args.duration if args.duration else None
+    complete = False
     with Stack(env, data_dir / "logs") as stack:
-        audit = stack.start("audit", 8005, "audit", "serve")
-        say(f"demo: audit service healthy at {audit.url} (log {audit.log})")
-        token = issue_token(settings.auth_secret.get_secret_value(), "demo-auditor", "auditor", ttl_s=3600)
-        with httpx.Client(base_url=audit.url, timeout=10) as client:
-            client.get("/v1/audit/events")  # anonymous: refused, and the refusal is audited
-            client.get("/v1/audit/events", headers={"Authorization": f"Bearer {token}"})
-            deadline = time.monotonic() + max(args.duration, 10)
-            events = []
-            while time.monotonic() < deadline:
-                events = client.get("/v1/audit/events", params={"limit": 10_000},
-                                    headers={"Authorization": f"Bearer {token}"}).json()["events"]
-                if len(events) >= 2 and time.monotonic() - started >= args.duration:
-                    break
-                time.sleep(0.5)  # the demo's refresh interval
-            health = client.get("/healthz").json()
+        for name in services:
+            if name == "recognizer":
+                for replica in ("recognizer", "recognizer-2"):
+                    stack.start(replica, PORTS[replica], "recognizer", "serve", timeout=300)
+                    say(f"demo: {replica} healthy on :{PORTS[replica]}")
+                continue
+            stack.start(name, PORTS[name], name, "serve", timeout=300)
+            say(f"demo: {name} healthy on :{PORTS[name]}")
+        say(f"demo: user '{user}' (parking management), one-time password: {password}")
+        if "occupancy" in services:
+            say(f"demo: operations dashboard: http://127.0.0.1:{PORTS['occupancy']}/  (log in with the user above)")
+        try:
+            with httpx.Client(timeout=5) as client:
+                while deadline is None or time.monotonic() < deadline:
+                    sources = client.get(f"http://127.0.0.1:{PORTS['ingest']}/v1/sources").json()["sources"] if "ingest" in services else []
+                    replayed = all(s["state"] in ("finished", "failed") for s in sources if s["kind"] != "upload")
+                    with observer.lock:
+                        line = (f"demo: {time.monotonic() - started:5.0f}s frames={len(observer.frames)} "
+                                f"reads={len(observer.reads)} passes={len(observer.passes)} "
+                                f"occupancy={ {k: v['occupied'] for k, v in observer.occupancy.items()} } "
+                                f"matches={len(observer.matches)} violations={len(observer.violations)}")
+                    say(line)
+                    if replayed and observer.all_frames_read():
+                        complete = True
+                        if args.duration:
+                            break
+                    time.sleep(2.0)  # the live summary's refresh interval
+        except KeyboardInterrupt:
+            say("demo: stopping...")
+    observer.stop()
+    acc = accuracy(truth, list(observer.reads.values()), *_replay_clock())
     summary = {
-        "services_running": ["audit"],
-        "services_not_built": missing,
-        "audit_events": len(events),
-        "audit_events_by_outcome": {o: sum(e["outcome"] == o for e in events) for o in ("allowed", "denied")},
-        "audit_healthz": health,
+        "complete": complete,
+        "seconds": round(time.monotonic() - started, 1),
+        "services": services,
+        "frames": len(observer.frames),
+        "reads": len(observer.reads),
+        "reads_by_outcome": {o: sum(r["outcome"] == o for r in observer.reads.values()) for o in ("read", "unreadable", "no_plate")},
+        "passes": len(observer.passes),
+        "occupancy": {k: v["occupied"] for k, v in observer.occupancy.items()},
+        "occupancy_expected": expected_occupancy(truth),
+        "sessions": len(observer.matches),
+        "matches_by_status": dict(sorted(__import__("collections").Counter(m["status"] for m in observer.matches.values()).items())),
+        "violations": len(observer.violations),
+        "payments": len(observer.payments),
+        "audit_events": dict(observer.audit),
+        "accuracy": acc,
+        "topic_prefix": prefix,
+        "data_dir": str(data_dir),
     }
     if args.json:
         print(json.dumps(summary))
     else:
-        say(f"demo: audit log holds {summary['audit_events']} events: {summary['audit_events_by_outcome']}")
-        say(f"demo: auditor token for {audit.url}/v1/audit/events (valid 1 h):\n{token}")
+        say(json.dumps(summary, indent=2))
         say("demo: stopped every service")
-    return 0
+    return 0 if complete or not args.duration else 1
 
 
 def register(sub) -> None:
-    demo = sub.add_parser("demo", help="run the pipeline's existing services on the embedded defaults")
-    demo.add_argument("--duration", type=float, default=0, help="keep running at least this many seconds")
-    demo.add_argument("--json", action="store_true", help="print one JSON summary instead of progress")
+    demo = sub.add_parser("demo", help="run the whole pipeline on synthetic garage footage and report")
+    demo.add_argument("--duration", type=float, default=0, help="stop after this many seconds (or when done) and report")
+    demo.add_argument("--json", action="store_true", help="print one JSON summary (progress goes to stderr)")
     demo.set_defaults(handler=_demo)

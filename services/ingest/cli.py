@@ -38,7 +38,7 @@ def _serve(args) -> int:
     settings = _settings()
     logs.configure("ingest", settings.log_level)
     ensure_port_free(settings.http_host, settings.http_port)
-    service = build_service(settings)
+    service = build_service(settings, topic_prefix=settings.topic_prefix)
     try:
         service.start_feeds()
         run_service(service.app, service.workers, settings.http_host, settings.http_port, settings.log_level)
@@ -65,7 +65,8 @@ def _replay(args) -> int:
         camera = camera.model_copy(update={"source": str(Path(args.file).resolve())})
     if not camera.source or camera.is_stream:
         raise ConfigError(f"camera {camera.camera_id} has no file source; pass --file PATH")
-    publisher = Publisher(settings.kafka_bootstrap, f"{args.topic_prefix}{FRAMES_TOPIC}",
+    prefix = settings.topic_prefix if args.topic_prefix is None else args.topic_prefix
+    publisher = Publisher(settings.kafka_bootstrap, f"{prefix}{FRAMES_TOPIC}",
                           queue_frames=settings.queue_frames, delivery_timeout_s=settings.delivery_timeout_s,
                           client_id="ingest-replay").start()
     feed = make_feed(settings, registry, camera, publisher, select=not args.all_frames,
@@ -135,7 +136,7 @@ def register(sub) -> None:
     replay.add_argument("--file", help="video file or image folder (default: the camera's source)")
     replay.add_argument("--start", help="capture time of the first frame, RFC 3339 (default: camera replay_start, else now)")
     replay.add_argument("--all-frames", action="store_true", help="skip the fps cap and motion gate")
-    replay.add_argument("--topic-prefix", default="", help="prefix before alpr.frames.v1 (isolated topics for tests)")
+    replay.add_argument("--topic-prefix", default=None, help="prefix before alpr.frames.v1 (default: ALPR_TOPIC_PREFIX)")
     replay.set_defaults(handler=_replay)
 
     token = ops.add_parser("camera-token", help="make an upload token for a camera and the digest for the YAML")

@@ -1,0 +1,82 @@
+"""Watches the demo's topics and keeps the figures the summary reports.
+
+A plain consumer with a fresh group, reading every output topic of the run from the start:
+it sees exactly what an operations center, finance system or auditor subscribed to the
+topics would see.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+
+from confluent_kafka import Consumer
+
+
+class Observer:
+    TOPICS = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.occupancy.v1", "alpr.revenue-matches.v1",
+              "alpr.violations.v1", "alpr.audit.v1", "alpr.payments.v1")
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.prefix = prefix
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-observer-{uuid.uuid4().hex[:8]}",
+                                   "auto.offset.reset": "earliest", "enable.auto.commit": False, "log_level": 3})
+        self._consumer.subscribe([prefix + t for t in self.TOPICS])
+        self.lock = threading.Lock()
+        self.frames: set[str] = set()
+        self.read_frames: set[str] = set()
+        self.reads: dict[str, dict] = {}
+        self.passes: dict[str, dict] = {}
+        self.occupancy: dict[str, dict] = {}
+        self.matches: dict[str, dict] = {}
+        self.violations: dict[str, dict] = {}
+        self.payments: set[str] = set()
+        self.audit = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-observer", daemon=True)
+
+    def start(self) -> "Observer":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for m in self._consumer.consume(num_messages=500, timeout=0.5):
+                if m.error() is None:
+                    self._take(m.topic()[len(self.prefix):], m)
+
+    def _take(self, topic: str, m) -> None:
+        with self.lock:
+            if topic == "alpr.frames.v1":
+                headers = {k: v.decode() for k, v in (m.headers() or [])}
+                self.frames.add(headers.get("frame_id", ""))
+                return
+            body = json.loads(m.value())
+            if topic == "alpr.reads.v1":
+                self.reads[body["read_id"]] = body
+                self.read_frames.add(body["frame_id"])
+            elif topic == "alpr.passes.v1":
+                old = self.passes.get(body["pass_id"])
+                if old is None or body["version"] >= old["version"]:
+                    self.passes[body["pass_id"]] = body
+            elif topic == "alpr.occupancy.v1":
+                self.occupancy[body["facility_id"]] = body
+            elif topic == "alpr.revenue-matches.v1":
+                self.matches[body["session_id"]] = body
+            elif topic == "alpr.violations.v1":
+                self.violations[body["violation_id"]] = body
+            elif topic == "alpr.payments.v1":
+                self.payments.add(body["payment_id"])
+            elif topic == "alpr.audit.v1":
+                self.audit[body["outcome"]] += 1
+
+    def all_frames_read(self) -> bool:
+        with self.lock:
+            return bool(self.frames) and self.frames <= self.read_frames
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._consumer.close()
