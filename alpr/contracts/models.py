@@ -106,6 +106,10 @@ class Pass(Contract):
     best_read_id: Id | None
     read_ids: list[Id] = Field(max_length=200, description="Evidence: the reads folded into this pass.")
     version: int = Field(ge=0, description="Grows each time the pass is republished with more reads.")
+    best_crop_jpeg_b64: str | None = Field(
+        None, max_length=200_000, description="Plate crop of the best read (evidence for appeals); None when not kept."
+    )
+    models: ModelVersions | None = Field(None, description="Model versions of the best read.")
 
 
 class Payment(Contract):

@@ -27,7 +27,7 @@ class DetectorTraining:
     datasets_dir: str = "../shared/datasets"
     synth_images: int = 1600
     seed: int = 1000
-    epochs: int = 12
+    epochs: int = 8
     imgsz: int = 512
     batch: int = 16
     workers: int = 2

@@ -1,0 +1,160 @@
+"""`alpr synth`, `alpr train`, `alpr eval`: synthetic data, model training and measurement.
+
+Registration is cheap; torch and ultralytics load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from alpr.errors import AlprError
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Seeds the committed weights were trained with; a test set drawn from them would not be held out.
+TRAINING_SEEDS = {1000, 2000, 2001, 2002, 2003}
+TESTSET_SEED = 9001
+
+
+def datasets_dir(flag: str | None) -> str:
+    """--datasets, else $ALPR_DATASETS, else ../shared/datasets beside the repository."""
+    return flag or os.environ.get("ALPR_DATASETS") or os.path.join(REPO_ROOT, "..", "shared", "datasets")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the synth, train and eval commands to the `alpr` parser."""
+    synth = subparsers.add_parser("synth", help="render synthetic plate data sets")
+    ssub = synth.add_subparsers(dest="synth_command", required=True, metavar="KIND")
+    for kind, helptext, n in (
+        ("testset", "held-out frames under harder conditions, openalpr format (name, x, y, w, h, plate)", 300),
+        ("detection", "YOLO detection split (images/, labels/)", 1000),
+        ("crops", "plate crops and labels.csv (image_path,plate_text)", 5000),
+    ):
+        p = ssub.add_parser(kind, help=helptext)
+        p.add_argument("--out", required=True, help="output folder (created)")
+        p.add_argument("--seed", type=int, default=TESTSET_SEED if kind == "testset" else 1,
+                       help=f"set seed (default {TESTSET_SEED} for testset, never used in training)")
+        p.add_argument("--n", type=int, default=n, help=f"number of items (default {n})")
+        p.add_argument("--workers", type=int, default=1, help="rendering processes")
+        p.set_defaults(handler=_synth)
+
+    train = subparsers.add_parser("train", help="train the plate detector or reader (CPU is fine, slow)")
+    tsub = train.add_subparsers(dest="train_command", required=True, metavar="MODEL")
+    det = tsub.add_parser("detector", help="YOLO nano plate detector on synthetic + plates-ro-detect frames")
+    det.add_argument("--epochs", type=int, default=8)
+    det.add_argument("--imgsz", type=int, default=512)
+    det.add_argument("--synth-images", type=int, default=1600)
+    det.add_argument("--seed", type=int, default=1000)
+    det.add_argument("--batch", type=int, default=16)
+    det.add_argument("--workers", type=int, default=2, help="rendering and dataloader processes")
+    det.set_defaults(handler=_train_detector, work_dir="/tmp/alpr-train/detector")
+    rd = tsub.add_parser("reader", help="CRNN+CTC plate reader on synthetic crops + plates-ar-ocr")
+    rd.add_argument("--epochs", type=int, default=8)
+    rd.add_argument("--synth-crops", type=int, default=30000)
+    rd.add_argument("--seed", type=int, default=2000)
+    rd.add_argument("--batch", type=int, default=64)
+    rd.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
+    rd.add_argument("--init", help="start from these reader weights (the committed reader's second stage)")
+    rd.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to the detector run)")
+    rd.add_argument("--workers", type=int, default=1, help="crop rendering processes")
+    rd.set_defaults(handler=_train_reader, work_dir="/tmp/alpr-train/reader")
+    for p in (det, rd):
+        p.add_argument("--datasets", help="real data folder (default $ALPR_DATASETS or ../shared/datasets)")
+        p.add_argument("--out", default=None, help="where the weights file goes (default: the committed weights dir)")
+        p.add_argument("--work-dir", dest="work_dir", help="scratch for rendered data and runs")
+
+    ev = subparsers.add_parser("eval", help="measure capture and reading on a labelled set")
+    ev.add_argument("--dataset", required=True, help="folder (openalpr, yolo) or CSV file (crops)")
+    ev.add_argument("--format", choices=("openalpr", "crops", "yolo"), default="openalpr",
+                    help="openalpr: images + name/x/y/w/h/plate .txt; crops: image_path,plate_text CSV; "
+                         "yolo: images/<split> folder with labels/<split> (boxes only)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--weights", help="weights folder (default: the committed weights)")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda:0 ...")
+    ev.add_argument("--batch", type=int, default=8, help="frames per recognizer call")
+    ev.add_argument("--limit", type=int, help="only the first N images")
+    ev.add_argument("--holdout", action="store_true",
+                    help="crops only: keep the plates-ar-ocr plates held out of reader training")
+    ev.add_argument("--no-correct", dest="correct", action="store_false", help="disable the format correction")
+    ev.set_defaults(handler=_eval)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from alpr.synth import datasets
+
+    if args.synth_command == "testset" and args.seed in TRAINING_SEEDS:
+        raise AlprError(f"seed {args.seed} was used to train the committed models; a test set needs another")
+    if args.n < 1:
+        raise AlprError("--n must be at least 1")
+    writer = {"testset": datasets.write_openalpr_testset, "detection": datasets.write_detection_dataset,
+              "crops": datasets.write_crops_dataset}[args.synth_command]
+    out = writer(args.out, args.n, args.seed, workers=args.workers,
+                 progress=lambda i, n: print(f"{i}/{n}", file=sys.stderr, flush=True))
+    print(out)
+    return 0
+
+
+def _weights_out(args: argparse.Namespace) -> str:
+    from services.recognizer.models.recognizer import WEIGHTS_DIR
+
+    return args.out or WEIGHTS_DIR
+
+
+def _train_detector(args: argparse.Namespace) -> int:
+    from services.recognizer.models.train_detector import DetectorTraining, train_detector
+
+    path = train_detector(DetectorTraining(
+        out_dir=_weights_out(args), work_dir=args.work_dir, datasets_dir=datasets_dir(args.datasets),
+        synth_images=args.synth_images, seed=args.seed, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+        workers=args.workers))
+    print(path)
+    return 0
+
+
+def _train_reader(args: argparse.Namespace) -> int:
+    from services.recognizer.models.train_reader import ReaderTraining, train_reader
+
+    path = train_reader(ReaderTraining(
+        out_dir=_weights_out(args), work_dir=args.work_dir, datasets_dir=datasets_dir(args.datasets),
+        synth_crops=args.synth_crops, seed=args.seed, epochs=args.epochs, batch=args.batch, threads=args.threads,
+        workers=args.workers, lr=args.lr, init=args.init))
+    print(path)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from services.recognizer.models import evaluate
+    from services.recognizer.models.recognizer import READER_WEIGHTS, WEIGHTS_DIR, load_recognizer, pick_device
+
+    if not os.path.exists(args.dataset):
+        raise AlprError(f"dataset {args.dataset} not found")
+    if args.format == "crops":
+        from services.recognizer.models.crnn_reader import CrnnPlateReader
+        from services.recognizer.models.train_reader import real_split
+
+        rows = evaluate.load_crops(args.dataset)
+        if args.holdout:
+            rows = [r for r in rows if real_split(r[1]) == "test"]
+        rows = rows[: args.limit] if args.limit else rows
+        weights = os.path.join(args.weights or WEIGHTS_DIR, READER_WEIGHTS)
+        if not os.path.exists(weights):
+            raise AlprError(f"reader weights {weights} not found (run `alpr train reader`)")
+        reader = CrnnPlateReader(weights, device=pick_device(args.device), correct=args.correct)
+        reader.warmup()
+        result = evaluate.evaluate_crops(reader, rows)
+    else:
+        items = evaluate.load_openalpr(args.dataset) if args.format == "openalpr" else evaluate.load_yolo(args.dataset)
+        items = items[: args.limit] if args.limit else items
+        recognizer = load_recognizer(args.weights, args.device, correct=args.correct)
+        recognizer.warmup()
+        result = evaluate.evaluate_frames(recognizer, items, batch=args.batch)
+    result = {"dataset": os.path.abspath(args.dataset), "format": args.format, **result}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key in ("images", "plates", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image"):
+            print(f"{key:>18}: {result.get(key)}")
+    return 0

@@ -1,0 +1,196 @@
+"""Training the plate reader (CRNN + CTC) on synthetic crops plus the real Argentine crops.
+
+The real set is small (147 crops of ~100 distinct plates), so it is split by plate text
+(`real_split`): about a quarter of the plates never reach training and serve as the real
+reading benchmark. The training quarter-less remainder is repeated with jittered crops.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+import zlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from alpr.errors import AlprError
+from alpr.plates import normalize
+
+READER_FILE = "reader.pt"
+
+
+@dataclass(frozen=True)
+class ReaderTraining:
+    """Everything that decides the reader's weights; the model card records these."""
+
+    out_dir: str
+    work_dir: str = "/tmp/alpr-train/reader"
+    datasets_dir: str = "../shared/datasets"
+    synth_crops: int = 30000
+    synth_val_crops: int = 1000
+    seed: int = 2000  # synthetic train crops; validation uses seed + 1
+    real_repeats: int = 30
+    epochs: int = 8
+    batch: int = 64
+    lr: float = 2e-3
+    threads: int = 1  # two training processes share the 2-core machine
+    workers: int = 1
+    init: str | None = None  # start from these reader weights (second stage) instead of random
+
+
+def real_split(plate_text: str) -> str:
+    """'test' for about a quarter of the distinct plates, 'train' for the rest (stable)."""
+    return "test" if zlib.crc32(normalize(plate_text).encode()) % 4 == 0 else "train"
+
+
+def load_real_crops(datasets_dir: str, split: str | None = None) -> list[tuple[str, str]]:
+    """(absolute image path, text) of plates-ar-ocr, optionally only one `real_split` side."""
+    root = os.path.join(os.path.abspath(datasets_dir), "plates-ar-ocr")
+    path = os.path.join(root, "annotations.csv")
+    if not os.path.exists(path):
+        raise AlprError(f"real reader data not found at {path} (set --datasets or ALPR_DATASETS)")
+    with open(path, newline="") as f:
+        rows = [(os.path.join(root, r["image_path"]), normalize(r["plate_text"])) for r in csv.DictReader(f)]
+    return [r for r in rows if split is None or real_split(r[1]) == split]
+
+
+def _load_csv(csv_path: str) -> tuple[list[str], list[str]]:
+    base = os.path.dirname(csv_path)
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [os.path.join(base, r["image_path"]) for r in rows], [normalize(r["plate_text"]) for r in rows]
+
+
+def _inputs(paths: list[str], jitter_rng: np.random.Generator | None = None) -> np.ndarray:
+    import cv2
+
+    from services.recognizer.models.crnn import INPUT_H, INPUT_W, to_input_gray
+
+    out = np.empty((len(paths), INPUT_H, INPUT_W), np.uint8)
+    for i, p in enumerate(paths):
+        img = cv2.imread(p, cv2.IMREAD_COLOR)
+        if img is None:
+            raise AlprError(f"cannot read training image {p}")
+        if jitter_rng is not None:
+            img = _jitter(img, jitter_rng)
+        out[i] = to_input_gray(img)
+    return out
+
+
+def _jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Loosen or tighten a tight real crop the way detector boxes vary."""
+    import cv2
+
+    h, w = img.shape[:2]
+    pads = (rng.uniform(-0.04, 0.12, 4) * np.array([w, w, h, h])).astype(int)
+    big = cv2.copyMakeBorder(img, h, h, w, w, cv2.BORDER_REPLICATE)
+    return big[h - pads[2]: 2 * h + pads[3], w - pads[0]: 2 * w + pads[1]]
+
+
+def train_reader(cfg: ReaderTraining) -> str:
+    """Render crops, train, keep the best validation epoch; returns the weights path."""
+    import torch
+    from torch import nn
+
+    from alpr.synth.datasets import write_crops_dataset
+    from services.recognizer.models.crnn import ALPHABET, INPUT_H, INPUT_W, Crnn, encode, greedy_decode
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+
+    sets = {}
+    for name, seed, n in (("train", cfg.seed, cfg.synth_crops), ("val", cfg.seed + 1, cfg.synth_val_crops)):
+        d = os.path.join(cfg.work_dir, f"crops-{seed}-{n}")
+        if not os.path.exists(os.path.join(d, ".complete")):
+            t0 = time.time()
+            write_crops_dataset(d, n, seed, workers=cfg.workers,
+                                progress=lambda i, total, name=name: print(f"{name} crops {i}/{total}", flush=True))
+            open(os.path.join(d, ".complete"), "w").close()
+            print(f"rendered {n} {name} crops in {time.time() - t0:.0f}s", flush=True)
+        sets[name] = _load_csv(os.path.join(d, "labels.csv"))
+
+    t0 = time.time()
+    x_train = _inputs(sets["train"][0])
+    y_train = list(sets["train"][1])
+    real = load_real_crops(cfg.datasets_dir, "train")
+    for _ in range(cfg.real_repeats):
+        x_train = np.concatenate([x_train, _inputs([p for p, _ in real], rng)])
+        y_train += [t for _, t in real]
+    x_val = _inputs(sets["val"][0])
+    y_val = sets["val"][1]
+    real_test = load_real_crops(cfg.datasets_dir, "test")
+    x_real, y_real = _inputs([p for p, _ in real_test]), [t for _, t in real_test]
+    print(f"loaded {len(y_train)} train crops ({len(real)} real x{cfg.real_repeats}), {len(y_val)} val, "
+          f"{len(y_real)} real held out, in {time.time() - t0:.0f}s", flush=True)
+
+    targets = [torch.tensor(encode(t), dtype=torch.long) for t in y_train]
+    model = Crnn()
+    if cfg.init:
+        ckpt = torch.load(cfg.init, map_location="cpu", weights_only=True)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+        print(f"starting from {cfg.init}", flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    steps_per_epoch = len(y_train) // cfg.batch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
+                                                pct_start=0.15)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+
+    def batches(x: np.ndarray) -> torch.Tensor:
+        f = torch.from_numpy(x).float().unsqueeze(1)
+        mean = f.mean(dim=(2, 3), keepdim=True)
+        std = f.std(dim=(2, 3), keepdim=True)
+        return (f - mean) / (std + 8.0)  # same standardization as crnn.preprocess
+
+    def accuracy(x: np.ndarray, labels: list[str]) -> float:
+        model.eval()
+        ok = 0
+        with torch.no_grad():
+            for i in range(0, len(labels), 256):
+                decoded = greedy_decode(model(batches(x[i: i + 256])))
+                ok += sum(t == y for (t, _), y in zip(decoded, labels[i: i + 256]))
+        model.train()
+        return ok / max(1, len(labels))
+
+    best, best_state = -1.0, None
+    started = time.time()
+    for epoch in range(cfg.epochs):
+        order = rng.permutation(len(y_train))
+        total = 0.0
+        for step in range(steps_per_epoch):
+            idx = order[step * cfg.batch: (step + 1) * cfg.batch]
+            xb = batches(x_train[idx])
+            tb = [targets[i] for i in idx]
+            log_probs = model(xb).permute(1, 0, 2)  # CTC wants (columns, batch, classes)
+            loss = ctc(log_probs, torch.cat(tb), torch.full((len(idx),), log_probs.shape[0], dtype=torch.long),
+                       torch.tensor([len(t) for t in tb], dtype=torch.long))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+            if step % 100 == 0:
+                print(f"epoch {epoch + 1}/{cfg.epochs} step {step}/{steps_per_epoch} loss {float(loss):.3f} "
+                      f"elapsed {time.time() - started:.0f}s", flush=True)
+        val = accuracy(x_val, y_val)
+        real_acc = accuracy(x_real, y_real)
+        print(f"epoch {epoch + 1}: mean loss {total / steps_per_epoch:.3f} synth-val exact {val:.4f} "
+              f"real-held-out exact {real_acc:.4f} elapsed {time.time() - started:.0f}s", flush=True)
+        if val >= best:  # select on synthetic validation only; the real held-out set stays a test
+            best = val
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    target = os.path.join(cfg.out_dir, READER_FILE)
+    torch.save({
+        "arch": "crnn-v1", "alphabet": ALPHABET, "input": [INPUT_H, INPUT_W],
+        # fp16 halves the file; weights are cast back to fp32 on load for CPU inference.
+        "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in best_state.items()},
+        "training": asdict(cfg), "synth_val_exact": best, "seconds": round(time.time() - started),
+    }, target)
+    print(f"reader training took {time.time() - started:.0f}s; best synth-val exact {best:.4f}; saved {target}",
+          flush=True)
+    return target
