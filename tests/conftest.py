@@ -82,6 +82,19 @@ def clickhouse_server_url():
         yield f"http://{ch.username}:{ch.password}@{ch.get_container_host_ip()}:{ch.get_exposed_port(8123)}"
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the governance store, from the machine's own binaries."""
+    from tests.postgres import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except RuntimeError as err:
+        pytest.skip(f"no PostgreSQL server: {err}")
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["chdb", "server"])
 def store_factory(request, tmp_path):
     """Open stores on the real engine: chDB in a fresh directory, or the container's server."""

@@ -58,10 +58,12 @@ def _demo_user(env: dict, say) -> tuple[str, str]:
     """A demo user with a written authorization and training on record (policy section 5)."""
     from datetime import date, timedelta
 
+    from services.audit.db import GovernanceDB
     from services.audit.passwords import hash_password, one_time_password
     from services.audit.registry import UserRegistry
+    from services.audit.settings import AuditSettings
 
-    registry = UserRegistry(Path(env["ALPR_DATA_DIR"]) / "governance" / "users.sqlite3")
+    registry = UserRegistry(GovernanceDB(AuditSettings(data_dir=env["ALPR_DATA_DIR"]).governance_url))
     password = one_time_password()
     registry.create_user("demo", "Demo Operator", "parking_management", hash_password(password), "alpr demo")
     registry.authorize("demo", "Demo setup (alpr demo)", date.today(), "DEMO-AUTH-1")

@@ -43,7 +43,9 @@ class _Admin:
         from services.audit.settings import AuditSettings
 
         self.settings = load_settings(AuditSettings)
-        self.registry = UserRegistry(self.settings.users_db_path)
+        from services.audit.db import GovernanceDB
+
+        self.registry = UserRegistry(GovernanceDB(self.settings.governance_url))
         self.audit = AuditClient(self.settings.kafka_bootstrap, "audit", topic=f"{self.settings.topic_prefix}alpr.audit.v1")
         self.principal = Principal(f"cli:{getpass.getuser()}", "admin", "", 0)
 

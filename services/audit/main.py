@@ -4,8 +4,6 @@ auditors' API, legal holds, and the public transparency page."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
-
 import httpx
 from fastapi import FastAPI
 
@@ -14,6 +12,7 @@ from alpr.http import create_app, install_auth
 from alpr.kafka.consumer import BatchConsumer
 from alpr.runtime import Workers
 from alpr.store import Store, open_store
+from services.audit.db import GovernanceDB
 from services.audit.holdbook import HoldBook
 from services.audit.login import LoginService
 from services.audit.processor import audit_row
@@ -47,7 +46,8 @@ def build_app(
     registry: UserRegistry | None = None,
     topic_prefix: str = "",
 ) -> FastAPI:
-    registry = registry or UserRegistry(settings.users_db_path)
+    db = registry.db if registry else GovernanceDB(settings.governance_url)
+    registry = registry or UserRegistry(db)
 
     def store_ok() -> bool:
         return store.query("SELECT 1 AS ok") == [{"ok": 1}]
@@ -58,15 +58,14 @@ def build_app(
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry
-    app.state.holds = HoldBook(Path(settings.users_db_path).with_name("holds.sqlite3"), settings.kafka_bootstrap,
-                               topic=f"{topic_prefix}alpr.holds.v1")
+    app.state.holds = HoldBook(db, settings.kafka_bootstrap, topic=f"{topic_prefix}alpr.holds.v1")
     app.state.login = LoginService(
         registry, settings.auth_secret.get_secret_value(), audit,
         max_failures=settings.max_failed_logins,
         lockout=timedelta(minutes=settings.lockout_minutes),
         token_ttl=timedelta(minutes=settings.token_ttl_minutes),
     )
-    app.state.releases = ReleaseBook(Path(settings.users_db_path).with_name("releases.sqlite3"))
+    app.state.releases = ReleaseBook(db)
     # The owning services a release package is exported from (tests replace this).
     app.state.release_clients = lambda: {
         name: httpx.Client(base_url=url, timeout=30) for name, url in settings.release_sources.items()

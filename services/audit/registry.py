@@ -1,20 +1,18 @@
 """The user registry: users, written authorizations, training records, revoked tokens.
 
-A small transactional store (SQLite, WAL mode) that never holds a plain password. Policy
+A small transactional store (`services/audit/db.py`: SQLite by default, PostgreSQL when
+configured) that never holds a plain password. Policy
 section 5: "All personnel using Metro's ALPR shall be authorized in writing and must receive
 training"; a user without a current authorization and current training cannot log in.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 from alpr.roles import PERSON_ROLES
+from services.audit.db import GovernanceDB
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -31,7 +29,6 @@ CREATE TABLE IF NOT EXISTS users (
     created_by      TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS authorizations (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     username        TEXT NOT NULL REFERENCES users(username),
     authorized_by   TEXT NOT NULL,
     authorized_on   TEXT NOT NULL,
@@ -39,7 +36,6 @@ CREATE TABLE IF NOT EXISTS authorizations (
     revoked         INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS training (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     username        TEXT NOT NULL REFERENCES users(username),
     course          TEXT NOT NULL,
     completed_on    TEXT NOT NULL,
@@ -48,8 +44,8 @@ CREATE TABLE IF NOT EXISTS training (
 );
 CREATE TABLE IF NOT EXISTS revoked_tokens (
     token_id        TEXT PRIMARY KEY,
-    expires_at      INTEGER NOT NULL
-);
+    expires_at      BIGINT NOT NULL
+)
 """
 
 
@@ -79,26 +75,9 @@ class Standing:
 
 
 class UserRegistry:
-    def __init__(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def _tx(self):
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def __init__(self, db: GovernanceDB) -> None:
+        self.db = db
+        db.script(SCHEMA)
 
     # -- users ---------------------------------------------------------------------------
     def create_user(self, username: str, full_name: str, role: str, password_hash: str, created_by: str,
@@ -107,10 +86,10 @@ class UserRegistry:
             raise RegistryError(f"unknown role {role!r}; roles: {', '.join(sorted(PERSON_ROLES))}")
         if not username.replace(".", "").replace("-", "").replace("_", "").isalnum() or len(username) > 64:
             raise RegistryError("user name may hold letters, digits, '.', '-' and '_' (at most 64)")
-        with self._tx() as db:
-            if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+        with self.db.transaction() as db:
+            if db.one("SELECT 1 AS x FROM users WHERE username = ?", (username,)):
                 raise RegistryError(f"user {username} exists")
-            if supervisor and not db.execute("SELECT 1 FROM users WHERE username = ?", (supervisor,)).fetchone():
+            if supervisor and not db.one("SELECT 1 AS x FROM users WHERE username = ?", (supervisor,)):
                 raise RegistryError(f"supervisor {supervisor} does not exist")
             db.execute(
                 "INSERT INTO users (username, full_name, role, supervisor, password_hash, created_at, created_by) "
@@ -119,7 +98,7 @@ class UserRegistry:
             )
 
     def get(self, username: str) -> User | None:
-        row = self._db.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+        row = self.db.one("SELECT * FROM users WHERE username = ?", (username,))
         if row is None:
             return None
         return User(
@@ -135,61 +114,56 @@ class UserRegistry:
         return user
 
     def list_users(self) -> list[dict]:
-        return [dict(r) for r in self._db.execute(
+        return self.db.execute(
             "SELECT username, full_name, role, supervisor, disabled, failed_logins, locked_until, must_change "
-            "FROM users ORDER BY username")]
+            "FROM users ORDER BY username")
 
     def staff_of(self, supervisor: str) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT username FROM users WHERE supervisor = ?", (supervisor,))]
+        return [r["username"] for r in self.db.execute("SELECT username FROM users WHERE supervisor = ?", (supervisor,))]
 
     def set_password(self, username: str, password_hash: str, must_change: bool = False) -> None:
-        with self._tx() as db:
-            self.require(username)
-            db.execute("UPDATE users SET password_hash = ?, must_change = ? WHERE username = ?",
-                       (password_hash, int(must_change), username))
+        self.require(username)
+        self.db.execute("UPDATE users SET password_hash = ?, must_change = ? WHERE username = ?",
+                        (password_hash, int(must_change), username))
 
     def set_disabled(self, username: str, disabled: bool) -> None:
-        with self._tx() as db:
-            self.require(username)
-            db.execute("UPDATE users SET disabled = ?, failed_logins = 0, locked_until = NULL WHERE username = ?",
-                       (int(disabled), username))
+        self.require(username)
+        self.db.execute("UPDATE users SET disabled = ?, failed_logins = 0, locked_until = NULL WHERE username = ?",
+                        (int(disabled), username))
 
     def record_failure(self, username: str, max_failures: int, lock_until: datetime) -> bool:
         """Count a failed login; returns True when this failure locks the account."""
-        with self._tx() as db:
-            row = db.execute("SELECT failed_logins FROM users WHERE username = ?", (username,)).fetchone()
+        with self.db.transaction() as db:
+            row = db.one("UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? RETURNING failed_logins",
+                         (username,))
             if row is None:
                 return False
-            failures = row[0] + 1
-            locked = failures >= max_failures
-            db.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE username = ?",
-                       (0 if locked else failures, lock_until.isoformat() if locked else None, username))
-            return locked
+            if row["failed_logins"] < max_failures:
+                return False
+            db.execute("UPDATE users SET failed_logins = 0, locked_until = ? WHERE username = ?",
+                       (lock_until.isoformat(), username))
+            return True
 
     def record_success(self, username: str) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?", (username,))
+        self.db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?", (username,))
 
     # -- authorizations and training -----------------------------------------------------
     def authorize(self, username: str, authorized_by: str, authorized_on: date, document_ref: str) -> None:
         if not document_ref.strip():
             raise RegistryError("a written authorization needs its document reference")
-        with self._tx() as db:
-            self.require(username)
-            db.execute("INSERT INTO authorizations (username, authorized_by, authorized_on, document_ref) VALUES (?, ?, ?, ?)",
-                       (username, authorized_by, authorized_on.isoformat(), document_ref))
+        self.require(username)
+        self.db.execute("INSERT INTO authorizations (username, authorized_by, authorized_on, document_ref) VALUES (?, ?, ?, ?)",
+                        (username, authorized_by, authorized_on.isoformat(), document_ref))
 
     def revoke_authorizations(self, username: str) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE authorizations SET revoked = 1 WHERE username = ?", (username,))
+        self.db.execute("UPDATE authorizations SET revoked = 1 WHERE username = ?", (username,))
 
     def record_training(self, username: str, course: str, completed_on: date, expires_on: date, recorded_by: str) -> None:
         if expires_on <= completed_on:
             raise RegistryError("training must expire after it was completed")
-        with self._tx() as db:
-            self.require(username)
-            db.execute("INSERT INTO training (username, course, completed_on, expires_on, recorded_by) VALUES (?, ?, ?, ?, ?)",
-                       (username, course, completed_on.isoformat(), expires_on.isoformat(), recorded_by))
+        self.require(username)
+        self.db.execute("INSERT INTO training (username, course, completed_on, expires_on, recorded_by) VALUES (?, ?, ?, ?, ?)",
+                        (username, course, completed_on.isoformat(), expires_on.isoformat(), recorded_by))
 
     def standing(self, username: str, today: date) -> Standing:
         """May this user access ALPR data today? Written authorization + current training (section 5)."""
@@ -198,37 +172,34 @@ class UserRegistry:
             return Standing(False, "unknown user")
         if user.disabled:
             return Standing(False, "account disabled")
-        auth = self._db.execute(
-            "SELECT 1 FROM authorizations WHERE username = ? AND revoked = 0 AND authorized_on <= ?",
-            (username, today.isoformat())).fetchone()
-        if auth is None:
+        if self.db.one("SELECT 1 AS x FROM authorizations WHERE username = ? AND revoked = 0 AND authorized_on <= ?",
+                       (username, today.isoformat())) is None:
             return Standing(False, "no written authorization on record")
-        trained = self._db.execute(
-            "SELECT 1 FROM training WHERE username = ? AND completed_on <= ? AND expires_on > ?",
-            (username, today.isoformat(), today.isoformat())).fetchone()
-        if trained is None:
+        if self.db.one("SELECT 1 AS x FROM training WHERE username = ? AND completed_on <= ? AND expires_on > ?",
+                       (username, today.isoformat(), today.isoformat())) is None:
             return Standing(False, "no current training record")
         return Standing(True, "")
 
     def records(self, username: str) -> dict:
         return {
-            "authorizations": [dict(r) for r in self._db.execute(
-                "SELECT authorized_by, authorized_on, document_ref, revoked FROM authorizations WHERE username = ?", (username,))],
-            "training": [dict(r) for r in self._db.execute(
-                "SELECT course, completed_on, expires_on, recorded_by FROM training WHERE username = ?", (username,))],
+            "authorizations": self.db.execute(
+                "SELECT authorized_by, authorized_on, document_ref, revoked FROM authorizations WHERE username = ?", (username,)),
+            "training": self.db.execute(
+                "SELECT course, completed_on, expires_on, recorded_by FROM training WHERE username = ?", (username,)),
         }
 
     # -- token revocation ----------------------------------------------------------------
     def revoke_token(self, token_id: str, expires_at: int) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO revoked_tokens (token_id, expires_at) VALUES (?, ?)", (token_id, expires_at))
+        with self.db.transaction() as db:
+            db.execute("INSERT INTO revoked_tokens (token_id, expires_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING",
+                       (token_id, expires_at))
             db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(datetime.now(timezone.utc).timestamp()),))
 
     def is_revoked(self, token_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM revoked_tokens WHERE token_id = ?", (token_id,)).fetchone() is not None
+        return self.db.one("SELECT 1 AS x FROM revoked_tokens WHERE token_id = ?", (token_id,)) is not None
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
 
 def _now_iso() -> str:

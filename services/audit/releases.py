@@ -9,15 +9,13 @@ is assembled from the data-owning services with a token scoped to this release.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from alpr.contracts.models import PLATE_PATTERN
+from services.audit.db import GovernanceDB
 
 
 class ReleaseError(ValueError):
@@ -58,38 +56,34 @@ class ReleaseRequest(BaseModel):
 
 
 class ReleaseBook:
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute(
+    def __init__(self, db: GovernanceDB) -> None:
+        self._db = db
+        db.execute(
             "CREATE TABLE IF NOT EXISTS releases (release_id TEXT PRIMARY KEY, body TEXT NOT NULL, state TEXT NOT NULL, "
             "entered_by TEXT NOT NULL, entered_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT, decision_note TEXT, "
             "exported_at TEXT, export_sha256 TEXT)"
         )
-        self._lock = threading.Lock()
 
     def create(self, request: ReleaseRequest, entered_by: str) -> str:
         release_id = f"rel-{uuid.uuid4().hex[:12]}"
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO releases (release_id, body, state, entered_by, entered_at) VALUES (?, ?, 'requested', ?, ?)",
-                (release_id, request.model_dump_json(), entered_by, _now()),
-            )
+        self._db.execute(
+            "INSERT INTO releases (release_id, body, state, entered_by, entered_at) VALUES (?, ?, 'requested', ?, ?)",
+            (release_id, request.model_dump_json(), entered_by, _now()),
+        )
         return release_id
 
     def get(self, release_id: str) -> dict:
-        row = self._db.execute("SELECT * FROM releases WHERE release_id = ?", (release_id,)).fetchone()
-        if row is None:
+        record = self._db.one("SELECT * FROM releases WHERE release_id = ?", (release_id,))
+        if record is None:
             raise ReleaseError(404, f"no release {release_id}")
-        cols = [d[0] for d in self._db.execute("SELECT * FROM releases LIMIT 0").description]
-        record = dict(zip(cols, row))
         record["request"] = json.loads(record.pop("body"))
         return record
 
     def all(self) -> list[dict]:
-        return [self.get(r[0]) for r in self._db.execute("SELECT release_id FROM releases ORDER BY entered_at")]
+        return [self.get(r["release_id"]) for r in self._db.execute("SELECT release_id FROM releases ORDER BY entered_at")]
 
     def decide(self, release_id: str, approver: str, approve: bool, note: str) -> dict:
-        with self._lock:
+        with self._db.transaction():
             record = self.get(release_id)
             if record["state"] != "requested":
                 raise ReleaseError(409, f"release {release_id} is already {record['state']}")
@@ -103,7 +97,7 @@ class ReleaseBook:
 
     def claim_export(self, release_id: str) -> dict:
         """Mark the release as being exported; only an approved, not yet exported one."""
-        with self._lock:
+        with self._db.transaction():
             record = self.get(release_id)
             if record["state"] != "approved":
                 raise ReleaseError(409, f"release {release_id} is {record['state']}; only an approved release is exported")
@@ -111,7 +105,7 @@ class ReleaseBook:
         return record
 
     def finish_export(self, release_id: str, sha256: str | None) -> None:
-        with self._lock:
+        with self._db.transaction():
             if sha256 is None:  # the export failed: it may be tried again
                 self._db.execute("UPDATE releases SET state = 'approved' WHERE release_id = ?", (release_id,))
             else:

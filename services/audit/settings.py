@@ -19,8 +19,11 @@ class AuditSettings(ServiceSettings):
         description="How long the audit log is kept (days). Separate from the 365-day ALPR data purge; "
         "at least a year so that every access to retained data stays explainable.",
     )
-    users_db: Path | None = Field(
-        None, description="SQLite file of the user registry; default <data_dir>/governance/users.sqlite3."
+    governance_db_url: str | None = Field(
+        None,
+        pattern=r"^(sqlite:///.+|postgres(ql)?://.+)$",
+        description="Users, holds and releases: postgresql://user:pass@host/db, or sqlite:///path. "
+        "Default: sqlite:///<data_dir>/governance/governance.sqlite3.",
     )
     max_failed_logins: int = Field(5, ge=1, le=20, description="Wrong passwords in a row that lock an account.")
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
@@ -31,8 +34,8 @@ class AuditSettings(ServiceSettings):
     )
 
     @property
-    def users_db_path(self) -> Path:
-        return self.users_db or Path(self.data_dir) / "governance" / "users.sqlite3"
+    def governance_url(self) -> str:
+        return self.governance_db_url or f"sqlite:///{Path(self.data_dir) / 'governance' / 'governance.sqlite3'}"
     release_sources: dict[str, str] = Field(
         default_factory=lambda: {"occupancy": "http://127.0.0.1:8003", "revenue": "http://127.0.0.1:8004"},
         description="Data-owning services a release package is exported from: name -> base URL (JSON in the env).",

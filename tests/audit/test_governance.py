@@ -15,6 +15,7 @@ from alpr.runtime import Workers
 from alpr.store.migrate import migrate
 from services.audit.main import build_app, open_audit_store
 from services.audit.passwords import hash_password
+from services.audit.db import GovernanceDB
 from services.audit.registry import UserRegistry
 from services.audit.settings import AuditSettings
 
@@ -24,14 +25,15 @@ PASSWORD = "Correct-horse-42"
 TODAY = date.today()
 
 
-@pytest.fixture
-def gov(bootstrap, topic_factory, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def gov(request, bootstrap, topic_factory, tmp_path):
     audit_topic = topic_factory("alpr.audit.v1")
     topic_factory("alpr.holds.v1")
     prefix = audit_topic[: -len("alpr.audit.v1")]
     settings = AuditSettings(kafka_bootstrap=bootstrap, data_dir=tmp_path / "gov", auth_secret=SECRET, environment="test")
     store = open_audit_store(settings)
-    registry = UserRegistry(settings.users_db_path)
+    url = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else settings.governance_url
+    registry = UserRegistry(GovernanceDB(url))
     app = build_app(settings, store, Workers(), AuditClient(bootstrap, "audit", topic=audit_topic), registry, topic_prefix=prefix)
     yield type("Gov", (), {"client": TestClient(app), "registry": registry, "prefix": prefix, "audit_topic": audit_topic,
                            "settings": settings, "store": store})
