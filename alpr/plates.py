@@ -9,11 +9,13 @@ A plate read is compared in three ways across the platform:
   fuzzy matching (a session's entry read against its exit read, a read against a permit)
   treats "8ABC123" and "BABC1Z3" as the same vehicle. Two reads with equal keys are a
   candidate match; the caller decides with its own evidence (time, lane, confidence).
-* `correct_format(text)` is the reader's format-aware correction: when a read fits one of
-  the known plate patterns after swapping confusable letters and digits, the swaps are
-  applied (a "0" where the pattern wants a letter becomes "O"). A read that fits no pattern,
-  or several patterns at the same cost, is left alone: vanity plates are free text, and
-  guessing would turn a right read into a wrong one.
+* `correct_format(text, confidences)` is the reader's format-aware correction: when a read
+  fits one of the known plate patterns after swapping confusable letters and digits, the
+  swaps are applied (a "0" where the pattern wants a letter becomes "O"). The cost of a
+  fit is the summed confidence of the characters it swaps (1 each without confidences),
+  so the pattern that only touches doubtful characters wins. A read that already fits a
+  pattern, fits none, or fits several at the same lowest cost is left alone: vanity plates
+  are free text, and guessing would turn a right read into a wrong one.
 
 The rule, written out: the confusable groups are {O, Q, D, 0}, {I, L, 1}, {B, 8}, {S, 5},
 {Z, 2}, {G, 6}. Patterns are strings of `A` (a letter), `9` (a digit) and literal
@@ -23,7 +25,7 @@ characters; see `PATTERNS`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # Each group folds to its digit: digits are what state formats put in most positions, and
 # a key made of the digit keeps keys short to read in logs.
@@ -91,44 +93,48 @@ def _slot_ok(char: str, slot: str) -> bool:
     return char == slot
 
 
-def _fit_cost(text: str, pattern: str) -> tuple[int, str] | None:
-    """Swaps needed to make `text` fit `pattern`, and the result; None when impossible."""
+def _fit_cost(text: str, pattern: str, weights: Sequence[float]) -> tuple[float, int, str] | None:
+    """Weighted cost and count of the swaps that make `text` fit `pattern`, and the result."""
     if len(text) != len(pattern):
         return None
     out: list[str] = []
-    cost = 0
-    for char, slot in zip(text, pattern):
+    cost, swaps = 0.0, 0
+    for char, slot, weight in zip(text, pattern, weights):
         if _slot_ok(char, slot):
             out.append(char)
-        elif slot == "A" and char in LETTER_FOR_DIGIT:
+            continue
+        if slot == "A" and char in LETTER_FOR_DIGIT:
             out.append(LETTER_FOR_DIGIT[char])
-            cost += 1
         elif slot == "9" and char in DIGIT_FOR_LETTER:
             out.append(DIGIT_FOR_LETTER[char])
-            cost += 1
         else:
             return None
-    return cost, "".join(out)
+        cost += weight
+        swaps += 1
+    return cost, swaps, "".join(out)
 
 
-def correct_format(text: str, patterns: Iterable[str] | None = None) -> str:
+def correct_format(text: str, confidences: Sequence[float] | None = None,
+                   patterns: Iterable[str] | None = None) -> str:
     """Apply the format-aware confusable correction described in the module docstring.
 
-    Returns the normalized text, corrected only when exactly one pattern is reachable
-    with the fewest swaps (and unchanged when it already fits a pattern).
+    `confidences` (one per character of the normalized text, e.g. a reader's) make a swap
+    of a doubtful character cheaper than a swap of a sure one. Returns the normalized text,
+    corrected only when exactly one result has the lowest cost.
     """
     text = normalize(text)
-    candidates: list[tuple[int, str]] = []
+    weights = list(confidences) if confidences is not None and len(confidences) == len(text) else [1.0] * len(text)
+    candidates: list[tuple[float, str]] = []
     for pattern in PATTERNS.values() if patterns is None else patterns:
-        fitted = _fit_cost(text, pattern)
+        fitted = _fit_cost(text, pattern, weights)
         if fitted is not None:
-            if fitted[0] == 0:
+            if fitted[1] == 0:
                 return text
-            candidates.append(fitted)
+            candidates.append((fitted[0], fitted[2]))
     if not candidates:
         return text
     best = min(cost for cost, _ in candidates)
-    results = {fixed for cost, fixed in candidates if cost == best}
+    results = {fixed for cost, fixed in candidates if cost <= best + 1e-9}
     return results.pop() if len(results) == 1 else text
 
 

@@ -6,7 +6,7 @@ The public pieces:
 * `render_scene(rng, width, height, n_plates, conditions)` -> `Scene(image, plates)`, each
   plate a `PlateLabel(text, box=(x, y, w, h))`.
 * `write_detection_dataset`, `write_crops_dataset`, `write_openalpr_testset`: sets on disk.
-* `TRAIN` / `HARD`: the degradation ranges used for training and for the held-out test set.
+* `TRAIN` / `HARD` / `CLEAN`: degradation ranges for training, the held-out test set, and none.
 
 The same seed always gives the same pixels and labels (the ingest service relies on this
 to render reproducible demo footage).
@@ -14,10 +14,10 @@ to render reproducible demo footage).
 
 from alpr.synth.datasets import write_crops_dataset, write_detection_dataset, write_openalpr_testset
 from alpr.synth.plate import STYLES, PlateStyle, random_plate_text, random_style, render_plate
-from alpr.synth.scene import HARD, TRAIN, Conditions, PlateLabel, Scene, render_scene
+from alpr.synth.scene import CLEAN, HARD, TRAIN, Conditions, PlateLabel, Scene, render_scene
 
 __all__ = [
-    "HARD", "STYLES", "TRAIN", "Conditions", "PlateLabel", "PlateStyle", "Scene", "random_plate_text",
+    "CLEAN", "HARD", "STYLES", "TRAIN", "Conditions", "PlateLabel", "PlateStyle", "Scene", "random_plate_text",
     "random_style", "render_plate", "render_scene", "write_crops_dataset", "write_detection_dataset",
     "write_openalpr_testset",
 ]

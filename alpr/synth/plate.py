@@ -121,7 +121,10 @@ def _vanity(rng: np.random.Generator) -> str:
 def random_style(rng: np.random.Generator) -> PlateStyle:
     """A style, with colours jittered a little so no two series are pixel-identical."""
     style = STYLES[int(rng.integers(len(STYLES)))]
-    jitter = lambda c: tuple(int(np.clip(v + rng.integers(-12, 13), 0, 255)) for v in c)  # noqa: E731
+
+    def jitter(color: RGB) -> RGB:
+        return tuple(int(np.clip(v + rng.integers(-12, 13), 0, 255)) for v in color)
+
     return replace(style, background=jitter(style.background), text_color=jitter(style.text_color))
 
 

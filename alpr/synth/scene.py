@@ -5,8 +5,9 @@ plate, its text and its axis-aligned box (x, y, w, h) in pixels. Plates are draw
 a box is never hidden by another vehicle; what may cover part of a plate is a deliberate
 occluder (a pole, a side object), a frame, dirt or glare, as in the field.
 
-`Conditions` holds the ranges of every degradation; `TRAIN` is what training sees and
-`HARD` is the held-out test set's harsher mix (more night, blur, JPEG and small plates).
+`Conditions` holds the ranges of every degradation; `TRAIN` is what training sees,
+`HARD` is the held-out test set's harsher mix (more night, blur, JPEG, occluders), and
+`CLEAN` switches every camera effect off.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class Conditions:
 
 
 TRAIN = Conditions()
+# No camera effects at all (no blur, noise, JPEG, night, glare, dirt, occluders): for
+# label checks, recognition smoke tests and clean demo footage.
+CLEAN = Conditions(motion_blur_p=0, focus_blur_p=0, noise_sigma=(0, 0), jpeg_quality=(0, 0), night_p=0, ir_p=0,
+                   glare_p=0, dirt_p=0, occlusion_p=0)
 HARD = Conditions(
     plate_width=(60, 300), max_rotation_deg=15.0, max_perspective=0.24, motion_blur_px=(0.0, 6.0),
     motion_blur_p=0.45, focus_blur_sigma=(0.0, 1.5), focus_blur_p=0.45, noise_sigma=(2.0, 9.0),

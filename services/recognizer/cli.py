@@ -125,6 +125,17 @@ def _train_reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def _every(n: int):
+    """A progress callback that prints to stderr about every `n` items (stdout stays JSON)."""
+    last = [0]
+
+    def report(done: int, total: int) -> None:
+        if done == total or done // n > last[0] // n:
+            last[0] = done
+            print(f"{done}/{total} images", file=sys.stderr, flush=True)
+    return report
+
+
 def _eval(args: argparse.Namespace) -> int:
     from services.recognizer.models import evaluate
     from services.recognizer.models.recognizer import READER_WEIGHTS, WEIGHTS_DIR, load_recognizer, pick_device
@@ -150,7 +161,7 @@ def _eval(args: argparse.Namespace) -> int:
         items = items[: args.limit] if args.limit else items
         recognizer = load_recognizer(args.weights, args.device, correct=args.correct)
         recognizer.warmup()
-        result = evaluate.evaluate_frames(recognizer, items, batch=args.batch)
+        result = evaluate.evaluate_frames(recognizer, items, batch=args.batch, progress=_every(100))
     result = {"dataset": os.path.abspath(args.dataset), "format": args.format, **result}
     if args.json:
         print(json.dumps(result))

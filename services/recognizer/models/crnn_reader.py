@@ -51,7 +51,7 @@ class CrnnPlateReader:
                 decoded = greedy_decode(self.model(x.half() if self.half else x))
             for text, confs in decoded:
                 if self.correct:
-                    text = correct_format(text)
+                    text = correct_format(text, confs)
                 out.append(TextRead(text, min(confs) if confs else 0.0, tuple(confs)))
         return out
 

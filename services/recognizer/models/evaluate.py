@@ -19,7 +19,7 @@ import csv
 import glob
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from alpr.errors import AlprError
@@ -95,7 +95,15 @@ def load_yolo(directory: str) -> list[LabelledImage]:
 
 
 def load_crops(csv_path: str) -> list[tuple[str, str]]:
-    """`image_path,plate_text` rows; relative paths are relative to the CSV's folder."""
+    """`image_path,plate_text` rows; relative paths are relative to the CSV's folder.
+
+    A folder is accepted too when it holds `labels.csv` or `annotations.csv`.
+    """
+    if os.path.isdir(csv_path):
+        for name in ("labels.csv", "annotations.csv"):
+            if os.path.isfile(os.path.join(csv_path, name)):
+                csv_path = os.path.join(csv_path, name)
+                break
     if not os.path.isfile(csv_path):
         raise AlprError(f"crops CSV {csv_path} not found")
     base = os.path.dirname(os.path.abspath(csv_path))
@@ -160,7 +168,8 @@ def _ratio(a: float, b: int) -> float | None:
 WIDTH_BUCKETS = ((0, 60), (60, 100), (100, 160), (160, 10_000))
 
 
-def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, max_pixels: int | None = None) -> dict:
+def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, max_pixels: int | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> dict:
     """Run the recognizer over labelled frames and compute the metrics in the module docstring."""
     from services.recognizer.models.images import DEFAULT_MAX_PIXELS, decode_image
 
@@ -196,6 +205,8 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
                 if label and read != label and len(failures) < 20:
                     failures.append({"image": os.path.basename(item.path), "label": label, "read": read,
                                      "width": box[2]})
+        if progress is not None:
+            progress(min(start + batch, len(items)), len(items))
     out = {"images": len(items), **total.summary(), "unlabelled_detections": unlabelled,
            "ms_per_image": round(1000 * elapsed / max(1, len(items)), 1),
            "by_plate_width": {f"{lo}-{hi if hi < 10_000 else 'max'}px": t.summary()

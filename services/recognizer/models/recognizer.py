@@ -8,15 +8,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from services.recognizer.models.images import DEFAULT_MAX_PIXELS, BadImageError, as_bgr
-from services.recognizer.models.protocols import PlateDetector, PlateRead, PlateReader
+from services.recognizer.models.protocols import PlateDetector, PlateRead, PlateReader, TextRead
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 DETECTOR_WEIGHTS = "detector.pt"
 READER_WEIGHTS = "reader.pt"
 
-# Crops are cut a little larger than the detector's box: the reader was trained on boxes
-# loosened by -3%..+12% per side, and a clipped first character costs a whole read.
-CROP_PAD = 0.05
+# Each plate is read from three cuts of the detector's box, grown by these fractions per
+# side, and the texts vote (weighted by confidence). Chosen on a synthetic tuning set
+# (HARD, seed 8001), not on the reported test set: the vote read 92.0% perfectly there
+# against 91.3% for the best single cut (0.03); looser cuts (>= 0.08) read clearly worse.
+CROP_PADS = (0.0, 0.03, 0.06)
 
 
 class Recognizer:
@@ -24,15 +26,18 @@ class Recognizer:
 
     Every frame is validated and converted first (gray, BGRA, 16-bit are accepted; empty or
     oversized frames raise `BadImageError` naming the frame's index), then all frames go
-    through the detector in one call and all crops through the reader in one call.
+    through the detector in one call and all crops (every plate, every cut in `crop_pads`)
+    through the reader in one call.
     """
 
     def __init__(self, detector: PlateDetector, reader: PlateReader, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 crop_pad: float = CROP_PAD):
+                 crop_pads: Sequence[float] = CROP_PADS):
+        if not crop_pads:
+            raise ValueError("crop_pads needs at least one value")
         self.detector = detector
         self.reader = reader
         self.max_pixels = max_pixels
-        self.crop_pad = crop_pad
+        self.crop_pads = tuple(crop_pads)
 
     def warmup(self) -> None:
         """Run both models once so the first real frame does not pay for lazy initialization."""
@@ -51,13 +56,25 @@ class Recognizer:
         crops, owners = [], []
         for i, (frame, dets) in enumerate(zip(frames, detections)):
             for det in dets:
-                crops.append(cut(frame, det.box, self.crop_pad))
+                crops.extend(cut(frame, det.box, pad) for pad in self.crop_pads)
                 owners.append((i, det))
         reads = self.reader.read(crops) if crops else []
+        k = len(self.crop_pads)
         out: list[list[PlateRead]] = [[] for _ in frames]
-        for (i, det), crop, read in zip(owners, crops, reads):
+        for n, (i, det) in enumerate(owners):
+            read = vote(reads[n * k: (n + 1) * k])
+            crop = crops[n * k + k // 2]  # the middle cut is the evidence crop
             out[i].append(PlateRead(read.text, read.confidence, read.char_confidences, det.box, crop, det.confidence))
         return out
+
+
+def vote(reads: Sequence[TextRead]) -> TextRead:
+    """The text with the largest summed confidence; its most confident read represents it."""
+    weight: dict[str, float] = {}
+    for r in reads:
+        weight[r.text] = weight.get(r.text, 0.0) + r.confidence
+    winner = max(weight, key=lambda t: (weight[t], t))
+    return max((r for r in reads if r.text == winner), key=lambda r: r.confidence)
 
 
 def cut(frame: np.ndarray, box: tuple[int, int, int, int], pad: float) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Training the plate reader (CRNN + CTC) on synthetic crops plus the real Argentine crops.
 
-The real set is small (147 crops of ~100 distinct plates), so it is split by plate text
-(`real_split`): about a quarter of the plates never reach training and serve as the real
-reading benchmark. The training quarter-less remainder is repeated with jittered crops.
+The real set is small (147 crops of about 100 distinct plates), so it is split by plate
+text (`real_split`): about a quarter of the plates never reach training and serve as the
+real reading benchmark; the crops of the other plates are repeated with jittered borders.
+The committed reader was trained in two stages (see weights/MODEL_CARD.md): the second
+starts from the first (`init`) on freshly rendered crops at a lower learning rate.
 """
 
 from __future__ import annotations

@@ -1,0 +1,68 @@
+"""`alpr eval` and `alpr synth` through the real command line."""
+
+import json
+
+
+from alpr.cli import main
+from alpr.synth import write_crops_dataset, write_detection_dataset, write_openalpr_testset
+
+KEYS = {"images", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image"}
+
+
+def _json(capsys) -> dict:
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return json.loads(out[0])
+
+
+def test_eval_openalpr_prints_one_json_object(tmp_path, capsys):
+    write_openalpr_testset(str(tmp_path), 3, seed=5150)
+    assert main(["eval", "--dataset", str(tmp_path), "--format", "openalpr", "--json"]) == 0
+    result = _json(capsys)
+    assert KEYS <= result.keys()
+    assert result["images"] == 3 and result["plates"] >= 3
+    assert 0.0 <= result["perfect_read_rate"] <= result["capture_rate"] <= 1.0
+    assert result["ms_per_image"] > 0
+
+
+def test_eval_crops(tmp_path, capsys):
+    csv_path = write_crops_dataset(str(tmp_path), 6, seed=5151)
+    assert main(["eval", "--dataset", csv_path, "--format", "crops", "--json"]) == 0
+    result = _json(capsys)
+    assert KEYS <= result.keys()
+    assert result["images"] == 6 and result["capture_rate"] is None
+    assert 0.0 <= result["perfect_read_rate"] <= result["char_accuracy"] <= 1.0
+
+
+def test_eval_yolo_measures_capture_only(tmp_path, capsys):
+    write_detection_dataset(str(tmp_path), 2, seed=5152)
+    assert main(["eval", "--dataset", str(tmp_path / "images"), "--format", "yolo", "--json"]) == 0
+    result = _json(capsys)
+    assert result["images"] == 2 and result["perfect_read_rate"] is None
+
+
+def test_user_errors_are_one_line(tmp_path, capsys):
+    assert main(["eval", "--dataset", str(tmp_path / "missing"), "--format", "openalpr"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["synth", "testset", "--out", str(tmp_path / "t"), "--seed", "1000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "used to train" in err and len(err.splitlines()) == 1
+
+
+def test_synth_testset_command(tmp_path, capsys):
+    assert main(["synth", "testset", "--out", str(tmp_path), "--seed", "77", "--n", "2"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000.jpg", "00000.txt", "00001.jpg", "00001.txt"]
+
+
+def test_registering_commands_loads_no_models():
+    # `alpr --help` must stay fast: torch and ultralytics load only inside handlers.
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = ("import sys; from services.recognizer.cli import register; import argparse; "
+            "register(argparse.ArgumentParser().add_subparsers()); "
+            "print('torch' in sys.modules, 'ultralytics' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
