@@ -92,7 +92,8 @@ def _demo(args) -> int:
     apply_topics(settings.kafka_bootstrap, prefix=prefix)
     user, password = _demo_user(env, say)
 
-    services = [s for s in ("audit", "recognizer", "occupancy", "revenue", "ingest") if _exists(s)]
+    wanted = args.services.split(",") if args.services else None
+    services = [s for s in ("audit", "recognizer", "occupancy", "revenue", "ingest") if _exists(s) and (wanted is None or s in wanted)]
     missing = [s for s in ("ingest", "recognizer", "occupancy", "revenue", "audit") if s not in services]
     if missing:
         say(f"demo: not built yet, skipped: {', '.join(missing)}")
@@ -163,4 +164,5 @@ def register(sub) -> None:
     demo = sub.add_parser("demo", help="run the whole pipeline on synthetic garage footage and report")
     demo.add_argument("--duration", type=float, default=0, help="stop after this many seconds (or when done) and report")
     demo.add_argument("--json", action="store_true", help="print one JSON summary (progress goes to stderr)")
+    demo.add_argument("--services", help="comma-separated subset to run (default: every service)")
     demo.set_defaults(handler=_demo)
