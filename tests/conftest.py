@@ -65,6 +65,16 @@ def topic_factory(bootstrap, unique):
                 pass
 
 
+@pytest.fixture(autouse=True)
+def _one_chdb_directory_per_test():
+    """chDB serves one data directory per process: a store a test forgot to close would make
+    every later test's store fail. Close whatever is left after each test."""
+    yield
+    from alpr.store.embedded import _Engine
+
+    _Engine.reset()
+
+
 def docker_engine_available() -> bool:
     if shutil.which("docker") is None:
         return False

@@ -74,6 +74,19 @@ class _Engine:
             cls.current.users += 1
             return cls.current
 
+    @classmethod
+    def reset(cls) -> bool:
+        """Close the process's engine whoever still holds it (test isolation); True if one was open."""
+        with cls.guard:
+            engine, cls.current = cls.current, None
+        if engine is None:
+            return False
+        try:
+            engine.session.close()
+        finally:
+            _release_lock(engine.lock_file)
+        return True
+
     def release(self) -> None:
         with _Engine.guard:
             self.users -= 1

@@ -2,12 +2,74 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
 
-from alpr.settings import ServiceSettings
+from pydantic import Field, model_validator
+
+from alpr.settings import REPO_ROOT, ServiceSettings
 
 
 class RevenueSettings(ServiceSettings):
     """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
 
     http_port: int = Field(8004, ge=0, le=65535, description="Port of the revenue API.")
+    tariff_file: Path = Field(
+        REPO_ROOT / "infra" / "tariff.demo.yaml",
+        description="The operator's fee resolution (YAML): per facility rates, maxima, grace, free periods, permits.",
+    )
+    cameras_file: Path = Field(
+        REPO_ROOT / "infra" / "cameras.demo.yaml",
+        description="Camera registry shared with ingest; revenue reads the facility ids to validate payments.",
+    )
+    faust_app_id: str = Field(
+        "alpr-revenue",
+        pattern=r"^[a-z0-9._-]+$",
+        description="faust application id (after the topic prefix): consumer group, changelog and re-keyed topic names.",
+    )
+    orphan_after_h: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 31,
+        description="An entry with no exit after this many hours (stream time of its facility) is closed as an orphan.",
+    )
+    payment_early_min: int = Field(
+        15, ge=0, le=24 * 60, description="A payment made up to this many minutes before the entry counts for the session."
+    )
+    payment_late_min: int = Field(
+        60, ge=0, le=7 * 24 * 60, description="A payment made up to this many minutes after the exit counts for the session."
+    )
+    max_clock_skew_s: int = Field(
+        300, ge=0, le=86_400, description="Payments dated further than this in the future are refused (a wrong clock)."
+    )
+    rekey_partitions: int = Field(
+        6,
+        ge=1,
+        le=1000,
+        description="Partitions of the two re-keyed internal topics (sessions and payments by plate key) that the "
+        "matcher joins; fixed once created.",
+    )
+    batch_max: int = Field(500, ge=1, le=10_000, description="Most messages processed (and written) as one batch.")
+    batch_within_s: float = Field(0.05, gt=0, le=5, description="Longest wait for a batch to fill.")
+    recent_pass_ids: int = Field(
+        1024,
+        ge=16,
+        le=100_000,
+        description="Pass ids (with their version) remembered per facility, so that a republished pass never counts twice.",
+    )
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        le=300,
+        description="Kafka consumer session timeout: how soon a killed instance's partitions move (or, after "
+        "SIGKILL, how long its restart waits for the old member to expire).",
+    )
+    evidence_max_passes: int = Field(
+        20, ge=1, le=200, description="Most passes (entry, exit, patrol) put into one evidence package."
+    )
+
+    @model_validator(mode="after")
+    def _late_window_shorter_than_orphan_time(self):
+        # A payment window wider than the orphan time would let one payment cover two stays.
+        if self.payment_late_min / 60 > self.orphan_after_h:
+            raise ValueError("payment_late_min must not exceed orphan_after_h")
+        return self

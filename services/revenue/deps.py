@@ -1,0 +1,16 @@
+"""FastAPI dependencies of the revenue service, as Annotated aliases (STYLE.md 7)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from alpr.http import Access, Guard
+from alpr.roles import Permission
+
+# Routes reach the service's parts through `request.app.state.services` (main.Services).
+PaymentsWrite = Annotated[Access, Depends(Guard(Permission.PAYMENTS_WRITE, "payments.write"))]
+RevenueRead = Annotated[Access, Depends(Guard(Permission.REVENUE_READ, "revenue.reconciliation"))]
+MatchesRead = Annotated[Access, Depends(Guard(Permission.REVENUE_READ, "revenue.matches"))]
+EvidenceExport = Annotated[Access, Depends(Guard(Permission.EVIDENCE_EXPORT, "evidence.export"))]

@@ -1,0 +1,187 @@
+"""The revenue service: the faust stream application, its API and the legal-hold consumer in
+one process (chDB serves one data directory per process).
+
+`run(settings)` is what `alpr revenue serve` runs: the faust worker owns the main thread
+and its signal handlers; SIGTERM (or Ctrl-C) stops the agents after their current batch,
+then the API and the hold consumer are stopped from the worker's shutdown, and the store
+is closed. Nothing calls sys.exit or app.stop from inside an agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from alpr.audit import AuditClient
+from alpr.errors import AlprError
+from alpr.holds import HoldKeeper, holds_consumer
+from alpr.http import create_app, install_auth
+from alpr.runtime import Workers
+from alpr.store import Store, open_store
+from services.revenue.payments import PaymentCheck, PaymentPublisher
+from services.revenue.settings import RevenueSettings
+from services.revenue.stream import SERVICE, RevenueStream
+from services.revenue.tariff import Tariff, load_tariff
+from services.revenue.writer import HELD_TABLES
+
+log = logging.getLogger(__name__)
+
+
+def facilities_of(settings: RevenueSettings) -> frozenset[str]:
+    """The facility ids of the camera registry (payments for any other are refused)."""
+    from services.ingest.cameras import load_registry
+
+    return frozenset(f.facility_id for f in load_registry(settings.cameras_file).facilities)
+
+
+def payment_check(settings: RevenueSettings) -> PaymentCheck:
+    from datetime import timedelta
+
+    return PaymentCheck(facilities_of(settings), timedelta(seconds=settings.max_clock_skew_s))
+
+
+def open_revenue_store(settings: RevenueSettings) -> Store:
+    from alpr.store.cli import migrate_service
+
+    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir)
+    migrate_service(SERVICE, store, settings)
+    return store
+
+
+def partitions_of(bootstrap: str, topic: str) -> int:
+    """Partition count of a source topic; the service refuses to start without its topics."""
+    from confluent_kafka.admin import AdminClient
+
+    from alpr.kafka.config import admin_config
+
+    meta = AdminClient(admin_config(bootstrap)).list_topics(topic, timeout=10)
+    found = meta.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        raise AlprError(f"topic {topic} does not exist: run `alpr topics apply` (auto topic creation is off)")
+    return len(found.partitions)
+
+
+@dataclass
+class Services:
+    """Everything `build_app` serves from."""
+
+    settings: RevenueSettings
+    store: Store
+    tariff: Tariff
+    publisher: PaymentPublisher
+    stream: RevenueStream | None = None
+
+
+def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastAPI:
+    from services.revenue.routes import evidence, payments, reconciliation
+
+    def store_ok() -> bool:
+        return services.store.query("SELECT 1 AS ok") == [{"ok": 1}]
+
+    checks = {"store": store_ok, "workers": workers.alive}
+    if services.stream is not None:
+        checks["stream"] = services.stream.healthy
+    app = create_app(SERVICE, checks=checks)
+    install_auth(app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit)
+    app.state.services = services
+    for router in (payments.router, reconciliation.router, evidence.router):
+        app.include_router(router)
+    return app
+
+
+class _Api(threading.Thread):
+    """uvicorn in a thread: the faust worker keeps the main thread and the signals."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, log_level: str) -> None:
+        import uvicorn
+
+        super().__init__(name="revenue-api", daemon=True)
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
+                                                    access_log=False, lifespan="off"))
+
+    def run(self) -> None:
+        self.server.run()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(10)
+
+
+def run(settings: RevenueSettings) -> int:
+    import faust
+
+    from alpr.settings import ensure_port_free
+
+    ensure_port_free(settings.http_host, settings.http_port)
+    tariff = load_tariff(settings.tariff_file)
+    check = payment_check(settings)
+    prefix = settings.topic_prefix
+    passes_partitions = partitions_of(settings.kafka_bootstrap, f"{prefix}alpr.passes.v1")
+    partitions_of(settings.kafka_bootstrap, f"{prefix}alpr.payments.v1")
+    store = open_revenue_store(settings)
+    workers = Workers()
+    api: _Api | None = None
+    try:
+        keeper = HoldKeeper(store, HELD_TABLES)
+        stream = RevenueStream(settings, store, tariff, check.facilities, keeper, passes_partitions)
+        workers.start("holds", holds_consumer(SERVICE, settings.kafka_bootstrap, keeper, topic_prefix=prefix,
+                                              group_id=f"{prefix}alpr-{SERVICE}-holds").run)
+        publisher = PaymentPublisher(settings.kafka_bootstrap, f"{prefix}alpr.payments.v1", check)
+        audit = AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{prefix}alpr.audit.v1")
+        app = build_app(Services(settings, store, tariff, publisher, stream), workers, audit)
+        api = _Api(app, settings.http_host, settings.http_port, settings.log_level)
+        api.start()
+        level = {"DEBUG": "debug", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}[settings.log_level]
+        worker = faust.Worker(stream.app, loglevel=level, quiet=True)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 0
+            return code
+        return 0
+    finally:
+        if api is not None:
+            api.stop()
+        workers.shutdown(15)
+        store.close()
+
+
+class _StoreOnFirstUse:
+    """A store opened by its first query: tests/test_routes.py builds every service's app in
+    one process, and chDB serves one data directory per process."""
+
+    def __init__(self, settings: RevenueSettings) -> None:
+        self.settings = settings
+        self.database = SERVICE
+        self._store: Store | None = None
+
+    def _open(self) -> Store:
+        if self._store is None:
+            self._store = open_revenue_store(self.settings)
+        return self._store
+
+    def command(self, sql, params=None):
+        return self._open().command(sql, params)
+
+    def query(self, sql, params=None):
+        return self._open().query(sql, params)
+
+    def insert(self, table, rows):
+        return self._open().insert(table, rows)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def build_app_for_tests(tmp_path, audit: AuditClient, secret: str) -> FastAPI:
+    """The API over real parts that are not started (no faust worker): for the route checks of
+    tests/test_routes.py."""
+    settings = RevenueSettings(data_dir=tmp_path, auth_secret=secret, environment="test",
+                               kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
+    publisher = PaymentPublisher(settings.kafka_bootstrap, "alpr.payments.v1", payment_check(settings))
+    services = Services(settings, _StoreOnFirstUse(settings), load_tariff(settings.tariff_file), publisher)
+    return build_app(services, Workers(), audit)

@@ -1,0 +1,182 @@
+"""Pairing: a facility's passes in order -> sessions (entry paired with exit, by plate).
+
+Pure: `Pairing.apply(state, pass)` changes the facility's state and returns the sessions
+that changed; no I/O. The state of one facility is one value (one faust table key), so it
+is saved atomically: after a crash either the whole batch's effect on the facility is in
+the changelog or none of it, and the replayed passes find the state they expect.
+
+The rules:
+
+* A pass is acted on once, at its first version that has a plate; later versions (the
+  occupancy service republishes a pass when more reads improve it) refresh the evidence
+  only. Versions at or below one already seen are ignored: redelivery changes nothing.
+* An exit pairs with the open entry of the same plate *key* (`confusable_key`: 8/B, 0/O/D/Q,
+  1/I/L, 5/S, 2/Z, 6/G folded): confidence 1.0 when the plates are equal, 0.9 when only the
+  keys are. Failing that, with an entry whose key is one edit away (plates of 5+
+  characters): confidence 0.7. The session keeps the entry's plate and id.
+* An exit with no candidate is `exit_without_entry`; an entry of a plate that already has
+  an open session closes that one as `orphan_entry` (its exit was missed).
+* A patrol pass of an open session's plate confirms the vehicle is present (evidence); a
+  patrol pass of an unknown plate opens a session (entry not seen, confidence 0.5).
+* Entries older than `orphan_after` in the facility's stream time close as `orphan_entry`.
+  Stream time (the latest pass seen), not the wall clock, so a replay decides the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alpr.contracts.models import Pass
+from services.revenue.session import Session, dt_to_ms, session_id
+
+MAX_PATROL_IDS = 10
+
+
+def edit_distance(a: str, b: str, limit: int = 1) -> int:
+    """Levenshtein distance, stopping early once it exceeds `limit` (plates are short)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def new_state() -> dict[str, Any]:
+    """A facility's pairing state: open sessions by plate key, recent pass versions, stream time."""
+    return {"open": {}, "seen": {}, "watermark_ms": 0}
+
+
+@dataclass
+class Outcome:
+    """What one pass did: sessions to write (any state) and those the matcher must decide."""
+
+    written: list[Session] = field(default_factory=list)
+    decided: list[Session] = field(default_factory=list)
+    acted: bool = False
+
+    def add(self, session: Session) -> None:
+        self.written.append(session)
+        if session.state != "open":
+            self.decided.append(session)
+
+
+@dataclass
+class Pairing:
+    """The pairing rules (module docstring); holds no state of its own."""
+
+    orphan_after_ms: int
+    recent_ids: int = 1024
+
+    def apply(self, state: dict[str, Any], p: Pass) -> Outcome:
+        out = Outcome()
+        seen: dict[str, list[int]] = state["seen"]
+        before = seen.get(p.pass_id)
+        if before is not None and p.version <= before[0]:
+            return out  # a redelivery or an older version
+        acted = bool(before and before[1])
+        seen.pop(p.pass_id, None)
+        seen[p.pass_id] = [p.version, int(acted or p.plate is not None)]
+        while len(seen) > self.recent_ids:  # dicts keep insertion order: drop the oldest
+            seen.pop(next(iter(seen)))
+        at = dt_to_ms(p.first_seen)
+        state["watermark_ms"] = max(state["watermark_ms"], at)
+        if acted:
+            self._refresh(state, p, out)
+        elif p.plate is not None:
+            out.acted = True
+            {"entry": self._entry, "exit": self._exit, "patrol": self._patrol}[p.direction](state, p, at, out)
+        self.sweep(state, out)
+        return out
+
+    # -- directions ------------------------------------------------------------------------
+    def _entry(self, state: dict, p: Pass, at: int, out: Outcome) -> None:
+        key = p.plate_key or p.plate
+        previous = state["open"].pop(key, None)
+        if previous is not None:
+            s = Session.from_dict(previous)
+            s.state, s.pair_reason = "orphan_entry", "entered again before an exit was seen"
+            s.watermark_ms = state["watermark_ms"]
+            out.add(s)
+        s = Session(session_id(p.facility_id, p.plate, at), p.facility_id, p.plate, key, "open",
+                    entry_pass_id=p.pass_id, entry_ms=at, entry_confidence=p.confidence,
+                    pair_reason="entry", watermark_ms=state["watermark_ms"])
+        state["open"][key] = s.to_dict()
+        out.add(s)
+
+    def _exit(self, state: dict, p: Pass, at: int, out: Outcome) -> None:
+        key = p.plate_key or p.plate
+        found = self._candidate(state, key, at)
+        if found is None:
+            s = Session(f"{p.facility_id}/{p.plate}/exit-{at}", p.facility_id, p.plate, key, "exit_without_entry",
+                        exit_pass_id=p.pass_id, exit_ms=at, exit_confidence=p.confidence, pair_confidence=0.0,
+                        pair_reason="exit without a matching entry", watermark_ms=state["watermark_ms"])
+            out.add(s)
+            return
+        open_key, confidence, how = found
+        s = Session.from_dict(state["open"].pop(open_key))
+        if s.plate == p.plate:
+            confidence, how = 1.0, "same plate"
+        s.state, s.exit_pass_id, s.exit_ms, s.exit_confidence = "closed", p.pass_id, at, p.confidence
+        s.pair_confidence = confidence
+        s.pair_reason = f"exit {p.plate} paired with entry {s.plate}: {how}"
+        s.watermark_ms = state["watermark_ms"]
+        out.add(s)
+
+    def _patrol(self, state: dict, p: Pass, at: int, out: Outcome) -> None:
+        key = p.plate_key or p.plate
+        found = self._candidate(state, key, at)
+        if found is None:
+            s = Session(session_id(p.facility_id, p.plate, at), p.facility_id, p.plate, key, "open",
+                        entry_pass_id=p.pass_id, entry_ms=at, entry_confidence=p.confidence, pair_confidence=0.5,
+                        pair_reason="entry not seen; first seen by patrol", watermark_ms=state["watermark_ms"])
+            state["open"][key] = s.to_dict()
+            out.add(s)
+            return
+        s = Session.from_dict(state["open"][found[0]])
+        if len(s.patrol_pass_ids) < MAX_PATROL_IDS:
+            s.patrol_pass_ids.append(p.pass_id)
+        state["open"][found[0]] = s.to_dict()
+        out.add(s)
+
+    def _refresh(self, state: dict, p: Pass, out: Outcome) -> None:
+        # A better version of a pass already acted on: the confidence of the open entry moves;
+        # the pairing itself stands (its evidence rows carry the latest version).
+        for raw in state["open"].values():
+            if raw["entry_pass_id"] == p.pass_id:
+                raw["entry_confidence"] = max(raw["entry_confidence"], p.confidence)
+
+    def _candidate(self, state: dict, key: str, at: int) -> tuple[str, float, str] | None:
+        """The open session an exit (or patrol) of plate key `key` belongs to."""
+        if key in state["open"]:
+            return key, 0.9, "same plate after folding confusable characters"
+        if len(key) < 5:
+            return None
+        near = [(raw["entry_ms"], k) for k, raw in state["open"].items()
+                if len(k) >= 5 and raw["entry_ms"] <= at and edit_distance(k, key) <= 1]
+        if not near:
+            return None
+        near.sort(reverse=True)  # the latest entry: the most plausible one still inside
+        return near[0][1], 0.7, "plates one character apart"
+
+    # -- time ------------------------------------------------------------------------------
+    def sweep(self, state: dict, out: Outcome) -> None:
+        """Close entries older than the orphan time (in the facility's stream time)."""
+        # Once per minute of stream time is enough for an orphan time counted in hours, and
+        # keeps the per-pass cost independent of how many vehicles are parked.
+        if state["watermark_ms"] < state.get("swept_ms", 0) + 60_000:
+            return
+        state["swept_ms"] = state["watermark_ms"]
+        limit = state["watermark_ms"] - self.orphan_after_ms
+        for key in [k for k, raw in state["open"].items() if raw["entry_ms"] < limit]:
+            s = Session.from_dict(state["open"].pop(key))
+            s.state = "orphan_entry"
+            s.pair_reason = f"no exit within {self.orphan_after_ms / 3_600_000:g} h"
+            s.watermark_ms = state["watermark_ms"]
+            out.add(s)

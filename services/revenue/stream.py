@@ -1,0 +1,380 @@
+"""The revenue stream application (faust): passes -> sessions -> matches and violations.
+
+Topology, and why (co-partitioning): passes are keyed by facility_id, payments by plate. A
+faust join needs both sides co-partitioned, and a plate parks in any facility, so:
+
+    alpr.passes.v1 (by facility) ──► pairing ──► <app>-sessions-by-plate (by plate key) ─┐
+    alpr.payments.v1 (by plate)  ──► rekey   ──► <app>-payments-by-plate (by plate key) ─┴► matcher
+                                                         matcher ──► alpr.revenue-matches.v1, alpr.violations.v1
+
+* `pairing` keeps one faust table value per facility (open sessions, recent pass versions,
+  stream time) and emits finished sessions re-keyed by the plate's confusable key;
+* `rekey` validates payments (bad ones to alpr.payments.dlq with the reason) and re-keys
+  them by the same confusable key, so that "8ABC123" paid and "8A8C123" read meet;
+* `matcher` consumes both internal topics (same key, same partition count, faust's own
+  partitioner: co-partitioned) and keeps one `Ledger` per plate key.
+
+Both sides are re-keyed rather than the payments kept in a global table: a global table is
+consumed whole by every instance (memory grows with all payments, and each instance must
+catch up before it may decide), while re-keying scales with the partitions. It costs
+one extra hop through Kafka.
+
+Crash safety: every batch makes its effects first (rows inserted, messages produced and
+acknowledged) and only then updates the tables; faust commits offsets after the batch. A
+crash anywhere replays the batch against the state saved before it, which recomputes the
+same decisions (deterministic ids), so rows are replaced and republished messages carry
+the same ids. One table value per facility or plate key means a state update is one
+changelog message, never half of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+
+from alpr.contracts.models import Pass, Payment, utc_iso
+from alpr.contracts.registry import contract, decode, encode
+from alpr.errors import ContractError
+from alpr.holds import HoldKeeper
+from alpr.metrics import DLQ_MESSAGES, MESSAGES
+from alpr.store import Store
+from services.revenue.match import Decision, Ledger, Windows, orphan_payment
+from services.revenue.pairing import Pairing, new_state
+from services.revenue.payments import PaymentCheck, PaymentRefused
+from services.revenue.session import Session, ms_to_dt
+from services.revenue.settings import RevenueSettings
+from services.revenue.tariff import Tariff
+from services.revenue.writer import Rows, match_row, pass_row, payment_row, session_row, violation_row
+
+log = logging.getLogger(__name__)
+SERVICE = "revenue"
+SWEEP_EVERY = timedelta(minutes=5)
+MAX_BACKOFF_S = 10.0
+
+
+@contextmanager
+def in_partition_of(event: Any):
+    """Make `event` the current one, so that faust writes table changes to its partition's
+    changelog (a batch mixes partitions; faust would otherwise use the last event's)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+@dataclass
+class Counters:
+    """What the service did, for /healthz, the benchmark and tests."""
+
+    passes: int = 0
+    payments: int = 0
+    sessions: int = 0
+    matches: int = 0
+    violations: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    last_batch_at: float = 0.0
+
+
+class RevenueStream:
+    """Builds the faust app and runs its three agents over one store."""
+
+    def __init__(self, settings: RevenueSettings, store: Store, tariff: Tariff, facilities: frozenset[str],
+                 keeper: HoldKeeper | None, passes_partitions: int) -> None:
+        self.settings = settings
+        self.store = store
+        self.tariff = tariff
+        self.keeper = keeper
+        self.check = PaymentCheck(facilities, timedelta(seconds=settings.max_clock_skew_s))
+        self.pairing = Pairing(int(settings.orphan_after_h * 3_600_000), settings.recent_pass_ids)
+        self.windows = Windows(timedelta(minutes=settings.payment_early_min), timedelta(minutes=settings.payment_late_min),
+                               timedelta(hours=settings.orphan_after_h))
+        self.counters = Counters()
+        self.failures: list[str] = []
+        self.watermarks: dict[int, datetime] = {}
+        self.swept: dict[int, datetime] = {}
+        self.last_tick_ms = 0
+        # Plate keys with an undecided session, by partition, with the earliest due time.
+        # Memory only: rebuilt from the table at the first batch of a partition after a start.
+        self.pending: dict[int, dict[str, int]] = {}
+        prefix = settings.topic_prefix
+        self.prefix = prefix
+        self.app_id = f"{prefix}{settings.faust_app_id}"
+        self.passes_contract = contract("alpr.passes.v1")
+        self.payments_contract = contract("alpr.payments.v1")
+        app = faust.App(
+            self.app_id,
+            broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
+            store="memory://",
+            web_enabled=False,
+            topic_replication_factor=1,
+            topic_partitions=settings.rekey_partitions,
+            topic_disable_leader=True,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            stream_wait_empty=False,
+            # Tables (changelogs) are JSON; every topic below says raw and is decoded by hand.
+            key_serializer="json",
+            value_serializer="json",
+            table_standby_replicas=0,
+            broker_session_timeout=settings.session_timeout_s,
+            broker_heartbeat_interval=1.0,
+        )
+        self.app = app
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.passes_in = app.topic(f"{prefix}alpr.passes.v1", **raw)
+        self.payments_in = app.topic(f"{prefix}alpr.payments.v1", **raw)
+        self.sessions_by_plate = app.topic(f"{self.app_id}-sessions-by-plate", internal=True,
+                                           partitions=settings.rekey_partitions, **raw)
+        self.payments_by_plate = app.topic(f"{self.app_id}-payments-by-plate", internal=True,
+                                           partitions=settings.rekey_partitions, **raw)
+        self.matcher_in = app.topic(f"{self.app_id}-sessions-by-plate", f"{self.app_id}-payments-by-plate",
+                                    internal=True, partitions=settings.rekey_partitions, **raw)
+        self.matches_out = app.topic(f"{prefix}alpr.revenue-matches.v1", **raw)
+        self.violations_out = app.topic(f"{prefix}alpr.violations.v1", **raw)
+        self.facility_state = app.Table("facility-state", default=None, partitions=passes_partitions)
+        self.ledger = app.Table("ledger", default=None, partitions=settings.rekey_partitions)
+        batch, within = settings.batch_max, settings.batch_within_s
+        app.agent(self.passes_in, name=f"{self.app_id}.pairing")(self._agent(self.pair_batch, batch, within))
+        app.agent(self.payments_in, name=f"{self.app_id}.rekey")(self._agent(self.rekey_batch, batch, within))
+        app.agent(self.matcher_in, name=f"{self.app_id}.matcher")(self._agent(self.match_batch, batch, within))
+
+    def _agent(self, handle, batch: int, within: float):
+        async def agent(stream):
+            async for events in stream.take_events(batch, within=within):
+                try:
+                    await handle(events)
+                except Exception as err:
+                    # A bug, not a bad message (those go to the DLQ): faust would keep the worker
+                    # running without this agent, so turn /healthz red for the operator.
+                    self.failures.append(f"{handle.__name__}: {type(err).__name__}: {err}")
+                    log.exception("revenue agent failed", extra={"agent": handle.__name__})
+                    raise
+                self.counters.batches += 1
+                self.counters.last_batch_at = asyncio.get_running_loop().time()
+        return agent
+
+    def healthy(self) -> bool:
+        """False once an agent died of an unexpected error."""
+        return not self.failures
+
+    # -- effects, with retry -----------------------------------------------------------------
+    async def _effect(self, what: str, fn) -> None:
+        """Run an effect until it succeeds: a store or broker outage pauses the batch (and so
+        the partitions) instead of dropping it; the agent must not crash (faust would leave
+        the worker running without it)."""
+        backoff = 0.2
+        while True:
+            try:
+                await fn()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("revenue effect failed; retrying", extra={"effect": what, "error": f"{type(err).__name__}: {err}",
+                                                                      "backoff_s": backoff})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _send(self, items: list[tuple[Any, bytes, bytes]]) -> None:
+        futures = [await topic.send(key=key, value=value) for topic, key, value in items]
+        await asyncio.gather(*futures)
+
+    async def _dead_letter(self, event, source: str, reason: str) -> None:
+        message = event.message
+        dlq = f"{self.prefix}{source}.dlq"
+        headers = list(message.headers or []) + [
+            ("dlq.reason", reason[:2000].encode()), ("dlq.source_topic", message.topic.encode()),
+            ("dlq.source_partition", str(message.partition).encode()), ("dlq.source_offset", str(message.offset).encode()),
+            ("dlq.service", SERVICE.encode()), ("dlq.at", utc_iso(datetime.now(timezone.utc)).encode()),
+        ]
+
+        async def send() -> None:
+            fut = await self.app.producer.send(dlq, message.key, message.value, partition=None, timestamp=None,
+                                               headers=headers)
+            await fut
+
+        await self._effect("dlq", send)
+        DLQ_MESSAGES.labels(service=SERVICE, topic=message.topic).inc()
+        MESSAGES.labels(SERVICE, message.topic, "dlq").inc()
+        self.counters.dead_lettered += 1
+
+    # -- pairing: passes by facility -> sessions by plate key --------------------------------
+    async def pair_batch(self, events: list) -> None:
+        rows = Rows()
+        out: list[tuple[Any, bytes, bytes]] = []
+        states: dict[str, tuple[Any, dict]] = {}
+        for event in events:
+            try:
+                p: Pass = decode(self.passes_contract, event.message.value)
+            except ContractError as err:
+                await self._dead_letter(event, "alpr.passes", str(err))
+                continue
+            self.counters.passes += 1
+            MESSAGES.labels(SERVICE, event.message.topic, "ok").inc()
+            if p.facility_id not in states:
+                current = self.facility_state.get(p.facility_id)
+                states[p.facility_id] = (event, copy.deepcopy(current) if current else new_state())
+            first_event, state = states[p.facility_id]
+            states[p.facility_id] = (event, state)
+            rows.add("passes", pass_row(p, self.keeper))
+            outcome = self.pairing.apply(state, p)
+            for s in outcome.written:
+                rows.add("sessions", session_row(s, self.keeper))
+            for s in outcome.decided:
+                out.append((self.sessions_by_plate, s.plate_key.encode(), json.dumps(s.to_dict()).encode()))
+        self.counters.sessions += len(out)
+        await self._effect("store", lambda: asyncio.to_thread(rows.write, self.store))
+        await self._effect("sessions-by-plate", lambda: self._send(out))
+        await self._tick(max((st["watermark_ms"] for _, st in states.values()), default=0))
+        for facility, (event, state) in states.items():
+            with in_partition_of(event):
+                self.facility_state[facility] = state
+
+    async def _tick(self, watermark_ms: int) -> None:
+        """Tell every matcher partition how far the passes' stream time got: sessions are decided
+        when their payment window closes, and an open session moves no session message."""
+        if watermark_ms < self.last_tick_ms + 60_000:
+            return
+        self.last_tick_ms = watermark_ms
+        body = json.dumps({"tick_ms": watermark_ms}).encode()
+
+        async def send() -> None:
+            futures = [await self.sessions_by_plate.send(key=b"", value=body, partition=p)
+                       for p in range(self.settings.rekey_partitions)]
+            await asyncio.gather(*futures)
+
+        await self._effect("tick", send)
+
+    # -- rekey: payments by plate -> payments by plate key -----------------------------------
+    async def rekey_batch(self, events: list) -> None:
+        out: list[tuple[Any, bytes, bytes]] = []
+        for event in events:
+            try:
+                p: Payment = self.check.check(decode(self.payments_contract, event.message.value))
+            except (ContractError, PaymentRefused) as err:
+                await self._dead_letter(event, "alpr.payments", str(err))
+                continue
+            self.counters.payments += 1
+            MESSAGES.labels(SERVICE, event.message.topic, "ok").inc()
+            out.append((self.payments_by_plate, _plate_key(p.plate).encode(), encode(p)))
+        await self._effect("payments-by-plate", lambda: self._send(out))
+
+    # -- matcher: sessions and payments by plate key -> matches, violations ------------------
+    async def match_batch(self, events: list) -> None:
+        rows = Rows()
+        out: list[tuple[Any, bytes, bytes]] = []
+        ledgers: dict[str, tuple[Any, Ledger]] = {}
+        sessions_topic = self.sessions_by_plate.get_topic_name()
+
+        def ledger_for(key: str, event) -> Ledger:
+            if key not in ledgers:
+                current = self.ledger.get(key)
+                ledgers[key] = (event, Ledger(copy.deepcopy(current), event.message.partition))
+            return ledgers[key][1]
+
+        def publish(d: Decision, state: str) -> None:
+            m = d.match
+            rows.add("matches", match_row(m, d.lookup, state, self.keeper))
+            out.append((self.matches_out, m.session_id.encode(), encode(m)))
+            if d.violation is not None:
+                rows.add("violations", violation_row(d.violation, self.keeper))
+                out.append((self.violations_out, m.session_id.encode(), encode(d.violation)))
+
+        touched_partitions: dict[int, Any] = {}
+        for event in events:
+            key = event.message.key.decode()
+            partition = event.message.partition
+            touched_partitions[partition] = event
+            self._load_pending(partition)
+            MESSAGES.labels(SERVICE, event.message.topic, "ok").inc()
+            if event.message.topic == sessions_topic:
+                body = json.loads(event.message.value)
+                if "tick_ms" in body:
+                    self._advance(partition, ms_to_dt(body["tick_ms"]))
+                    continue
+                s = Session.from_dict(body)
+                self._advance(partition, ms_to_dt(s.watermark_ms))
+                ledger = ledger_for(key, event)
+                if ledger.add_session(s):
+                    self.pending[partition][key] = ledger.next_due_ms(self.windows)
+            else:
+                ledger = ledger_for(key, event)
+                p = Payment.model_validate_json(event.message.value)
+                if ledger.add_payment(p):
+                    rows.add("payments", payment_row(p, self.keeper))
+                    for sid in ledger.sessions_touched_by(p, self.windows):
+                        if d := ledger.decide(sid, self.tariff, self.windows):
+                            publish(d, ledger.raw["sessions"][sid]["session"]["state"])
+        for partition, event in touched_partitions.items():
+            watermark = self.watermarks.get(partition)
+            if watermark is None:
+                continue
+            wm_ms = int(watermark.timestamp() * 1000)
+            pending = self.pending[partition]
+            for key in [k for k, due in pending.items() if due is not None and due <= wm_ms]:
+                ledger = ledger_for(key, event)
+                for sid in ledger.due_sessions(wm_ms, self.windows):
+                    if d := ledger.decide(sid, self.tariff, self.windows):
+                        publish(d, ledger.raw["sessions"][sid]["session"]["state"])
+                    else:
+                        ledger.raw["sessions"][sid]["decided"] = True
+                nxt = ledger.next_due_ms(self.windows)
+                if nxt is None:
+                    pending.pop(key, None)
+                else:
+                    pending[key] = nxt
+            if self.swept.get(partition, watermark) > watermark - SWEEP_EVERY:
+                continue
+            self.swept[partition] = watermark
+            for key, raw in list(self.ledger.items()):
+                if raw and raw.get("p") == partition and (key in ledgers or Ledger.needs_sweep(raw, watermark, self.windows)):
+                    ledger = ledger_for(key, event)
+                    for p in ledger.unclaimed_payments(watermark, self.windows):
+                        ledger.raw["reported"].append(p.payment_id)
+                        m = orphan_payment(p, self.tariff)
+                        row = match_row(m, {"plate_key": key, "reason": "no session claimed it"}, "none", self.keeper)
+                        row["entry_at"] = p.paid_at  # the day it belongs to in reconciliation
+                        rows.add("matches", row)
+                        out.append((self.matches_out, m.session_id.encode(), encode(m)))
+                    ledger.prune(watermark)
+        self.counters.matches += sum(1 for t, _, _ in out if t is self.matches_out)
+        self.counters.violations += sum(1 for t, _, _ in out if t is self.violations_out)
+        await self._effect("store", lambda: asyncio.to_thread(rows.write, self.store))
+        await self._effect("matches", lambda: self._send(out))
+        for key, (event, ledger) in ledgers.items():
+            with in_partition_of(event):
+                self.ledger[key] = ledger.raw
+
+    def _load_pending(self, partition: int) -> None:
+        if partition in self.pending:
+            return
+        self.pending[partition] = {}
+        for key, raw in list(self.ledger.items()):
+            if raw and raw.get("p") == partition:
+                due = Ledger(raw, partition).next_due_ms(self.windows)
+                if due is not None:
+                    self.pending[partition][key] = due
+
+    def _advance(self, partition: int, at: datetime) -> None:
+        current = self.watermarks.get(partition)
+        if current is None or at > current:
+            self.watermarks[partition] = at
+        self.swept.setdefault(partition, at)
+
+
+def _plate_key(plate: str) -> str:
+    from alpr.plates import confusable_key
+
+    return confusable_key(plate)

@@ -1,0 +1,148 @@
+"""Fixtures of the revenue tests: fresh topics, and `alpr revenue serve` as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alpr.auth import issue_token
+from tests.conftest import REPO
+
+SECRET = "r" * 40
+TOPICS = {"alpr.passes.v1": 2, "alpr.payments.v1": 2, "alpr.revenue-matches.v1": 1, "alpr.violations.v1": 1,
+          "alpr.passes.dlq": 1, "alpr.payments.dlq": 1, "alpr.audit.v1": 1, "alpr.holds.v1": 1}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 0.2):
+    """Poll `condition` until it returns a truthy value or the deadline passes (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class RevenueProcess:
+    """`alpr revenue serve` in a subprocess, on fresh topics, with its own data directory."""
+
+    def __init__(self, bootstrap: str, prefix: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+        self.env.update({
+            "ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(data_dir),
+            "ALPR_AUTH_SECRET": SECRET, "ALPR_ENVIRONMENT": "test", "ALPR_HTTP_PORT": str(self.port),
+            "ALPR_ORPHAN_AFTER_H": "12", "ALPR_REKEY_PARTITIONS": "2", "ALPR_LOG_LEVEL": "WARNING",
+            "ALPR_BATCH_WITHIN_S": "0.02", "ALPR_SESSION_TIMEOUT_S": "6",
+        })
+        self.log = data_dir / "revenue.log"
+        self.proc: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "revenue", "serve"], cwd=REPO, env=self.env,
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        wait_for(self.ready, 60, f"revenue service on {self.url} (log: {self.log})")
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"revenue service exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def get(self, path: str, role: str = "finance", **params) -> httpx.Response:
+        token = issue_token(SECRET, f"test-{role}", role)
+        return httpx.get(f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def post(self, path: str, body, role: str = "finance") -> httpx.Response:
+        token = issue_token(SECRET, f"test-{role}", role)
+        return httpx.post(f"{self.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+@pytest.fixture
+def revenue_topics(topic_factory, bootstrap, unique):
+    names = {name: topic_factory(name, n) for name, n in TOPICS.items()}
+    prefix = f"test.{unique}."
+    yield type("Topics", (), {"names": names, "prefix": prefix})
+    # faust created its changelog and re-keyed topics under the same prefix: remove them too.
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    extra = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix) and t not in names.values()]
+    if extra:
+        for f in admin.delete_topics(extra).values():
+            try:
+                f.result(timeout=30)
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def revenue_service(bootstrap, revenue_topics, tmp_path):
+    service = RevenueProcess(bootstrap, revenue_topics.prefix, tmp_path / "revenue")
+    yield service
+    if service.proc is not None and service.proc.poll() is None:
+        service.proc.kill()
+        service.proc.wait(10)
+
+
+def produce(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> None:
+    from confluent_kafka import Producer
+
+    errors: list[str] = []
+    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 5})
+    for key, value in messages:
+        producer.produce(topic, key=key.encode(), value=value,
+                         on_delivery=lambda err, msg: errors.append(str(err)) if err else None)
+    assert producer.flush(30) == 0 and not errors, errors
+
+
+def read_topic(bootstrap: str, topic: str) -> list[dict]:
+    """Every message on the topic now, from the start to the high watermark (no group, no join wait)."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    partitions = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10).topics[topic].partitions
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    out: list[dict] = []
+    try:
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        seen = {p: 0 for p in partitions}
+        deadline = time.monotonic() + 30
+        while any(seen[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+            for m in consumer.consume(500, 0.5):
+                if m.error() is None:
+                    out.append(json.loads(m.value()))
+                    seen[m.partition()] = m.offset() + 1
+    finally:
+        consumer.close()
+    return out

@@ -1,0 +1,98 @@
+"""Pairing and matching as pure functions over the scripted day (no broker, no store)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alpr.contracts.models import Payment
+from services.revenue.match import Ledger, Windows
+from services.revenue.pairing import Pairing, new_state
+from services.revenue.tariff import load_tariff
+from tests.revenue import scenario
+from tests.revenue.test_tariff import DEMO
+
+WINDOWS = Windows(orphan_after=timedelta(hours=12))
+
+
+def run_day(passes, payments):
+    """The service's two stages in one process: pairing by facility, matching by plate key."""
+    tariff = load_tariff(DEMO)
+    pairing = Pairing(orphan_after_ms=12 * 3_600_000)
+    state = new_state()
+    ledgers: dict[str, Ledger] = {}
+    for raw in payments:
+        p = Payment.model_validate(raw)
+        ledgers.setdefault(p.plate_key if hasattr(p, "plate_key") else _key(p.plate), Ledger(None, 0)).add_payment(p)
+    matches, violations, written = {}, {}, []
+    for p in passes:
+        out = pairing.apply(state, p)
+        written += out.written
+        for s in out.decided:
+            ledgers.setdefault(s.plate_key, Ledger(None, 0)).add_session(s)
+    for ledger in ledgers.values():
+        for sid in ledger.due_sessions(state["watermark_ms"], WINDOWS):
+            d = ledger.decide(sid, tariff, WINDOWS)
+            matches[sid] = d.match
+            if d.violation:
+                violations[d.violation.violation_id] = d.violation
+    return state, matches, violations, written
+
+
+def _key(plate):
+    from alpr.plates import confusable_key
+
+    return confusable_key(plate)
+
+
+def test_the_scripted_day_gives_the_expected_matches_and_violations():
+    state, matches, violations, _ = run_day(scenario.passes(), scenario.PAYMENTS)
+    assert {sid: (m.status, m.amount_due_cents, m.amount_paid_cents) for sid, m in matches.items()} == scenario.EXPECTED_MATCHES
+    assert {(v.session_id, v.kind, v.amount_due_cents) for v in violations.values()} == scenario.EXPECTED_VIOLATIONS
+    assert list(state["open"]) == [_key("1LAT111")]
+    misread = matches[scenario.sid("8DEF234", "12:00")]
+    assert misread.match_confidence == 0.9 and "BDEF234" in misread.reason
+    overstay = matches[scenario.sid("7XYZ001", "10:10")]
+    assert len(overstay.evidence_pass_ids) == 3  # entry, patrol, exit
+
+
+def test_replaying_the_day_twice_changes_nothing():
+    once = run_day(scenario.passes(), scenario.PAYMENTS)
+    twice = run_day(scenario.passes() + scenario.passes(), scenario.PAYMENTS + scenario.PAYMENTS)
+    assert {k: m.match_id for k, m in once[1].items()} == {k: m.match_id for k, m in twice[1].items()}
+    assert once[2].keys() == twice[2].keys()
+
+
+def test_an_exit_pairs_with_a_plate_one_character_off_and_an_unknown_exit_is_flagged():
+    pairing = Pairing(orphan_after_ms=12 * 3_600_000)
+    state = new_state()
+    pairing.apply(state, scenario.a_pass("entry", "7ABC123", "10:00"))
+    out = pairing.apply(state, scenario.a_pass("exit", "7ABC128", "11:00"))  # 3 -> 8: not confusable
+    (s,) = out.decided
+    assert (s.state, s.pair_confidence, s.plate) == ("closed", 0.7, "7ABC123")
+    (lonely,) = pairing.apply(state, scenario.a_pass("exit", "9ZZZ999", "11:30")).decided
+    assert lonely.state == "exit_without_entry" and lonely.session_id.endswith(f"/exit-{scenario.ms('11:30')}")
+
+
+def test_a_second_entry_of_the_same_plate_closes_the_first_as_orphan():
+    pairing = Pairing(orphan_after_ms=12 * 3_600_000)
+    state = new_state()
+    pairing.apply(state, scenario.a_pass("entry", "7ABC123", "10:00"))
+    out = pairing.apply(state, scenario.a_pass("entry", "7ABC123", "12:00"))
+    assert [s.state for s in out.decided] == ["orphan_entry"]
+    assert [s.state for s in out.written] == ["orphan_entry", "open"]
+
+
+def test_a_late_retroactive_permit_revises_a_decided_session():
+    tariff = load_tariff(DEMO)
+    pairing = Pairing(orphan_after_ms=12 * 3_600_000)
+    state, ledger = new_state(), Ledger(None, 0)
+    pairing.apply(state, scenario.a_pass("entry", "5KLM777", "11:00"))
+    (s,) = pairing.apply(state, scenario.a_pass("exit", "5KLM777", "13:00")).decided
+    ledger.add_session(s)
+    (sid,) = ledger.due_sessions(scenario.ms("23:00"), WINDOWS)
+    assert ledger.decide(sid, tariff, WINDOWS).match.status == "unpaid"
+    permit = Payment.model_validate({**scenario.PAYMENTS[5], "payment_id": "late-permit", "plate": "5KLM777"})
+    assert ledger.add_payment(permit) and not ledger.add_payment(permit)
+    (again,) = ledger.sessions_touched_by(permit, WINDOWS)
+    assert ledger.decide(again, tariff, WINDOWS).match.status == "permit"
+    assert ledger.decide(again, tariff, WINDOWS) is None  # unchanged: nothing to republish

@@ -1,0 +1,73 @@
+"""The revenue rows on the real engine (chDB): one final match per session however often it is
+written, and legal holds reaching every revenue table (passes included)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from alpr.contracts.models import Hold, Payment
+from alpr.holds import HoldKeeper
+from alpr.store import open_store
+from alpr.store.migrate import migrate
+from services.revenue.match import Ledger, Windows
+from services.revenue.pairing import Pairing, new_state
+from services.revenue.tariff import load_tariff
+from services.revenue.writer import HELD_TABLES, Rows, match_row, pass_row, payment_row, session_row, violation_row
+from tests.revenue import scenario
+from tests.revenue.test_tariff import DEMO
+
+pytestmark = [pytest.mark.clickhouse]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store("revenue", clickhouse_url=None, data_dir=tmp_path)
+    migrate(s, "revenue")
+    yield s
+    s.close()
+
+
+def day_rows(keeper) -> Rows:
+    tariff, windows = load_tariff(DEMO), Windows(orphan_after=timedelta(hours=12))
+    pairing, state, ledger, rows = Pairing(12 * 3_600_000), new_state(), Ledger(None, 0), Rows()
+    ledger.add_payment(Payment.model_validate(scenario.PAYMENTS[1]))
+    rows.add("payments", payment_row(Payment.model_validate(scenario.PAYMENTS[1]), keeper))
+    for p in [scenario.a_pass("entry", "7XYZ001", "10:10"), scenario.a_pass("exit", "7XYZ001", "14:10")]:
+        rows.add("passes", pass_row(p, keeper))
+        out = pairing.apply(state, p)
+        for s in out.written:
+            rows.add("sessions", session_row(s, keeper))
+        for s in out.decided:
+            ledger.add_session(s)
+    (sid,) = ledger.due_sessions(scenario.ms("23:00"), windows)
+    d = ledger.decide(sid, tariff, windows)
+    rows.add("matches", match_row(d.match, d.lookup, "closed", keeper))
+    rows.add("violations", violation_row(d.violation, keeper))
+    return rows
+
+
+def test_redelivered_rows_leave_one_final_row_per_id(store):
+    day_rows(None).write(store)
+    day_rows(None).write(store)  # a replay after a crash: later decided_at, same ids
+    db = store.database
+    assert store.query(f"SELECT status, amount_due_cents, amount_paid_cents FROM {db}.matches FINAL") == [
+        {"status": "underpaid", "amount_due_cents": 1200, "amount_paid_cents": 600}]
+    assert store.query(f"SELECT state FROM {db}.sessions FINAL") == [{"state": "closed"}]
+    assert store.query(f"SELECT count() AS n FROM {db}.violations FINAL") == [{"n": 1}]
+    assert store.query(f"SELECT count() AS n FROM {db}.passes FINAL") == [{"n": 2}]
+
+
+def test_a_legal_hold_marks_every_revenue_table_and_new_rows_in_scope(store):
+    keeper = HoldKeeper(store, HELD_TABLES)
+    day_rows(keeper).write(store)
+    now = datetime.now(timezone.utc)
+    keeper.apply(Hold(hold_id="h1", action="place", basis="subpoena", case_ref="SUB-1", plates=["7XYZ001"], by="counsel", at=now))
+    for t in HELD_TABLES:
+        held = store.query(f"SELECT min(held) AS h FROM {store.database}.{t.table}")
+        assert held == [{"h": 1}], t.table
+    assert all(r["held"] == 1 for r in day_rows(keeper).tables["matches"])  # written later, still held
+    keeper.apply(Hold(hold_id="h1", action="release", basis="subpoena", case_ref="SUB-1", plates=["7XYZ001"], by="counsel",
+                      at=now + timedelta(seconds=1)))
+    assert store.query(f"SELECT max(held) AS h FROM {store.database}.sessions") == [{"h": 0}]
