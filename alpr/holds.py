@@ -69,7 +69,8 @@ class HoldKeeper:
 
     @property
     def active(self) -> dict[str, Hold]:
-        return dict(self._active)
+        with self._lock:
+            return dict(self._active)
 
     def apply(self, hold: Hold) -> None:
         """Record the hold and bring every table's `held` flags in line. Idempotent."""
@@ -101,7 +102,7 @@ class HoldKeeper:
 
     def is_held(self, plate: str | None, at: datetime) -> bool:
         """Should a row written now (plate, event time) be held by an active hold?"""
-        for h in self._active.values():
+        for h in list(self._active.values()):  # a snapshot: apply() may change the dict meanwhile
             if h.plates and (plate is None or plate not in h.plates):
                 continue
             if h.time_from and at < h.time_from:

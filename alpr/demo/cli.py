@@ -43,6 +43,66 @@ def _footage(say) -> None:
         raise AlprError(f"demo-footage failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
 
 
+class _DemoApi:
+    """The demo user's session with the services' APIs: login, payments, a look at the results."""
+
+    def __init__(self, services: list[str], user: str, password: str, say) -> None:
+        import httpx
+
+        self.services, self.say = services, say
+        self.http = httpx.Client(timeout=30)
+        self.swept = False
+        self.token = None
+        if "audit" in services:
+            r = self.http.post(f"http://127.0.0.1:{PORTS['audit']}/v1/auth/login", json={"username": user, "password": password})
+            r.raise_for_status()
+            self.token = r.json()["access_token"]
+
+    @property
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def pay(self, truth) -> dict[str, str]:
+        from alpr.demo.payments import demo_payments
+
+        payments, plan = demo_payments(truth)
+        if "revenue" in self.services and payments:
+            r = self.http.post(f"http://127.0.0.1:{PORTS['revenue']}/v1/payments", json={"payments": payments}, headers=self.auth)
+            r.raise_for_status()
+            self.say(f"demo: finance feed: {r.json()['accepted']} payments accepted, {r.json()['refused']} refused")
+        return plan
+
+    def sweep(self, truth) -> None:
+        """The closing patrol (see alpr.demo.payments.patrol_sweep), uploaded by the patrol camera."""
+        from alpr.demo.payments import patrol_sweep
+
+        self.swept = True
+        if "ingest" not in self.services:
+            return
+        for plate, jpeg, at in patrol_sweep(truth):
+            self.http.post(f"http://127.0.0.1:{PORTS['ingest']}/v1/frames", content=jpeg, headers={
+                "X-Camera-Id": "cam-g1-patrol-1", "Authorization": "Bearer demo-patrol-token-not-a-secret",
+                "Content-Type": "image/jpeg", "X-Captured-At": at})
+        self.say("demo: closing patrol uploaded")
+
+    def settled(self, observer, truth) -> bool:
+        """Revenue has decided a session for every vehicle that entered (or revenue is not running)."""
+        if "revenue" not in self.services:
+            return True
+        entered = {t.plate for t in truth if t.direction == "entry"}
+        with observer.lock:
+            decided = {m["plate"] for m in observer.matches.values() if m.get("plate")}
+        return len(decided & entered) >= len(entered)
+
+    def look(self) -> None:
+        for name, path in (("occupancy", "/v1/facilities"), ("revenue", "/v1/revenue/reconciliation")):
+            if name in self.services and self.token:
+                try:
+                    self.http.get(f"http://127.0.0.1:{PORTS[name]}{path}", headers=self.auth)
+                except Exception:
+                    pass
+
+
 def _replay_clock() -> tuple[datetime, float]:
     """When frame 0 of the demo footage was captured, and the footage's frame rate."""
     from services.ingest.cameras import load_registry
@@ -87,6 +147,10 @@ def _demo(args) -> int:
     prefix = f"demo.{run}."
     data_dir = Path(settings.data_dir) / "demo" / run
     env = {"ALPR_DATA_DIR": str(data_dir), "ALPR_TOPIC_PREFIX": prefix, "ALPR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    # The revenue service on the demo's compressed day: no grace period, and a session is
+    # decided one minute (of stream time) after its exit instead of an hour.
+    revenue_env = {"ALPR_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"), "ALPR_PAYMENT_LATE_MIN": "1",
+                   "ALPR_ORPHAN_AFTER_H": "0.05"}
     _footage(say)
     truth = load_truth(FOOTAGE / "ground_truth.jsonl")
     apply_topics(settings.kafka_bootstrap, prefix=prefix)
@@ -108,9 +172,11 @@ def _demo(args) -> int:
                     stack.start(replica, PORTS[replica], "recognizer", "serve", timeout=300)
                     say(f"demo: {replica} healthy on :{PORTS[replica]}")
                 continue
-            stack.start(name, PORTS[name], name, "serve", timeout=300)
+            stack.start(name, PORTS[name], name, "serve", timeout=300, extra_env=revenue_env if name == "revenue" else None)
             say(f"demo: {name} healthy on :{PORTS[name]}")
         say(f"demo: user '{user}' (parking management), one-time password: {password}")
+        api = _DemoApi(services, user, password, say)
+        plan = api.pay(truth)
         if "occupancy" in services:
             say(f"demo: operations dashboard: http://127.0.0.1:{PORTS['occupancy']}/  (log in with the user above)")
         try:
@@ -124,13 +190,17 @@ def _demo(args) -> int:
                                 f"occupancy={ {k: v['occupied'] for k, v in observer.occupancy.items()} } "
                                 f"matches={len(observer.matches)} violations={len(observer.violations)}")
                     say(line)
-                    if replayed and observer.all_frames_read():
+                    if replayed and observer.all_frames_read() and not api.swept:
+                        api.sweep(truth)
+                    if replayed and observer.all_frames_read() and api.settled(observer, truth):
                         complete = True
                         if args.duration:
                             break
                     time.sleep(2.0)  # the live summary's refresh interval
         except KeyboardInterrupt:
             say("demo: stopping...")
+        api.look()  # what an operator and finance would open: occupancy, reconciliation (audited)
+        time.sleep(1.0)  # let the last audit events reach the observer
     observer.stop()
     acc = accuracy(truth, list(observer.reads.values()), *_replay_clock())
     summary = {
@@ -147,6 +217,7 @@ def _demo(args) -> int:
         "matches_by_status": dict(sorted(__import__("collections").Counter(m["status"] for m in observer.matches.values()).items())),
         "violations": len(observer.violations),
         "payments": len(observer.payments),
+        "payment_plan": dict(sorted(__import__("collections").Counter(plan.values()).items())),
         "audit_events": dict(observer.audit),
         "accuracy": acc,
         "topic_prefix": prefix,

@@ -2,12 +2,91 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
 
-from alpr.settings import ServiceSettings
+from pydantic import Field, model_validator
+
+from alpr.settings import REPO_ROOT, ServiceSettings
 
 
 class OccupancySettings(ServiceSettings):
     """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
 
     http_port: int = Field(8003, ge=0, le=65535, description="Port of the occupancy API.")
+    cameras_file: Path = Field(
+        REPO_ROOT / "infra" / "cameras.demo.yaml",
+        description="Camera registry (YAML) shared with ingest; occupancy reads the facilities and their capacities.",
+    )
+    faust_app_id: str = Field(
+        "alpr-occupancy",
+        pattern=r"^[a-z0-9._-]+$",
+        description="faust application id: the consumer group and the changelog topic names "
+        "(<topic_prefix><app id>-facility-state-changelog).",
+    )
+    pass_gap_s: float = Field(
+        3.0,
+        gt=0,
+        le=120,
+        description="Reads of one lane more than this far apart (capture time) belong to different passes.",
+    )
+    plate_max_distance: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="Edits allowed between two plates (after folding confusable characters) for them to be "
+        "the same vehicle within a lane window; plates shorter than 5 characters must match exactly.",
+    )
+    no_plate_min_reads: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="'unreadable' reads in one lane window (and no plate) that make a no-plate pass; fewer "
+        "are taken for a spurious detection and not counted.",
+    )
+    overflow_tolerance: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="Occupancy may exceed capacity by this fraction (double parking, counting drift) and no more.",
+    )
+    batch_max: int = Field(500, ge=1, le=10_000, description="Most reads processed (and written) as one batch.")
+    batch_within_s: float = Field(
+        0.01, gt=0, le=5, description="Longest wait for a batch to fill; bounds the latency it adds."
+    )
+    commit_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often faust commits consumed offsets (after flushing the changelog); a crash replays at "
+        "most this much, and the state's offset guard skips what it already holds.",
+    )
+    state_crop_max_bytes: int = Field(
+        48_000,
+        ge=0,
+        le=200_000,
+        description="Largest best-read crop kept in the open pass's changelog state; a larger crop is not stored "
+        "with the pass (the changelog message of a facility must stay under the topic's size limit).",
+    )
+    recent_ids: int = Field(
+        512,
+        ge=16,
+        le=100_000,
+        description="Read ids and counted pass ids remembered per facility, so that a re-published read never "
+        "counts twice.",
+    )
+    sse_heartbeat_s: float = Field(
+        5.0, gt=0, le=300, description="Seconds between keep-alive messages on the live stream (SSE)."
+    )
+    dashboard_stale_after_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="The dashboard warns that its numbers are stale when nothing arrived for this long.",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_staleness(self):
+        # A dashboard that hears nothing between heartbeats would call healthy data stale.
+        if self.sse_heartbeat_s >= self.dashboard_stale_after_s and self.environment != "test":
+            raise ValueError("sse_heartbeat_s must be shorter than dashboard_stale_after_s")
+        return self

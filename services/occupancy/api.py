@@ -1,0 +1,33 @@
+"""The occupancy API: facilities, current occupancy, history, live stream, plate search, dashboard."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from alpr.http import create_app, install_auth
+from alpr.release import release_router
+from services.occupancy.release import export_release
+
+
+def build_app(parts) -> FastAPI:
+    """The FastAPI app over the service's parts (`services.occupancy.main.Components`)."""
+    from services.occupancy.routes import dashboard, facilities, live, passes
+
+    def store_ok() -> bool:
+        return parts.store.query("SELECT 1 AS ok") == [{"ok": 1}]
+
+    app = create_app(
+        "occupancy",
+        checks={"store": store_ok, "stream": parts.stream.ready, "holds": parts.holds.alive},
+    )
+    install_auth(app, auth_secret=parts.settings.auth_secret.get_secret_value(), audit=parts.audit)
+    app.state.settings = parts.settings
+    app.state.store = parts.store
+    app.state.board = parts.board
+    app.state.stream = parts.stream
+    app.state.facilities = parts.facilities
+    for router in (facilities.router, live.router, passes.router, dashboard.router):
+        app.include_router(router)
+    # Policy section 7: the one bulk export path, for an approved release only.
+    app.include_router(release_router(lambda scope: export_release(parts.store, scope)))
+    return app

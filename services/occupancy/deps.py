@@ -1,0 +1,45 @@
+"""FastAPI dependencies of the occupancy service, as Annotated aliases (STYLE.md 7)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from alpr.http import Access, Guard
+from alpr.roles import Permission
+from alpr.store import Store
+from services.occupancy.board import Board
+from services.occupancy.facilities import Facility
+from services.occupancy.settings import OccupancySettings
+from services.occupancy.stream import OccupancyStream
+
+
+def _state(name: str):
+    def get(request: Request):
+        return getattr(request.app.state, name)
+
+    return get
+
+
+StoreDep = Annotated[Store, Depends(_state("store"))]
+BoardDep = Annotated[Board, Depends(_state("board"))]
+StreamDep = Annotated[OccupancyStream, Depends(_state("stream"))]
+SettingsDep = Annotated[OccupancySettings, Depends(_state("settings"))]
+
+OccupancyRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occupancy.read"))]
+HistoryRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occupancy.history"))]
+LiveRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occupancy.stream"))]
+Adjust = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_ADJUST, "occupancy.adjust"))]
+PlateSearch = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))]
+ImageView = Annotated[Access, Depends(Guard(Permission.IMAGES_VIEW, "image.view"))]
+
+
+def facility_of(request: Request, facility_id: str) -> Facility:
+    facility = request.app.state.facilities.get(facility_id)
+    if facility is None:
+        raise HTTPException(404, f"no facility {facility_id!r}")
+    return facility
+
+
+FacilityDep = Annotated[Facility, Depends(facility_of)]

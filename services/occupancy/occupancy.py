@@ -1,0 +1,203 @@
+"""Occupancy: entries minus exits per facility, kept exactly once under redelivery.
+
+`FacilityState` is everything the service knows about one facility, kept as ONE value of the
+changelog-backed faust table (key = facility_id). One value per facility makes every update
+atomic: the count, the open pass of each lane, the ids already seen and the source offsets
+that the state reflects change together in one changelog message, or not at all.
+
+Exactly once, in three guards (all part of that value):
+
+1. `offsets`: the next source offset per partition that the state already includes. faust
+   commits offsets after it has flushed the changelog, so after a crash the recovered state
+   is at or ahead of the committed offset; redelivered reads below `offsets` are skipped.
+2. `recent_reads`: read ids seen lately. The recognizer publishes at least once, so the
+   same read can come back at a new offset; it is folded once.
+3. `counted`: pass ids already counted. A pass re-formed from re-published reads (same
+   deterministic pass_id) changes occupancy once.
+
+`Occupancy.apply` is pure (no I/O): reads in, state changes plus `Effects` (pass rows,
+history rows, events) out; the stream writes the effects, then the state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from alpr.contracts.models import OccupancyEvent, Read
+from services.occupancy.passes import Pass, PassFolder
+
+DELTA = {"entry": 1, "exit": -1, "patrol": 0}
+
+
+@dataclass
+class FacilityState:
+    """One facility's occupancy and folding state: the value of the faust table."""
+
+    facility_id: str
+    occupied: int = 0
+    partition: int = -1
+    offsets: dict[str, int] = field(default_factory=dict)
+    lanes: dict[str, Pass] = field(default_factory=dict)
+    recent_reads: deque[str] = field(default_factory=deque)
+    counted: deque[str] = field(default_factory=deque)
+    last_event: dict[str, Any] | None = None
+    _read_set: set[str] = field(default_factory=set, repr=False)
+    _counted_set: set[str] = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        self._read_set = set(self.recent_reads)
+        self._counted_set = set(self.counted)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "facility_id": self.facility_id,
+            "occupied": self.occupied,
+            "partition": self.partition,
+            "offsets": dict(self.offsets),
+            "lanes": {lane: p.to_state() for lane, p in self.lanes.items()},
+            "recent_reads": list(self.recent_reads),
+            "counted": list(self.counted),
+            "last_event": self.last_event,
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> "FacilityState":
+        return cls(
+            facility_id=data["facility_id"],
+            occupied=int(data["occupied"]),
+            partition=int(data.get("partition", -1)),
+            offsets={str(k): int(v) for k, v in data.get("offsets", {}).items()},
+            lanes={lane: Pass.from_state(p) for lane, p in data.get("lanes", {}).items()},
+            recent_reads=deque(data.get("recent_reads", [])),
+            counted=deque(data.get("counted", [])),
+            last_event=data.get("last_event"),
+        )
+
+    def seen_read(self, read_id: str, keep: int) -> bool:
+        """True if the read was folded already; otherwise remember it (bounded)."""
+        if read_id in self._read_set:
+            return True
+        _remember(self.recent_reads, self._read_set, read_id, keep)
+        return False
+
+    def count_once(self, pass_id: str, keep: int) -> bool:
+        """True the first time a pass is counted; False for a pass counted before."""
+        if pass_id in self._counted_set:
+            return False
+        _remember(self.counted, self._counted_set, pass_id, keep)
+        return True
+
+
+def _remember(order: deque[str], members: set[str], item: str, keep: int) -> None:
+    order.append(item)
+    members.add(item)
+    while len(order) > keep:
+        members.discard(order.popleft())
+
+
+@dataclass
+class Effects:
+    """What a batch of reads changed: rows to write and events to publish."""
+
+    passes: dict[str, Pass] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    events: list[OccupancyEvent] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+@dataclass
+class Occupancy:
+    """Folds reads into passes and counts confirmed entry/exit passes against capacity."""
+
+    folder: PassFolder
+    capacities: dict[str, int]
+    overflow_tolerance: float = 0.10
+    recent_ids: int = 512
+
+    def limit(self, facility_id: str) -> int:
+        """Most vehicles the count may reach: capacity plus the tolerance."""
+        return math.floor(self.capacities[facility_id] * (1 + self.overflow_tolerance))
+
+    def apply(self, state: FacilityState, read: Read, partition: int, offset: int, effects: Effects) -> None:
+        """Apply one read at (partition, offset) to its facility's state; idempotent."""
+        key = str(partition)
+        if offset < state.offsets.get(key, 0):
+            effects.skip("redelivered")
+            return
+        state.offsets[key] = offset + 1
+        state.partition = partition
+        if read.outcome == "no_plate":
+            # A frame with nothing detected: evidence of an empty view, not of a vehicle.
+            effects.skip("no_plate")
+            return
+        if state.seen_read(read.read_id, self.recent_ids):
+            effects.skip("duplicate_read")
+            return
+        result = self.folder.fold(state.lanes.get(read.lane), read)
+        p = result.current
+        state.lanes[read.lane] = p
+        if p.confirmed:
+            effects.passes[p.pass_id] = replace(p, read_ids=list(p.read_ids))
+        if result.newly_confirmed and state.count_once(p.pass_id, self.recent_ids):
+            self._count(state, p, read, effects)
+
+    def _count(self, state: FacilityState, p: Pass, read: Read, effects: Effects) -> None:
+        wanted = DELTA[p.direction]
+        if wanted == 0:
+            return  # patrol passes are stored for search; they do not move occupancy
+        before = state.occupied
+        after = min(before + 1, self.limit(state.facility_id)) if wanted > 0 else max(before - 1, 0)
+        note = ""
+        if after != before + wanted:
+            note = "exit with occupancy at 0: not counted" if wanted < 0 else "entry over capacity tolerance: not counted"
+        state.occupied = after
+        event_id = f"{state.facility_id}:{p.pass_id}"
+        effects.history.append(self.history_row(
+            event_id, state.facility_id, read.captured_at, after, after - before, "pass", p.pass_id, "", note,
+        ))
+        if after != before:
+            event = self.event(state, event_id, read.captured_at, "pass", p.pass_id, read.captured_at)
+            effects.events.append(event)
+
+    def adjust(self, state: FacilityState, occupied: int, actor: str, note: str, at: datetime, event_id: str):
+        """A manual count replaces the occupancy (drift correction); returns (history row, event)."""
+        before = state.occupied
+        state.occupied = occupied
+        row = self.history_row(event_id, state.facility_id, at, occupied, occupied - before, "adjustment", "", actor, note)
+        return row, self.event(state, event_id, at, "adjustment", None, None)
+
+    def event(self, state: FacilityState, event_id: str, at: datetime, reason: str, pass_id: str | None,
+              origin: datetime | None) -> OccupancyEvent:
+        capacity = self.capacities[state.facility_id]
+        event = OccupancyEvent(
+            event_id=event_id, facility_id=state.facility_id, occupied=state.occupied, capacity=capacity,
+            available=capacity - state.occupied, as_of=at, reason=reason, last_pass_id=pass_id,
+            origin_captured_at=origin,
+        )
+        state.last_event = event.model_dump(mode="json")
+        return event
+
+    def history_row(self, event_id: str, facility_id: str, at: datetime, occupied: int, delta: int, reason: str,
+                    pass_id: str, actor: str, note: str) -> dict[str, Any]:
+        return {
+            "event_id": event_id, "facility_id": facility_id, "as_of": at, "occupied": occupied,
+            "capacity": self.capacities[facility_id], "delta": delta, "reason": reason, "pass_id": pass_id, "actor": actor, "note": note,
+        }
+
+
+def replay(occupancy: Occupancy, reads: list[Read]) -> tuple[dict[str, FacilityState], Effects]:
+    """A clean run over `reads` in order (one partition): the reference the tests compare with."""
+    states: dict[str, FacilityState] = {}
+    effects = Effects()
+    for offset, read in enumerate(reads):
+        state = states.setdefault(read.facility_id, FacilityState(read.facility_id))
+        occupancy.apply(state, read, 0, offset, effects)
+    return states, effects
+

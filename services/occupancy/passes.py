@@ -1,0 +1,216 @@
+"""Passes: the many reads of one vehicle crossing a lane, folded into one record.
+
+A camera sees a vehicle in several frames; the recognizer publishes a read per frame (or an
+'unreadable' record when a plate box had no confident text). `PassFolder` decides, read by
+read, whether a read belongs to the lane's open pass or starts the next one:
+
+* same lane, and no more than `gap_ms` of capture time since the pass's last read, and
+* plates that are the same vehicle: equal after folding confusable characters
+  (`alpr.plates.confusable_key`: 8/B, 0/O/D/Q, 1/I/L, 5/S, 2/Z, 6/G), or at most
+  `max_distance` edits apart (a misread character that is not a confusable one), or one of
+  the two has no plate ('unreadable' frames of the vehicle whose plate was read in others).
+
+A pass is *confirmed* (a vehicle, counted) at its first readable read, or when it has
+`no_plate_min_reads` unreadable reads without any plate: a no-plate pass still counts,
+otherwise occupancy drifts with every dirty or missing plate. 'no_plate' records (frames in
+which nothing was detected) never create or extend a pass: they describe an empty view.
+
+Everything here is a pure function of the reads in order, so a replay gives the same passes
+with the same `pass_id` = '<facility>/<lane>/<first read capture epoch ms>'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from alpr.contracts import models as contracts
+from alpr.contracts.models import Read
+from alpr.plates import confusable_key
+
+MAX_READ_IDS = 200  # alpr.passes.v1 carries at most this many read ids as evidence
+
+
+def epoch_ms(read: Read) -> int:
+    return int(read.captured_at.timestamp() * 1000)
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, stopping early once it exceeds `limit` (plates are short)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def same_vehicle(plate_a: str | None, plate_b: str | None, max_distance: int) -> bool:
+    """Could two reads in one lane window be the same vehicle, going by their plates?"""
+    if not plate_a or not plate_b:
+        return True
+    a, b = confusable_key(plate_a), confusable_key(plate_b)
+    if a == b:
+        return True
+    # Short plates (vanity, motorcycle) leave too little text for an edit to be a misread.
+    if min(len(a), len(b)) < 5:
+        return False
+    return edit_distance(a, b, max_distance) <= max_distance
+
+
+@dataclass
+class Pass:
+    """One vehicle crossing one lane, with its best read."""
+
+    pass_id: str
+    facility_id: str
+    lane: str
+    camera_id: str
+    direction: str
+    first_seen_ms: int
+    last_seen_ms: int
+    plate: str | None = None
+    confidence: float = 0.0
+    best_read_id: str = ""
+    crop_jpeg_b64: str = ""
+    read_count: int = 0
+    unreadable_count: int = 0
+    confirmed: bool = False
+    origin_ms: int = 0  # capture time of the read that confirmed it (latency origin)
+    read_ids: list[str] = field(default_factory=list)  # evidence, the first MAX_READ_IDS
+    models: dict[str, str] | None = None  # model versions of the best read
+
+    @property
+    def plate_key(self) -> str:
+        return confusable_key(self.plate) if self.plate else ""
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> "Pass":
+        return cls(**data)
+
+
+@dataclass
+class FoldResult:
+    """What one read did to its lane: the pass it is part of, and whether that pass just became a vehicle."""
+
+    current: Pass
+    newly_confirmed: bool
+    closed: Pass | None = None  # the previous pass of the lane, ended by this read
+
+
+@dataclass
+class PassFolder:
+    """The folding rules (see the module docstring); holds no state of its own."""
+
+    gap_ms: int = 3000
+    max_distance: int = 1
+    no_plate_min_reads: int = 2
+    crop_max_bytes: int = 48_000
+
+    def joins(self, open_pass: Pass, read: Read) -> bool:
+        at = epoch_ms(read)
+        # Reads may arrive slightly out of capture order (recognizer replicas): a window both ways.
+        if at > open_pass.last_seen_ms + self.gap_ms or at < open_pass.first_seen_ms - self.gap_ms:
+            return False
+        return same_vehicle(open_pass.plate, read.plate if read.outcome == "read" else None, self.max_distance)
+
+    def fold(self, open_pass: Pass | None, read: Read) -> FoldResult:
+        """Fold a 'read' or 'unreadable' read into the lane's open pass, or start the next pass."""
+        at = epoch_ms(read)
+        closed = None
+        if open_pass is None or not self.joins(open_pass, read):
+            closed = open_pass
+            open_pass = Pass(
+                pass_id=f"{read.facility_id}/{read.lane}/{at}",
+                facility_id=read.facility_id,
+                lane=read.lane,
+                camera_id=read.camera_id,
+                direction=read.direction,
+                first_seen_ms=at,
+                last_seen_ms=at,
+            )
+        p = open_pass
+        p.first_seen_ms = min(p.first_seen_ms, at)
+        p.last_seen_ms = max(p.last_seen_ms, at)
+        p.read_count += 1
+        if len(p.read_ids) < MAX_READ_IDS:
+            p.read_ids.append(read.read_id)
+        readable = read.outcome == "read" and bool(read.plate)
+        if not readable:
+            p.unreadable_count += 1
+        if self._better(p, read, readable):
+            p.plate = read.plate if readable else p.plate
+            p.confidence = read.confidence if readable else p.confidence
+            p.best_read_id = read.read_id
+            p.camera_id = read.camera_id
+            p.models = read.models.model_dump()
+            crop = read.crop_jpeg_b64 or ""
+            p.crop_jpeg_b64 = crop if len(crop) <= self.crop_max_bytes else ""
+        newly = False
+        if not p.confirmed and (p.plate or p.unreadable_count >= self.no_plate_min_reads):
+            p.confirmed = True
+            p.origin_ms = at
+            newly = True
+        return FoldResult(p, newly, closed)
+
+    @staticmethod
+    def _better(p: Pass, read: Read, readable: bool) -> bool:
+        if not p.best_read_id:
+            return True
+        if readable:
+            # A read plate beats an unreadable box; among plates, the most confident text wins.
+            return p.plate is None or read.confidence > p.confidence
+        # A no-plate pass keeps the first unreadable box that came with a crop.
+        return p.plate is None and not p.crop_jpeg_b64 and bool(read.crop_jpeg_b64)
+
+
+def pass_row(p: Pass, held: bool) -> dict[str, Any]:
+    """The passes table row of a confirmed pass (ReplacingMergeTree by pass_id, version = reads)."""
+    return {
+        "pass_id": p.pass_id,
+        "facility_id": p.facility_id,
+        "camera_id": p.camera_id,
+        "lane": p.lane,
+        "direction": p.direction,
+        "plate": p.plate or "",
+        "plate_key": p.plate_key,
+        "confidence": p.confidence,
+        "first_seen": datetime.fromtimestamp(p.first_seen_ms / 1000, timezone.utc),
+        "last_seen": datetime.fromtimestamp(p.last_seen_ms / 1000, timezone.utc),
+        "read_count": min(p.read_count, 65535),
+        "best_read_id": p.best_read_id,
+        "crop_jpeg_b64": p.crop_jpeg_b64,
+        "version": p.read_count,
+        "held": 1 if held else 0,
+    }
+
+
+def pass_message(p: Pass) -> contracts.Pass:
+    """The alpr.passes.v1 message of a confirmed pass; republished as reads improve it (version)."""
+    return contracts.Pass(
+        pass_id=p.pass_id,
+        facility_id=p.facility_id,
+        camera_id=p.camera_id,
+        lane=p.lane,
+        direction=p.direction,
+        plate=p.plate,
+        plate_key=p.plate_key or None,
+        confidence=p.confidence,
+        first_seen=datetime.fromtimestamp(p.first_seen_ms / 1000, timezone.utc),
+        last_seen=datetime.fromtimestamp(p.last_seen_ms / 1000, timezone.utc),
+        read_count=p.read_count,
+        best_read_id=p.best_read_id or None,
+        read_ids=p.read_ids,
+        version=p.read_count,
+        best_crop_jpeg_b64=p.crop_jpeg_b64 or None,
+        models=p.models,
+    )

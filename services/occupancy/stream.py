@@ -1,0 +1,268 @@
+"""The faust application: alpr.reads.v1 -> alpr.occupancy.v1, alpr.passes.v1 and ClickHouse.
+
+One agent consumes reads in small batches (`take_events`: at most `batch_max` reads or
+`batch_within_s`). Per batch, in this order:
+
+1. decode every read (a bad one goes to `alpr.reads.dlq` with the reason; the partition
+   moves on) and apply it to its facility's state, purely (`Occupancy.apply`);
+2. publish the occupancy events, then every confirmed pass the batch touched (at its latest
+   version, on alpr.passes.v1, for revenue), and wait for Kafka's acknowledgement (before the
+   rows: events are what the operations center waits for);
+3. write pass and history rows to ClickHouse (idempotent: ReplacingMergeTree by pass_id /
+   event_id, deterministic versions), in a worker thread (chDB releases the GIL);
+4. store each touched facility's state in the table: one changelog message per facility;
+5. faust acks the batch; its commit flushes the producer (changelog) before committing
+   offsets, so a committed offset never runs ahead of the state.
+
+A crash anywhere repeats at most steps 1-4 for reads the state has not recorded, and the
+guards in `FacilityState` make the repetition change nothing. The table lives in memory
+(`memory://`, RocksDB is not installed); its changelog topic is the durable copy, read back
+at start (a compacted topic: one message per facility).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+from confluent_kafka import Producer
+from prometheus_client import Counter
+
+from alpr.contracts.models import OccupancyEvent
+from alpr.contracts.registry import contract, decode
+from alpr.errors import ContractError
+from alpr.holds import HoldKeeper
+from alpr.kafka.config import producer_config
+from alpr.kafka.dlq import DeadLetters
+from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, MESSAGES
+from alpr.store import Store
+from services.occupancy.board import Board
+from services.occupancy.facilities import Facility
+from services.occupancy.occupancy import Effects, FacilityState, Occupancy
+from services.occupancy.passes import PassFolder
+from services.occupancy.writer import OCCUPIED, EffectsWriter
+from services.occupancy.settings import OccupancySettings
+
+log = logging.getLogger(__name__)
+SERVICE = "occupancy"
+TABLE = "facility-state"
+STATE_MAX_BYTES = 4 * 1024 * 1024
+
+READS = Counter("alpr_occupancy_reads_total", "Reads by what occupancy did with them.", ["outcome"])
+
+
+def faust_log_level(level: str) -> str:
+    """faust's -l names: crit/error/warn/info/debug."""
+    return {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}[level]
+
+
+class FaustMessage:
+    """A faust message seen through the confluent-kafka Message methods DeadLetters uses."""
+
+    def __init__(self, message: Any) -> None:
+        self._m = message
+
+    def topic(self) -> str:
+        return self._m.topic
+
+    def partition(self) -> int:
+        return self._m.partition
+
+    def offset(self) -> int:
+        return self._m.offset
+
+    def key(self) -> bytes | None:
+        return self._m.key
+
+    def value(self) -> bytes | None:
+        return self._m.value
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        headers = self._m.headers or []
+        return list(headers.items() if isinstance(headers, dict) else headers)
+
+
+@dataclass
+class Topics:
+    reads: str
+    occupancy: str
+    passes: str
+    dlq: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> "Topics":
+        return cls(f"{prefix}alpr.reads.v1", f"{prefix}alpr.occupancy.v1", f"{prefix}alpr.passes.v1", f"{prefix}alpr.reads.dlq")
+
+
+class OccupancyStream:
+    """The faust app, its facility-state table and the agent: decode, apply (pure), write, save."""
+
+    def __init__(
+        self,
+        settings: OccupancySettings,
+        facilities: dict[str, Facility],
+        store: Store,
+        keeper: HoldKeeper,
+        board: Board,
+        reads_partitions: int,
+        topic_prefix: str = "",
+    ) -> None:
+        self.settings = settings
+        self.facilities = facilities
+        self.store = store
+        self.keeper = keeper
+        self.board = board
+        self.topics = Topics.with_prefix(topic_prefix)
+        self.reads_contract = contract("alpr.reads.v1")
+        self.occupancy = Occupancy(
+            PassFolder(
+                gap_ms=int(settings.pass_gap_s * 1000),
+                max_distance=settings.plate_max_distance,
+                no_plate_min_reads=settings.no_plate_min_reads,
+                crop_max_bytes=settings.state_crop_max_bytes,
+            ),
+            {f.facility_id: f.capacity for f in facilities.values()},
+            settings.overflow_tolerance,
+            settings.recent_ids,
+        )
+        self.reads_partitions = reads_partitions
+        datadir = settings.data_dir / "faust" / (topic_prefix + settings.faust_app_id)
+        datadir.mkdir(parents=True, exist_ok=True)
+        self.app = faust.App(
+            topic_prefix + settings.faust_app_id,
+            broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
+            store="memory://",
+            # Reads are decoded here (contract + DLQ), not by faust: a bad message must not crash the agent.
+            key_serializer="raw",
+            value_serializer="raw",
+            # The changelog is partitioned like the source topic: a facility's state sits in the
+            # changelog partition of its reads' partition, and recovers with it.
+            topic_partitions=reads_partitions,
+            topic_replication_factor=1,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            web_enabled=False,
+            autodiscover=False,
+            datadir=str(datadir),
+            broker_commit_interval=settings.commit_interval_s,
+            # A restarted (or SIGKILLed) worker waits for the dead member's session to expire
+            # before the group rebalances: 10 s, like the shared confluent-kafka consumers.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=1.0,
+            table_standby_replicas=0,
+            producer_max_request_size=STATE_MAX_BYTES,
+        )
+        self.table = self.app.Table(
+            TABLE, default=None, partitions=reads_partitions,
+            # A facility's state holds an open pass per lane with its crop: room above the 1 MB default.
+            extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)},
+        )
+        self.reads_topic = self.app.topic(self.topics.reads, partitions=reads_partitions)
+        dlq_producer = Producer(producer_config(settings.kafka_bootstrap, f"{SERVICE}-dlq", **{"linger.ms": 0}))
+        self.dead_letters = DeadLetters(dlq_producer, SERVICE, topic_prefix)
+        self.writer = EffectsWriter(
+            store, keeper, board, self.app.topic(self.topics.occupancy), self.app.topic(self.topics.passes), dlq_producer,
+        )
+        self.lock = asyncio.Lock()
+        self.batches = 0
+        self._ready = False
+        self.app.agent(self.reads_topic, name="occupancy")(self._agent)
+
+        @self.app.on_partitions_revoked.connect
+        async def _revoked(app, revoked, **kwargs) -> None:  # noqa: ANN001
+            self._ready = False
+
+        @self.app.on_rebalance_complete.connect
+        async def _recovered(app, **kwargs) -> None:  # noqa: ANN001
+            self.warm_board()
+            self._ready = True
+
+    # -- readiness ------------------------------------------------------------------------
+    def ready(self) -> bool:
+        """Recovered and consuming: set when faust reports the rebalance (and table recovery)
+        complete, cleared when partitions are revoked. A plain flag on purpose: /healthz runs in
+        a worker thread, and touching faust's services from there (app.tables.recovery creates
+        the Recovery service lazily) hung the worker's start."""
+        return self._ready
+
+    def warm_board(self) -> None:
+        """After recovery: put each facility's last published occupancy on the board."""
+        for key, value in list(self.table.data.items()):
+            if value and value.get("last_event"):
+                self.board.update(value["last_event"])
+                OCCUPIED.labels(key).set(value["occupied"])
+
+    # -- state -----------------------------------------------------------------------------
+    def load(self, facility_id: str) -> FacilityState:
+        data = self.table.data.get(facility_id)
+        return FacilityState.from_state(data) if data else FacilityState(facility_id)
+
+    def save(self, state: FacilityState) -> None:
+        value = state.to_state()
+        # Written to the store and the changelog by hand: a batch holds several partitions, and
+        # faust's table[key] = value would send every facility to the partition of the batch's
+        # last event. The facility's own source partition keeps recovery co-partitioned.
+        self.table.data[state.facility_id] = value
+        self.table.send_changelog(state.partition, state.facility_id, value)
+
+    # -- the agent -------------------------------------------------------------------------
+    async def _agent(self, stream) -> None:
+        async for events in stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s):
+            await self.handle(events)
+
+    async def handle(self, events) -> None:
+        started = time.perf_counter()
+        async with self.lock:
+            effects = Effects()
+            states: dict[str, FacilityState] = {}
+            dead = 0
+            for event in events:
+                message = event.message
+                try:
+                    read = decode(self.reads_contract, message.value)
+                    if read.facility_id not in self.facilities:
+                        raise ContractError(f"facility {read.facility_id!r} is not in the facility registry (ALPR_CAMERAS_FILE)")
+                except Exception as err:
+                    self.dead_letters.send(FaustMessage(message), f"{type(err).__name__}: {err}")
+                    MESSAGES.labels(SERVICE, message.topic, "dlq").inc()
+                    dead += 1
+                    continue
+                MESSAGES.labels(SERVICE, message.topic, "ok").inc()
+                state = states.get(read.facility_id) or states.setdefault(read.facility_id, self.load(read.facility_id))
+                self.occupancy.apply(state, read, message.partition, message.offset, effects)
+            for why, n in effects.skipped.items():
+                READS.labels(why).inc(n)
+            await self.writer.write(effects, dead)
+            for state in states.values():
+                self.save(state)
+            self.batches += 1
+        BATCH_SIZE.labels(SERVICE).observe(len(events))
+        BATCH_SECONDS.labels(SERVICE).observe(time.perf_counter() - started)
+
+    # -- adjustments -----------------------------------------------------------------------
+    async def adjust(self, facility_id: str, occupied: int, actor: str, note: str, event_id: str) -> OccupancyEvent:
+        """Replace a facility's count by a manual one; durable (row, event, changelog) on return."""
+        async with self.lock:
+            state = self.load(facility_id)
+            if state.partition < 0:
+                state.partition = partition_of(facility_id, self.reads_partitions)
+            row, event = self.occupancy.adjust(state, occupied, actor, note, datetime.now(timezone.utc), event_id)
+            await asyncio.to_thread(self.store.insert, "occupancy_history", [dict(row, held=0)])
+            await self.writer.send_events([event])
+            self.save(state)
+            await self.app.producer.flush()
+            self.writer.publish_to_board([event])
+            return event
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition librdkafka's default partitioner (consistent_random: CRC32) gives a key:
+    where the recognizer's reads of a facility land, for a facility that has sent none yet."""
+    import zlib
+
+    return (zlib.crc32(key.encode()) & 0xFFFFFFFF) % partitions

@@ -1,0 +1,107 @@
+"""The writer of a batch's effects: occupancy events, passes, ClickHouse rows, dead letters.
+
+Everything here is idempotent under a repeat (deterministic ids: event_id, pass_id with a
+growing version), so the stream can retry a failed batch, or redo one after a crash, without
+changing the outcome. The stream stores the facility state only after `write` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+
+from prometheus_client import Gauge
+
+from alpr.contracts.models import OccupancyEvent
+from alpr.contracts.registry import encode
+from alpr.holds import HoldKeeper
+from alpr.metrics import E2E_LATENCY
+from alpr.store import Store
+from services.occupancy.board import Board
+from services.occupancy.occupancy import Effects
+from services.occupancy.passes import pass_message, pass_row
+
+log = logging.getLogger(__name__)
+SERVICE = "occupancy"
+OCCUPIED = Gauge("alpr_occupancy_occupied", "Vehicles in the facility.", ["facility"])
+
+
+class EffectsWriter:
+    """Makes a batch's effects durable; `write` retries (with backoff) until all are acknowledged."""
+
+    def __init__(self, store: Store, keeper: HoldKeeper | None, board: Board, events_topic, passes_topic, dlq_producer) -> None:
+        self.store = store
+        self.keeper = keeper
+        self.board = board
+        self.events_topic = events_topic
+        self.passes_topic = passes_topic
+        self.dlq_producer = dlq_producer
+
+    async def write(self, effects: Effects, dead: int) -> None:
+        """Make the batch's effects durable: rows, events, dead letters. Retries until done."""
+        backoff = 0.2
+        events_sent = passes_sent = False
+        while True:
+            try:
+                # Events first: they are what the operations center waits for. Their order does
+                # not matter for correctness: all effects precede the state the stream stores next.
+                if effects.events and not events_sent:
+                    await self.send_events(effects.events)
+                    self.publish_to_board(effects.events)
+                    events_sent = True
+                if effects.passes and not passes_sent:
+                    await self.send_passes(effects)
+                    passes_sent = True
+                # Held flags are decided at each try: the holds consumer (another thread) may
+                # place a hold meanwhile.
+                rows = [pass_row(p, self.is_held(p.plate, datetime.fromtimestamp(p.first_seen_ms / 1000, timezone.utc)))
+                        for p in effects.passes.values()]
+                history = [dict(h, held=1 if self.is_held(None, h["as_of"]) else 0) for h in effects.history]
+                if rows or history:
+                    await asyncio.to_thread(self._insert, rows, history)
+                if dead:
+                    await asyncio.to_thread(self._flush_dead_letters)
+                return
+            except Exception as err:  # store or broker away: hold the batch (bounded memory), retry
+                log.warning("batch write failed; retrying", extra={"error": f"{type(err).__name__}: {err}", "backoff_s": backoff})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _insert(self, rows: list[dict], history: list[dict]) -> None:
+        if rows:
+            self.store.insert("passes", rows)
+        if history:
+            self.store.insert("occupancy_history", history)
+
+    def _flush_dead_letters(self) -> None:
+        if self.dlq_producer.flush(30):
+            raise RuntimeError("dead letters not acknowledged within 30 s")
+
+    async def send_events(self, events: list[OccupancyEvent]) -> None:
+        futures = [
+            await self.events_topic.send(key=e.facility_id.encode(), value=encode(e)) for e in events
+        ]
+        await asyncio.gather(*futures)
+        now = time.time()
+        for e in events:
+            OCCUPIED.labels(e.facility_id).set(e.occupied)
+            if e.origin_captured_at is not None:
+                E2E_LATENCY.labels(SERVICE, "occupancy_event").observe(max(0.0, now - e.origin_captured_at.timestamp()))
+
+    async def send_passes(self, effects: Effects) -> None:
+        """Each confirmed pass the batch touched, at its latest version, for revenue (alpr.passes.v1)."""
+        futures = [
+            await self.passes_topic.send(key=p.facility_id.encode(), value=encode(pass_message(p)))
+            for p in effects.passes.values()
+        ]
+        await asyncio.gather(*futures)
+
+    def publish_to_board(self, events: list[OccupancyEvent]) -> None:
+        for e in events:
+            self.board.update(e.model_dump(mode="json"))
+
+    def is_held(self, plate: str | None, at: datetime) -> bool:
+        """Rows inside an active legal hold's scope are written held (policy section 10)."""
+        return self.keeper is not None and self.keeper.is_held(plate, at)

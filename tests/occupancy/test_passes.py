@@ -1,0 +1,93 @@
+"""The pure parts: folding reads into passes and counting them, with plain values (no I/O)."""
+
+from __future__ import annotations
+
+from services.occupancy.occupancy import Effects, FacilityState, Occupancy, replay
+from services.occupancy.passes import PassFolder, edit_distance, pass_message, same_vehicle
+from services.occupancy.traffic import Traffic, read, vehicle
+from tests.occupancy.scripted import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, at, scripted_reads
+
+
+def occupancy() -> Occupancy:
+    return Occupancy(PassFolder(gap_ms=3000, max_distance=1, no_plate_min_reads=2), {"garage-a": 2, "garage-b": 10}, 0.5)
+
+
+def test_same_vehicle_knows_confusables_and_one_misread():
+    assert same_vehicle("8ABC123", "BABC1Z3", 1)  # confusables only: equal keys
+    assert same_vehicle("8ABC123", "8ABC128", 1)  # one non-confusable misread
+    assert not same_vehicle("8ABC123", "8ABX928", 1)
+    assert not same_vehicle("AB1", "AB7", 1)  # short plates must match exactly
+    assert same_vehicle("8ABC123", None, 1)  # an unreadable frame of the vehicle
+    assert edit_distance("8ABC123", "8ABC12", 1) == 1
+
+
+def test_the_scripted_day_gives_the_exact_passes_and_counts():
+    reads, last_exit = scripted_reads()
+    states, effects = replay(occupancy(), reads + last_exit)
+    assert {f: s.occupied for f, s in states.items()} == EXPECTED_OCCUPIED
+    passes = {(p.facility_id, p.lane, p.plate or "") for p in effects.passes.values()}
+    assert passes == EXPECTED_PASSES and len(effects.passes) == len(EXPECTED_PASSES)
+    a_entry = effects.passes[f"garage-a/L1/{int(at(10).timestamp() * 1000)}"]
+    assert (a_entry.plate, a_entry.confidence, a_entry.read_count) == ("8ABC123", 0.97, 4)
+    assert a_entry.best_read_id.endswith(f":{int(at(10.75).timestamp() * 1000)}#0") and a_entry.crop_jpeg_b64
+    no_plate = effects.passes[f"garage-a/L1/{int(at(20).timestamp() * 1000)}"]
+    assert no_plate.plate is None and no_plate.read_count == 3 and no_plate.confirmed
+    # The alpr.passes.v1 messages revenue consumes (validated by the contract model).
+    message = pass_message(a_entry)
+    assert (message.plate_key, message.version, len(message.read_ids)) == ("8A8C123", 4, 4)
+    assert message.best_crop_jpeg_b64 and message.models.reader == "synthetic@1"
+    assert pass_message(no_plate).plate is None and pass_message(no_plate).plate_key is None
+    history = [(h["occupied"], h["delta"], h["note"]) for h in effects.history if h["facility_id"] == "garage-a"]
+    assert history == EXPECTED_A_HISTORY
+    # Events only on a change; each carries the capture time of the read that caused it.
+    assert [(e.facility_id, e.occupied) for e in effects.events] == [
+        ("garage-a", 1), ("garage-a", 2), ("garage-a", 3), ("garage-b", 1), ("garage-a", 2)]
+    assert all(e.origin_captured_at is not None and e.available == e.capacity - e.occupied for e in effects.events)
+    assert effects.skipped == {"no_plate": 1, "duplicate_read": 1}
+
+
+def test_redelivery_and_republished_reads_change_nothing():
+    occ = occupancy()
+    reads = vehicle("garage-a", "L1", "entry", at(0), "8ABC123") + vehicle("garage-a", "L1", "entry", at(10), "7XYZ999")
+    state = FacilityState("garage-a")
+    first = Effects()
+    for offset, r in enumerate(reads):
+        occ.apply(state, r, 0, offset, first)
+    snapshot = FacilityState.from_state(state.to_state())  # what the changelog gives back after a crash
+    again = Effects()
+    for offset, r in enumerate(reads):  # redelivered from an older committed offset
+        occ.apply(snapshot, r, 0, offset, again)
+    for offset, r in enumerate(reads, start=100):  # re-published by the recognizer: new offsets, same ids
+        occ.apply(snapshot, r, 0, offset, again)
+    assert snapshot.occupied == state.occupied == 2
+    assert again.history == [] and again.events == []
+    assert again.skipped == {"redelivered": len(reads), "duplicate_read": len(reads)}
+
+
+def test_a_pass_re_formed_from_older_reads_is_counted_once():
+    occ = occupancy()
+    state = FacilityState("garage-b")
+    reads = vehicle("garage-b", "L1", "entry", at(0), "3JKP555")
+    effects = Effects()
+    for offset, r in enumerate(reads):
+        occ.apply(state, r, 0, offset, effects)
+    state.recent_reads.clear()
+    state.__post_init__()  # forget the read ids (a long outage): the pass id still guards the count
+    state.lanes.clear()
+    for offset, r in enumerate(reads, start=50):
+        occ.apply(state, r, 0, offset, effects)
+    assert state.occupied == 1 and len(effects.history) == 1
+
+
+def test_state_round_trips_through_the_changelog_form():
+    occ = occupancy()
+    states, _ = replay(occ, Traffic(["garage-b"], seed=3).reads(30))
+    state = states["garage-b"]
+    again = FacilityState.from_state(state.to_state())
+    assert again.to_state() == state.to_state()
+
+
+def test_crops_too_large_for_the_state_are_dropped_not_the_pass():
+    folder = PassFolder(crop_max_bytes=10)
+    result = folder.fold(None, read("garage-a", "L1", "entry", at(0), "8ABC123"))
+    assert result.newly_confirmed and result.current.crop_jpeg_b64 == ""
