@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ALPR := $(PY) -m alpr.cli
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv kafka-start kafka-stop clean
+.PHONY: demo test venv kafka-start kafka-stop clean chromium
 
 ## Install everything into .venv/ (pinned), once per change of the requirement files.
 venv: $(STAMP)
@@ -34,8 +34,12 @@ demo: kafka-start
 	$(ALPR) db migrate
 	$(ALPR) demo $(DEMO_ARGS)
 
+## Headless Chromium for the dashboard test (Debian package; needs root or sudo).
+chromium:
+	@bash infra/install-chromium.sh || echo "warning: chromium could not be installed; the dashboard test will be skipped"
+
 ## The whole test suite against the real broker and store; stops the broker, keeps pytest's exit code.
-test: venv
+test: venv chromium
 	$(ALPR) kafka start
 	$(ALPR) topics apply
 	@mkdir -p var

@@ -10,10 +10,18 @@ read, whether a read belongs to the lane's open pass or starts the next one:
   `max_distance` edits apart (a misread character that is not a confusable one), or one of
   the two has no plate ('unreadable' frames of the vehicle whose plate was read in others).
 
-A pass is *confirmed* (a vehicle, counted) at its first readable read, or when it has
-`no_plate_min_reads` unreadable reads without any plate: a no-plate pass still counts,
-otherwise occupancy drifts with every dirty or missing plate. 'no_plate' records (frames in
-which nothing was detected) never create or extend a pass: they describe an empty view.
+A pass is *confirmed* (a vehicle, counted) when `confirm_reads` of its reads agree (two
+frames of the same vehicle), or when it has `no_plate_min_reads` unreadable reads without
+any plate: a no-plate pass still counts, otherwise occupancy drifts with every dirty or
+missing plate. A single read never counts: on real footage a lone read is usually a
+fragment (a plate half in the frame, a sign, a read of the vehicle behind).
+
+A read that does not match a *confirmed* open pass but falls inside its time window does not
+end it: it starts the pass's *rival*. The rival replaces the open pass only once it is
+confirmed itself (the next vehicle has arrived); until then the open pass goes on, so a
+fragment in the middle of a vehicle's reads can neither split it into two passes nor count
+as a vehicle. 'no_plate' records (frames in which nothing was detected) never create or
+extend a pass: they describe an empty view.
 
 Everything here is a pure function of the reads in order, so a replay gives the same passes
 with the same `pass_id` = '<facility>/<lane>/<first read capture epoch ms>'.
@@ -85,6 +93,7 @@ class Pass:
     origin_ms: int = 0  # capture time of the read that confirmed it (latency origin)
     read_ids: list[str] = field(default_factory=list)  # evidence, the first MAX_READ_IDS
     models: dict[str, str] | None = None  # model versions of the best read
+    rival: dict[str, Any] | None = None  # state of a not yet confirmed pass inside this one's window
 
     @property
     def plate_key(self) -> str:
@@ -114,6 +123,7 @@ class PassFolder:
     gap_ms: int = 3000
     max_distance: int = 1
     no_plate_min_reads: int = 2
+    confirm_reads: int = 2
     crop_max_bytes: int = 48_000
 
     def joins(self, open_pass: Pass, read: Read) -> bool:
@@ -123,22 +133,33 @@ class PassFolder:
             return False
         return same_vehicle(open_pass.plate, read.plate if read.outcome == "read" else None, self.max_distance)
 
+    def _within(self, p: Pass, at: int) -> bool:
+        return p.first_seen_ms - self.gap_ms <= at <= p.last_seen_ms + self.gap_ms
+
+    @staticmethod
+    def _new(read: Read, at: int) -> Pass:
+        return Pass(pass_id=f"{read.facility_id}/{read.lane}/{at}", facility_id=read.facility_id, lane=read.lane,
+                    camera_id=read.camera_id, direction=read.direction, first_seen_ms=at, last_seen_ms=at)
+
     def fold(self, open_pass: Pass | None, read: Read) -> FoldResult:
         """Fold a 'read' or 'unreadable' read into the lane's open pass, or start the next pass."""
         at = epoch_ms(read)
-        closed = None
-        if open_pass is None or not self.joins(open_pass, read):
-            closed = open_pass
-            open_pass = Pass(
-                pass_id=f"{read.facility_id}/{read.lane}/{at}",
-                facility_id=read.facility_id,
-                lane=read.lane,
-                camera_id=read.camera_id,
-                direction=read.direction,
-                first_seen_ms=at,
-                last_seen_ms=at,
-            )
-        p = open_pass
+        if open_pass is not None and self.joins(open_pass, read):
+            return self._add(open_pass, read, at)
+        if open_pass is not None and open_pass.confirmed and self._within(open_pass, at):
+            # Inside a counted vehicle's window but not its plate: the rival, until it is confirmed.
+            rival = Pass.from_state(open_pass.rival) if open_pass.rival else None
+            if rival is None or not self.joins(rival, read):
+                rival = self._new(read, at)
+            result = self._add(rival, read, at)
+            if result.newly_confirmed:
+                open_pass.rival = None
+                return FoldResult(rival, True, open_pass)
+            open_pass.rival = rival.to_state()
+            return FoldResult(open_pass, False, None)
+        return self._add(self._new(read, at), read, at, closed=open_pass)
+
+    def _add(self, p: Pass, read: Read, at: int, closed: Pass | None = None) -> FoldResult:
         p.first_seen_ms = min(p.first_seen_ms, at)
         p.last_seen_ms = max(p.last_seen_ms, at)
         p.read_count += 1
@@ -156,7 +177,8 @@ class PassFolder:
             crop = read.crop_jpeg_b64 or ""
             p.crop_jpeg_b64 = crop if len(crop) <= self.crop_max_bytes else ""
         newly = False
-        if not p.confirmed and (p.plate or p.unreadable_count >= self.no_plate_min_reads):
+        if not p.confirmed and ((p.plate and p.read_count >= self.confirm_reads) or
+                                (not p.plate and p.unreadable_count >= self.no_plate_min_reads)):
             p.confirmed = True
             p.origin_ms = at
             newly = True

@@ -89,5 +89,30 @@ def test_state_round_trips_through_the_changelog_form():
 
 def test_crops_too_large_for_the_state_are_dropped_not_the_pass():
     folder = PassFolder(crop_max_bytes=10)
-    result = folder.fold(None, read("garage-a", "L1", "entry", at(0), "8ABC123"))
+    first = folder.fold(None, read("garage-a", "L1", "entry", at(0), "8ABC123"))
+    result = folder.fold(first.current, read("garage-a", "L1", "entry", at(0.25), "8ABC123"))
     assert result.newly_confirmed and result.current.crop_jpeg_b64 == ""
+
+
+def test_fragments_neither_split_a_vehicle_nor_count_and_the_next_vehicle_still_counts():
+    """Seen on the demo footage: a lone misread ('LPL0509', 'Y') among a vehicle's reads."""
+    folder = PassFolder()
+    lane = []
+
+    def fold(t, plate, conf=0.97):
+        current = lane[-1].current if lane else None
+        lane.append(folder.fold(current, read("garage-a", "L1", "entry", at(t), plate, confidence=conf)))
+        return lane[-1]
+
+    assert not fold(0.0, "LPL6569").newly_confirmed          # one read is not yet a vehicle
+    assert fold(0.25, "LPL6569").newly_confirmed             # two agreeing reads are
+    r = fold(0.5, "LPL0509")                                  # a fragment inside the window
+    assert not r.newly_confirmed and r.closed is None and r.current.plate == "LPL6569"
+    r = fold(0.75, "LPL6569")                                 # the vehicle goes on: same pass
+    assert r.current.read_count == 3 and r.current.pass_id.endswith(str(int(at(0).timestamp() * 1000)))
+    assert not fold(2.0, "Y", 0.57).newly_confirmed          # a lone fragment after it: never counted
+    # The next vehicle, close behind: its second read confirms it and ends the first pass.
+    assert not fold(2.5, "KZY2060").newly_confirmed
+    r = fold(2.75, "KZY2060")
+    assert r.newly_confirmed and r.current.plate == "KZY2060" and r.closed.plate == "LPL6569"
+    assert sum(x.newly_confirmed for x in lane) == 2
