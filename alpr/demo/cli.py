@@ -86,13 +86,14 @@ class _DemoApi:
         self.say("demo: closing patrol uploaded")
 
     def settled(self, observer, truth) -> bool:
-        """Revenue has decided a session for every vehicle that entered (or revenue is not running)."""
+        """Revenue has decided the session of every vehicle that left (or revenue is not running);
+        vehicles still parked have open sessions, which are not decided yet."""
         if "revenue" not in self.services:
             return True
-        entered = {t.plate for t in truth if t.direction == "entry"}
+        left = {t.plate for t in truth if t.direction == "exit"}
         with observer.lock:
-            decided = {m["plate"] for m in observer.matches.values() if m.get("plate")}
-        return len(decided & entered) >= len(entered)
+            decided = {m["plate"] for m in observer.matches.values() if m.get("plate") and m.get("exit_at")}
+        return left <= decided
 
     def look(self) -> None:
         for name, path in (("occupancy", "/v1/facilities"), ("revenue", "/v1/revenue/reconciliation")):

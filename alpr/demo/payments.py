@@ -72,6 +72,7 @@ def patrol_sweep(truth: list[TruthPass]) -> list[tuple[str, bytes, str]]:
         y, x = 380, 490
         canvas[y: y + flat.shape[0], x: x + flat.shape[1]] = flat[..., :3]
         ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        at = end + timedelta(minutes=2, seconds=i)
-        frames.append((plate, buf.tobytes(), at.isoformat().replace("+00:00", "Z")))
+        for k in range(2):  # the patrol camera sees each car in a couple of frames
+            at = end + timedelta(minutes=2, seconds=i, milliseconds=250 * k)
+            frames.append((plate, buf.tobytes(), at.isoformat().replace("+00:00", "Z")))
     return frames

@@ -79,6 +79,11 @@ class Camera(Entry):
     replay_start: AwareDatetime | None = Field(
         None, description="For file sources: capture time of the first frame (default: when the replay starts)."
     )
+    replay_speed: float | None = Field(
+        None, gt=0, le=1000,
+        description="For file sources: publish at this multiple of real time (1: as recorded), so that several "
+        "cameras' replays interleave as live cameras would; None: as fast as Kafka takes them.",
+    )
     upload_token_sha256: str | None = Field(
         None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the camera's upload token; None: uploads refused."
     )

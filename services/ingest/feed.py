@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -96,10 +97,19 @@ class Feed:
         frames = image_folder(self.path, start, self.camera.fps_cap) if self.kind == "folder" else video_file(self.path, start)
         self._set_state("streaming")
         metrics.SOURCE_UP.labels(self.camera.camera_id).set(1)
+        speed = self.camera.replay_speed
+        first_capture, wall_start = None, time.monotonic()
         try:
             for item in frames:
                 if stop.is_set():
                     break
+                if speed and not isinstance(item, FrameUnreadable):
+                    # Paced replay: lanes replayed side by side reach Kafka in capture order,
+                    # as live cameras would (stream clocks downstream depend on it).
+                    first_capture = first_capture or item[0]
+                    due = wall_start + (item[0] - first_capture).total_seconds() / speed
+                    if stop.wait(max(0.0, due - time.monotonic())):
+                        break
                 self._handle(item, lambda frame: self.publisher.publish_waiting(frame, self.kind, stop, self._done))
         except SourceError as err:
             self._error(str(err))
