@@ -41,8 +41,17 @@ def _store(args) -> int:
     return _emit(run_bench(rows=args.rows), args.json)
 
 
+def _pipeline(args) -> int:
+    from alpr.bench.pipeline import run_bench
+
+    settings = _settings()
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    return _emit(run_bench(settings.kafka_bootstrap, settings.data_dir, rate=args.rate, vehicles=args.vehicles,
+                           replicas=args.replicas, progress=say), args.json)
+
+
 def register(sub) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: recognizer, ingest, store (figures with the machine)")
+    bench = sub.add_parser("bench", help="benchmarks: recognizer, ingest, store, pipeline (figures with the machine)")
     ops = bench.add_subparsers(dest="what", required=True)
     r = ops.add_parser("recognizer", help="frames/s of one replica on 1280x720 JPEG frames, real broker and models")
     r.add_argument("--frames", type=int, default=200)
@@ -54,6 +63,12 @@ def register(sub) -> None:
     i.add_argument("--frames", type=int, default=2000)
     i.add_argument("--json", action="store_true")
     i.set_defaults(handler=_ingest)
+    p = ops.add_parser("pipeline", help="ingest -> recognizer -> occupancy -> revenue at a given rate: latencies")
+    p.add_argument("--rate", type=float, default=8.0, help="frames per second offered to ingest")
+    p.add_argument("--vehicles", type=int, default=40)
+    p.add_argument("--replicas", type=int, default=1, help="recognizer replicas")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_pipeline)
     s = ops.add_parser("store", help="ClickHouse batch insert rows/s (the configured store)")
     s.add_argument("--rows", type=int, default=500_000)
     s.add_argument("--json", action="store_true")

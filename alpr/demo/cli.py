@@ -104,6 +104,20 @@ class _DemoApi:
                     pass
 
 
+POISONED = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.payments.v1", "alpr.audit.v1", "alpr.holds.v1")
+
+
+def _poison(bootstrap: str, prefix: str, n: int) -> None:
+    """Malformed messages on every consumed topic: each must end in its DLQ, nothing may stall."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for topic in POISONED:
+        for i in range(n):
+            producer.produce(prefix + topic, key=b"garage-1", value=b"\x00{not json, not a jpeg %d" % i)
+    producer.flush(30)
+
+
 def _replay_clock() -> tuple[datetime, float]:
     """When frame 0 of the demo footage was captured, and the footage's frame rate."""
     from services.ingest.cameras import load_registry
@@ -175,6 +189,9 @@ def _demo(args) -> int:
                 continue
             stack.start(name, PORTS[name], name, "serve", timeout=300, extra_env=revenue_env if name == "revenue" else None)
             say(f"demo: {name} healthy on :{PORTS[name]}")
+        if args.poison:
+            _poison(settings.kafka_bootstrap, prefix, args.poison)
+            say(f"demo: published {args.poison} malformed messages to every consumed topic")
         say(f"demo: user '{user}' (parking management), one-time password: {password}")
         api = _DemoApi(services, user, password, say)
         plan = api.pay(truth)
@@ -220,6 +237,7 @@ def _demo(args) -> int:
         "payments": len(observer.payments),
         "payment_plan": dict(sorted(__import__("collections").Counter(plan.values()).items())),
         "audit_events": dict(observer.audit),
+        "dead_letters": dict(sorted(observer.dead_letters.items())),
         "accuracy": acc,
         "topic_prefix": prefix,
         "data_dir": str(data_dir),
@@ -237,4 +255,5 @@ def register(sub) -> None:
     demo.add_argument("--duration", type=float, default=0, help="stop after this many seconds (or when done) and report")
     demo.add_argument("--json", action="store_true", help="print one JSON summary (progress goes to stderr)")
     demo.add_argument("--services", help="comma-separated subset to run (default: every service)")
+    demo.add_argument("--poison", type=int, default=0, help="also publish N malformed messages to every consumed topic")
     demo.set_defaults(handler=_demo)

@@ -18,12 +18,14 @@ from confluent_kafka import Consumer
 class Observer:
     TOPICS = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.occupancy.v1", "alpr.revenue-matches.v1",
               "alpr.violations.v1", "alpr.audit.v1", "alpr.payments.v1")
+    DLQS = ("alpr.frames.dlq", "alpr.reads.dlq", "alpr.passes.dlq", "alpr.payments.dlq", "alpr.audit.dlq", "alpr.holds.dlq")
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-observer-{uuid.uuid4().hex[:8]}",
                                    "auto.offset.reset": "earliest", "enable.auto.commit": False, "log_level": 3})
-        self._consumer.subscribe([prefix + t for t in self.TOPICS])
+        self._consumer.subscribe([prefix + t for t in self.TOPICS + self.DLQS])
+        self.dead_letters: Counter = Counter()
         self.lock = threading.Lock()
         self.frames: set[str] = set()
         self.read_frames: set[str] = set()
@@ -49,11 +51,18 @@ class Observer:
 
     def _take(self, topic: str, m) -> None:
         with self.lock:
+            if topic.endswith(".dlq"):
+                self.dead_letters[topic] += 1
+                return
             if topic == "alpr.frames.v1":
                 headers = {k: v.decode() for k, v in (m.headers() or [])}
-                self.frames.add(headers.get("frame_id", ""))
+                if "frame_id" in headers:  # a poison frame without headers is the DLQ's business
+                    self.frames.add(headers["frame_id"])
                 return
-            body = json.loads(m.value())
+            try:
+                body = json.loads(m.value())
+            except (ValueError, TypeError):
+                return  # a poison message (alpr demo --poison): counted where it lands, in a DLQ
             if topic == "alpr.reads.v1":
                 self.reads[body["read_id"]] = body
                 self.read_frames.add(body["frame_id"])
