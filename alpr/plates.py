@@ -144,3 +144,19 @@ def pattern_of(text: str) -> str | None:
         if fits(text, pattern):
             return name
     return None
+
+
+def edit_distance(a: str, b: str, limit: int = 1) -> int:
+    """Levenshtein distance, stopping early once it exceeds `limit` (plates are short): how many
+    misread characters apart two reads are, for fuzzy matching beyond confusable characters."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]

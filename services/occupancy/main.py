@@ -27,7 +27,7 @@ from mode import Service
 from alpr.audit import AuditClient
 from alpr.errors import ConfigError
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
-from alpr.store import Store, open_store
+from alpr.store import LazyStore, Store, open_store
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility, load_facilities
 from services.occupancy.settings import OccupancySettings
@@ -200,32 +200,8 @@ def run(settings: OccupancySettings) -> int:
     return 0
 
 
-class _StoreOnFirstUse:
-    """A store opened by its first query. The route check of tests/test_routes.py builds every
-    service's app in one process, and chDB serves one data directory per process."""
-
-    def __init__(self, settings: OccupancySettings) -> None:
-        self.settings = settings
-        self.database = SERVICE
-        self._store: Store | None = None
-
-    def _open(self) -> Store:
-        if self._store is None:
-            self._store = open_occupancy_store(self.settings)
-        return self._store
-
-    def command(self, sql, params=None):
-        return self._open().command(sql, params)
-
-    def query(self, sql, params=None):
-        return self._open().query(sql, params)
-
-    def insert(self, table, rows):
-        return self._open().insert(table, rows)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+def _store_on_first_use(settings) -> LazyStore:
+    return LazyStore(SERVICE, lambda: open_occupancy_store(settings))
 
 
 def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str):
@@ -238,7 +214,7 @@ def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str):
     settings = OccupancySettings(data_dir=tmp_path, auth_secret=secret, environment="test",
                                  kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
     facilities = load_facilities(settings.cameras_file)
-    store = _StoreOnFirstUse(settings)
+    store = _store_on_first_use(settings)
     board = Board(facilities)
     board.close()
     stream = OccupancyStream(settings, facilities, store, None, board, reads_partitions=1)

@@ -35,28 +35,13 @@ from typing import Any
 
 from alpr.contracts import models as contracts
 from alpr.contracts.models import Read
-from alpr.plates import confusable_key
+from alpr.plates import confusable_key, edit_distance
 
 MAX_READ_IDS = 200  # alpr.passes.v1 carries at most this many read ids as evidence
 
 
 def epoch_ms(read: Read) -> int:
     return int(read.captured_at.timestamp() * 1000)
-
-
-def edit_distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance, stopping early once it exceeds `limit` (plates are short)."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        if min(current) > limit:
-            return limit + 1
-        previous = current
-    return previous[-1]
 
 
 def same_vehicle(plate_a: str | None, plate_b: str | None, max_distance: int) -> bool:

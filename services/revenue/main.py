@@ -20,7 +20,7 @@ from alpr.errors import AlprError
 from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
 from alpr.runtime import Workers
-from alpr.store import Store, open_store
+from alpr.store import LazyStore, Store, open_store
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.settings import RevenueSettings
 from services.revenue.stream import SERVICE, RevenueStream
@@ -149,32 +149,8 @@ def run(settings: RevenueSettings) -> int:
         store.close()
 
 
-class _StoreOnFirstUse:
-    """A store opened by its first query: tests/test_routes.py builds every service's app in
-    one process, and chDB serves one data directory per process."""
-
-    def __init__(self, settings: RevenueSettings) -> None:
-        self.settings = settings
-        self.database = SERVICE
-        self._store: Store | None = None
-
-    def _open(self) -> Store:
-        if self._store is None:
-            self._store = open_revenue_store(self.settings)
-        return self._store
-
-    def command(self, sql, params=None):
-        return self._open().command(sql, params)
-
-    def query(self, sql, params=None):
-        return self._open().query(sql, params)
-
-    def insert(self, table, rows):
-        return self._open().insert(table, rows)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+def _store_on_first_use(settings) -> LazyStore:
+    return LazyStore(SERVICE, lambda: open_revenue_store(settings))
 
 
 def build_app_for_tests(tmp_path, audit: AuditClient, secret: str) -> FastAPI:
@@ -183,5 +159,5 @@ def build_app_for_tests(tmp_path, audit: AuditClient, secret: str) -> FastAPI:
     settings = RevenueSettings(data_dir=tmp_path, auth_secret=secret, environment="test",
                                kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
     publisher = PaymentPublisher(settings.kafka_bootstrap, "alpr.payments.v1", payment_check(settings))
-    services = Services(settings, _StoreOnFirstUse(settings), load_tariff(settings.tariff_file), publisher)
+    services = Services(settings, _store_on_first_use(settings), load_tariff(settings.tariff_file), publisher)
     return build_app(services, Workers(), audit)

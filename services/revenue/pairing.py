@@ -28,24 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alpr.contracts.models import Pass
+from alpr.plates import edit_distance
 from services.revenue.session import Session, dt_to_ms, session_id
 
 MAX_PATROL_IDS = 10
-
-
-def edit_distance(a: str, b: str, limit: int = 1) -> int:
-    """Levenshtein distance, stopping early once it exceeds `limit` (plates are short)."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        if min(current) > limit:
-            return limit + 1
-        previous = current
-    return previous[-1]
 
 
 def new_state() -> dict[str, Any]:
