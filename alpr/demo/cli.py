@@ -118,6 +118,19 @@ def _poison(bootstrap: str, prefix: str, n: int) -> None:
     producer.flush(30)
 
 
+def _restart_local_broker(say) -> None:
+    """Fault injection (--restart-broker-after): stop the local broker and start it again with
+    its data, while every service is mid-stream."""
+    from alpr.kafka.broker import BrokerSettings, LocalBroker
+    from alpr.settings import load_settings
+
+    broker = LocalBroker(load_settings(BrokerSettings))
+    say("demo: restarting the Kafka broker mid-stream...")
+    broker.stop()
+    broker.start()
+    say("demo: broker back")
+
+
 def _replay_clock() -> tuple[datetime, float]:
     """When frame 0 of the demo footage was captured, and the footage's frame rate."""
     from services.ingest.cameras import load_registry
@@ -195,6 +208,7 @@ def _demo(args) -> int:
         say(f"demo: user '{user}' (parking management), one-time password: {password}")
         api = _DemoApi(services, user, password, say)
         plan = api.pay(truth)
+        restarted, replay_started = False, time.monotonic()
         if "occupancy" in services:
             say(f"demo: operations dashboard: http://127.0.0.1:{PORTS['occupancy']}/  (log in with the user above)")
         try:
@@ -208,6 +222,9 @@ def _demo(args) -> int:
                                 f"occupancy={ {k: v['occupied'] for k, v in observer.occupancy.items()} } "
                                 f"matches={len(observer.matches)} violations={len(observer.violations)}")
                     say(line)
+                    if args.restart_broker_after and not restarted and time.monotonic() - replay_started >= args.restart_broker_after:
+                        restarted = True
+                        _restart_local_broker(say)
                     if replayed and observer.all_frames_read() and not api.swept:
                         api.sweep(truth)
                     if replayed and observer.all_frames_read() and api.settled(observer, truth):
@@ -238,6 +255,7 @@ def _demo(args) -> int:
         "payment_plan": dict(sorted(__import__("collections").Counter(plan.values()).items())),
         "audit_events": dict(observer.audit),
         "dead_letters": dict(sorted(observer.dead_letters.items())),
+        "broker_restarted": bool(args.restart_broker_after) and restarted,
         "accuracy": acc,
         "topic_prefix": prefix,
         "data_dir": str(data_dir),
@@ -256,4 +274,6 @@ def register(sub) -> None:
     demo.add_argument("--json", action="store_true", help="print one JSON summary (progress goes to stderr)")
     demo.add_argument("--services", help="comma-separated subset to run (default: every service)")
     demo.add_argument("--poison", type=int, default=0, help="also publish N malformed messages to every consumed topic")
+    demo.add_argument("--restart-broker-after", type=float, default=0,
+                      help="fault injection: restart the local broker this many seconds into the replay")
     demo.set_defaults(handler=_demo)

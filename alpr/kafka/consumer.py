@@ -137,13 +137,38 @@ class BatchConsumer(Generic[T]):
         for m in messages:
             key = (m.topic(), m.partition())
             offsets[key] = max(offsets.get(key, -1), m.offset() + 1)
-        self.consumer.commit(
-            offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False
-        )
+        self._commit([TopicPartition(t, p, o) for (t, p), o in offsets.items()], stop)
         result.committed = offsets
         BATCH_SIZE.labels(self.service).observe(len(messages))
         BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         return result
+
+    def _commit(self, offsets: list[TopicPartition], stop: threading.Event | None) -> None:
+        """Commit after the effect. A broker restart answers NOT_COORDINATOR (and the like) for a
+        while: retry those. If the group moved on (a rebalance), the offsets are no longer ours:
+        the next owner redoes the batch, which is harmless because every effect is idempotent."""
+        backoff = 0.2
+        while True:
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as err:
+                error = err.args[0]
+                if error.code() in (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
+                                    KafkaError.UNKNOWN_MEMBER_ID, KafkaError._NO_OFFSET):
+                    log.warning("commit dropped after a rebalance; the batch will be redone",
+                                extra={"service": self.service, "error": error.str()})
+                    return
+                if error.fatal() or not (error.retriable() or error.code() in (
+                        KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                        KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
+                        KafkaError.REQUEST_TIMED_OUT, KafkaError._WAIT_COORD)):
+                    raise
+                log.warning("commit failed; retrying", extra={"service": self.service, "error": error.str(), "backoff_s": backoff})
+                if stop is not None and stop.is_set():
+                    raise
+                time.sleep(backoff)  # backing off a coordinator that is coming back
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _write_with_retry(self, values: list[T], stop: threading.Event | None) -> None:
         backoff = 0.2

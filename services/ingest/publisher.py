@@ -57,6 +57,12 @@ class Delivery:
 OnDone = Callable[[Delivery], None]
 
 
+# Delivery errors of a broker that is away or restarting: worth sending a replayed frame again.
+_RETRY_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
+                          KafkaError.REQUEST_TIMED_OUT, KafkaError.LEADER_NOT_AVAILABLE,
+                          KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError._ALL_BROKERS_DOWN})
+
+
 class Publisher:
     """Thread-safe: sources and request handlers publish from their own threads.
 
@@ -229,6 +235,24 @@ class Publisher:
         metrics.QUEUE_DEPTH.labels(metrics.SERVICE).set(self._in_flight)
 
     def _delivered(self, frame: Frame, source: str, on_done: OnDone | None, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and source in ("file", "folder") and not self._stopping and (
+                err.retriable() or err.code() in _RETRY_CODES):
+            # A replayed file waits for Kafka (its policy): a frame that timed out while the
+            # broker restarted is sent again, not dropped. The same frame_id makes it harmless.
+            metrics.count(source, "retried")
+            log.warning("frame not delivered; sending it again", extra={"frame_id": frame.frame_id, "reason": err.str()})
+            with self._cond:
+                self._in_flight -= 1
+                try:
+                    self._produce(frame, source, on_done)
+                    return
+                except QueueFull:
+                    self._cond.notify_all()  # fall through: counted as failed below
+            metrics.count(source, "failed")
+            log.error("frame not delivered", extra={"frame_id": frame.frame_id, "reason": err.str(), "topic": self.topic})
+            if on_done is not None:
+                on_done(Delivery(frame.frame_id, error=err.str()))
+            return
         with self._cond:
             self._in_flight -= 1
             self._cond.notify_all()

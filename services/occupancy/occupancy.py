@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from alpr.contracts.models import OccupancyEvent, Read
-from services.occupancy.passes import Pass, PassFolder
+from services.occupancy.passes import Pass, PassFolder, epoch_ms
 
 DELTA = {"entry": 1, "exit": -1, "patrol": 0}
 
@@ -45,6 +45,9 @@ class FacilityState:
     recent_reads: deque[str] = field(default_factory=deque)
     counted: deque[str] = field(default_factory=deque)
     last_event: dict[str, Any] | None = None
+    # Per lane, the last capture time of its last closed pass: a read older than that belongs
+    # to a vehicle already folded and counted (a redelivery older than `recent_reads` holds).
+    closed_ms: dict[str, int] = field(default_factory=dict)
     _read_set: set[str] = field(default_factory=set, repr=False)
     _counted_set: set[str] = field(default_factory=set, repr=False)
 
@@ -62,6 +65,7 @@ class FacilityState:
             "recent_reads": list(self.recent_reads),
             "counted": list(self.counted),
             "last_event": self.last_event,
+            "closed_ms": dict(self.closed_ms),
         }
 
     @classmethod
@@ -75,6 +79,7 @@ class FacilityState:
             recent_reads=deque(data.get("recent_reads", [])),
             counted=deque(data.get("counted", [])),
             last_event=data.get("last_event"),
+            closed_ms={str(k): int(v) for k, v in data.get("closed_ms", {}).items()},
         )
 
     def seen_read(self, read_id: str, keep: int) -> bool:
@@ -140,7 +145,12 @@ class Occupancy:
         if state.seen_read(read.read_id, self.recent_ids):
             effects.skip("duplicate_read")
             return
+        if epoch_ms(read) <= state.closed_ms.get(read.lane, -1):
+            effects.skip("late")
+            return
         result = self.folder.fold(state.lanes.get(read.lane), read)
+        if result.closed is not None:
+            state.closed_ms[read.lane] = max(state.closed_ms.get(read.lane, -1), result.closed.last_seen_ms)
         p = result.current
         state.lanes[read.lane] = p
         if p.confirmed:

@@ -116,3 +116,14 @@ def test_fragments_neither_split_a_vehicle_nor_count_and_the_next_vehicle_still_
     r = fold(2.75, "KZY2060")
     assert r.newly_confirmed and r.current.plate == "KZY2060" and r.closed.plate == "LPL6569"
     assert sum(x.newly_confirmed for x in lane) == 2
+
+
+def test_a_redelivered_read_older_than_the_lanes_closed_pass_is_skipped():
+    """After a broker restart the recognizer may redeliver hundreds of reads, more than the
+    recent-read window holds: a read older than the lane's last closed pass is late, not a vehicle."""
+    occ = Occupancy(PassFolder(), {"garage-a": 10}, 0.5, recent_ids=2)
+    first = [read("garage-a", "L1", "entry", at(t), "8ABC123") for t in (0, 0.25, 0.5)]
+    second = [read("garage-a", "L1", "entry", at(t), "7XYZ987") for t in (10, 10.25)]
+    states, effects = replay(occ, first + second + first[1:])  # old reads come back after the window forgot them
+    assert states["garage-a"].occupied == 2
+    assert len(effects.passes) == 2
