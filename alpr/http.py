@@ -23,6 +23,16 @@ from alpr.roles import Permission
 Check = Callable[[], bool]
 
 
+def state_dep(name: str):
+    """A dependency returning `app.state.<name>`: what a service put there at start (its store,
+    settings, registry), for `Annotated[X, Depends(state_dep("x"))]` aliases."""
+
+    def get(request: Request):
+        return getattr(request.app.state, name)
+
+    return get
+
+
 def create_app(service: str, checks: dict[str, Check] | None = None, **fastapi_kwargs) -> FastAPI:
     """A service app with /healthz (ready only when every check passes) and /metrics."""
     app = FastAPI(title=f"alpr {service}", **fastapi_kwargs)

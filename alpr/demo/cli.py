@@ -11,6 +11,7 @@ Ctrl-C (or --duration) stops every process it started.
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 import json
 import sys
 import time
@@ -249,10 +250,10 @@ def _demo(args) -> int:
         "occupancy": {k: v["occupied"] for k, v in observer.occupancy.items()},
         "occupancy_expected": expected_occupancy(truth),
         "sessions": len(observer.matches),
-        "matches_by_status": dict(sorted(__import__("collections").Counter(m["status"] for m in observer.matches.values()).items())),
+        "matches_by_status": dict(sorted(Counter(m["status"] for m in observer.matches.values()).items())),
         "violations": len(observer.violations),
         "payments": len(observer.payments),
-        "payment_plan": dict(sorted(__import__("collections").Counter(plan.values()).items())),
+        "payment_plan": dict(sorted(Counter(plan.values()).items())),
         "audit_events": dict(observer.audit),
         "dead_letters": dict(sorted(observer.dead_letters.items())),
         "broker_restarted": bool(args.restart_broker_after) and restarted,

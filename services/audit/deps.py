@@ -7,24 +7,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from alpr.audit import AuditClient
-from alpr.http import Access, Guard
+from alpr.http import Access, Guard, state_dep
 from alpr.roles import Permission
 from alpr.store import Store
 from services.audit.login import LoginService
 from services.audit.registry import UserRegistry
 
 
-def _state(name: str):
-    def get(request: Request):
-        return getattr(request.app.state, name)
-
-    return get
-
-
-RegistryDep = Annotated[UserRegistry, Depends(_state("registry"))]
-StoreDep = Annotated[Store, Depends(_state("store"))]
-LoginDep = Annotated[LoginService, Depends(_state("login"))]
-AuditDep = Annotated[AuditClient, Depends(_state("audit"))]
+RegistryDep = Annotated[UserRegistry, Depends(state_dep("registry"))]
+StoreDep = Annotated[Store, Depends(state_dep("store"))]
+LoginDep = Annotated[LoginService, Depends(state_dep("login"))]
+AuditDep = Annotated[AuditClient, Depends(state_dep("audit"))]
 
 AuditRead = Annotated[Access, Depends(Guard(Permission.AUDIT_READ, "audit.query"))]
 UsersAdmin = Annotated[Access, Depends(Guard(Permission.USERS_ADMIN, "users.admin"))]

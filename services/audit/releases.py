@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from alpr.contracts.models import PLATE_PATTERN
+from alpr.contracts.models import Plate
 from services.audit.db import GovernanceDB
 
 
@@ -30,7 +30,7 @@ class ReleaseRequest(BaseModel):
     requester: str = Field(min_length=2, max_length=200, description="Name and title of the person at the agency.")
     written_request_ref: str = Field(min_length=1, max_length=200)
     legal_basis: str = Field(min_length=3, max_length=1000, description="Need and legal right to know.")
-    plates: list[str] = Field(default_factory=list, max_length=1000)
+    plates: list[Plate] = Field(default_factory=list, max_length=1000)
     time_from: AwareDatetime | None = None
     time_to: AwareDatetime | None = None
 
@@ -43,13 +43,8 @@ class ReleaseRequest(BaseModel):
 
     @model_validator(mode="after")
     def _scoped(self):
-        import re
-
         if not self.plates and not (self.time_from and self.time_to):
             raise ValueError("a release needs plates or a bounded time range: no open-ended bulk exports")
-        bad = [p for p in self.plates if not re.match(PLATE_PATTERN, p)]
-        if bad:
-            raise ValueError(f"malformed plates: {', '.join(bad[:5])}")
         if self.time_from and self.time_to and self.time_to <= self.time_from:
             raise ValueError("time_to must be after time_from")
         return self

@@ -17,7 +17,6 @@ The benchmark writes to a fresh topic with the registry's partition count and de
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid

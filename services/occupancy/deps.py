@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from alpr.http import Access, Guard
+from alpr.http import Access, Guard, state_dep
 from alpr.roles import Permission
 from alpr.store import Store
 from services.occupancy.board import Board
@@ -15,17 +15,10 @@ from services.occupancy.settings import OccupancySettings
 from services.occupancy.stream import OccupancyStream
 
 
-def _state(name: str):
-    def get(request: Request):
-        return getattr(request.app.state, name)
-
-    return get
-
-
-StoreDep = Annotated[Store, Depends(_state("store"))]
-BoardDep = Annotated[Board, Depends(_state("board"))]
-StreamDep = Annotated[OccupancyStream, Depends(_state("stream"))]
-SettingsDep = Annotated[OccupancySettings, Depends(_state("settings"))]
+StoreDep = Annotated[Store, Depends(state_dep("store"))]
+BoardDep = Annotated[Board, Depends(state_dep("board"))]
+StreamDep = Annotated[OccupancyStream, Depends(state_dep("stream"))]
+SettingsDep = Annotated[OccupancySettings, Depends(state_dep("settings"))]
 
 OccupancyRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occupancy.read"))]
 HistoryRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occupancy.history"))]

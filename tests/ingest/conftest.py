@@ -80,17 +80,6 @@ def read_topic(bootstrap: str, topic: str, expected: int, group: str, deadline_s
     return got
 
 
-def wait_for(predicate, deadline_s: float = 20.0, what: str = "condition"):
-    """Poll `predicate` until it is truthy; fail with `what` at the deadline (no fixed sleeps)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)  # polling interval, not a wait for an outcome
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def closed_port() -> socket.socket:
     """A socket bound but not listening: connections to its port are refused."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -20,7 +20,8 @@ from prometheus_client import REGISTRY
 from alpr.contracts.registry import contract, decode
 from services.ingest.frame import Frame
 from services.ingest.main import build_service
-from tests.ingest.conftest import START, UPLOAD_TOKEN, Proxy, closed_port, jpeg, read_topic, registry, settings, wait_for
+from tests.ingest.conftest import START, UPLOAD_TOKEN, Proxy, closed_port, jpeg, read_topic, registry, settings
+from tests.waiting import wait_for
 
 FRAMES = contract("alpr.frames.v1")
 AUTH = {"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"}

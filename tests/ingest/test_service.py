@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from alpr.contracts.registry import contract, decode
 from services.ingest.main import build_service
 from tests.conftest import REPO
-from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, read_topic, registry, settings, wait_for, write_video
+from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, read_topic, registry, settings, write_video
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 FRAMES = contract("alpr.frames.v1")
@@ -75,7 +76,7 @@ def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topi
                 return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["ready"]
             except httpx.HTTPError:
                 return proc.poll() is not None and pytest.fail(proc.stderr.read())
-        wait_for(ready, deadline_s=30, what="ingest serve healthy")
+        wait_for(ready, timeout=30, what="ingest serve healthy")
         r = httpx.post(f"http://127.0.0.1:{port}/v1/frames", content=b"not a jpeg", timeout=5,
                        headers={"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"})
         assert r.status_code == 400

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from alpr.contracts.registry import contract, decode
 from services.ingest.main import build_service
-from tests.ingest.conftest import jpeg, read_topic, registry, settings, wait_for
+from tests.ingest.conftest import jpeg, read_topic, registry, settings
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 FRAMES = contract("alpr.frames.v1")

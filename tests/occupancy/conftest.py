@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from alpr.auth import issue_token
 from alpr.contracts.registry import encode
 from alpr.kafka.config import producer_config
+from tests.waiting import deadline_loop
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "occupancy-test-secret-0123456789abcdef"
@@ -35,15 +36,6 @@ cameras:
   - {camera_id: cam-b-in, facility_id: garage-b, lane: L1, direction: entry}
   - {camera_id: cam-b-out, facility_id: garage-b, lane: L2, direction: exit}
 """
-
-
-def deadline_loop(timeout: float, what: str):
-    """Yield until the caller breaks out, or fail after `timeout` seconds (no fixed sleeps)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        yield
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def free_port() -> int:

@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.occupancy.occupancy import Occupancy, replay
 from services.occupancy.passes import PassFolder
 from services.occupancy.traffic import Traffic
-from tests.occupancy.conftest import deadline_loop, open_service_store
+from tests.occupancy.conftest import open_service_store
+from tests.waiting import deadline_loop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 

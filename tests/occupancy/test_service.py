@@ -8,7 +8,8 @@ import json
 import httpx
 import pytest
 
-from tests.occupancy.conftest import SECRET, deadline_loop, open_service_store, token
+from tests.occupancy.conftest import SECRET, open_service_store, token
+from tests.waiting import deadline_loop
 from tests.occupancy.scripted import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, scripted_reads
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]

@@ -16,6 +16,7 @@ import pytest
 
 from alpr.auth import issue_token
 from tests.conftest import REPO
+from tests.waiting import wait_for
 
 SECRET = "r" * 40
 TOPICS = {"alpr.passes.v1": 2, "alpr.payments.v1": 2, "alpr.revenue-matches.v1": 1, "alpr.violations.v1": 1,
@@ -26,18 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(condition, timeout: float, what: str, every: float = 0.2):
-    """Poll `condition` until it returns a truthy value or the deadline passes (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class RevenueProcess:

@@ -11,7 +11,8 @@ import zipfile
 import pytest
 
 from tests.revenue import scenario
-from tests.revenue.conftest import produce, read_topic, wait_for
+from tests.revenue.conftest import produce, read_topic
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 

@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from alpr.contracts.models import PLATE_PATTERN, Hold
+from alpr.contracts.models import Hold, Plate
 from services.audit.deps import HoldsPlace
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
@@ -19,19 +19,14 @@ router = APIRouter(prefix="/v1/holds", tags=["holds"])
 class HoldIn(BaseModel):
     basis: Literal["subpoena", "court_order", "investigation"]
     case_ref: str = Field(min_length=1, max_length=200, description="Subpoena, order or case number.")
-    plates: list[str] = Field(default_factory=list, max_length=10_000)
+    plates: list[Plate] = Field(default_factory=list, max_length=10_000)
     time_from: AwareDatetime | None = None
     time_to: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _has_scope(self):
-        import re
-
         if not self.plates and not (self.time_from or self.time_to):
             raise ValueError("a hold needs plates and/or a time range; it may not cover everything")
-        bad = [p for p in self.plates if not re.match(PLATE_PATTERN, p)]
-        if bad:
-            raise ValueError(f"malformed plates: {', '.join(bad[:5])}")
         if self.time_from and self.time_to and self.time_to <= self.time_from:
             raise ValueError("time_to must be after time_from")
         return self
