@@ -8,8 +8,9 @@ import time
 import pytest
 
 
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition", every: float = 0.05):
-    """Return the first truthy value of `predicate()`, or fail naming `what` at the deadline."""
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition", every: float = 0.05, describe=None):
+    """Return the first truthy value of `predicate()`, or fail naming `what` at the deadline
+    (with `describe()`, when given, saying what was seen instead)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -17,7 +18,8 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "condition", every: f
         if last:
             return last
         time.sleep(every)  # polling interval, not a wait for an outcome
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    seen = describe() if describe else repr(last)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {seen})")
 
 
 def deadline_loop(timeout: float, what: str, every: float = 0.05):

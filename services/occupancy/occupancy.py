@@ -14,6 +14,8 @@ Exactly once, in three guards (all part of that value):
    same read can come back at a new offset; it is folded once.
 3. `counted`: pass ids already counted. A pass re-formed from re-published reads (same
    deterministic pass_id) changes occupancy once.
+4. each lane's horizon (`passes.Lane`): a read older than the passes the lane still keeps
+   belongs to a vehicle folded and let go; it is skipped as late.
 
 `Occupancy.apply` is pure (no I/O): reads in, state changes plus `Effects` (pass rows,
 history rows, events) out; the stream writes the effects, then the state.
@@ -28,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from alpr.contracts.models import OccupancyEvent, Read
-from services.occupancy.passes import Pass, PassFolder, epoch_ms
+from services.occupancy.passes import Lane, Pass, PassFolder
 
 DELTA = {"entry": 1, "exit": -1, "patrol": 0}
 
@@ -41,13 +43,10 @@ class FacilityState:
     occupied: int = 0
     partition: int = -1
     offsets: dict[str, int] = field(default_factory=dict)
-    lanes: dict[str, Pass] = field(default_factory=dict)
+    lanes: dict[str, Lane] = field(default_factory=dict)
     recent_reads: deque[str] = field(default_factory=deque)
     counted: deque[str] = field(default_factory=deque)
     last_event: dict[str, Any] | None = None
-    # Per lane, the last capture time of its last closed pass: a read older than that belongs
-    # to a vehicle already folded and counted (a redelivery older than `recent_reads` holds).
-    closed_ms: dict[str, int] = field(default_factory=dict)
     _read_set: set[str] = field(default_factory=set, repr=False)
     _counted_set: set[str] = field(default_factory=set, repr=False)
 
@@ -61,11 +60,10 @@ class FacilityState:
             "occupied": self.occupied,
             "partition": self.partition,
             "offsets": dict(self.offsets),
-            "lanes": {lane: p.to_state() for lane, p in self.lanes.items()},
+            "lanes": {name: lane.to_state() for name, lane in self.lanes.items()},
             "recent_reads": list(self.recent_reads),
             "counted": list(self.counted),
             "last_event": self.last_event,
-            "closed_ms": dict(self.closed_ms),
         }
 
     @classmethod
@@ -75,11 +73,10 @@ class FacilityState:
             occupied=int(data["occupied"]),
             partition=int(data.get("partition", -1)),
             offsets={str(k): int(v) for k, v in data.get("offsets", {}).items()},
-            lanes={lane: Pass.from_state(p) for lane, p in data.get("lanes", {}).items()},
+            lanes={name: Lane.from_state(lane) for name, lane in data.get("lanes", {}).items()},
             recent_reads=deque(data.get("recent_reads", [])),
             counted=deque(data.get("counted", [])),
             last_event=data.get("last_event"),
-            closed_ms={str(k): int(v) for k, v in data.get("closed_ms", {}).items()},
         )
 
     def seen_read(self, read_id: str, keep: int) -> bool:
@@ -145,14 +142,13 @@ class Occupancy:
         if state.seen_read(read.read_id, self.recent_ids):
             effects.skip("duplicate_read")
             return
-        if epoch_ms(read) <= state.closed_ms.get(read.lane, -1):
+        result = self.folder.fold(state.lanes.setdefault(read.lane, Lane()), read)
+        if result is None:
+            # Older than the lane's horizon: a read of a vehicle already folded and let go (a
+            # redelivery older than `recent_reads` remembers).
             effects.skip("late")
             return
-        result = self.folder.fold(state.lanes.get(read.lane), read)
-        if result.closed is not None:
-            state.closed_ms[read.lane] = max(state.closed_ms.get(read.lane, -1), result.closed.last_seen_ms)
         p = result.current
-        state.lanes[read.lane] = p
         if p.confirmed:
             effects.passes[p.pass_id] = replace(p, read_ids=list(p.read_ids))
         if result.newly_confirmed and state.count_once(p.pass_id, self.recent_ids):

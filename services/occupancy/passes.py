@@ -1,27 +1,35 @@
 """Passes: the many reads of one vehicle crossing a lane, folded into one record.
 
 A camera sees a vehicle in several frames; the recognizer publishes a read per frame (or an
-'unreadable' record when a plate box had no confident text). `PassFolder` decides, read by
-read, whether a read belongs to the lane's open pass or starts the next one:
+'unreadable' record when a plate box had no confident text). `PassFolder` assigns each read
+to a pass of its lane:
 
-* same lane, and no more than `gap_ms` of capture time since the pass's last read, and
-* plates that are the same vehicle: equal after folding confusable characters
+* a pass whose capture-time window it falls in (no more than `gap_ms` before the pass's
+  first read or after its last), and
+* whose plate is the same vehicle's: equal after folding confusable characters
   (`alpr.plates.confusable_key`: 8/B, 0/O/D/Q, 1/I/L, 5/S, 2/Z, 6/G), or at most
   `max_distance` edits apart (a misread character that is not a confusable one), or one of
-  the two has no plate ('unreadable' frames of the vehicle whose plate was read in others).
+  the two has no plate ('unreadable' frames of the vehicle whose plate was read in others);
+* among several, the one with the same confusable key, then the nearest in time;
+* and none: the read starts a new pass.
 
 A pass is *confirmed* (a vehicle, counted) when `confirm_reads` of its reads agree (two
 frames of the same vehicle), or when it has `no_plate_min_reads` unreadable reads without
 any plate: a no-plate pass still counts, otherwise occupancy drifts with every dirty or
 missing plate. A single read never counts: on real footage a lone read is usually a
-fragment (a plate half in the frame, a sign, a read of the vehicle behind).
+fragment (a plate half in the frame, a sign, a read of the vehicle behind), and a fragment
+in the middle of a vehicle's reads is a pass of its own that never confirms, so it can
+neither split the vehicle nor count. 'no_plate' records (frames in which nothing was
+detected) never create or extend a pass: they describe an empty view.
 
-A read that does not match a *confirmed* open pass but falls inside its time window does not
-end it: it starts the pass's *rival*. The rival replaces the open pass only once it is
-confirmed itself (the next vehicle has arrived); until then the open pass goes on, so a
-fragment in the middle of a vehicle's reads can neither split it into two passes nor count
-as a vehicle. 'no_plate' records (frames in which nothing was detected) never create or
-extend a pass: they describe an empty view.
+Why a lane keeps several passes (`Lane`), not one open pass: reads reach occupancy out of
+capture order whenever frames or reads are sent again (a camera re-uploading, ingest
+re-sending frames that timed out while the broker restarted, a recognizer replica finishing
+a batch after a rebalance). With one open pass, a late read of the previous vehicle either
+re-opened it as a second pass (counted twice) or was dropped (a two-read vehicle never
+confirmed). So a pass stays in its lane until the lane's capture time (its watermark, the
+latest read folded) is `horizon_ms` past it; reads older than the horizon are *late*: their
+vehicle was folded and let go, and they are skipped.
 
 Everything here is a pure function of the reads in order, so a replay gives the same passes
 with the same `pass_id` = '<facility>/<lane>/<first read capture epoch ms>'.
@@ -78,7 +86,6 @@ class Pass:
     origin_ms: int = 0  # capture time of the read that confirmed it (latency origin)
     read_ids: list[str] = field(default_factory=list)  # evidence, the first MAX_READ_IDS
     models: dict[str, str] | None = None  # model versions of the best read
-    rival: dict[str, Any] | None = None  # state of a not yet confirmed pass inside this one's window
 
     @property
     def plate_key(self) -> str:
@@ -89,7 +96,26 @@ class Pass:
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> "Pass":
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k != "rival"})  # 'rival': state of before Lane
+
+
+@dataclass
+class Lane:
+    """A lane's passes still open to reads (oldest first) and its capture-time watermark."""
+
+    passes: list[Pass] = field(default_factory=list)
+    watermark_ms: int = -1
+    late_before_ms: int = -1  # reads captured at or before this are late
+
+    def to_state(self) -> dict[str, Any]:
+        return {"passes": [p.to_state() for p in self.passes], "watermark_ms": self.watermark_ms,
+                "late_before_ms": self.late_before_ms}
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> "Lane":
+        if "passes" not in data:  # a single open pass, as states written before Lane held
+            return cls([Pass.from_state(data)], data["last_seen_ms"], -1)
+        return cls([Pass.from_state(p) for p in data["passes"]], int(data["watermark_ms"]), int(data["late_before_ms"]))
 
 
 @dataclass
@@ -98,7 +124,6 @@ class FoldResult:
 
     current: Pass
     newly_confirmed: bool
-    closed: Pass | None = None  # the previous pass of the lane, ended by this read
 
 
 @dataclass
@@ -110,41 +135,46 @@ class PassFolder:
     no_plate_min_reads: int = 2
     confirm_reads: int = 2
     crop_max_bytes: int = 48_000
+    horizon_ms: int = 30_000
 
-    def joins(self, open_pass: Pass, read: Read) -> bool:
+    def fold(self, lane: Lane, read: Read) -> FoldResult | None:
+        """Fold a 'read' or 'unreadable' read into its pass of `lane`; None when it is late."""
         at = epoch_ms(read)
-        # Reads may arrive slightly out of capture order (recognizer replicas): a window both ways.
-        if at > open_pass.last_seen_ms + self.gap_ms or at < open_pass.first_seen_ms - self.gap_ms:
-            return False
-        return same_vehicle(open_pass.plate, read.plate if read.outcome == "read" else None, self.max_distance)
+        if at <= lane.late_before_ms:
+            return None
+        p = self._pass_of(lane, read, at)
+        if p is None:
+            p = Pass(pass_id=f"{read.facility_id}/{read.lane}/{at}", facility_id=read.facility_id, lane=read.lane,
+                     camera_id=read.camera_id, direction=read.direction, first_seen_ms=at, last_seen_ms=at)
+            lane.passes.append(p)
+            lane.passes.sort(key=lambda q: (q.first_seen_ms, q.pass_id))
+        result = self._add(p, read, at)
+        if at > lane.watermark_ms:
+            lane.watermark_ms = at
+            self._let_go(lane)
+        return result
 
-    def _within(self, p: Pass, at: int) -> bool:
-        return p.first_seen_ms - self.gap_ms <= at <= p.last_seen_ms + self.gap_ms
+    def _pass_of(self, lane: Lane, read: Read, at: int) -> Pass | None:
+        plate = read.plate if read.outcome == "read" and read.plate else None
+        key = confusable_key(plate) if plate else None
+        best, best_rank = None, None
+        for p in lane.passes:
+            if not (p.first_seen_ms - self.gap_ms <= at <= p.last_seen_ms + self.gap_ms):
+                continue
+            if not same_vehicle(p.plate, plate, self.max_distance):
+                continue
+            distance = max(p.first_seen_ms - at, at - p.last_seen_ms, 0)
+            rank = (not (key and p.plate_key == key), distance, not p.confirmed)
+            if best_rank is None or rank < best_rank:
+                best, best_rank = p, rank
+        return best
 
-    @staticmethod
-    def _new(read: Read, at: int) -> Pass:
-        return Pass(pass_id=f"{read.facility_id}/{read.lane}/{at}", facility_id=read.facility_id, lane=read.lane,
-                    camera_id=read.camera_id, direction=read.direction, first_seen_ms=at, last_seen_ms=at)
+    def _let_go(self, lane: Lane) -> None:
+        """Passes no read newer than the horizon can join leave the lane; older reads are late."""
+        lane.late_before_ms = max(lane.late_before_ms, lane.watermark_ms - self.horizon_ms)
+        lane.passes = [p for p in lane.passes if p.last_seen_ms + self.gap_ms >= lane.late_before_ms]
 
-    def fold(self, open_pass: Pass | None, read: Read) -> FoldResult:
-        """Fold a 'read' or 'unreadable' read into the lane's open pass, or start the next pass."""
-        at = epoch_ms(read)
-        if open_pass is not None and self.joins(open_pass, read):
-            return self._add(open_pass, read, at)
-        if open_pass is not None and open_pass.confirmed and self._within(open_pass, at):
-            # Inside a counted vehicle's window but not its plate: the rival, until it is confirmed.
-            rival = Pass.from_state(open_pass.rival) if open_pass.rival else None
-            if rival is None or not self.joins(rival, read):
-                rival = self._new(read, at)
-            result = self._add(rival, read, at)
-            if result.newly_confirmed:
-                open_pass.rival = None
-                return FoldResult(rival, True, open_pass)
-            open_pass.rival = rival.to_state()
-            return FoldResult(open_pass, False, None)
-        return self._add(self._new(read, at), read, at, closed=open_pass)
-
-    def _add(self, p: Pass, read: Read, at: int, closed: Pass | None = None) -> FoldResult:
+    def _add(self, p: Pass, read: Read, at: int) -> FoldResult:
         p.first_seen_ms = min(p.first_seen_ms, at)
         p.last_seen_ms = max(p.last_seen_ms, at)
         p.read_count += 1
@@ -167,7 +197,7 @@ class PassFolder:
             p.confirmed = True
             p.origin_ms = at
             newly = True
-        return FoldResult(p, newly, closed)
+        return FoldResult(p, newly)
 
     @staticmethod
     def _better(p: Pass, read: Read, readable: bool) -> bool:

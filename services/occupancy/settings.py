@@ -29,6 +29,14 @@ class OccupancySettings(ServiceSettings):
         le=120,
         description="Reads of one lane more than this far apart (capture time) belong to different passes.",
     )
+    pass_horizon_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How far behind a lane's latest read (capture time) a read may still arrive and find its "
+        "vehicle: reads reach occupancy out of order when frames or reads are sent again (a broker restart). "
+        "Older reads are skipped as late. Each lane keeps its passes this long, crops included (state size).",
+    )
     plate_max_distance: int = Field(
         1,
         ge=0,

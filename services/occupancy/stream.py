@@ -39,6 +39,7 @@ from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka.config import producer_config
 from alpr.kafka.dlq import DeadLetters
+from alpr.kafka.state import save_state
 from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, MESSAGES
 from alpr.store import Store
 from services.occupancy.board import Board
@@ -122,6 +123,7 @@ class OccupancyStream:
         self.occupancy = Occupancy(
             PassFolder(
                 gap_ms=int(settings.pass_gap_s * 1000),
+                horizon_ms=int(settings.pass_horizon_s * 1000),
                 max_distance=settings.plate_max_distance,
                 no_plate_min_reads=settings.no_plate_min_reads,
                 crop_max_bytes=settings.state_crop_max_bytes,
@@ -202,13 +204,10 @@ class OccupancyStream:
         data = self.table.data.get(facility_id)
         return FacilityState.from_state(data) if data else FacilityState(facility_id)
 
-    def save(self, state: FacilityState) -> None:
-        value = state.to_state()
-        # Written to the store and the changelog by hand: a batch holds several partitions, and
-        # faust's table[key] = value would send every facility to the partition of the batch's
-        # last event. The facility's own source partition keeps recovery co-partitioned.
-        self.table.data[state.facility_id] = value
-        self.table.send_changelog(state.partition, state.facility_id, value)
+    async def save(self, states) -> None:
+        """Durable before the batch's offsets can be committed, each facility in its own source
+        partition's changelog (see alpr.kafka.state)."""
+        await save_state(self.table, ((s.partition, s.facility_id, s.to_state()) for s in states))
 
     # -- the agent -------------------------------------------------------------------------
     async def _agent(self, stream) -> None:
@@ -238,8 +237,7 @@ class OccupancyStream:
             for why, n in effects.skipped.items():
                 READS.labels(why).inc(n)
             await self.writer.write(effects, dead)
-            for state in states.values():
-                self.save(state)
+            await self.save(states.values())
             self.batches += 1
         BATCH_SIZE.labels(SERVICE).observe(len(events))
         BATCH_SECONDS.labels(SERVICE).observe(time.perf_counter() - started)
@@ -254,8 +252,7 @@ class OccupancyStream:
             row, event = self.occupancy.adjust(state, occupied, actor, note, datetime.now(timezone.utc), event_id)
             await asyncio.to_thread(self.store.insert, "occupancy_history", [dict(row, held=0)])
             await self.writer.send_events([event])
-            self.save(state)
-            await self.app.producer.flush()
+            await self.save([state])
             self.writer.publish_to_board([event])
             return event
 

@@ -20,7 +20,8 @@ catch up before it may decide), while re-keying scales with the partitions. It c
 one extra hop through Kafka.
 
 Crash safety: every batch makes its effects first (rows inserted, messages produced and
-acknowledged) and only then updates the tables; faust commits offsets after the batch. A
+acknowledged) and only then updates the tables, waiting for the changelog's acknowledgement
+(`alpr.kafka.state.save_state`); faust commits offsets after the batch. A
 crash anywhere replays the batch against the state saved before it, which recomputes the
 same decisions (deterministic ids), so rows are replaced and republished messages carry
 the same ids. One table value per facility or plate key means a state update is one
@@ -33,19 +34,17 @@ import asyncio
 import copy
 import json
 import logging
-import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 
 from alpr.contracts.models import Pass, Payment, utc_iso
 from alpr.contracts.registry import contract, decode, encode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
+from alpr.kafka.state import save_state
 from alpr.metrics import DLQ_MESSAGES, MESSAGES
 from alpr.store import Store
 from services.revenue.match import Decision, Ledger, Windows, orphan_payment
@@ -60,17 +59,6 @@ log = logging.getLogger(__name__)
 SERVICE = "revenue"
 SWEEP_EVERY = timedelta(minutes=5)
 MAX_BACKOFF_S = 10.0
-
-
-@contextmanager
-def in_partition_of(event: Any):
-    """Make `event` the current one, so that faust writes table changes to its partition's
-    changelog (a batch mixes partitions; faust would otherwise use the last event's)."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 @dataclass
@@ -238,9 +226,8 @@ class RevenueStream:
         await self._effect("store", lambda: asyncio.to_thread(rows.write, self.store))
         await self._effect("sessions-by-plate", lambda: self._send(out))
         await self._tick(max((st["watermark_ms"] for _, st in states.values()), default=0))
-        for facility, (event, state) in states.items():
-            with in_partition_of(event):
-                self.facility_state[facility] = state
+        await save_state(self.facility_state, ((event.message.partition, facility, state)
+                                               for facility, (event, state) in states.items()))
 
     async def _tick(self, watermark_ms: int) -> None:
         """Tell every matcher partition how far the passes' stream time got: sessions are decided
@@ -353,9 +340,7 @@ class RevenueStream:
         self.counters.violations += sum(1 for t, _, _ in out if t is self.violations_out)
         await self._effect("store", lambda: asyncio.to_thread(rows.write, self.store))
         await self._effect("matches", lambda: self._send(out))
-        for key, (event, ledger) in ledgers.items():
-            with in_partition_of(event):
-                self.ledger[key] = ledger.raw
+        await save_state(self.ledger, ((event.message.partition, key, ledger.raw) for key, (event, ledger) in ledgers.items()))
 
     def _load_pending(self, partition: int) -> None:
         if partition in self.pending:

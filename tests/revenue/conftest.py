@@ -38,7 +38,7 @@ class RevenueProcess:
         self.env.update({
             "ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(data_dir),
             "ALPR_AUTH_SECRET": SECRET, "ALPR_ENVIRONMENT": "test", "ALPR_HTTP_PORT": str(self.port),
-            "ALPR_ORPHAN_AFTER_H": "12", "ALPR_REKEY_PARTITIONS": "2", "ALPR_LOG_LEVEL": "WARNING",
+            "ALPR_ORPHAN_AFTER_H": "12", "ALPR_REKEY_PARTITIONS": "2", "ALPR_LOG_LEVEL": os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
             "ALPR_BATCH_WITHIN_S": "0.02", "ALPR_SESSION_TIMEOUT_S": "6",
         })
         self.log = data_dir / "revenue.log"
@@ -66,6 +66,9 @@ class RevenueProcess:
     def post(self, path: str, body, role: str = "finance") -> httpx.Response:
         token = issue_token(SECRET, f"test-{role}", role)
         return httpx.post(f"{self.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -59,9 +59,14 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
 
     service.start()
     produce(bootstrap, topics["alpr.passes.v1"], scenario.encoded(passes[half:]) + [("garage-1", b'{"pass_id": 1}')])
-    day = wait_for(lambda: (rec := reconciliation(service)).get("sessions") == 9 and
-                   sum(d["count"] for d in rec["discrepancies"] if d["category"] == "unpaid") == 3 and rec, 90,
-                   "every session decided")
+    seen: list[dict] = [{}]
+
+    def decided():
+        seen[0] = rec = reconciliation(service)
+        unpaid = sum(d["count"] for d in rec.get("discrepancies", []) if d["category"] == "unpaid")
+        return rec if rec.get("sessions") == 9 and unpaid == 3 else None
+
+    day = wait_for(decided, 90, "every session decided", describe=lambda: f"{seen[0]}; log: {service.log_tail()}")
 
     assert (day["vehicles"], day["sessions"], day["permit_sessions"]) == (11, 9, 1)
     assert (day["expected_cents"], day["matched_paid_cents"], day["collected_cents"]) == (6000, 2700, 2700)

@@ -1,0 +1,47 @@
+"""Stream state (faust tables) made durable before the offsets that produced it can be committed.
+
+Why not `table[key] = value`: faust sends a table change to its changelog through a producer
+buffer, and commits offsets after `producer.flush()`, whose buffer drain gives up as soon as
+0.1 s pass without a send (faust-streaming 0.15.3, transport/producer.py `flush_atmost`).
+Under CPU load a commit can therefore reach the broker before the state change it depends
+on; a SIGKILL then restarts the service past events whose effect on the state is lost. CI saw
+exactly that: the revenue service forgot an open session and reported its exit as an exit
+without entry. Writing the change and waiting for the broker's acknowledgement inside the
+batch closes the gap: faust acks a batch's events only after the batch returns.
+
+Each change also names its partition: a batch mixes partitions, and the changelog partition
+must be the source partition of the key, or recovery after a rebalance restores it to the
+wrong worker (faust's own `table[key] = value` uses the partition of the current event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 10.0
+
+
+async def save_state(table: Any, changes: Iterable[tuple[int, Any, Any]]) -> None:
+    """Set each (partition, key, value) in `table` and return once the broker has acknowledged
+    every changelog message; a failed send is sent again (the changelog is compacted by key,
+    so a repeat is harmless) until it succeeds, so the batch waits instead of losing state."""
+    changes = list(changes)
+    for _, key, value in changes:
+        table.data[key] = value
+    backoff = 0.2
+    while True:
+        try:
+            await asyncio.gather(*(table.send_changelog(partition, key, value) for partition, key, value in changes))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.warning("state changelog write failed; retrying",
+                        extra={"table": getattr(table, "name", "?"), "error": f"{type(err).__name__}: {err}",
+                               "backoff_s": backoff})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
