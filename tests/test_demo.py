@@ -24,9 +24,36 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tm
         assert summary[key] > 0, key
     assert summary["occupancy"] == summary["occupancy_expected"]
     assert sum(summary["matches_by_status"].values()) == summary["sessions"] and summary["matches_by_status"]
+    assert summary["matches_off_plan"] == []
     assert summary["audit_events"].get("allowed", 0) > 0
     # Every poison message in its DLQ (alpr.holds.v1 has two consumers: occupancy and revenue).
     assert summary["dead_letters"] == {"alpr.audit.dlq": 3, "alpr.frames.dlq": 3, "alpr.holds.dlq": 6,
                                        "alpr.passes.dlq": 3, "alpr.payments.dlq": 3, "alpr.reads.dlq": 3}
     accuracy = summary["accuracy"]
     assert accuracy["vehicle_passes"] > 0 and accuracy["capture_rate"] > 0 and accuracy["perfect_read_rate"] > 0
+
+
+def test_demo_survives_a_broker_restart_mid_stream(tmp_path):
+    """The broker (its own, on free ports) stops and starts again 15 s into the replay, under
+    every service: afterwards every frame has its reads, occupancy equals the ground truth,
+    and every decided session has the status its payment plan implies (a clean run's)."""
+    from alpr.kafka.broker import BrokerSettings, LocalBroker
+    from tests.test_faults import free_port
+
+    port, controller = free_port(), free_port()
+    env = {"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "ALPR_KAFKA_CONTROLLER_PORT": str(controller),
+           "ALPR_KAFKA_HEAP": "384m", "ALPR_DATA_DIR": str(tmp_path)}
+    broker = LocalBroker(BrokerSettings(kafka_bootstrap=env["ALPR_KAFKA_BOOTSTRAP"], kafka_controller_port=controller,
+                                        kafka_heap="384m", data_dir=tmp_path))
+    broker.start()
+    try:
+        # The demo restarts the broker through the same settings (ALPR_* above).
+        proc = run_cli("demo", "--duration", "420", "--json", "--restart-broker-after", "15", env=env, timeout=900)
+    finally:
+        broker.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["complete"] is True and summary["broker_restarted"] is True
+    assert summary["frames"] > 0 and summary["reads"] > 0
+    assert summary["occupancy"] == summary["occupancy_expected"], proc.stderr[-3000:]
+    assert summary["sessions"] > 0 and summary["matches_off_plan"] == []

@@ -105,6 +105,27 @@ class _DemoApi:
                     pass
 
 
+# What revenue must decide for a vehicle that left, by what its driver did (alpr.demo.payments):
+# a stay of minutes costs the first hour, which "paid" pays in full and "underpaid" half.
+STATUS_BY_PLAN = {"paid": "matched", "underpaid": "underpaid", "permit": "permit", "unpaid": "unpaid"}
+
+
+def off_plan(plan: dict[str, str], matches: list[dict]) -> list[dict]:
+    """Decided sessions of vehicles that left whose status is not what their plan implies (a
+    clean run gives none). Plates are compared by confusable key: the session carries the read."""
+    from alpr.plates import confusable_key
+
+    by_key = {confusable_key(plate): what for plate, what in plan.items()}
+    out = []
+    for m in matches:
+        if not (m.get("plate") and m.get("exit_at") and m.get("entry_at")):
+            continue
+        what = by_key.get(confusable_key(m["plate"]))
+        if what is None or STATUS_BY_PLAN[what] != m["status"]:
+            out.append({"plate": m["plate"], "plan": what, "status": m["status"]})
+    return sorted(out, key=lambda o: o["plate"])
+
+
 POISONED = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.payments.v1", "alpr.audit.v1", "alpr.holds.v1")
 
 
@@ -251,6 +272,7 @@ def _demo(args) -> int:
         "occupancy_expected": expected_occupancy(truth),
         "sessions": len(observer.matches),
         "matches_by_status": dict(sorted(Counter(m["status"] for m in observer.matches.values()).items())),
+        "matches_off_plan": off_plan(plan, list(observer.matches.values())),
         "violations": len(observer.violations),
         "payments": len(observer.payments),
         "payment_plan": dict(sorted(Counter(plan.values()).items())),

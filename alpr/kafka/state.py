@@ -23,6 +23,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 10.0
+ACK_TIMEOUT_S = 30.0
 
 
 async def save_state(table: Any, changes: Iterable[tuple[int, Any, Any]]) -> None:
@@ -35,7 +36,10 @@ async def save_state(table: Any, changes: Iterable[tuple[int, Any, Any]]) -> Non
     backoff = 0.2
     while True:
         try:
-            await asyncio.gather(*(table.send_changelog(partition, key, value) for partition, key, value in changes))
+            sent = [table.send_changelog(partition, key, value) for partition, key, value in changes]
+            # Bounded: a send that faust's producer buffer lost (its sender task died) would
+            # otherwise hold the partition forever; sending again is harmless.
+            await asyncio.wait_for(asyncio.gather(*sent), ACK_TIMEOUT_S)
             return
         except asyncio.CancelledError:
             raise

@@ -44,6 +44,7 @@ from alpr.contracts.models import Pass, Payment, utc_iso
 from alpr.contracts.registry import contract, decode, encode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
+from alpr.kafka import faust_fixes
 from alpr.kafka.state import save_state
 from alpr.metrics import DLQ_MESSAGES, MESSAGES
 from alpr.store import Store
@@ -101,6 +102,7 @@ class RevenueStream:
         self.app_id = f"{prefix}{settings.faust_app_id}"
         self.passes_contract = contract("alpr.passes.v1")
         self.payments_contract = contract("alpr.payments.v1")
+        faust_fixes.install()  # a partition without a commit must not skip what recovery fetched
         app = faust.App(
             self.app_id,
             broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
