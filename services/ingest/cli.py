@@ -68,6 +68,7 @@ def _replay(args) -> int:
     prefix = settings.topic_prefix if args.topic_prefix is None else args.topic_prefix
     publisher = Publisher(settings.kafka_bootstrap, f"{prefix}{FRAMES_TOPIC}",
                           queue_frames=settings.queue_frames, delivery_timeout_s=settings.delivery_timeout_s,
+                          replay_delivery_timeout_s=settings.replay_delivery_timeout_s,
                           client_id="ingest-replay").start()
     feed = make_feed(settings, registry, camera, publisher, select=not args.all_frames,
                      start=_time(args.start) if args.start else None)

@@ -118,7 +118,8 @@ def build_service(settings: IngestSettings, registry: Registry | None = None, to
     publisher = Publisher(
         settings.kafka_bootstrap, f"{topic_prefix}{FRAMES_TOPIC}",
         queue_frames=settings.queue_frames, buffer_frames=settings.stream_buffer_frames,
-        delivery_timeout_s=settings.delivery_timeout_s, producer_extra=producer_extra,
+        delivery_timeout_s=settings.delivery_timeout_s,
+        replay_delivery_timeout_s=settings.replay_delivery_timeout_s, producer_extra=producer_extra,
     ).start()
     feeds = [make_feed(settings, registry, camera, publisher) for camera in registry.cameras if camera.source]
     service = IngestService(settings, registry, publisher, feeds)

@@ -10,9 +10,12 @@ is full, each kind of source gets the behaviour that loses nothing silently:
   paused and its newest picture is worth more than its oldest. Every drop is counted
   (`dropped_overflow`) and each overflow episode is logged once with its size.
 
-A frame handed to Kafka that is not acknowledged within `delivery_timeout_s` counts as
-`failed` and is logged with its frame id. librdkafka reconnects by itself, so when the
-broker returns ingestion resumes without a restart.
+A live or uploaded frame that Kafka does not acknowledge within `delivery_timeout_s` counts
+as `failed` and is logged with its frame id. Replayed files have their own producer whose
+librdkafka timeout is `replay_delivery_timeout_s` (5 minutes): through a broker restart it
+retries in order (idempotent producer), where re-sending timed-out frames ourselves put
+them behind newer frames and delivered a lane's frames out of capture order. librdkafka
+reconnects by itself, so when the broker returns ingestion resumes without a restart.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class Delivery:
 OnDone = Callable[[Delivery], None]
 
 
+REPLAYS = ("file", "folder")  # sources that can wait for Kafka: their own, patient producer
+
 # Delivery errors of a broker that is away or restarting: worth sending a replayed frame again.
 _RETRY_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
                           KafkaError.REQUEST_TIMED_OUT, KafkaError.LEADER_NOT_AVAILABLE,
@@ -78,17 +83,17 @@ class Publisher:
         queue_frames: int = 256,
         buffer_frames: int = 64,
         delivery_timeout_s: float = 10.0,
+        replay_delivery_timeout_s: float = 300.0,
         client_id: str = "ingest",
         producer_extra: dict | None = None,
     ) -> None:
         self.topic = topic
         self.queue_frames = queue_frames
         self.delivery_timeout_s = delivery_timeout_s
-        config = producer_config(
-            bootstrap,
-            client_id,
-            **{
-                "message.timeout.ms": int(delivery_timeout_s * 1000),
+
+        def config(timeout_s: float, suffix: str = "") -> dict:
+            return producer_config(bootstrap, client_id + suffix, **{
+                "message.timeout.ms": int(timeout_s * 1000),
                 # JPEG does not compress: lz4 would spend CPU for nothing on the hottest topic.
                 "compression.type": "none",
                 # The broker's default max.message.bytes (1 MB) caps one batch; frames are ~100-300 kB.
@@ -98,9 +103,10 @@ class Publisher:
                 "error_cb": self._on_error,
                 "logger": logging.getLogger("librdkafka"),
                 **(producer_extra or {}),
-            },
-        )
-        self._producer = Producer(config)
+            })
+
+        self._producer = Producer(config(delivery_timeout_s))
+        self._replay = Producer(config(replay_delivery_timeout_s, "-replay"))
         self._cond = threading.Condition()
         self._in_flight = 0
         self._buffer: deque[tuple[Frame, str, OnDone | None]] = deque()
@@ -126,7 +132,8 @@ class Publisher:
         self._stopping = True
         if self._sender:
             self._sender.join(max(0.0, deadline - time.monotonic()))
-        remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        remaining = self._replay.flush(max(0.0, deadline - time.monotonic()))
+        remaining += self._producer.flush(max(0.0, deadline - time.monotonic()))
         left = remaining + len(self._buffer)
         if left:
             log.error("frames not delivered at shutdown", extra={"frames": left, "topic": self.topic})
@@ -224,8 +231,9 @@ class Publisher:
 
     def _produce(self, frame: Frame, source: str, on_done: OnDone | None) -> None:
         # Called with the condition held, so the in-flight count and the produce agree.
+        producer = self._replay if source in REPLAYS else self._producer
         try:
-            self._producer.produce(
+            producer.produce(
                 self.topic, key=frame.key, value=frame.jpeg, headers=frame.headers(),
                 on_delivery=lambda err, msg: self._delivered(frame, source, on_done, err, msg),
             )
@@ -235,10 +243,11 @@ class Publisher:
         metrics.QUEUE_DEPTH.labels(metrics.SERVICE).set(self._in_flight)
 
     def _delivered(self, frame: Frame, source: str, on_done: OnDone | None, err: KafkaError | None, msg: Message) -> None:
-        if err is not None and source in ("file", "folder") and not self._stopping and (
+        if err is not None and source in REPLAYS and not self._stopping and (
                 err.retriable() or err.code() in _RETRY_CODES):
-            # A replayed file waits for Kafka (its policy): a frame that timed out while the
-            # broker restarted is sent again, not dropped. The same frame_id makes it harmless.
+            # A replayed file waits for Kafka (its policy): a frame that timed out (a broker
+            # away longer than replay_delivery_timeout_s) is sent again, not dropped; it now
+            # lands after newer frames. The same frame_id makes it harmless.
             metrics.count(source, "retried")
             log.warning("frame not delivered; sending it again", extra={"frame_id": frame.frame_id, "reason": err.str()})
             with self._cond:
@@ -276,7 +285,8 @@ class Publisher:
         while not self._stopping:
             try:
                 self._move_parked()
-                self._producer.poll(0.05)
+                self._producer.poll(0.025)
+                self._replay.poll(0.025)
             except Exception:  # the sender must outlive any one bad callback
                 log.exception("publisher sender loop error")
 

@@ -175,6 +175,7 @@ class OccupancyStream:
         self.lock = asyncio.Lock()
         self.batches = 0
         self._ready = False
+        self.continuity = faust_fixes.Continuity(self.app, SERVICE)
         self.app.agent(self.reads_topic, name="occupancy")(self._agent)
 
         @self.app.on_partitions_revoked.connect
@@ -214,7 +215,9 @@ class OccupancyStream:
     # -- the agent -------------------------------------------------------------------------
     async def _agent(self, stream) -> None:
         async for events in stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s):
-            await self.handle(events)
+            events = await self.continuity.admit(events)
+            if events:
+                await self.handle(events)
 
     async def handle(self, events) -> None:
         started = time.perf_counter()

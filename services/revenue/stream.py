@@ -122,6 +122,7 @@ class RevenueStream:
             broker_heartbeat_interval=1.0,
         )
         self.app = app
+        self.continuity = faust_fixes.Continuity(app, SERVICE)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.passes_in = app.topic(f"{prefix}alpr.passes.v1", **raw)
         self.payments_in = app.topic(f"{prefix}alpr.payments.v1", **raw)
@@ -143,6 +144,9 @@ class RevenueStream:
     def _agent(self, handle, batch: int, within: float):
         async def agent(stream):
             async for events in stream.take_events(batch, within=within):
+                events = await self.continuity.admit(events)
+                if not events:
+                    continue
                 try:
                     await handle(events)
                 except Exception as err:
