@@ -13,6 +13,7 @@ from tests.conftest import run_cli
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 
+@pytest.mark.timeout(900)
 def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tmp_path):
     proc = run_cli("demo", "--duration", "300", "--json", "--poison", "3",
                    env={"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_DATA_DIR": str(tmp_path)}, timeout=900)
@@ -33,6 +34,7 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tm
     assert accuracy["vehicle_passes"] > 0 and accuracy["capture_rate"] > 0 and accuracy["perfect_read_rate"] > 0
 
 
+@pytest.mark.timeout(900)
 def test_demo_survives_a_broker_restart_mid_stream(tmp_path):
     """The broker (its own, on free ports) stops and starts again 15 s into the replay, under
     every service: afterwards every frame has its reads, occupancy equals the ground truth,

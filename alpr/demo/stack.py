@@ -20,6 +20,19 @@ import httpx
 from alpr.errors import AlprError
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the demo process dies, so that a
+    demo killed with SIGKILL (a timeout, an OOM kill) leaves no service behind holding the
+    demo's ports and chDB directories. A no-op where prctl is unavailable."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -48,6 +61,7 @@ class Stack:
             stdout=open(log, "ab"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         service = ServiceProcess(name, port, proc, log)
         self.started.append(service)

@@ -19,7 +19,9 @@ any plate: a no-plate pass still counts, otherwise occupancy drifts with every d
 missing plate. A single read never counts: on real footage a lone read is usually a
 fragment (a plate half in the frame, a sign, a read of the vehicle behind), and a fragment
 in the middle of a vehicle's reads is a pass of its own that never confirms, so it can
-neither split the vehicle nor count. 'no_plate' records (frames in which nothing was
+neither split the vehicle nor count; and a window holds one unconfirmed candidate at a time
+(a read that matches nothing replaces it), so alternating fragments never add up to a
+vehicle. 'no_plate' records (frames in which nothing was
 detected) never create or extend a pass: they describe an empty view.
 
 Why a lane keeps several passes (`Lane`), not one open pass: reads reach occupancy out of
@@ -146,6 +148,10 @@ class PassFolder:
         if p is None:
             p = Pass(pass_id=f"{read.facility_id}/{read.lane}/{at}", facility_id=read.facility_id, lane=read.lane,
                      camera_id=read.camera_id, direction=read.direction, first_seen_ms=at, last_seen_ms=at)
+            # One candidate at a time in a window: an unconfirmed pass this read falls next to
+            # but does not match was a fragment (or a vehicle's lone first read); it gives way.
+            # Fragments that alternate ('AG006AM', 'Y', 'AG006AM') then never add up to a vehicle.
+            lane.passes = [q for q in lane.passes if q.confirmed or not self._near(q, at)]
             lane.passes.append(p)
             lane.passes.sort(key=lambda q: (q.first_seen_ms, q.pass_id))
         result = self._add(p, read, at)
@@ -154,12 +160,15 @@ class PassFolder:
             self._let_go(lane)
         return result
 
+    def _near(self, p: Pass, at: int) -> bool:
+        return p.first_seen_ms - self.gap_ms <= at <= p.last_seen_ms + self.gap_ms
+
     def _pass_of(self, lane: Lane, read: Read, at: int) -> Pass | None:
         plate = read.plate if read.outcome == "read" and read.plate else None
         key = confusable_key(plate) if plate else None
         best, best_rank = None, None
         for p in lane.passes:
-            if not (p.first_seen_ms - self.gap_ms <= at <= p.last_seen_ms + self.gap_ms):
+            if not self._near(p, at):
                 continue
             if not same_vehicle(p.plate, plate, self.max_distance):
                 continue

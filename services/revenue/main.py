@@ -64,6 +64,26 @@ def partitions_of(bootstrap: str, topic: str) -> int:
     return len(found.partitions)
 
 
+def ensure_internal_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create the matcher's re-key topics before the faust worker subscribes. faust declares
+    them itself, but only after its consumer has subscribed: aiokafka then ignores them as
+    missing until its next metadata refresh (5 minutes), and the matcher reads nothing."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from alpr.kafka.config import admin_config
+
+    admin = AdminClient(admin_config(bootstrap))
+    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+                                  request_timeout=15)
+    for name, future in futures.items():
+        try:
+            future.result(20)
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise AlprError(f"cannot create {name}: {err.args[0].str()}") from None
+
+
 @dataclass
 class Services:
     """Everything `build_app` serves from."""
@@ -127,6 +147,9 @@ def run(settings: RevenueSettings) -> int:
     try:
         keeper = HoldKeeper(store, HELD_TABLES)
         stream = RevenueStream(settings, store, tariff, check.facilities, keeper, passes_partitions)
+        ensure_internal_topics(settings.kafka_bootstrap, [stream.sessions_by_plate.get_topic_name(),
+                                                          stream.payments_by_plate.get_topic_name()],
+                               settings.rekey_partitions)
         workers.start("holds", holds_consumer(SERVICE, settings.kafka_bootstrap, keeper, topic_prefix=prefix,
                                               group_id=f"{prefix}alpr-{SERVICE}-holds").run)
         publisher = PaymentPublisher(settings.kafka_bootstrap, f"{prefix}alpr.payments.v1", check)

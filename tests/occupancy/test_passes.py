@@ -114,6 +114,8 @@ def test_fragments_neither_split_a_vehicle_nor_count_and_the_next_vehicle_still_
     assert not r.newly_confirmed and r.current.plate == "LPL0509"
     r = fold(0.75, "LPL6569")                                 # the vehicle goes on: same pass
     assert r.current.read_count == 3 and r.current.pass_id.endswith(str(int(at(0).timestamp() * 1000)))
+    # Alternating fragments inside the vehicle's window never add up (seen on the demo: 'AG006AM').
+    assert not any(fold(t, p, 0.6).newly_confirmed for t, p in ((0.9, "AG006AM"), (1.0, "TEMP0RARY"), (1.1, "AG006AM")))
     assert not fold(2.0, "Y", 0.57).newly_confirmed          # a lone fragment after it: never counted
     # The next vehicle, close behind: its second read confirms it.
     assert not fold(2.5, "KZY2060").newly_confirmed
