@@ -23,3 +23,6 @@ E2E_LATENCY = Histogram(
     "alpr_e2e_latency_seconds", "From frame capture to this service's output.", ["service", "stage"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30),
 )
+# A faust agent's stream jumped over offsets (alpr/kafka/faust_fixes.py): messages not processed.
+OFFSET_JUMPS = Counter("alpr_stream_offset_jumps", "Offsets a stream processor's input jumped over (messages lost)",
+                       ["service", "topic"])

@@ -10,13 +10,13 @@
    entry. `install()` makes a partition without a commit start again from the earliest
    offset (the services' `consumer_auto_offset_reset`); the state guards make the replay a
    no-op for what the state already holds.
-2. **A stream can jump over offsets after a rebalance.** With records fetched during table
-   recovery, faust 0.15.3 handed an agent offsets 0-10 of a partition and then 15-22: four
-   passes never reached it, and faust took the jump for a compaction gap. `Continuity`
-   checks, per partition, that each batch goes on where the previous one ended in this
-   process; on a jump it seeks back and leaves that partition's events of the batch alone
-   (they come again). Our source topics are neither compacted nor transactional, so a
-   jump in offsets is always a loss, never a real gap.
+2. **A stream can jump over offsets after a restart.** With records fetched during table
+   recovery, faust 0.15.3 once handed the revenue pairing agent offsets 0-10 of a partition
+   and then 15-22, taking the jump for a compaction gap. `Continuity` watches for it: our
+   source topics are neither compacted nor transactional, so a jump is always a loss. It
+   does not repair it: seeking back while faust still holds later events makes faust drop
+   the re-read ones (its read offset is past them), which stalled the partition in a test.
+   It logs the jump and counts it (`alpr_stream_offset_jumps_total`), an alert rule fires.
 3. **Table changes can be committed ahead of their changelog**: see `alpr.kafka.state`.
 """
 
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+
+from alpr.metrics import OFFSET_JUMPS
 
 log = logging.getLogger(__name__)
 _installed = False
@@ -61,7 +63,6 @@ class Continuity:
     the committed offset (earlier than where this process got), which is expected."""
 
     def __init__(self, app: Any, service: str) -> None:
-        self.app = app
         self.service = service
         self.next: dict[Any, int] = {}
         self.jumps = 0
@@ -70,26 +71,16 @@ class Continuity:
         async def _revoked(app, revoked, **kwargs) -> None:  # noqa: ANN001
             self.next.clear()
 
-    async def admit(self, events: list) -> list:
-        """The events of `events` to process now: in order, without the partitions that jumped
-        (sought back, so they are delivered again) and without offsets this process did already
-        (redelivered after such a seek)."""
-        admitted, jumped = [], {}
+    def watch(self, events: list) -> None:
+        """Note each partition's offsets in `events`; log and count a jump forward."""
         for event in events:
             tp, offset = event.message.tp, event.message.offset
-            if tp in jumped:
-                continue
             expected = self.next.get(tp)
             if expected is not None and offset > expected:
-                jumped[tp] = expected
-                continue
-            if expected is not None and offset < expected:
-                continue
-            admitted.append(event)
-            self.next[tp] = offset + 1
-        for tp, offset in jumped.items():
-            self.jumps += 1
-            log.warning("stream skipped offsets; reading them again",
-                        extra={"service": self.service, "topic": tp.topic, "partition": tp.partition, "from_offset": offset})
-            await self.app.consumer.seek(tp, offset)
-        return admitted
+                self.jumps += 1
+                OFFSET_JUMPS.labels(self.service, tp.topic).inc()
+                log.error("stream skipped offsets: messages were not processed",
+                          extra={"service": self.service, "topic": tp.topic, "partition": tp.partition,
+                                 "expected_offset": expected, "offset": offset})
+            if expected is None or offset >= expected:
+                self.next[tp] = offset + 1

@@ -215,9 +215,8 @@ class OccupancyStream:
     # -- the agent -------------------------------------------------------------------------
     async def _agent(self, stream) -> None:
         async for events in stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s):
-            events = await self.continuity.admit(events)
-            if events:
-                await self.handle(events)
+            self.continuity.watch(events)
+            await self.handle(events)
 
     async def handle(self, events) -> None:
         started = time.perf_counter()

@@ -144,9 +144,7 @@ class RevenueStream:
     def _agent(self, handle, batch: int, within: float):
         async def agent(stream):
             async for events in stream.take_events(batch, within=within):
-                events = await self.continuity.admit(events)
-                if not events:
-                    continue
+                self.continuity.watch(events)
                 try:
                     await handle(events)
                 except Exception as err:
