@@ -2,8 +2,8 @@
 returns (faust acks the batch's offsets only then), and a failed send is sent again.
 
 The table here is a stand-in with faust's two members that save_state uses (`data`,
-`send_changelog` returning the delivery future); the services' SIGKILL tests
-(tests/revenue/test_day.py, tests/occupancy/test_crash.py) prove it against the real broker."""
+`send_changelog` returning the delivery future); the revenue SIGKILL test
+(tests/revenue/test_day.py) runs it against the real broker."""
 
 from __future__ import annotations
 

@@ -4,10 +4,11 @@ Why not `table[key] = value`: faust sends a table change to its changelog throug
 buffer, and commits offsets after `producer.flush()`, whose buffer drain gives up as soon as
 0.1 s pass without a send (faust-streaming 0.15.3, transport/producer.py `flush_atmost`).
 Under CPU load a commit can therefore reach the broker before the state change it depends
-on; a SIGKILL then restarts the service past events whose effect on the state is lost. CI saw
-exactly that: the revenue service forgot an open session and reported its exit as an exit
-without entry. Writing the change and waiting for the broker's acknowledgement inside the
-batch closes the gap: faust acks a batch's events only after the batch returns.
+on, and a SIGKILL then restarts the service past events whose effect on the state is lost.
+Writing the change and waiting for the broker's acknowledgement inside the batch closes the
+gap: faust acks a batch's events only after the batch returns. (Found reading faust while
+chasing a revenue SIGKILL failure whose cause turned out to be another one: see
+`alpr.kafka.faust_fixes`.) The revenue service uses it; occupancy does not (see its stream).
 
 Each change also names its partition: a batch mixes partitions, and the changelog partition
 must be the source partition of the key, or recovery after a rebalance restores it to the
