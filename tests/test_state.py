@@ -22,6 +22,8 @@ class Table:
         self.sent: list[tuple[int, str, dict]] = []
         self.pending: list[asyncio.Future] = []
         self.failures = failures
+        self.calls = asyncio.Event()  # set on every send: the test waits on it, never on time
+        self.log: list[str] = []
 
     def send_changelog(self, partition, key, value):
         self.sent.append((partition, key, value))
@@ -30,21 +32,34 @@ class Table:
         if self.failures:
             self.failures -= 1
             fut.set_exception(RuntimeError("broker away"))
+        self.calls.set()
         return fut
 
+    async def sends(self, n: int) -> None:
+        while len(self.sent) < n:
+            self.calls.clear()
+            await self.calls.wait()
 
-def test_save_waits_for_every_acknowledgement():
+    def ack(self, i: int) -> None:
+        self.log.append(f"ack{i}")
+        self.pending[i].set_result("ack")
+
+
+def test_save_returns_only_after_every_acknowledgement():
     async def scenario():
         table = Table()
         task = asyncio.create_task(save_state(table, [(0, "garage-1", {"n": 1}), (1, "garage-2", {"n": 2})]))
-        await asyncio.sleep(0)  # let the task send (an event-loop turn, not a wait for an outcome)
+        task.add_done_callback(lambda _: table.log.append("saved"))
+        await asyncio.wait_for(table.sends(2), 5)
+        # A save_state that did not wait would have finished in the step that sent.
+        assert not task.done()
         assert table.data == {"garage-1": {"n": 1}, "garage-2": {"n": 2}}
         assert [(p, k) for p, k, _ in table.sent] == [(0, "garage-1"), (1, "garage-2")]
-        table.pending[0].set_result("ack")
-        await asyncio.sleep(0)
-        assert not task.done()  # one change still unacknowledged: the batch must not return
-        table.pending[1].set_result("ack")
+        loop = asyncio.get_running_loop()
+        loop.call_soon(table.ack, 0)  # the broker's acknowledgements, one loop turn apart
+        loop.call_soon(table.ack, 1)
         await asyncio.wait_for(task, 5)
+        assert table.log == ["ack0", "ack1", "saved"]
 
     asyncio.run(scenario())
 
@@ -53,12 +68,8 @@ def test_failed_send_is_sent_again():
     async def scenario():
         table = Table(failures=1)
         task = asyncio.create_task(save_state(table, [(3, "garage-1", {"n": 1})]))
-        async def resent():
-            while len(table.sent) < 2:  # the retry comes after save_state's first backoff (0.2 s)
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(resent(), 5)
-        table.pending[-1].set_result("ack")
+        await asyncio.wait_for(table.sends(2), 5)  # the resend, after save_state's first backoff
+        table.ack(1)
         await asyncio.wait_for(task, 5)
         assert table.sent == [(3, "garage-1", {"n": 1})] * 2
 
@@ -69,7 +80,7 @@ def test_cancellation_is_not_retried():
     async def scenario():
         table = Table()
         task = asyncio.create_task(save_state(table, [(0, "k", 1)]))
-        await asyncio.sleep(0)
+        await asyncio.wait_for(table.sends(1), 5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -43,12 +43,20 @@ class Page:
         return result["result"].get("value")
 
     async def wait_for(self, expression: str, timeout: float, what: str):
-        end = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < end:
-            value = await self.eval(expression)
-            if value:
-                return value
-            await asyncio.sleep(0.1)
+        """The first truthy value of `expression`, judged by the page itself on every DOM change
+        (a MutationObserver): no polling from here. Every condition waited on is in the DOM."""
+        value = await self.eval(f"""new Promise(resolve => {{
+            const test = () => {{ try {{ return ({expression}); }} catch (e) {{ return false; }} }};
+            const first = test();
+            if (first) return resolve(first);
+            const done = v => {{ observer.disconnect(); clearTimeout(timer); resolve(v); }};
+            const observer = new MutationObserver(() => {{ const v = test(); if (v) done(v); }});
+            observer.observe(document.documentElement,
+                             {{subtree: true, childList: true, characterData: true, attributes: true}});
+            const timer = setTimeout(() => done(false), {int(timeout * 1000)});
+        }})""")
+        if value:
+            return value
         html = await self.eval("document.body.outerHTML")
         pytest.fail(f"timed out after {timeout}s waiting for {what}; page: {html[:1500]}")
 

@@ -38,6 +38,7 @@ class RevenueProcess:
         self.env.update({
             "ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(data_dir),
             "ALPR_AUTH_SECRET": SECRET, "ALPR_ENVIRONMENT": "test", "ALPR_HTTP_PORT": str(self.port),
+            # TEST_SERVICE_LOG_LEVEL=DEBUG shows faust's own log in revenue.log when chasing a failure.
             "ALPR_ORPHAN_AFTER_H": "12", "ALPR_REKEY_PARTITIONS": "2", "ALPR_LOG_LEVEL": os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
             "ALPR_BATCH_WITHIN_S": "0.02", "ALPR_SESSION_TIMEOUT_S": "6",
         })
