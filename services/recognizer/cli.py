@@ -15,7 +15,7 @@ from alpr.errors import AlprError
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Seeds the committed weights were trained with; a test set drawn from them would not be held out.
-TRAINING_SEEDS = {1000, 2000, 2001, 2002, 2003}
+TRAINING_SEEDS = {1000, 2000, 2001, 2002, 2003, 2004, 2005, 2006, 2008}
 TESTSET_SEED = 9001
 
 
@@ -60,6 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--init", help="start from these reader weights (the committed reader's second stage)")
     rd.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to the detector run)")
     rd.add_argument("--workers", type=int, default=1, help="crop rendering processes")
+    rd.add_argument("--extra-seeds", type=int, nargs="*", default=[], metavar="SEED",
+                    help="more synthetic training sets of --synth-crops each (rendered when missing)")
+    rd.add_argument("--augment", action="store_true",
+                    help="online augmentation (cut, scale, noise) within the TRAIN conditions' ranges")
     rd.set_defaults(handler=_train_reader, work_dir="/tmp/alpr-train/reader")
     for p in (det, rd):
         p.add_argument("--datasets", help="real data folder (default $ALPR_DATASETS or ../shared/datasets)")
@@ -120,7 +124,7 @@ def _train_reader(args: argparse.Namespace) -> int:
     path = train_reader(ReaderTraining(
         out_dir=_weights_out(args), work_dir=args.work_dir, datasets_dir=datasets_dir(args.datasets),
         synth_crops=args.synth_crops, seed=args.seed, epochs=args.epochs, batch=args.batch, threads=args.threads,
-        workers=args.workers, lr=args.lr, init=args.init))
+        workers=args.workers, lr=args.lr, init=args.init, extra_seeds=tuple(args.extra_seeds), augment=args.augment))
     print(path)
     return 0
 
