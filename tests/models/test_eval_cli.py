@@ -6,7 +6,7 @@ import json
 from alpr.cli import main
 from alpr.synth import write_crops_dataset, write_detection_dataset, write_openalpr_testset
 
-KEYS = {"images", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image"}
+KEYS = {"images", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image", "confusions"}
 
 
 def _json(capsys) -> dict:
@@ -66,3 +66,16 @@ def test_registering_commands_loads_no_models():
             "print('torch' in sys.modules, 'ultralytics' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_confusions_name_each_character_error():
+    from services.recognizer.models.evaluate import _Tally, char_errors
+
+    assert char_errors("OMT7187", "QMT7187") == ["O>Q"]
+    assert char_errors("YGN1920", "YGN192") == ["0>-"]
+    assert char_errors("JU982", "JUI982") == ["->I"]
+    assert char_errors("ABC", "ABC") == []
+    tally = _Tally()
+    for label, read in (("OMT7187", "QMT7187"), ("0AB123", "OAB123"), ("OXX111", "QXX111"), ("AAA", None)):
+        tally.add(label, read)
+    assert tally.top_confusions() == {"O>Q": 2, "0>O": 1}

@@ -11,6 +11,9 @@ Definitions (also in docs/benchmarks-models.md):
 * char_accuracy: 1 - edit distance / label length, floored at 0, averaged over the same
   plates (a missed plate scores 0).
 * ms_per_image: wall time of decode + recognition per image, batch as given.
+* confusions: the most frequent character errors over the wrong reads, from one minimal
+  alignment of label and read: "O>Q" (label O read as Q), "1>-" (1 dropped), "->7" (7 added).
+  Missed plates are not in it. It says which rule or training data would help most.
 """
 
 from __future__ import annotations
@@ -134,6 +137,33 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+def char_errors(label: str, read: str) -> list[str]:
+    """The edits of one minimal alignment turning `label` into `read`: 'A>B', 'A>-', '->B'."""
+    n, m = len(label), len(read)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (label[i - 1] != read[j - 1]))
+    edits: list[str] = []
+    i, j = n, m
+    while i or j:
+        if i and j and d[i][j] == d[i - 1][j - 1] + (label[i - 1] != read[j - 1]):
+            if label[i - 1] != read[j - 1]:
+                edits.append(f"{label[i - 1]}>{read[j - 1]}")
+            i, j = i - 1, j - 1
+        elif i and d[i][j] == d[i - 1][j] + 1:
+            edits.append(f"{label[i - 1]}>-")
+            i -= 1
+        else:
+            edits.append(f"->{read[j - 1]}")
+            j -= 1
+    return edits[::-1]
+
+
 def char_score(read: str, label: str) -> float:
     return max(0.0, 1.0 - edit_distance(normalize(read), label) / max(1, len(label)))
 
@@ -142,6 +172,7 @@ class _Tally:
     def __init__(self) -> None:
         self.plates = self.captured = self.with_text = self.perfect = 0
         self.chars = 0.0
+        self.confusions: dict[str, int] = {}
 
     def add(self, label: str | None, read: str | None) -> None:
         self.plates += 1
@@ -151,6 +182,11 @@ class _Tally:
             if read is not None:
                 self.perfect += normalize(read) == label
                 self.chars += char_score(read, label)
+                for edit in char_errors(label, normalize(read)):
+                    self.confusions[edit] = self.confusions.get(edit, 0) + 1
+
+    def top_confusions(self, n: int = 12) -> dict[str, int]:
+        return dict(sorted(self.confusions.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
     def summary(self) -> dict:
         return {
@@ -211,6 +247,7 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
            "ms_per_image": round(1000 * elapsed / max(1, len(items)), 1),
            "by_plate_width": {f"{lo}-{hi if hi < 10_000 else 'max'}px": t.summary()
                               for (lo, hi), t in by_width.items() if t.plates},
+           "confusions": total.top_confusions(),
            "failures": failures}
     return out
 
@@ -240,4 +277,4 @@ def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64) -> dict
     summary = tally.summary()
     summary["capture_rate"] = None
     return {"images": len(rows), **summary, "ms_per_image": round(1000 * elapsed / max(1, len(rows)), 2),
-            "failures": failures}
+            "confusions": tally.top_confusions(), "failures": failures}
