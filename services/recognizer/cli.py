@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     det.add_argument("--seed", type=int, default=1000)
     det.add_argument("--batch", type=int, default=16)
     det.add_argument("--workers", type=int, default=2, help="rendering and dataloader processes")
+    det.add_argument("--init", help="start from these detector weights (a second stage on a new --seed)")
+    det.add_argument("--warmup-epochs", dest="warmup_epochs", type=float, default=3.0)
     det.set_defaults(handler=_train_detector, work_dir="/tmp/alpr-train/detector")
     rd = tsub.add_parser("reader", help="CRNN+CTC plate reader on synthetic crops + plates-ar-ocr")
     rd.add_argument("--epochs", type=int, default=8)
@@ -113,7 +115,7 @@ def _train_detector(args: argparse.Namespace) -> int:
     path = train_detector(DetectorTraining(
         out_dir=_weights_out(args), work_dir=args.work_dir, datasets_dir=datasets_dir(args.datasets),
         synth_images=args.synth_images, seed=args.seed, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-        workers=args.workers))
+        workers=args.workers, init=args.init, warmup_epochs=args.warmup_epochs))
     print(path)
     return 0
 

@@ -32,6 +32,10 @@ class DetectorTraining:
     batch: int = 16
     workers: int = 2
     model_yaml: str = "yolov8n.yaml"
+    # A second stage starts from trained weights on freshly rendered frames (a new seed),
+    # with a one-epoch warm-up instead of ultralytics' three.
+    init: str | None = None
+    warmup_epochs: float = 3.0
 
 
 def train_detector(cfg: DetectorTraining) -> str:
@@ -62,13 +66,17 @@ def train_detector(cfg: DetectorTraining) -> str:
 
     from ultralytics import YOLO
 
-    model = YOLO(cfg.model_yaml)
+    if cfg.init and not os.path.exists(cfg.init):
+        raise AlprError(f"detector weights {cfg.init} not found")
+    model = YOLO(cfg.init or cfg.model_yaml)
+    if cfg.init:
+        print(f"starting from {cfg.init}", flush=True)
     t0 = time.time()
     model.train(
         data=data_yaml, epochs=cfg.epochs, imgsz=cfg.imgsz, batch=cfg.batch, workers=cfg.workers,
-        device="cpu", seed=cfg.seed, deterministic=True, amp=False, plots=False, pretrained=False,
+        device="cpu", seed=cfg.seed, deterministic=True, amp=False, plots=False, pretrained=bool(cfg.init),
         project=cfg.work_dir, name="run", exist_ok=True, cache="ram", close_mosaic=max(1, cfg.epochs // 4),
-        patience=cfg.epochs, verbose=True, fliplr=0.0,
+        patience=cfg.epochs, verbose=True, fliplr=0.0, warmup_epochs=cfg.warmup_epochs,
     )
     print(f"detector training took {time.time() - t0:.0f}s", flush=True)
     best = os.path.join(cfg.work_dir, "run", "weights", "best.pt")
