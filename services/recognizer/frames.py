@@ -57,7 +57,16 @@ def reads_for_frame(
     processed_at: datetime,
     min_confidence: float,
     crop_quality: int,
+    min_plate_chars: int = 3,
 ) -> list[Read]:
+    """One frame's Read messages; a frame without plates gets one 'no_plate' record.
+
+    A box read confidently as fewer than `min_plate_chars` characters is not a plate (a
+    headlight read as '0', a caption's 'PP'): it is left out, like a box the detector never
+    gave. A box without a confident read stays, as 'unreadable' (a plate nobody could read).
+    """
+    plates = [p for p in plates
+              if not (p.text and len(p.text) < min_plate_chars and p.confidence >= min_confidence)]
     common = dict(
         frame_id=meta.frame_id, camera_id=meta.camera_id, facility_id=meta.facility_id, lane=meta.lane,
         direction=meta.direction, models=models, captured_at=meta.captured_at, ingested_at=meta.ingested_at,

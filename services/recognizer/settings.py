@@ -21,6 +21,9 @@ class RecognizerSettings(ServiceSettings):
     min_read_confidence: float = Field(
         0.5, ge=0.0, le=1.0, description="Below this (weakest character) a plate box is published as 'unreadable'."
     )
+    min_plate_chars: int = Field(
+        3, ge=1, le=10, description="A box read confidently as fewer characters is not a plate and is left out."
+    )
     crop_jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of the plate crop in each read.")
     detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
     weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")

@@ -92,3 +92,27 @@ def test_vote_weighs_agreement_by_confidence():
     b2 = TextRead("8ABC128", 0.6, (0.6,) * 7)
     assert vote([a, b1, b2]) is b2          # 1.1 beats 0.9; the surer of the two represents
     assert vote([a, b1]) is a
+
+
+def test_model_names_carry_the_weights_hash(recognizer):
+    import hashlib
+
+    from services.recognizer.models.recognizer import DETECTOR_WEIGHTS, READER_WEIGHTS, WEIGHTS_DIR
+
+    for model, file in ((recognizer.detector, DETECTOR_WEIGHTS), (recognizer.reader, READER_WEIGHTS)):
+        digest = hashlib.sha256(open(f"{WEIGHTS_DIR}/{file}", "rb").read()).hexdigest()[:12]
+        base, _, suffix = model.name.partition("@")
+        assert base in ("yolov8n-plates", "crnn-ctc") and suffix == digest
+
+
+def test_candidate_weights_load_and_read_a_clean_plate():
+    # weights-next/ holds the better-measured candidate (see MODEL_CARD.md); it must stay loadable.
+    import os
+
+    from services.recognizer.models.recognizer import WEIGHTS_DIR
+
+    rec = load_recognizer(os.path.join(os.path.dirname(WEIGHTS_DIR), "weights-next"), device="cpu")
+    scene = render_scene(np.random.default_rng(21), 1280, 720, 1, replace(CLEAN, plate_width=(160, 200)))
+    (reads,) = rec.recognize([scene.image])
+    read = _matched(reads, scene.plates[0].box)
+    assert read is not None and read.text == scene.plates[0].text

@@ -78,6 +78,12 @@ def test_reads_have_deterministic_ids_and_account_for_every_frame():
     assert [(r.read_id, r.outcome, r.plate) for r in reads] == [("cam:1#0", "read", "8ABC123"), ("cam:1#1", "unreadable", None)]
     assert reads[0].crop_jpeg_b64 and reads[0].bbox.w == 60
     assert reads_for_frame(meta, plates, models, now, 0.5, 85) == reads  # same input, same messages
+    # A box read confidently as a too-short text is no plate; an unconfident one stays 'unreadable'.
+    junk = [PlateRead("PP", 0.8, (0.8, 0.8), (5, 5, 40, 20), crop, 0.8),
+            PlateRead("0", 0.2, (0.2,), (50, 5, 40, 20), crop, 0.4)]
+    assert [(r.read_id, r.outcome) for r in reads_for_frame(meta, junk, models, now, 0.5, 85)] == [("cam:1#0", "unreadable")]
+    assert [r.outcome for r in reads_for_frame(meta, junk[:1], models, now, 0.5, 85)] == ["no_plate"]
+    assert [r.outcome for r in reads_for_frame(meta, junk[:1], models, now, 0.5, 85, min_plate_chars=2)] == ["read"]
 
 
 @pytest.mark.kafka

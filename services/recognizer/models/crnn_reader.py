@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from alpr.plates import correct_format
+from services.recognizer.models.fingerprint import versioned
 from services.recognizer.models.protocols import TextRead
 
 
@@ -18,7 +19,7 @@ class CrnnPlateReader:
     confidences stay aligned with the characters.
     """
 
-    name = "crnn-ctc"
+    name = "crnn-ctc"  # replaced per instance by name@weights-hash (fingerprint.versioned)
 
     def __init__(self, weights: str, device: str = "cpu", half: bool | None = None, correct: bool = True,
                  batch_size: int = 256):
@@ -27,6 +28,7 @@ class CrnnPlateReader:
         from services.recognizer.models.crnn import ALPHABET, Crnn
 
         ckpt = torch.load(weights, map_location="cpu", weights_only=True)
+        self.name = versioned(type(self).name, weights)
         if ckpt.get("alphabet") != ALPHABET:
             raise ValueError(f"{weights}: reader weights were trained for another alphabet")
         self.model = Crnn()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from services.recognizer.models.fingerprint import versioned
 from services.recognizer.models.protocols import Detection
 
 
@@ -17,7 +18,7 @@ class YoloPlateDetector:
     boxes back, so the reader can cut crops from the sharp original.
     """
 
-    name = "yolov8n-plates"
+    name = "yolov8n-plates"  # replaced per instance by name@weights-hash (fingerprint.versioned)
 
     def __init__(self, weights: str, device: str = "cpu", half: bool | None = None, imgsz: int = 512,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 100):
@@ -25,6 +26,7 @@ class YoloPlateDetector:
         from ultralytics import YOLO
 
         self.model = YOLO(weights, task="detect")
+        self.name = versioned(type(self).name, weights)
         self.device = device
         self.half = device.startswith("cuda") if half is None else half
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
