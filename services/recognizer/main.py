@@ -77,7 +77,8 @@ class FramePipeline:
                 producer.produce(self.reads_topic, key=read.facility_id, value=encode(read))
                 metrics.READS.labels(read.outcome).inc()
             producer.poll(0)
-            metrics.FRAMES.labels("plates" if plates else "no_plate").inc()
+            # From the reads, not the boxes: boxes that are no plate (too short) leave a no-plate frame.
+            metrics.FRAMES.labels("no_plate" if reads[0].outcome == "no_plate" else "plates").inc()
             E2E_LATENCY.labels(SERVICE, "read").observe((now - frame.headers.captured_at).total_seconds())
         metrics.STAGE_SECONDS.labels("total").observe(time.perf_counter() - started)
 
