@@ -50,6 +50,11 @@ def encode_crop(crop: np.ndarray, quality: int) -> str | None:
     return text if len(text) <= MAX_CROP_B64 else None
 
 
+def cut_off(plate: PlateRead, edge_margin_px: int) -> bool:
+    """Does the plate's box come within `edge_margin_px` of its frame's border (-1: never)?"""
+    return edge_margin_px >= 0 and plate.border_px is not None and plate.border_px <= edge_margin_px
+
+
 def reads_for_frame(
     meta: FrameHeaders,
     plates: list[PlateRead],
@@ -58,15 +63,20 @@ def reads_for_frame(
     min_confidence: float,
     crop_quality: int,
     min_plate_chars: int = 3,
+    edge_margin_px: int = -1,
 ) -> list[Read]:
     """One frame's Read messages; a frame without plates gets one 'no_plate' record.
 
-    A box read confidently as fewer than `min_plate_chars` characters is not a plate (a
-    headlight read as '0', a caption's 'PP'): it is left out, like a box the detector never
-    gave. A box without a confident read stays, as 'unreadable' (a plate nobody could read).
+    A box within `edge_margin_px` of the frame's border (-1: never) is a plate cut off by
+    it, entering or leaving the view: its text is a fragment ('TEMPORAR' of a plate's top
+    half, 'G0A' of its bottom), and two frames of the same fragment would make a pass of a
+    vehicle that does not exist. It is published as 'unreadable': a box was there, its
+    plate was not read. A box read confidently as fewer than `min_plate_chars` characters
+    is not a plate (a headlight read as '0', a caption's 'PP'): it is left out, like a box
+    the detector never gave. A box without a confident read stays, as 'unreadable'.
     """
-    plates = [p for p in plates
-              if not (p.text and len(p.text) < min_plate_chars and p.confidence >= min_confidence)]
+    plates = [p for p in plates if cut_off(p, edge_margin_px) or
+              not (p.text and len(p.text) < min_plate_chars and p.confidence >= min_confidence)]
     common = dict(
         frame_id=meta.frame_id, camera_id=meta.camera_id, facility_id=meta.facility_id, lane=meta.lane,
         direction=meta.direction, models=models, captured_at=meta.captured_at, ingested_at=meta.ingested_at,
@@ -76,7 +86,8 @@ def reads_for_frame(
         return [Read(read_id=f"{meta.frame_id}#-", outcome="no_plate", plate=None, confidence=0.0, box_index=-1, **common)]
     reads = []
     for i, p in enumerate(plates):
-        readable = bool(p.text) and 1 <= len(p.text) <= 10 and p.confidence >= min_confidence
+        readable = (bool(p.text) and 1 <= len(p.text) <= 10 and p.confidence >= min_confidence
+                    and not cut_off(p, edge_margin_px))
         x, y, w, h = p.bbox
         reads.append(Read(
             read_id=f"{meta.frame_id}#{i}",

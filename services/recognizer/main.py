@@ -72,7 +72,8 @@ class FramePipeline:
                 metrics.FRAMES.labels("dlq").inc()
                 continue
             reads = reads_for_frame(frame.headers, plates, self.models, now, self.settings.min_read_confidence,
-                                    self.settings.crop_jpeg_quality, self.settings.min_plate_chars)
+                                    self.settings.crop_jpeg_quality, self.settings.min_plate_chars,
+                                    self.settings.edge_margin_px)
             for read in reads:
                 producer.produce(self.reads_topic, key=read.facility_id, value=encode(read))
                 metrics.READS.labels(read.outcome).inc()

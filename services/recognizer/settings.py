@@ -24,6 +24,11 @@ class RecognizerSettings(ServiceSettings):
     min_plate_chars: int = Field(
         3, ge=1, le=10, description="A box read confidently as fewer characters is not a plate and is left out."
     )
+    edge_margin_px: int = Field(
+        4, ge=-1, le=100,
+        description="A plate box this close to the frame's border (pixels) is taken as cut off by it and "
+        "published as 'unreadable' (its text is a fragment); -1 reads such boxes like any other.",
+    )
     crop_jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of the plate crop in each read.")
     detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
     weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")

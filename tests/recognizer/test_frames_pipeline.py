@@ -84,6 +84,18 @@ def test_reads_have_deterministic_ids_and_account_for_every_frame():
     assert [(r.read_id, r.outcome) for r in reads_for_frame(meta, junk, models, now, 0.5, 85)] == [("cam:1#0", "unreadable")]
     assert [r.outcome for r in reads_for_frame(meta, junk[:1], models, now, 0.5, 85)] == ["no_plate"]
     assert [r.outcome for r in reads_for_frame(meta, junk[:1], models, now, 0.5, 85, min_plate_chars=2)] == ["read"]
+    # A box at the frame's border is a cut-off plate: its confident text is a fragment, and
+    # even a too-short one stays as 'unreadable' (a box was there). Unknown distance: read.
+    edge = [PlateRead("TEMPORAR", 0.9, (0.9,) * 8, (600, 0, 190, 32), crop, 0.8, border_px=0),
+            PlateRead("PP", 0.9, (0.9,) * 2, (600, 680, 190, 38), crop, 0.8, border_px=2),
+            PlateRead("8ABC123", 0.9, (0.9,) * 7, (600, 300, 190, 60), crop, 0.8, border_px=5),
+            PlateRead("7XYZ123", 0.9, (0.9,) * 7, (600, 400, 190, 60), crop, 0.8)]
+    got = reads_for_frame(meta, edge, models, now, 0.5, 85, edge_margin_px=4)
+    assert [(r.outcome, r.plate) for r in got] == [("unreadable", None), ("unreadable", None), ("read", "8ABC123"),
+                                                   ("read", "7XYZ123")]
+    assert got[0].bbox.y == 0 and got[0].crop_jpeg_b64  # the evidence of the box stays
+    got = reads_for_frame(meta, edge, models, now, 0.5, 85, edge_margin_px=-1)
+    assert [(r.outcome, r.plate) for r in got] == [("read", "TEMPORAR"), ("read", "8ABC123"), ("read", "7XYZ123")]
 
 
 @pytest.mark.kafka

@@ -38,6 +38,8 @@ class PlateRead:
 
     `confidence` is the lowest per-character confidence (0 when nothing was read): a read
     is only as trustworthy as its weakest character. `crop` is the BGR cut the reader saw.
+    `border_px` is how far the box stays from the nearest border of its frame (None when
+    unknown): a box at the border is usually a plate cut off by it, whose text is a fragment.
     """
 
     text: str
@@ -46,6 +48,7 @@ class PlateRead:
     bbox: Box
     crop: np.ndarray = field(repr=False, compare=False)
     detection_confidence: float = 0.0
+    border_px: int | None = None
 
 
 @runtime_checkable

@@ -64,7 +64,8 @@ class Recognizer:
         for n, (i, det) in enumerate(owners):
             read = vote(reads[n * k: (n + 1) * k])
             crop = crops[n * k + k // 2]  # the middle cut is the evidence crop
-            out[i].append(PlateRead(read.text, read.confidence, read.char_confidences, det.box, crop, det.confidence))
+            out[i].append(PlateRead(read.text, read.confidence, read.char_confidences, det.box, crop, det.confidence,
+                                    border_px(det.box, frames[i].shape)))
         return out
 
 
@@ -75,6 +76,12 @@ def vote(reads: Sequence[TextRead]) -> TextRead:
         weight[r.text] = weight.get(r.text, 0.0) + r.confidence
     winner = max(weight, key=lambda t: (weight[t], t))
     return max((r for r in reads if r.text == winner), key=lambda r: r.confidence)
+
+
+def border_px(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> int:
+    """Pixels between the box and the nearest border of a frame of `shape` (0: touching it)."""
+    x, y, w, h = box
+    return max(0, min(x, y, shape[1] - (x + w), shape[0] - (y + h)))
 
 
 def cut(frame: np.ndarray, box: tuple[int, int, int, int], pad: float) -> np.ndarray:
