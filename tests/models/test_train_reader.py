@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from alpr.errors import AlprError
 from alpr.synth.datasets import plate_crop
 from services.recognizer.models.train_reader import ReaderTraining, augment_batch, real_split, train_reader
 
@@ -82,3 +84,13 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
     crop, _ = plate_crop(4242, 0)
     (read,) = reader.read([crop])
     assert isinstance(read.text, str) and 0.0 <= read.confidence <= 1.0
+    assert reader.model.width == "small"
+
+    # The wide reader trains on the same rendered sets and loads by its recorded width; a
+    # second stage must keep the width of the weights it starts from.
+    wide = train_reader(replace(cfg, out_dir=str(tmp_path / "wide"), width="wide"))
+    assert CrnnPlateReader(wide).model.width == "wide"
+    assert sum(p.numel() for p in CrnnPlateReader(wide).model.parameters()) > \
+        1.5 * sum(p.numel() for p in reader.model.parameters())
+    with pytest.raises(AlprError, match="--width wide"):
+        train_reader(replace(cfg, out_dir=str(tmp_path / "again"), init=wide))

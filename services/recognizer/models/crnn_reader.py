@@ -31,7 +31,7 @@ class CrnnPlateReader:
         self.name = versioned(type(self).name, weights)
         if ckpt.get("alphabet") != ALPHABET:
             raise ValueError(f"{weights}: reader weights were trained for another alphabet")
-        self.model = Crnn()
+        self.model = Crnn(ckpt.get("width", "small"))
         self.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
         self.device = torch.device(device)
         self.half = self.device.type == "cuda" if half is None else half

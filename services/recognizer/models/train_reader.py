@@ -44,6 +44,7 @@ class ReaderTraining:
     # the first two stages overfit one set of 30,000, train loss 0.03 against 89-91% val).
     extra_seeds: tuple[int, ...] = ()
     augment: bool = False  # online augmentation inside the TRAIN conditions' ranges (`augment_batch`)
+    width: str = "small"  # crnn.WIDTHS; a second stage (`init`) keeps the width of its start
 
 
 def real_split(plate_text: str) -> str:
@@ -197,9 +198,13 @@ def train_reader(cfg: ReaderTraining) -> str:
           f"{len(y_real)} real held out, in {time.time() - t0:.0f}s", flush=True)
 
     targets = [torch.tensor(encode(t), dtype=torch.long) for t in y_train]
-    model = Crnn()
-    if cfg.init:
-        ckpt = torch.load(cfg.init, map_location="cpu", weights_only=True)
+    init = torch.load(cfg.init, map_location="cpu", weights_only=True) if cfg.init else None
+    if init is not None and init.get("width", "small") != cfg.width:
+        raise AlprError(f"{cfg.init} is a {init.get('width', 'small')!r} reader; train it further with --width "
+                        f"{init.get('width', 'small')}")
+    model = Crnn(cfg.width)
+    if init is not None:
+        ckpt = init
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
         print(f"starting from {cfg.init}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -260,7 +265,7 @@ def train_reader(cfg: ReaderTraining) -> str:
     os.makedirs(cfg.out_dir, exist_ok=True)
     target = os.path.join(cfg.out_dir, READER_FILE)
     torch.save({
-        "arch": "crnn-v1", "alphabet": ALPHABET, "input": [INPUT_H, INPUT_W],
+        "arch": "crnn-v1", "width": cfg.width, "alphabet": ALPHABET, "input": [INPUT_H, INPUT_W],
         # fp16 halves the file; weights are cast back to fp32 on load for CPU inference.
         "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in best_state.items()},
         "training": asdict(cfg), "synth_val_exact": best, "seconds": round(time.time() - started),
