@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--extra-seeds", type=int, nargs="*", default=[], metavar="SEED",
                     help="more synthetic training sets of --synth-crops each (rendered when missing)")
     rd.add_argument("--width", choices=("small", "wide"), default="small",
-                    help="reader size (crnn.WIDTHS): wide has about 2.3x the parameters and trains at half the speed")
+                    help="reader size (crnn.WIDTHS): wide has 1.8x the parameters and trains at about 0.6x the speed")
     rd.add_argument("--augment", action="store_true",
                     help="online augmentation (cut, scale, noise) within the TRAIN conditions' ranges")
     rd.set_defaults(handler=_train_reader, work_dir="/tmp/alpr-train/reader")

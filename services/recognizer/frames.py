@@ -63,7 +63,7 @@ def reads_for_frame(
     min_confidence: float,
     crop_quality: int,
     min_plate_chars: int = 3,
-    edge_margin_px: int = -1,
+    edge_margin_px: int = 4,
 ) -> list[Read]:
     """One frame's Read messages; a frame without plates gets one 'no_plate' record.
 

@@ -114,8 +114,8 @@ def test_openalpr_testset_lines(tmp_path):
 
 
 def test_training_data_of_the_committed_weights_is_pinned():
-    # The committed weights were trained on sets rendered with seeds 1000 (detector) and
-    # 2000/2002 (reader). A change to the generator that alters these first items means
+    # The committed weights were trained on sets rendered with seeds 1000 and 1002 (detector
+    # stages 1-2) and 2000-2008 (reader); the first of each is pinned here. A change to the generator that alters these first items means
     # `alpr train` no longer reproduces them: retrain and update MODEL_CARD.md, or keep
     # the old behaviour for the TRAIN conditions (as `occluder_reach` does).
     import hashlib

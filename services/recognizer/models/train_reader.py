@@ -204,8 +204,7 @@ def train_reader(cfg: ReaderTraining) -> str:
                         f"{init.get('width', 'small')}")
     model = Crnn(cfg.width)
     if init is not None:
-        ckpt = init
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init["state_dict"].items()})
         print(f"starting from {cfg.init}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     steps_per_epoch = len(y_train) // cfg.batch
