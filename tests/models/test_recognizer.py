@@ -11,6 +11,7 @@ from services.recognizer.models import (
     BadImageError, PlateDetector, PlateRead, PlateReader, Recognizer, load_recognizer,
 )
 from services.recognizer.models.evaluate import iou
+from services.recognizer.models.recognizer import CUTS, Cut, cut
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,8 @@ def test_reads_rendered_plates(recognizer):
         x, y, w, h = read.bbox
         H, W = scene.image.shape[:2]
         assert read.border_px == min(x, y, W - x - w, H - y - h) > 4
+        # The evidence crop is the first, straight cut: the camera's own pixels.
+        assert np.array_equal(read.crop, cut(scene.image, read.bbox, CUTS[0].pad))
 
 
 def test_a_plate_cut_off_by_the_frame_border_says_so(recognizer):
@@ -58,6 +61,33 @@ def test_a_plate_cut_off_by_the_frame_border_says_so(recognizer):
     x, y, w, h = scene.plates[0].box
     [reads] = recognizer.recognize([scene.image[: y + h // 2]])
     assert reads and all(r.border_px == 0 for r in reads)
+
+
+def _tilted_plate(angle: float) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A white 200x100 plate turned by `angle` degrees (counter-clockwise) on black, and its box."""
+    frame = np.zeros((400, 600, 3), np.uint8)
+    corners = cv2.boxPoints(((300.0, 200.0), (200.0, 100.0), -angle)).astype(np.int32)
+    cv2.fillPoly(frame, [corners], (255, 255, 255))
+    return frame, cv2.boundingRect(corners)
+
+
+def test_a_tilted_cut_levels_a_tilted_plate():
+    frame, box = _tilted_plate(10.0)
+    level = cut(frame, box, 0.0, -10.0)
+    assert abs(level.shape[1] - 200) <= 3 and abs(level.shape[0] - 100) <= 3  # the plate's own size
+    assert (level > 128).mean() > 0.97          # all plate, no background corners
+    assert (cut(frame, box, 0.0) > 128).mean() < 0.8           # the straight box has them
+    assert (cut(frame, box, 0.0, 10.0) > 128).mean() < 0.9     # turned the wrong way: 20 degrees off
+    # A box too flat to hold a plate tilted that far (no positive plate height solves it)
+    # is cut at the box's own size.
+    assert cut(frame, (200, 150, 200, 100), 0.0, 30.0).shape[:2] == (100, 200)
+
+
+def test_cuts_are_checked(recognizer):
+    with pytest.raises(ValueError, match="at least one"):
+        Recognizer(recognizer.detector, recognizer.reader, cuts=())
+    with pytest.raises(ValueError, match="evidence crop"):
+        Recognizer(recognizer.detector, recognizer.reader, cuts=(Cut(0.03, 10.0), Cut(0.0)))
 
 
 def test_twenty_plates_in_one_frame(recognizer):
