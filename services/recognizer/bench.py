@@ -33,18 +33,28 @@ def _frames(n: int, seed: int) -> list[bytes]:
     return out
 
 
+STALL_S = 120.0  # a drain that reads nothing for this long has lost its broker
+
+
 def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = "auto", seed: int = 5,
               progress=print) -> dict:
     from datetime import datetime, timezone
 
-    from confluent_kafka import Producer
+    from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
     from alpr.contracts.models import utc_iso
+    from alpr.errors import BrokerError
     from services.recognizer.main import build_consumer, load_models
     from services.recognizer.settings import RecognizerSettings
 
     prefix = f"bench.{uuid.uuid4().hex[:8]}."
+    # Fail before minutes of rendering and model loading when there is no broker to measure.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+    try:
+        admin.list_topics(timeout=10)
+    except KafkaException as err:
+        raise BrokerError(f"cannot reach Kafka at {bootstrap}: {err.args[0].str()} (start one: alpr kafka start)") from None
     settings = RecognizerSettings(kafka_bootstrap=bootstrap, device=device, batch_max_frames=batch, batch_max_wait_ms=50)
     progress(f"rendering {frames} synthetic 1280x720 frames...")
     jpegs = _frames(frames, seed)
@@ -57,7 +67,6 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
         recognizer.recognize(sample[i: i + batch])
     inference_ms = (time.perf_counter() - started) * 1000 / len(sample)
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
     topics = [f"{prefix}alpr.frames.v1", f"{prefix}alpr.reads.v1", f"{prefix}alpr.frames.dlq"]
     for f in admin.create_topics([NewTopic(t, 12 if "frames.v1" in t else 1, 1) for t in topics]).values():
         f.result(timeout=30)
@@ -74,6 +83,7 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
         consumer = build_consumer(settings, recognizer, topic_prefix=prefix, group_id=f"{prefix}rec")
         done, batches = 0, []
         first = None
+        last_progress = time.perf_counter()
         try:
             while done < frames:
                 t0 = time.perf_counter()
@@ -82,6 +92,9 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
                     first = first or t0
                     batches.append((time.perf_counter() - t0) * 1000)
                     done += result.consumed
+                    last_progress = time.perf_counter()
+                elif time.perf_counter() - last_progress > STALL_S:
+                    raise BrokerError(f"no frames arrived for {STALL_S:.0f} s ({done} of {frames} read): is the broker healthy?")
             elapsed = time.perf_counter() - first
         finally:
             consumer.close()
