@@ -85,6 +85,18 @@ def test_data_route_requires_login_and_leaves_one_audit_event(bootstrap, topic_f
     assert {e["reason"] for e in denied} >= {"missing bearer token", "token expired", "role operations lacks plates.search"}
 
 
+@pytest.mark.kafka
+def test_a_refusal_queued_at_shutdown_is_delivered_by_close(bootstrap, topic_factory, unique):
+    # Refusals are audited without waiting for the broker; the services close their audit
+    # client on shutdown so a refusal served just before it is not lost.
+    topic = topic_factory("audit.v1")
+    audit = AuditClient(bootstrap, "probe", topic=topic)
+    audit.record_refusal(audit.event(None, "plate.search", "/v1/passes", outcome="denied", reason="last one"))
+    audit.close()
+    [event] = audit_events(bootstrap, topic, f"g-{unique}", expected=1)
+    assert event["outcome"] == "denied" and event["reason"] == "last one"
+
+
 def test_data_is_not_served_when_the_audit_log_is_unreachable():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ def _serve(args) -> int:
     ensure_port_free(settings.http_host, settings.http_port)
     store = open_audit_store(settings)
     workers = Workers()
+    audit = None
     try:
         prefix = settings.topic_prefix
         workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
@@ -27,6 +28,8 @@ def _serve(args) -> int:
         app = build_app(settings, store, workers, audit, topic_prefix=prefix)
         run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
     finally:
+        if audit is not None:
+            audit.close()  # refused requests are audited without waiting (alpr.http): send what is queued
         workers.shutdown()
         store.close()
     return 0

@@ -177,6 +177,8 @@ class Components:
                                     settings.log_level.lower())
 
     def close(self) -> None:
+        # Refused requests are audited without waiting (alpr.http); send what is queued.
+        self.audit.close()
         self.store.close()
 
 

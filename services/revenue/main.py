@@ -144,6 +144,7 @@ def run(settings: RevenueSettings) -> int:
     store = open_revenue_store(settings)
     workers = Workers()
     api: _Api | None = None
+    audit: AuditClient | None = None
     try:
         keeper = HoldKeeper(store, HELD_TABLES)
         stream = RevenueStream(settings, store, tariff, check.facilities, keeper, passes_partitions)
@@ -168,6 +169,8 @@ def run(settings: RevenueSettings) -> int:
     finally:
         if api is not None:
             api.stop()
+        if audit is not None:
+            audit.close()  # refused requests are audited without waiting (alpr.http): send what is queued
         workers.shutdown(15)
         store.close()
 
