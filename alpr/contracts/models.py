@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 PLATE_PATTERN = r"^[A-Z0-9]{1,10}$"
+ROI_PATTERN = r"^[0-9]{1,5},[0-9]{1,5}( [0-9]{1,5},[0-9]{1,5}){2,63}$"
 
 Direction = Literal["entry", "exit", "patrol"]
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/#@-]+$")]
@@ -38,6 +39,17 @@ class FrameHeaders(Contract):
     captured_at: AwareDatetime = Field(description="Capture time from the source clock.")
     ingested_at: AwareDatetime = Field(description="When ingest accepted the frame (latency origin).")
     content_type: Literal["image/jpeg"] = "image/jpeg"
+    roi: str | None = Field(
+        None, pattern=ROI_PATTERN,
+        description="The camera's region of interest, 'x,y x,y x,y ...' (frame pixels, 3-64 points); absent: the "
+        "whole frame. Plates whose box centre lies outside it are not read (a sign, the street behind the lane).",
+    )
+
+    def roi_points(self) -> list[tuple[int, int]] | None:
+        """The region of interest as (x, y) points, or None for the whole frame."""
+        if not self.roi:
+            return None
+        return [(int(x), int(y)) for x, y in (p.split(",") for p in self.roi.split())]
 
 
 class BBox(Contract):

@@ -10,7 +10,7 @@ cameras:
     direction: entry
     source: var/footage/cam-g1-entry-1.mp4   # file, image folder, rtsp:// or http(s):// URL; omit for push-only
     fps_cap: 4
-    roi: [[0, 300], [1280, 300], [1280, 720], [0, 720]]   # optional polygon, pixels
+    roi: [[0, 300], [1280, 300], [1280, 720], [0, 720]]   # optional polygon, pixels: motion and plates outside are ignored
     upload_token_sha256: 9f86d0...                          # optional: the camera may POST /v1/frames
 ```
 
@@ -74,7 +74,9 @@ class Camera(Entry):
     )
     fps_cap: float = Field(5.0, gt=0, le=60, description="Most frames per second published from this camera.")
     roi: list[Point] | None = Field(
-        None, min_length=3, max_length=64, description="Region of interest polygon (pixels); motion outside is ignored."
+        None, min_length=3, max_length=64,
+        description="Region of interest polygon (frame pixels): motion outside it is ignored, and plates whose box "
+        "centre lies outside it are not read (signs, the street behind the lane).",
     )
     replay_start: AwareDatetime | None = Field(
         None, description="For file sources: capture time of the first frame (default: when the replay starts)."

@@ -56,7 +56,7 @@ class Frame:
     def headers(self) -> list[tuple[str, bytes]]:
         """The frames contract (alpr.contracts.models.FrameHeaders) as Kafka headers."""
         c = self.camera
-        return [
+        headers = [
             ("frame_id", self.frame_id.encode()),
             ("camera_id", c.camera_id.encode()),
             ("facility_id", c.facility_id.encode()),
@@ -66,6 +66,11 @@ class Frame:
             ("ingested_at", utc_iso(self.ingested_at).encode()),
             ("content_type", CONTENT_TYPE.encode()),
         ]
+        if c.roi:
+            # The frame carries its camera's region so the recognizer reads only the lane,
+            # without a copy of the camera registry.
+            headers.append(("roi", " ".join(f"{x},{y}" for x, y in c.roi).encode()))
+        return headers
 
 
 def encode_jpeg(image: np.ndarray, quality: int, max_bytes: int) -> bytes:

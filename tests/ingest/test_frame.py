@@ -24,6 +24,10 @@ def test_headers_satisfy_the_frames_contract_and_the_id_is_deterministic():
     assert (headers.camera_id, headers.facility_id, headers.lane, headers.direction) == ("cam-g1-entry-1", "garage-1", "L1", "entry")
     assert frame.key == b"cam-g1-entry-1"
     assert Frame(CAMERA, captured, b"other").frame_id == frame.frame_id  # same capture, same id: redelivery folds
+    assert headers.roi is None and all(name != "roi" for name, _ in frame.headers())  # no region: whole frame
+    framed = Frame(CAMERA.model_copy(update={"roi": [(0, 300), (1280, 300), (1280, 720), (0, 720)]}), captured, b"x")
+    assert decode(contract("alpr.frames.v1"), None, framed.headers()).roi_points() == [
+        (0, 300), (1280, 300), (1280, 720), (0, 720)]
     # Millisecond arithmetic is exact where float seconds would round (0.1 s steps).
     assert [epoch_ms(START + timedelta(seconds=i / 10)) - epoch_ms(START) for i in range(4)] == [0, 100, 200, 300]
 

@@ -99,6 +99,36 @@ def test_reads_have_deterministic_ids_and_account_for_every_frame():
 
 
 @pytest.mark.kafka
+def test_plates_outside_the_cameras_region_are_not_read():
+    # The lane is the lower half of a 1280x720 view; a sign on the wall above reads 'PARKING'.
+    now = datetime.now(timezone.utc)
+    meta = FrameHeaders(frame_id="cam:2", camera_id="cam", facility_id="f", lane="L1", direction="entry",
+                        captured_at=now, ingested_at=now, roi="0,360 1280,360 1280,720 0,720")
+    models = ModelVersions(detector="d", reader="r")
+    crop = np.full((20, 60, 3), 200, np.uint8)
+    sign = PlateRead("PARKING", 1.0, (1.0,) * 7, (500, 100, 200, 80), crop, 0.45)
+    car = PlateRead("8ABC123", 0.9, (0.9,) * 7, (560, 500, 160, 60), crop, 0.8)
+    straddling = PlateRead("7XYZ123", 0.9, (0.9,) * 7, (100, 340, 160, 60), crop, 0.8)  # centre y 370: inside
+    got = reads_for_frame(meta, [sign, car, straddling], models, now, 0.5, 85)
+    assert [(r.read_id, r.plate) for r in got] == [("cam:2#0", "8ABC123"), ("cam:2#1", "7XYZ123")]
+    assert [(r.read_id, r.outcome) for r in reads_for_frame(meta, [sign], models, now, 0.5, 85)] == [("cam:2#-", "no_plate")]
+    whole = meta.model_copy(update={"roi": None})
+    assert [r.plate for r in reads_for_frame(whole, [sign, car], models, now, 0.5, 85)] == ["PARKING", "8ABC123"]
+
+
+@pytest.mark.parametrize("roi", ["1,2 3,4", "1,2 3,4 5", "-1,2 3,4 5,6", "1,2;3,4;5,6", ""])
+def test_a_malformed_region_breaks_the_frames_contract(roi):
+    from alpr.contracts.registry import ContractError, contract, decode
+
+    at = utc_iso(datetime.now(timezone.utc))
+    headers = {"frame_id": "cam:1", "camera_id": "cam", "facility_id": "f", "lane": "L1", "direction": "entry",
+               "captured_at": at, "ingested_at": at, "content_type": "image/jpeg"}
+    good = [(k, v.encode()) for k, v in headers.items()]
+    assert decode(contract("alpr.frames.v1"), b"jpeg", good + [("roi", b"1,2 3,4 5,6")]).roi_points() == [(1, 2), (3, 4), (5, 6)]
+    with pytest.raises(ContractError, match="roi"):
+        decode(contract("alpr.frames.v1"), b"jpeg", good + [("roi", roi.encode())])
+
+
 def test_frames_become_reads_and_bad_frames_go_to_the_dlq(bootstrap, topic_factory, unique):
     frames = topic_factory("alpr.frames.v1", partitions=3)
     reads_topic = topic_factory("alpr.reads.v1")
