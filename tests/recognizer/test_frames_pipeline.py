@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from confluent_kafka import Producer
+from prometheus_client import REGISTRY
 
 from alpr.contracts.models import FrameHeaders, ModelVersions, utc_iso
 from services.recognizer.frames import reads_for_frame
@@ -140,6 +141,11 @@ def test_frames_become_reads_and_bad_frames_go_to_the_dlq(bootstrap, topic_facto
         value, headers = frame_message(f"cam-{i % 3}", 1_795_000_000_000 + i, n_plates=i % 4)
         good[f"cam-{i % 3}:{1_795_000_000_000 + i}"] = i % 4
         producer.produce(frames, key=f"cam-{i % 3}", value=value, headers=headers)
+    # The camera's region starts below the first of three boxes: two are read, one is left out.
+    roi_value, roi_headers = frame_message("cam-roi", 1_795_000_000_600, 3)
+    good["cam-roi:1795000000600"] = 2
+    producer.produce(frames, key="cam-roi", value=roi_value, headers=roi_headers + [("roi", b"0,200 1280,200 1280,720 0,720")])
+    outside_before = REGISTRY.get_sample_value("alpr_recognizer_boxes_outside_region_total", {"camera": "cam-roi"}) or 0
     gray_value, gray_headers = frame_message("cam-gray", 1_795_000_000_500, 1, shape=(720, 1280))
     good["cam-gray:1795000000500"] = 1
     producer.produce(frames, key="cam-gray", value=gray_value, headers=gray_headers)
@@ -182,6 +188,8 @@ def test_frames_become_reads_and_bad_frames_go_to_the_dlq(bootstrap, topic_facto
         else:
             assert [r["read_id"] for r in got] == [f"{frame_id}#{i}" for i in range(n)]
             assert all(r["plate"].startswith("TEST") and r["models"]["detector"] == "stub-detector" for r in got)
+    assert [r["bbox"]["y"] for r in sorted(by_frame["cam-roi:1795000000600"], key=lambda r: r["read_id"])] == [220, 340]
+    assert REGISTRY.get_sample_value("alpr_recognizer_boxes_outside_region_total", {"camera": "cam-roi"}) == outside_before + 1
     dead = drain(bootstrap, dlq, len(bad), f"dlq-{unique}")
     reasons = sorted(dict(m.headers())["dlq.reason"].decode() for m in dead)
     assert len(dead) == len(bad)
