@@ -55,13 +55,20 @@ def cut_off(plate: PlateRead, edge_margin_px: int) -> bool:
     return edge_margin_px >= 0 and plate.border_px is not None and plate.border_px <= edge_margin_px
 
 
-def in_region(box: tuple[int, int, int, int], roi: list[tuple[int, int]] | None) -> bool:
-    """Is the box's centre inside the polygon `roi` (or on its edge)? No region: everywhere is."""
+def in_lane(meta: FrameHeaders, plates: list[PlateRead]) -> list[PlateRead]:
+    """The plates whose box centre lies inside the camera's region of interest (`meta.roi`;
+    on its edge counts as inside; no region: all of them).
+
+    The others are not read at all: a sign on the wall ('PARKING', read in every frame,
+    would count as a vehicle at every pass) or a plate on the street behind the lane is not
+    the lane's traffic, and the policy limits collection to the facility's vehicles.
+    """
+    roi = meta.roi_points()
     if not roi:
-        return True
-    x, y, w, h = box
+        return plates
     polygon = np.array(roi, np.float32).reshape(-1, 1, 2)
-    return cv2.pointPolygonTest(polygon, (x + w / 2, y + h / 2), False) >= 0
+    return [p for p in plates
+            if cv2.pointPolygonTest(polygon, (p.bbox[0] + p.bbox[2] / 2, p.bbox[1] + p.bbox[3] / 2), False) >= 0]
 
 
 def reads_for_frame(
@@ -83,15 +90,10 @@ def reads_for_frame(
     plate was not read. A box read confidently as fewer than `min_plate_chars` characters
     is not a plate (a headlight read as '0', a caption's 'PP'): it is left out, like a box
     the detector never gave. A box without a confident read stays, as 'unreadable'.
-
-    A box whose centre lies outside the camera's region of interest (`meta.roi`) is left
-    out as well: a sign on the wall ('PARKING', read in every frame, would count as a
-    vehicle at every pass) or a plate on the street behind the lane is not the lane's
-    traffic, and the policy has no use for reading it.
+    `plates` are those in the camera's region (`in_lane`).
     """
-    roi = meta.roi_points()
-    plates = [p for p in plates if in_region(p.bbox, roi) and (cut_off(p, edge_margin_px) or
-              not (p.text and len(p.text) < min_plate_chars and p.confidence >= min_confidence))]
+    plates = [p for p in plates if cut_off(p, edge_margin_px) or
+              not (p.text and len(p.text) < min_plate_chars and p.confidence >= min_confidence)]
     common = dict(
         frame_id=meta.frame_id, camera_id=meta.camera_id, facility_id=meta.facility_id, lane=meta.lane,
         direction=meta.direction, models=models, captured_at=meta.captured_at, ingested_at=meta.ingested_at,

@@ -23,7 +23,7 @@ from alpr.kafka.consumer import BatchConsumer
 from alpr.metrics import E2E_LATENCY
 from alpr.runtime import Workers
 from services.recognizer import metrics
-from services.recognizer.frames import Frame, in_region, parse_frame, reads_for_frame
+from services.recognizer.frames import Frame, in_lane, parse_frame, reads_for_frame
 from services.recognizer.models import Recognizer
 from services.recognizer.settings import RecognizerSettings
 
@@ -71,10 +71,10 @@ class FramePipeline:
                     self.consumer.dead_letters.send(frame.message, f"inference failed: {type(plates).__name__}: {plates}")
                 metrics.FRAMES.labels("dlq").inc()
                 continue
-            roi = frame.headers.roi_points()
-            if roi and (outside := sum(not in_region(p.bbox, roi) for p in plates)):
+            lane_plates = in_lane(frame.headers, plates)
+            if outside := len(plates) - len(lane_plates):
                 metrics.OUTSIDE_REGION.labels(frame.headers.camera_id).inc(outside)
-            reads = reads_for_frame(frame.headers, plates, self.models, now, self.settings.min_read_confidence,
+            reads = reads_for_frame(frame.headers, lane_plates, self.models, now, self.settings.min_read_confidence,
                                     self.settings.crop_jpeg_quality, self.settings.min_plate_chars,
                                     self.settings.edge_margin_px)
             for read in reads:

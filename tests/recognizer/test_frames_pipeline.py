@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 from prometheus_client import REGISTRY
 
 from alpr.contracts.models import FrameHeaders, ModelVersions, utc_iso
-from services.recognizer.frames import reads_for_frame
+from services.recognizer.frames import in_lane, reads_for_frame
 from services.recognizer.main import build_consumer
 from services.recognizer.models import Recognizer
 from services.recognizer.models.protocols import Detection, PlateRead, TextRead
@@ -110,11 +110,13 @@ def test_plates_outside_the_cameras_region_are_not_read():
     sign = PlateRead("PARKING", 1.0, (1.0,) * 7, (500, 100, 200, 80), crop, 0.45)
     car = PlateRead("8ABC123", 0.9, (0.9,) * 7, (560, 500, 160, 60), crop, 0.8)
     straddling = PlateRead("7XYZ123", 0.9, (0.9,) * 7, (100, 340, 160, 60), crop, 0.8)  # centre y 370: inside
-    got = reads_for_frame(meta, [sign, car, straddling], models, now, 0.5, 85)
+    assert in_lane(meta, [sign, car, straddling]) == [car, straddling]
+    got = reads_for_frame(meta, in_lane(meta, [sign, car, straddling]), models, now, 0.5, 85)
     assert [(r.read_id, r.plate) for r in got] == [("cam:2#0", "8ABC123"), ("cam:2#1", "7XYZ123")]
-    assert [(r.read_id, r.outcome) for r in reads_for_frame(meta, [sign], models, now, 0.5, 85)] == [("cam:2#-", "no_plate")]
+    assert [(r.read_id, r.outcome) for r in reads_for_frame(meta, in_lane(meta, [sign]), models, now, 0.5, 85)] == [
+        ("cam:2#-", "no_plate")]
     whole = meta.model_copy(update={"roi": None})
-    assert [r.plate for r in reads_for_frame(whole, [sign, car], models, now, 0.5, 85)] == ["PARKING", "8ABC123"]
+    assert in_lane(whole, [sign, car]) == [sign, car]
 
 
 @pytest.mark.parametrize("roi", ["1,2 3,4", "1,2 3,4 5", "-1,2 3,4 5,6", "1,2;3,4;5,6", ""])
