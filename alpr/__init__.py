@@ -4,3 +4,9 @@ Every service imports what it needs from here; nothing in here knows about a par
 """
 
 __version__ = "0.1.0"
+
+# Before anything imports ultralytics, matplotlib or torch: their state goes under the data
+# directory, not the user's home (see alpr/libstate.py).
+from alpr.libstate import keep_library_state_local as _keep_library_state_local
+
+_keep_library_state_local()

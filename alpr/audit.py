@@ -81,12 +81,14 @@ class AuditClient:
         if remaining or failures:
             raise AuditUnavailable(failures[0] if failures else "audit log not reachable (Kafka did not acknowledge)")
 
-    def record_refusal(self, event: AuditEvent) -> None:
+    def record_nowait(self, event: AuditEvent) -> None:
+        """Publish without waiting for the broker: for records of requests that served no ALPR
+        data (refusals, operational status pages), which must not wait on, or fail with, Kafka."""
         try:
             self._producer.produce(self.topic, key=self.service, value=encode(event))
             self._producer.poll(0)
         except BufferError:
-            pass  # the refusal served no data; losing its record under overload is the lesser harm
+            pass  # the request served no ALPR data; losing its record under overload is the lesser harm
 
     def close(self) -> None:
         self._producer.flush(self.timeout_s)

@@ -13,6 +13,7 @@ import importlib.util
 import sys
 
 from alpr.errors import AlprError
+from alpr.output import json_only_stdout
 
 # Modules that contribute subcommands, in help order. A module that does not exist yet
 # (a service still being built) is skipped, so the CLI works at every stage of the project.
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.handler(args)
+        # With --json, stdout carries the one result object and nothing a library prints.
+        with json_only_stdout(bool(getattr(args, "json", False))):
+            result = args.handler(args)
     except AlprError as err:
         # One line that names the problem; the stack trace helps nobody running a command.
         print(f"alpr {args.command}: error: {err}", file=sys.stderr)

@@ -67,12 +67,19 @@ class Access:
     client: str
     audit: AuditClient
 
-    def served(self, *, filters: dict | None = None, plates=(), row_count: int = 0) -> None:
-        """Record the access; raises 503 (and so serves nothing) when the audit log is unreachable."""
+    def served(self, *, filters: dict | None = None, plates=(), row_count: int = 0, wait: bool = True) -> None:
+        """Record the access; raises 503 (and so serves nothing) when the audit log is unreachable.
+
+        `wait=False` is for operational answers that hold no ALPR data (camera source states):
+        they are recorded without waiting, so that the status page still answers while Kafka is
+        away, which is when operations need it most."""
         event = self.audit.event(
             self.principal, self.action, self.resource, outcome="allowed", client=self.client,
             filters=filters, plates=plates, row_count=row_count,
         )
+        if not wait:
+            self.audit.record_nowait(event)
+            return
         try:
             self.audit.record(event)
         except AuditUnavailable as err:
@@ -99,11 +106,11 @@ class Guard:
             if state.is_revoked(principal):
                 raise AuthError("token revoked")
         except AuthError as err:
-            audit.record_refusal(audit.event(None, self.action, request.url.path, outcome="denied", client=client, reason=str(err)))
+            audit.record_nowait(audit.event(None, self.action, request.url.path, outcome="denied", client=client, reason=str(err)))
             raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from None
         if not principal.can(self.permission):
             reason = f"role {principal.role} lacks {self.permission.value}"
-            audit.record_refusal(audit.event(principal, self.action, request.url.path, outcome="denied", client=client, reason=reason))
+            audit.record_nowait(audit.event(principal, self.action, request.url.path, outcome="denied", client=client, reason=reason))
             raise HTTPException(403, reason)
         return Access(principal, self.action, request.url.path, client, audit)
 

@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line, with the service name and any `extra` ids."""
+"""Structured logs: one JSON object per line, with the service name and any `extra` ids.
+
+Every line passes `without_credentials`: a camera URL quoted in a message, an `extra` field or a
+traceback never carries its password into the logs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+
+from alpr.redact import without_credentials
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -27,7 +33,7 @@ class JsonLines(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return without_credentials(json.dumps(entry, default=str))
 
 
 def configure(service: str, level: str = "INFO") -> None:

@@ -25,6 +25,7 @@ class Permission(str, Enum):
     AUDIT_READ = "audit.read"
     USERS_ADMIN = "users.admin"
     SYSTEM_OPERATE = "system.operate"
+    SOURCES_READ = "sources.read"  # camera source states (operational; stream URLs without credentials)
     RELEASE_EXPORT = "release.export"
 
 
@@ -34,20 +35,20 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # Metro Parking Management: every purpose of section 4, approves releases, places holds.
     "parking_management": frozenset(
         {P.OCCUPANCY_READ, P.OCCUPANCY_ADJUST, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT, P.REVENUE_READ,
-         P.PAYMENTS_WRITE, P.HOLDS_PLACE, P.RELEASES_REQUEST, P.RELEASES_APPROVE, P.AUDIT_READ}
+         P.PAYMENTS_WRITE, P.HOLDS_PLACE, P.RELEASES_REQUEST, P.RELEASES_APPROVE, P.AUDIT_READ, P.SOURCES_READ}
     ),
     # Contracted parking enforcement: find vehicles, see images, build appeal evidence.
     "enforcement": frozenset({P.OCCUPANCY_READ, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT}),
     # Contracted parking operations: occupancy and counts, no plate search.
-    "operations": frozenset({P.OCCUPANCY_READ, P.OCCUPANCY_ADJUST}),
+    "operations": frozenset({P.OCCUPANCY_READ, P.OCCUPANCY_ADJUST, P.SOURCES_READ}),
     # Departments authorized for revenue verification and reconciliation (section 4.1).
     "finance": frozenset({P.REVENUE_READ, P.PAYMENTS_WRITE, P.OCCUPANCY_READ}),
     # Installation and maintenance: runs the system, sees no plates.
-    "maintenance": frozenset({P.SYSTEM_OPERATE, P.OCCUPANCY_READ}),
+    "maintenance": frozenset({P.SYSTEM_OPERATE, P.OCCUPANCY_READ, P.SOURCES_READ}),
     # Auditors read the audit trail (section 6) and nothing else.
     "auditor": frozenset({P.AUDIT_READ}),
     # Administrators manage users and their written authorizations; no ALPR data by default.
-    "admin": frozenset({P.USERS_ADMIN, P.AUDIT_READ, P.SYSTEM_OPERATE}),
+    "admin": frozenset({P.USERS_ADMIN, P.AUDIT_READ, P.SYSTEM_OPERATE, P.SOURCES_READ}),
     # Not a person: the short-lived token the governance service mints for one approved data
     # release (section 7), scoped to that release's plates and time range. It is the only
     # bulk export path: each owning service's /v1/release-export accepts nothing else.

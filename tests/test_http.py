@@ -91,7 +91,7 @@ def test_a_refusal_queued_at_shutdown_is_delivered_by_close(bootstrap, topic_fac
     # client on shutdown so a refusal served just before it is not lost.
     topic = topic_factory("audit.v1")
     audit = AuditClient(bootstrap, "probe", topic=topic)
-    audit.record_refusal(audit.event(None, "plate.search", "/v1/passes", outcome="denied", reason="last one"))
+    audit.record_nowait(audit.event(None, "plate.search", "/v1/passes", outcome="denied", reason="last one"))
     audit.close()
     [event] = audit_events(bootstrap, topic, f"g-{unique}", expected=1)
     assert event["outcome"] == "denied" and event["reason"] == "last one"

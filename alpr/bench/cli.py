@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from alpr.output import emit
 
 
 def _settings():
@@ -14,7 +14,7 @@ def _settings():
 
 def _emit(result: dict, as_json: bool) -> int:
     if as_json:
-        print(json.dumps(result))
+        emit(result)
     else:
         for k, v in result.items():
             print(f"{k:28} {v}")

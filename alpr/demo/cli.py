@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from alpr.output import emit
 from alpr.settings import REPO_ROOT
 
 FOOTAGE = REPO_ROOT / "var" / "footage"
@@ -236,7 +237,7 @@ def _demo(args) -> int:
         try:
             with httpx.Client(timeout=5) as client:
                 while deadline is None or time.monotonic() < deadline:
-                    sources = client.get(f"http://127.0.0.1:{PORTS['ingest']}/v1/sources").json()["sources"] if "ingest" in services else []
+                    sources = client.get(f"http://127.0.0.1:{PORTS['ingest']}/v1/sources", headers=api.auth).json()["sources"] if "ingest" in services else []
                     replayed = all(s["state"] in ("finished", "failed") for s in sources if s["kind"] != "upload")
                     with observer.lock:
                         line = (f"demo: {time.monotonic() - started:5.0f}s frames={len(observer.frames)} "
@@ -284,7 +285,7 @@ def _demo(args) -> int:
         "data_dir": str(data_dir),
     }
     if args.json:
-        print(json.dumps(summary))
+        emit(summary)
     else:
         say(json.dumps(summary, indent=2))
         say("demo: stopped every service")

@@ -62,6 +62,8 @@ class LocalBroker:
         self.log_file = self.home / "broker.log"
         self.properties = self.home / "server.properties"
         self.log_dirs = self.home / "data"
+        # Maven's download cache, under the data directory like every library's state (never ~/.m2).
+        self.maven_repo = Path(settings.data_dir) / "lib" / "maven"
 
     # -- jars --------------------------------------------------------------------------
     def ensure_jars(self) -> None:
@@ -72,7 +74,8 @@ class LocalBroker:
             raise BrokerError("Maven (mvn) is not installed; it fetches the Kafka jars from Maven Central")
         print("fetching Kafka broker jars from Maven Central (once)...", file=sys.stderr)
         proc = subprocess.run(
-            [mvn, "-q", "-B", "-f", str(KAFKA_DIR / "pom.xml"), "dependency:copy-dependencies"],
+            [mvn, "-q", "-B", f"-Dmaven.repo.local={self.maven_repo}", "-f", str(KAFKA_DIR / "pom.xml"),
+             "dependency:copy-dependencies"],
             capture_output=True,
             text=True,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from alpr.output import emit
 
 
 def _broker():
@@ -27,7 +27,7 @@ def _stop(args) -> int:
 def _status(args) -> int:
     s = _broker().status()
     if args.json:
-        print(json.dumps({"running": s.running, "healthy": s.healthy, "pid": s.pid, "bootstrap": s.bootstrap}))
+        emit({"running": s.running, "healthy": s.healthy, "pid": s.pid, "bootstrap": s.bootstrap})
     else:
         print(f"kafka: {'running' if s.running else 'stopped'}{', healthy' if s.healthy else ''}"
               f"{f', pid {s.pid}' if s.pid else ''}, bootstrap {s.bootstrap}")

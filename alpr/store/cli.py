@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from alpr.output import emit
+
 
 def _service_settings(service: str):
     import importlib
@@ -59,8 +61,7 @@ def _tables(args) -> int:
 
 
 def _retention(args) -> int:
-    import json
-
+    
     from alpr.store.migrate import services_with_migrations
     from alpr.store.retention import as_dicts, retention_report
 
@@ -73,7 +74,7 @@ def _retention(args) -> int:
         finally:
             store.close()
     if args.json:
-        print(json.dumps(as_dicts(report)))
+        emit(as_dicts(report))
     else:
         for t in report:
             print(f"{'ok ' if t.ok else 'LATE'} {t.database}.{t.table:22} rows={t.rows:<9} oldest={t.oldest or '-':24} "

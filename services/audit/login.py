@@ -51,7 +51,7 @@ class LoginService:
         except LoginRefused as refused:
             user = self.registry.get(username)
             who = Principal(username, user.role, "", 0) if user else None
-            self.audit.record_refusal(self.audit.event(who, "login", "/v1/auth/login", outcome="denied", client=client,
+            self.audit.record_nowait(self.audit.event(who, "login", "/v1/auth/login", outcome="denied", client=client,
                                                        reason=refused.reason))
             raise
         user = self.registry.require(username)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
 from alpr.errors import AlprError, ConfigError
+from alpr.output import emit
 
 
 class ReplayError(AlprError):
@@ -80,7 +80,7 @@ def _replay(args) -> int:
     counts = {k: feed.tally.get(k, 0) for k in
               ("seen", "selected", "skipped_fps", "skipped_still", "published", "failed", "error")}
     counts["undelivered"] = undelivered
-    print(json.dumps({"camera": camera.camera_id, "topic": publisher.topic, **counts}))
+    emit({"camera": camera.camera_id, "topic": publisher.topic, **counts})
     if feed.status.state == "failed":
         raise ReplayError(feed.status.last_error or "the file could not be read")
     if counts["failed"] or undelivered:
@@ -92,8 +92,10 @@ def _camera_token(args) -> int:
     from services.ingest.cameras import new_token
 
     token, digest = new_token()
-    print(json.dumps({"token": token, "upload_token_sha256": digest}) if args.json
-          else f"token (give to the camera):   {token}\nupload_token_sha256 (YAML):  {digest}")
+    if args.json:
+        emit({"token": token, "upload_token_sha256": digest})
+    else:
+        print(f"token (give to the camera):   {token}\nupload_token_sha256 (YAML):  {digest}")
     return 0
 
 
@@ -104,7 +106,7 @@ def _bench(args) -> int:
     result = run_bench(settings.kafka_bootstrap, frames=args.frames, quality=settings.jpeg_quality,
                        max_bytes=settings.max_frame_bytes, queue_frames=settings.queue_frames, settings=settings)
     if args.json:
-        print(json.dumps(result))
+        emit(result)
     else:
         for name in ("publish", "encode_and_publish"):
             r = result[name]
@@ -121,8 +123,8 @@ def _demo_footage(args) -> int:
 
     footage = render_footage(Path(args.out), seed=args.seed, vehicles=args.vehicles, minutes=args.minutes,
                              fps=args.fps, width=args.width, height=args.height, start=_time(args.start))
-    print(json.dumps({"videos": [str(p) for p in footage.videos], "ground_truth": str(footage.ground_truth),
-                      "passes": footage.passes, "frames": footage.frames}))
+    emit({"videos": [str(p) for p in footage.videos], "ground_truth": str(footage.ground_truth),
+                      "passes": footage.passes, "frames": footage.frames})
     return 0
 
 

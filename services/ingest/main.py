@@ -9,7 +9,9 @@ Routes (besides /healthz and /metrics):
   Uploads bypass frame selection: a pushing camera already chose its frames.
 - `GET /v1/sources` — every camera's source state (streaming, backoff with the next retry,
   finished, failed with the reason) and the queue. Operational data only: no frames, no
-  plates, and stream URLs without their credentials.
+  plates, and stream URLs without their credentials (in `source` and in `last_error`). Needs a
+  login with `sources.read` (operations, maintenance, management, administrators); audited
+  without waiting for Kafka, so it still answers during a broker outage.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 import anyio
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from pydantic import BaseModel
 
+from alpr.audit import AuditClient
 from alpr.contracts.models import utc_iso
-from alpr.http import create_app
+from alpr.http import Access, Guard, create_app, install_auth
+from alpr.redact import without_credentials
+from alpr.roles import Permission
 from alpr.runtime import Workers
 from services.ingest import metrics
 from services.ingest.cameras import Camera, Registry, load_registry, parse_time
@@ -82,6 +87,7 @@ class IngestService:
     registry: Registry
     publisher: Publisher
     feeds: list[Feed]
+    audit: AuditClient
     workers: Workers = field(default_factory=Workers)
     app: FastAPI | None = None
 
@@ -96,6 +102,7 @@ class IngestService:
         self._closed = True
         self.workers.shutdown()
         undelivered = self.publisher.close(self.settings.delivery_timeout_s)
+        self.audit.close()  # records made without waiting (refusals, source views) are sent now
         log.info("ingest stopped", extra={"undelivered": undelivered})
 
     def __post_init__(self) -> None:
@@ -113,7 +120,7 @@ def _keep_alive(feed: Feed):
 
 
 def build_service(settings: IngestSettings, registry: Registry | None = None, topic_prefix: str = "",
-                  producer_extra: dict | None = None) -> IngestService:
+                  producer_extra: dict | None = None, audit: AuditClient | None = None) -> IngestService:
     registry = registry or load_registry(settings.cameras_file)
     publisher = Publisher(
         settings.kafka_bootstrap, f"{topic_prefix}{FRAMES_TOPIC}",
@@ -122,7 +129,8 @@ def build_service(settings: IngestSettings, registry: Registry | None = None, to
         replay_delivery_timeout_s=settings.replay_delivery_timeout_s, producer_extra=producer_extra,
     ).start()
     feeds = [make_feed(settings, registry, camera, publisher) for camera in registry.cameras if camera.source]
-    service = IngestService(settings, registry, publisher, feeds)
+    audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{topic_prefix}alpr.audit.v1")
+    service = IngestService(settings, registry, publisher, feeds, audit)
     service.app = build_app(service)
     return service
 
@@ -144,6 +152,7 @@ def build_app(service: IngestService) -> FastAPI:
     # uvicorn re-raises SIGTERM after its shutdown, which ends the process before the code after
     # `run_service` runs: the shutdown hook is where accepted frames get flushed.
     app.router.on_shutdown.append(service.close)
+    install_auth(app, auth_secret=settings.auth_secret.get_secret_value(), audit=service.audit)
     busy_headers = {"Retry-After": str(settings.upload_retry_after_s)}
 
     def refuse(status: int, reason: str, camera_id: str | None, headers: dict | None = None) -> HTTPException:
@@ -195,16 +204,25 @@ def build_app(service: IngestService) -> FastAPI:
                            offset=delivery.offset, captured_at=utc_iso(frame.captured_at))
 
     @app.get("/v1/sources", response_model=SourcesPublic, tags=["operations"])
-    def sources() -> SourcesPublic:
+    def sources(access: Annotated[Access, Depends(Guard(Permission.SOURCES_READ, "sources.read"))]) -> SourcesPublic:
         statuses = [feed.status for feed in service.feeds]
         statuses += [SourceStatus(c.camera_id, "upload", None, state="push") for c in registry.cameras
                      if c.accepts_uploads and not c.source]
+        access.served(row_count=len(statuses), wait=False)
         return SourcesPublic(
-            sources=[SourcePublic(**vars(s)) for s in statuses],
+            sources=[_public(s) for s in statuses],
             queue_frames=publisher.in_flight, stream_buffer_frames=publisher.buffered,
         )
 
     return app
+
+
+def _public(status: SourceStatus) -> SourcePublic:
+    # The feed already shows its source without credentials; an error message may quote the
+    # URL it failed to open, so every text leaving here is cleaned once more.
+    fields = vars(status) | {"source": without_credentials(status.source),
+                             "last_error": without_credentials(status.last_error)}
+    return SourcePublic(**fields)
 
 
 def _authenticate(registry: Registry, camera_id: str | None, authorization: str | None, refuse) -> Camera:

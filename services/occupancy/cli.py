@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from alpr.output import emit
+
 
 def _serve(args) -> int:
     from alpr import logs
@@ -15,8 +17,7 @@ def _serve(args) -> int:
 
 
 def _bench(args) -> int:
-    import json
-
+    
     from alpr.settings import load_settings
     from services.occupancy.bench import run_bench
     from services.occupancy.settings import OccupancySettings
@@ -24,7 +25,7 @@ def _bench(args) -> int:
     settings = load_settings(OccupancySettings)
     result = run_bench(settings, reads=args.reads, rate=args.rate, latency_reads=args.latency_reads)
     if args.json:
-        print(json.dumps(result))
+        emit(result)
     else:
         for key, value in result.items():
             print(f"{key:32} {value}")

@@ -6,11 +6,11 @@ Registration is cheap; torch and ultralytics load inside the handlers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 from alpr.errors import AlprError
+from alpr.output import emit
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -173,7 +173,7 @@ def _eval(args: argparse.Namespace) -> int:
         result = evaluate.evaluate_frames(recognizer, items, batch=args.batch, progress=_every(100))
     result = {"dataset": os.path.abspath(args.dataset), "format": args.format, **result}
     if args.json:
-        print(json.dumps(result))
+        emit(result)
     else:
         for key in ("images", "plates", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image"):
             print(f"{key:>18}: {result.get(key)}")

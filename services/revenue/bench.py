@@ -31,6 +31,7 @@ from pathlib import Path
 
 from alpr.contracts.models import ModelVersions, Pass, utc_iso
 from alpr.errors import AlprError
+from alpr.output import emit
 from alpr.plates import confusable_key
 from alpr.settings import REPO_ROOT
 
@@ -215,7 +216,7 @@ def run_bench(args) -> int:
         "matches": vehicles, "clean_stop": stopped,
     }
     if args.json:
-        print(json.dumps(result))
+        emit(result)
     else:
         for k, v in result.items():
             print(f"{k:18} {v}")

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from confluent_kafka import Consumer
 
+from alpr.auth import issue_token
+from alpr.settings import PLACEHOLDER_SECRET
 from services.ingest.cameras import Registry, hash_token
 from services.ingest.settings import IngestSettings
 
@@ -55,6 +57,11 @@ def registry(source: str | None = None, stream_url: str | None = None, **camera_
         cameras.append({"camera_id": "cam-rtsp", "facility_id": "g1", "lane": "L2", "direction": "exit",
                         "source": stream_url})
     return Registry.model_validate({"facilities": [{"facility_id": "g1", "capacity": 10}], "cameras": cameras})
+
+
+def ops_auth(role: str = "operations") -> dict[str, str]:
+    """A shift lead's login for the status page (the services run with the development secret here)."""
+    return {"Authorization": f"Bearer {issue_token(PLACEHOLDER_SECRET, 'shift-lead', role)}"}
 
 
 def settings(bootstrap: str, **overrides) -> IngestSettings:

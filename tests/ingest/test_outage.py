@@ -20,7 +20,9 @@ from prometheus_client import REGISTRY
 from alpr.contracts.registry import contract, decode
 from services.ingest.frame import Frame
 from services.ingest.main import build_service
-from tests.ingest.conftest import START, UPLOAD_TOKEN, Proxy, closed_port, jpeg, read_topic, registry, settings
+from tests.ingest.conftest import (
+    START, UPLOAD_TOKEN, Proxy, closed_port, jpeg, ops_auth, read_topic, registry, settings,
+)
 from tests.waiting import wait_for
 
 FRAMES = contract("alpr.frames.v1")
@@ -61,10 +63,15 @@ def test_unreachable_stream_backs_off_exponentially_and_is_observable(caplog):
         try:
             with caplog.at_level(logging.WARNING, logger="services.ingest.feed"):
                 svc.start_feeds()
-                rtsp = wait_for(lambda: next((s for s in client.get("/v1/sources").json()["sources"]
+                rtsp = wait_for(lambda: next((s for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
                                               if s["camera_id"] == "cam-rtsp" and s["failures"] >= 4), None),
                                 what="four failed connects")
             assert client.get("/healthz").json()["checks"]["workers"] is True  # the service itself keeps running
+            # The camera's password shows nowhere: status page (source and error), health, logs.
+            assert "secret" not in client.get("/v1/sources", headers=ops_auth()).text
+            assert "secret" not in client.get("/healthz").text
+            assert client.get("/v1/sources").status_code == 401
+            assert client.get("/v1/sources", headers=ops_auth("finance")).status_code == 403
         finally:
             svc.close()
     assert rtsp["state"] == "backoff" and rtsp["kind"] == "stream"
@@ -94,7 +101,7 @@ def test_when_kafka_is_slow_nothing_is_lost_silently_and_ingest_resumes_when_it_
             svc.publisher.offer(frame, "stream")
         assert (svc.publisher.in_flight, svc.publisher.buffered) == (2, 3)
         assert frames_total("stream", "dropped_overflow") == dropped + 3
-        assert client.get("/v1/sources").json()["queue_frames"] == 2
+        assert client.get("/v1/sources", headers=ops_auth()).json()["queue_frames"] == 2
 
         busy = client.post("/v1/frames", content=jpeg(), headers=AUTH)
         assert busy.status_code == 503 and busy.headers["Retry-After"] == "2" and "not keeping up" in busy.json()["detail"]

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from alpr.contracts.registry import contract, decode
 from services.ingest.main import build_service
 from tests.conftest import REPO
-from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, read_topic, registry, settings, write_video
+from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, ops_auth, read_topic, registry, settings, write_video
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -33,12 +33,12 @@ def test_file_feed_and_uploads_share_one_service(bootstrap, frames_topic, tmp_pa
         upload = client.post("/v1/frames", content=jpeg(), headers={
             "X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"})
         assert upload.status_code == 201
-        status = wait_for(lambda: next((s for s in client.get("/v1/sources").json()["sources"]
+        status = wait_for(lambda: next((s for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
                                         if s["camera_id"] == "cam-file" and s["state"] == "finished"), None),
                           what="file feed finished")
         assert status["frames_seen"] == status["frames_selected"] == 16 and status["kind"] == "file"
         assert svc.publisher.wait_idle(10)
-        file_status = client.get("/v1/sources").json()["sources"][0]
+        file_status = client.get("/v1/sources", headers=ops_auth()).json()["sources"][0]
         assert file_status["camera_id"] == "cam-file" and file_status["counts"]["published"] == 16
         assert client.get("/healthz").json() == {"service": "ingest", "ready": True, "checks": {"kafka": True, "workers": True}}
         metrics = client.get("/metrics").text
@@ -80,7 +80,7 @@ def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topi
         r = httpx.post(f"http://127.0.0.1:{port}/v1/frames", content=b"not a jpeg", timeout=5,
                        headers={"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"})
         assert r.status_code == 400
-        sources = httpx.get(f"http://127.0.0.1:{port}/v1/sources", timeout=5).json()
+        sources = httpx.get(f"http://127.0.0.1:{port}/v1/sources", timeout=5, headers=ops_auth()).json()
         assert [s["camera_id"] for s in sources["sources"]] == ["cam-up"]
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from alpr.contracts.registry import contract, decode
 from services.ingest.main import build_service
-from tests.ingest.conftest import jpeg, read_topic, registry, settings
+from tests.ingest.conftest import jpeg, ops_auth, read_topic, registry, settings
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -43,7 +43,7 @@ def test_a_stream_publishes_with_wall_clock_capture_times_and_reconnects_when_it
     client = TestClient(svc.app)
     try:
         svc.start_feeds()
-        status = wait_for(lambda: next((s for s in client.get("/v1/sources").json()["sources"]
+        status = wait_for(lambda: next((s for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
                                         if s["camera_id"] == "cam-rtsp" and s["reconnects"] >= 2
                                         and s["frames_selected"] >= 2), None), what="plays of the stream")
         assert svc.publisher.wait_idle(10)
