@@ -11,7 +11,7 @@ such a token, hands the scope to the service's `export` function, and audits the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -42,6 +42,17 @@ class ReleaseScope:
             )
         except (KeyError, ValueError) as err:
             raise HTTPException(401, f"malformed release scope: {err}") from None
+
+    def bounds(self) -> dict[str, datetime]:
+        """The scope's time range as query parameters `start` and `end` (UTC; open ends far away)."""
+
+        def utc(value: datetime | None, default: datetime) -> datetime:
+            if value is None:
+                return default
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+        return {"start": utc(self.time_from, datetime(1970, 1, 1, tzinfo=timezone.utc)),
+                "end": utc(self.time_to, datetime(2200, 1, 1, tzinfo=timezone.utc))}
 
 
 Exporter = Callable[[ReleaseScope], dict[str, list[dict[str, Any]]]]

@@ -20,9 +20,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+def faust_data_dir(data_dir: Path, app_id: str) -> Path:
+    """Where a faust app keeps its local files (worker state, table stores): under the data
+    directory, never the working directory. Without `datadir` faust creates `<app>-data/`
+    wherever the process starts: the repository root in development, and in the image the
+    root-owned `/app`, where the service (user 65534) cannot write and so cannot start."""
+    path = Path(data_dir).resolve() / "faust" / app_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 MAX_BACKOFF_S = 10.0
 ACK_TIMEOUT_S = 30.0
 

@@ -206,9 +206,11 @@ def _store_on_first_use(settings) -> LazyStore:
     return LazyStore(SERVICE, lambda: open_occupancy_store(settings))
 
 
-def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str):
+def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str, store: Store | None = None):
     """The API over real parts that are not started (no Kafka consumer, no worker): for the
-    route checks of tests/test_routes.py. Live streams end after their snapshot."""
+    route checks of tests/test_routes.py, and over a given store for the release test (chDB
+    serves one directory per process, so in-process services share the test's). Live streams
+    end after their snapshot."""
     from types import SimpleNamespace
 
     from services.occupancy.api import build_app
@@ -216,7 +218,7 @@ def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str):
     settings = OccupancySettings(data_dir=tmp_path, auth_secret=secret, environment="test",
                                  kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
     facilities = load_facilities(settings.cameras_file)
-    store = _store_on_first_use(settings)
+    store = store or _store_on_first_use(settings)
     board = Board(facilities)
     board.close()
     stream = OccupancyStream(settings, facilities, store, None, board, reads_partitions=1)

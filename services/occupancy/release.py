@@ -8,7 +8,6 @@ to plates gets none of it; a release scoped by time only gets the facility count
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from alpr.release import ReleaseScope
@@ -20,19 +19,9 @@ PASS_COLUMNS = (
 )
 
 
-def _bounds(scope: ReleaseScope) -> dict[str, datetime]:
-    def utc(value: datetime | None, default: datetime) -> datetime:
-        if value is None:
-            return default
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-    return {"start": utc(scope.time_from, datetime(1970, 1, 1, tzinfo=timezone.utc)),
-            "end": utc(scope.time_to, datetime(2200, 1, 1, tzinfo=timezone.utc))}
-
-
 def export_release(store: Store, scope: ReleaseScope) -> dict[str, list[dict[str, Any]]]:
     """Rows of this service within the release scope, by table."""
-    params: dict[str, Any] = {**_bounds(scope), "plates": list(scope.plates)}
+    params: dict[str, Any] = {**scope.bounds(), "plates": list(scope.plates)}
     plate_filter = "AND has({plates:Array(String)}, plate)" if scope.plates else ""
     passes = store.query(
         f"SELECT {PASS_COLUMNS} FROM {store.database}.passes FINAL "

@@ -39,6 +39,7 @@ from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka.config import producer_config
 from alpr.kafka.dlq import DeadLetters
+from alpr.kafka.state import faust_data_dir
 from alpr.kafka import faust_fixes
 from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, MESSAGES
 from alpr.store import Store
@@ -133,8 +134,7 @@ class OccupancyStream:
             settings.recent_ids,
         )
         self.reads_partitions = reads_partitions
-        datadir = settings.data_dir / "faust" / (topic_prefix + settings.faust_app_id)
-        datadir.mkdir(parents=True, exist_ok=True)
+        datadir = faust_data_dir(settings.data_dir, topic_prefix + settings.faust_app_id)
         faust_fixes.install()  # a partition without a commit must not skip what recovery fetched
         self.app = faust.App(
             topic_prefix + settings.faust_app_id,

@@ -19,9 +19,11 @@ from alpr.audit import AuditClient
 from alpr.errors import AlprError
 from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
+from alpr.release import release_router
 from alpr.runtime import Workers
 from alpr.store import LazyStore, Store, open_store
 from services.revenue.payments import PaymentCheck, PaymentPublisher
+from services.revenue.release import export_release
 from services.revenue.settings import RevenueSettings
 from services.revenue.stream import SERVICE, RevenueStream
 from services.revenue.tariff import Tariff, load_tariff
@@ -109,6 +111,8 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
     app.state.services = services
     for router in (payments.router, reconciliation.router, evidence.router):
         app.include_router(router)
+    # Policy section 7: the one bulk export path, open to an approved release's token only.
+    app.include_router(release_router(lambda scope: export_release(services.store, scope)))
     return app
 
 
@@ -179,11 +183,12 @@ def _store_on_first_use(settings) -> LazyStore:
     return LazyStore(SERVICE, lambda: open_revenue_store(settings))
 
 
-def build_app_for_tests(tmp_path, audit: AuditClient, secret: str) -> FastAPI:
+def build_app_for_tests(tmp_path, audit: AuditClient, secret: str, store: Store | None = None) -> FastAPI:
     """The API over real parts that are not started (no faust worker): for the route checks of
-    tests/test_routes.py."""
+    tests/test_routes.py, and over a given store for the release test (chDB serves one
+    directory per process, so in-process services share the test's)."""
     settings = RevenueSettings(data_dir=tmp_path, auth_secret=secret, environment="test",
                                kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
     publisher = PaymentPublisher(settings.kafka_bootstrap, "alpr.payments.v1", payment_check(settings))
-    services = Services(settings, _store_on_first_use(settings), load_tariff(settings.tariff_file), publisher)
+    services = Services(settings, store or _store_on_first_use(settings), load_tariff(settings.tariff_file), publisher)
     return build_app(services, Workers(), audit)

@@ -45,7 +45,7 @@ from alpr.contracts.registry import contract, decode, encode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka import faust_fixes
-from alpr.kafka.state import save_state
+from alpr.kafka.state import faust_data_dir, save_state
 from alpr.metrics import DLQ_MESSAGES, MESSAGES
 from alpr.store import Store
 from services.revenue.match import Decision, Ledger, Windows, orphan_payment
@@ -108,6 +108,7 @@ class RevenueStream:
             broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
             store="memory://",
             web_enabled=False,
+            datadir=str(faust_data_dir(settings.data_dir, self.app_id)),
             topic_replication_factor=1,
             topic_partitions=settings.rekey_partitions,
             topic_disable_leader=True,

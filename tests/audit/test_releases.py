@@ -13,8 +13,6 @@ from fastapi.testclient import TestClient
 
 from alpr.audit import AuditClient
 from alpr.auth import issue_token
-from alpr.http import create_app, install_auth
-from alpr.release import ReleaseScope, release_router
 from alpr.store.embedded import ChdbStore
 from alpr.store.migrate import migrate
 from tests.audit.test_governance import SECRET, add_user, gov, login  # noqa: F401  (fixture)
@@ -23,31 +21,48 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 NOW = datetime.now(timezone.utc)
 
 
-def owning_service(store, audit):
-    """An owning service's export route over its real passes table (what occupancy mounts)."""
+def the_owning_services(gov, bootstrap):
+    """The real occupancy and revenue APIs (their own apps, export functions and migrated
+    tables), in this process over the test's chDB directory, one client per name of the
+    governance service's *default* `release_sources`: a service named there that mounts no
+    export route fails the package."""
+    from services.occupancy.main import build_app_for_tests as occupancy_app
+    from services.revenue.main import build_app_for_tests as revenue_app
 
-    def export(scope: ReleaseScope):
-        rows = store.query(
-            f"SELECT pass_id, plate, toString(first_seen) AS first_seen FROM {store.database}.passes FINAL "
-            "WHERE has({plates:Array(String)}, plate) ORDER BY pass_id", {"plates": list(scope.plates)})
-        return {"passes": rows}
+    stores = {name: ChdbStore(gov.store.path, name) for name in ("occupancy", "revenue")}
+    for name, store in stores.items():
+        migrate(store, name)
+    audit = AuditClient(bootstrap, "release-test", topic=gov.audit_topic)
+    apps = {"occupancy": occupancy_app(gov.store.path.parent, audit, SECRET, store=stores["occupancy"]),
+            "revenue": revenue_app(gov.store.path.parent, audit, SECRET, store=stores["revenue"])}
+    assert set(gov.settings.release_sources) == {"occupancy", "revenue"}  # the defaults, untouched
+    return stores, {name: TestClient(apps[name]) for name in gov.settings.release_sources}
 
-    app = create_app("occupancy")
-    install_auth(app, auth_secret=SECRET, audit=audit)
-    app.include_router(release_router(export))
-    return app
+
+def seed_both_plates(stores) -> None:
+    both = ("8ABC123", "7XYZ987")
+    stores["occupancy"].insert("passes", [
+        {"pass_id": f"p-{plate}", "plate": plate, "first_seen": NOW, "last_seen": NOW, "direction": "entry"} for plate in both])
+    revenue = stores["revenue"]
+    for plate in both:
+        revenue.insert("passes", [{"pass_id": f"p-{plate}", "plate": plate, "first_seen": NOW, "last_seen": NOW,
+                                   "direction": "entry", "facility_id": "garage-1"}])
+        revenue.insert("sessions", [{"session_id": f"s-{plate}", "plate": plate, "entry_at": NOW, "state": "closed",
+                                     "facility_id": "garage-1", "entry_pass_id": f"p-{plate}"}])
+        revenue.insert("payments", [{"payment_id": f"pay-{plate}", "plate": plate, "paid_at": NOW, "valid_from": NOW,
+                                     "valid_until": NOW, "kind": "pay_by_plate", "amount_cents": 500, "facility_id": "garage-1"}])
+        revenue.insert("matches", [{"match_id": f"m-{plate}", "session_id": f"s-{plate}", "plate": plate, "entry_at": NOW,
+                                    "status": "unpaid", "decided_at": NOW, "facility_id": "garage-1"}])
+        revenue.insert("violations", [{"violation_id": f"v-{plate}", "session_id": f"s-{plate}", "plate": plate,
+                                       "detected_at": NOW, "kind": "unpaid", "facility_id": "garage-1"}])
 
 
 def test_release_needs_a_public_agency_a_second_manager_and_is_exported_once(gov, bootstrap):
-    data = ChdbStore(gov.store.path, "occupancy")
+    stores, sources = the_owning_services(gov, bootstrap)
     try:
-        migrate(data, "occupancy")
-        data.insert("passes", [
-            {"pass_id": "p1", "plate": "8ABC123", "first_seen": NOW, "last_seen": NOW, "direction": "entry"},
-            {"pass_id": "p2", "plate": "7XYZ987", "first_seen": NOW, "last_seen": NOW, "direction": "entry"},
-        ])
-        source = TestClient(owning_service(data, AuditClient(bootstrap, "occupancy", topic=gov.audit_topic)))
-        gov.client.app.state.release_clients = lambda: {"occupancy": source}
+        seed_both_plates(stores)
+        gov.client.app.state.release_clients = lambda: sources
+        source = sources["occupancy"]
 
         # Only a release token opens the export route: a manager's own token does not.
         add_user(gov.registry, "clerk", "parking_management")
@@ -75,12 +90,19 @@ def test_release_needs_a_public_agency_a_second_manager_and_is_exported_once(gov
         passes = json.loads(z.read("occupancy.json"))["passes"]
         assert [p["plate"] for p in passes] == ["8ABC123"]  # only the scope, never the other plate
         assert manifest["files"]["occupancy.json"] == sha256(z.read("occupancy.json")).hexdigest()
+        # Revenue exports what it owns, within the same scope.
+        revenue = json.loads(z.read("revenue.json"))
+        assert sorted(revenue) == ["matches", "passes", "payments", "sessions", "violations"]
+        assert {t: [r["plate"] for r in rows] for t, rows in revenue.items()} == {t: ["8ABC123"] for t in revenue}
+        assert manifest["files"]["revenue.json"] == sha256(z.read("revenue.json")).hexdigest()
         assert manifest["release"]["decided_by"] == "director" and manifest["release"]["request"]["written_request_ref"] == "LASD-2026-0419"
         assert r.headers["X-Package-SHA256"] == sha256(r.content).hexdigest()
         assert gov.client.post(f"/v1/releases/{release_id}/package", headers=director).status_code == 409  # once
 
         # A forged scope (other plates) needs the secret; a token for another release still only sees its scope.
         forged = issue_token("x" * 40, "release:evil", "release", scope={"release_id": "r", "agency": "a", "plates": ["7XYZ987"]})
-        assert source.get("/v1/release-export", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        for client in sources.values():
+            assert client.get("/v1/release-export", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     finally:
-        data.close()
+        for store in stores.values():
+            store.close()

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from alpr.auth import issue_token
-from tests.conftest import REPO
 from tests.waiting import wait_for
 
 SECRET = "r" * 40
@@ -30,10 +29,14 @@ def free_port() -> int:
 
 
 class RevenueProcess:
-    """`alpr revenue serve` in a subprocess, on fresh topics, with its own data directory."""
+    """`alpr revenue serve` in a subprocess, on fresh topics, with its own data directory, started
+    from an empty working directory (`workdir`): whatever it writes must land in the data dir."""
 
     def __init__(self, bootstrap: str, prefix: str, data_dir: Path) -> None:
         self.port = free_port()
+        self.data_dir = data_dir
+        self.workdir = data_dir.parent / f"{data_dir.name}-workdir"
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
         self.env.update({
             "ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(data_dir),
@@ -48,7 +51,7 @@ class RevenueProcess:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "revenue", "serve"], cwd=REPO, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "revenue", "serve"], cwd=self.workdir, env=self.env,
                                      stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_for(self.ready, 60, f"revenue service on {self.url} (log: {self.log})")
 

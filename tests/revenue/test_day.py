@@ -68,6 +68,9 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
 
     day = wait_for(decided, 90, "every session decided", describe=lambda: f"{seen[0]}; log: {service.log_tail()}")
 
+    # faust's local files are under the data directory, none in the working directory
+    assert sorted(service.workdir.iterdir()) == []
+    assert (service.data_dir / "faust" / f"{revenue_topics.prefix}alpr-revenue").is_dir()
     assert (day["vehicles"], day["sessions"], day["permit_sessions"]) == (11, 9, 1)
     assert (day["expected_cents"], day["matched_paid_cents"], day["collected_cents"]) == (6000, 2700, 2700)
     found = {d["category"]: (d["count"], d["cents"]) for d in day["discrepancies"]}
