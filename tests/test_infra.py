@@ -123,3 +123,86 @@ def test_kubernetes_manifests_are_complete_and_match_the_services():
     trigger = scaled["triggers"][0]["metadata"]
     assert trigger["topic"] == "alpr.frames.v1" and trigger["consumerGroup"] == RecognizerSettings.model_fields["consumer_group"].default
     assert scaled["maxReplicaCount"] <= load_registry()["alpr.frames.v1"].partitions
+
+
+# Durable state a command keeps under ALPR_DATA_DIR unless a setting moves it to a server:
+# chDB tables for every service with a schema folder (and the `alpr db` commands), the
+# governance registry (SQLite by default) for audit. faust's data directory holds no table
+# (memory store, rebuilt from changelog topics), checked below, so it may sit on an emptyDir.
+CHDB_OWNERS = {p.name for p in (INFRA.parent / "schemas" / "clickhouse").iterdir() if p.is_dir()} | {"db"}
+
+
+def _state_moved_off_the_pod(command: str) -> dict[str, tuple[str, ...]]:
+    """setting -> the URL schemes that keep that state off the pod."""
+    needs = {}
+    if command in CHDB_OWNERS:
+        needs["ALPR_CLICKHOUSE_URL"] = ("http://", "https://", "secret")
+    if command == "audit":
+        needs["ALPR_GOVERNANCE_DB_URL"] = ("postgresql://", "postgres://", "secret")
+    return needs
+
+
+def _workloads():
+    for path in sorted((INFRA / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            spec = doc.get("spec", {})
+            if doc["kind"] in ("Deployment", "StatefulSet"):
+                yield path.name, doc, spec["template"]["spec"]
+            elif doc["kind"] == "CronJob":
+                yield path.name, doc, spec["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def _env_value(container: dict, name: str) -> str | None:
+    for e in container.get("env") or []:
+        if e["name"] == name:
+            return "secret" if "secretKeyRef" in (e.get("valueFrom") or {}) else e.get("value")
+    return None
+
+
+def test_no_durable_state_lands_on_an_emptydir():
+    # A pod restart erases an emptyDir: governance on it would forget every user's written
+    # authorization (policy section 5), chDB on it every pass and match.
+    checked = set()
+    for file, doc, pod in _workloads():
+        persistent = {v["name"] for v in pod.get("volumes") or [] if "persistentVolumeClaim" in v}
+        persistent |= {t["metadata"]["name"] for t in doc["spec"].get("volumeClaimTemplates") or []}
+        for container in pod["containers"]:
+            args = container.get("args") or []
+            if args[:1] != ["alpr"]:
+                continue
+            command = args[1]
+            data_mounts = [m["name"] for m in container.get("volumeMounts") or [] if m["mountPath"] == "/var/lib/alpr"]
+            if data_mounts and all(m in persistent for m in data_mounts):
+                continue  # the data directory itself survives restarts
+            for setting, schemes in _state_moved_off_the_pod(command).items():
+                value = _env_value(container, setting)
+                assert value and value.startswith(schemes), (
+                    f"{file}: {doc['metadata']['name']} keeps its {setting} state under the data dir, which is not "
+                    f"a persistent volume: set {setting} (from a Secret) to a server")
+                checked.add((command, setting))
+    assert {("audit", "ALPR_GOVERNANCE_DB_URL"), ("audit", "ALPR_CLICKHOUSE_URL"), ("occupancy", "ALPR_CLICKHOUSE_URL"),
+            ("revenue", "ALPR_CLICKHOUSE_URL"), ("db", "ALPR_CLICKHOUSE_URL")} <= checked
+
+
+def test_the_governance_database_is_a_statefulset_on_a_persistent_volume():
+    docs = {(d["kind"], d["metadata"]["name"]): d for p in (INFRA / "k8s").glob("*.yaml") for d in yaml.safe_load_all(p.read_text())}
+    db = docs[("StatefulSet", "alpr-governance-db")]["spec"]
+    assert db["volumeClaimTemplates"][0]["metadata"]["name"] in {
+        m["name"] for m in db["template"]["spec"]["containers"][0]["volumeMounts"]}
+    assert not any("emptyDir" in v for v in db["template"]["spec"].get("volumes") or [])
+    assert ("Service", "alpr-governance-db") in docs
+    audit = compose()["services"]["audit"]["environment"]
+    assert audit["ALPR_GOVERNANCE_DB_URL"].startswith("postgresql://") and "@governance-db:" in audit["ALPR_GOVERNANCE_DB_URL"]
+    assert "governance-data:/var/lib/postgresql/data" in compose()["services"]["governance-db"]["volumes"]
+
+
+def test_faust_keeps_no_table_on_disk():
+    # What allows faust's data directory on an emptyDir: every table is in memory and is
+    # rebuilt from its changelog topic on start.
+    from services.occupancy.stream import OccupancyStream
+    from services.revenue.stream import RevenueStream
+    import inspect
+
+    for stream in (OccupancyStream, RevenueStream):
+        source = inspect.getsource(stream)
+        assert source.count('store="memory://"') == 1 and "rocksdb" not in source, stream.__name__
