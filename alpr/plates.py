@@ -160,3 +160,72 @@ def edit_distance(a: str, b: str, limit: int = 1) -> int:
             return limit + 1
         previous = current
     return previous[-1]
+
+
+def _alignment(anchor: str, text: str) -> list[int | None]:
+    """For each character of `text`, the position of `anchor` it stands for (None: an
+    insertion), by a minimal edit alignment (substitutions cost as much as a gap, ties keep
+    characters aligned in order)."""
+    n, m = len(anchor), len(text)
+    cost = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        cost[i][0] = i
+    for j in range(m + 1):
+        cost[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cost[i][j] = min(cost[i - 1][j - 1] + (anchor[i - 1] != text[j - 1]), cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    placed: list[int | None] = [None] * m
+    i, j = n, m
+    while i > 0 and j > 0:
+        if cost[i][j] == cost[i - 1][j - 1] + (anchor[i - 1] != text[j - 1]):
+            placed[j - 1] = i - 1
+            i, j = i - 1, j - 1
+        elif cost[i][j] == cost[i - 1][j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return placed
+
+
+def vote_plate(reads: Sequence[tuple[str, Sequence[float]]]) -> tuple[str, tuple[float, ...]]:
+    """One plate from several reads of the same plate (the frames of one vehicle), character by
+    character, weighted by each character's confidence.
+
+    The length is the one the reads carry the most confidence for (sum of their weakest
+    characters); the most confident read of that length is the anchor; every read is aligned
+    to it (a read one character short or long still votes on the others), and each position
+    takes the character with the largest summed confidence. A position's confidence is the
+    winner's best confidence times its share of everything voted there (reads that left the
+    position out vote for nothing): a split vote lowers it. One read returns itself."""
+    usable = [(t, list(c) if len(c) == len(t) else [min(c, default=0.0)] * len(t)) for t, c in reads if t]
+    if not usable:
+        return "", ()
+    weight_of_length: dict[int, float] = {}
+    for text, confs in usable:
+        weight_of_length[len(text)] = weight_of_length.get(len(text), 0.0) + min(confs, default=0.0)
+    length = max(weight_of_length, key=lambda n: (weight_of_length[n], n))
+    anchor = max((r for r in usable if len(r[0]) == length), key=lambda r: min(r[1], default=0.0))[0]
+    votes: list[dict[str, list[float]]] = [{} for _ in range(length)]
+    cover = [0.0] * length  # confidence of every read at each position, gaps included
+    for text, confs in usable:
+        placed = _alignment(anchor, text)
+        seen = set()
+        for char, conf, pos in zip(text, confs, placed):
+            if pos is None:
+                continue
+            votes[pos].setdefault(char, []).append(conf)
+            cover[pos] += conf
+            seen.add(pos)
+        missing = min(confs, default=0.0)
+        for pos in range(length):
+            if pos not in seen:
+                cover[pos] += missing  # this read says there is no character here
+    chars, confidences = [], []
+    for pos in range(length):
+        if not votes[pos]:
+            continue
+        char, support = max(votes[pos].items(), key=lambda kv: (sum(kv[1]), max(kv[1])))
+        chars.append(char)
+        confidences.append(round(max(support) * sum(support) / cover[pos], 4) if cover[pos] else 0.0)
+    return "".join(chars), tuple(confidences)

@@ -33,6 +33,13 @@ confirmed). So a pass stays in its lane until the lane's capture time (its water
 latest read folded) is `horizon_ms` past it; reads older than the horizon are *late*: their
 vehicle was folded and let go, and they are skipped.
 
+A pass's plate is voted from all its reads (`alpr.plates.vote_plate`): the reads are aligned
+character by character and each position takes the character with the most confidence behind
+it, so three frames that read 8ABC123, 8A8C123 and 8ABC123 give 8ABC123 even when the middle
+one was the most confident, and a frame that dropped a character still votes on the others.
+The pass keeps the `MAX_VOTES` most confident reads for that. Its evidence crop is the most
+confident read whose text is the voted plate (the camera's pixels of what the pass says).
+
 Everything here is a pure function of the reads in order, so a replay gives the same passes
 with the same `pass_id` = '<facility>/<lane>/<first read capture epoch ms>'.
 """
@@ -45,9 +52,12 @@ from typing import Any
 
 from alpr.contracts import models as contracts
 from alpr.contracts.models import Read
-from alpr.plates import confusable_key, edit_distance
+from alpr.plates import confusable_key, edit_distance, vote_plate
 
 MAX_READ_IDS = 200  # alpr.passes.v1 carries at most this many read ids as evidence
+# Reads a pass votes its plate from: the most confident ones. A vehicle crossing a lane gives
+# 2-15 reads; a car that parks in view would otherwise grow the state without bound.
+MAX_VOTES = 16
 
 
 def epoch_ms(read: Read) -> int:
@@ -88,6 +98,9 @@ class Pass:
     origin_ms: int = 0  # capture time of the read that confirmed it (latency origin)
     read_ids: list[str] = field(default_factory=list)  # evidence, the first MAX_READ_IDS
     models: dict[str, str] | None = None  # model versions of the best read
+    votes: list[list] = field(default_factory=list)  # [plate, [char confidences]] of the MAX_VOTES best reads
+    best_plate: str | None = None  # text of the read the crop comes from
+    best_confidence: float = 0.0
 
     @property
     def plate_key(self) -> str:
@@ -192,9 +205,11 @@ class PassFolder:
         readable = read.outcome == "read" and bool(read.plate)
         if not readable:
             p.unreadable_count += 1
+        else:
+            self._vote(p, read)
         if self._better(p, read, readable):
-            p.plate = read.plate if readable else p.plate
-            p.confidence = read.confidence if readable else p.confidence
+            if readable:
+                p.best_plate, p.best_confidence = read.plate, read.confidence
             p.best_read_id = read.read_id
             p.camera_id = read.camera_id
             p.models = read.models.model_dump()
@@ -209,12 +224,26 @@ class PassFolder:
         return FoldResult(p, newly)
 
     @staticmethod
+    def _vote(p: Pass, read: Read) -> None:
+        if not p.votes and p.plate:  # a pass from state written before votes were kept
+            p.votes = [[p.plate, [p.confidence] * len(p.plate)]]
+        confidences = list(read.char_confidences) or [read.confidence] * len(read.plate)
+        p.votes.append([read.plate, confidences])
+        if len(p.votes) > MAX_VOTES:
+            p.votes.remove(min(p.votes, key=lambda v: min(v[1], default=0.0)))
+        text, chars = vote_plate([(t, c) for t, c in p.votes])
+        p.plate, p.confidence = text or None, min(chars, default=0.0)
+
+    @staticmethod
     def _better(p: Pass, read: Read, readable: bool) -> bool:
         if not p.best_read_id:
             return True
         if readable:
-            # A read plate beats an unreadable box; among plates, the most confident text wins.
-            return p.plate is None or read.confidence > p.confidence
+            # The crop shows what the pass says: a read of the voted plate beats one of another
+            # text and an unreadable box; among reads of the voted plate, the most confident.
+            if read.plate != p.plate:
+                return p.best_plate is None
+            return p.best_plate != p.plate or read.confidence > p.best_confidence
         # A no-plate pass keeps the first unreadable box that came with a crop.
         return p.plate is None and not p.crop_jpeg_b64 and bool(read.crop_jpeg_b64)
 

@@ -48,3 +48,17 @@ def test_confidences_break_ties_towards_swapping_the_doubtful_character():
     assert correct_format("O0", [0.9, 0.2], patterns=["AA", "99"]) == "OO"
     assert correct_format("O0", [0.2, 0.9], patterns=["AA", "99"]) == "00"
     assert correct_format("O0", [0.5, 0.5], patterns=["AA", "99"]) == "O0"
+
+
+def test_vote_plate_aligns_reads_and_weights_each_character():
+    from alpr.plates import vote_plate
+
+    assert vote_plate([("8ABC123", [0.9] * 7)]) == ("8ABC123", (0.9,) * 7)
+    text, confs = vote_plate([("8ABC123", [0.9] * 7), ("8A8C123", [0.9, 0.9, 0.5, 0.9, 0.9, 0.9, 0.9]),
+                              ("8ABC123", [0.8] * 7)])
+    assert text == "8ABC123" and confs[2] < 0.9 and confs[0] == 0.9
+    # a dropped and an inserted character vote on the rest, at their aligned positions
+    assert vote_plate([("8ABC123", [0.7] * 7), ("8ABC12", [0.9] * 6), ("8ABC1233", [0.6] * 8)])[0] == "8ABC123"
+    # the length with the most confidence behind it wins over one louder read
+    assert vote_plate([("ABC1234", [0.6] * 7), ("ABC1234", [0.6] * 7), ("ABC123", [0.99] * 6)])[0] == "ABC1234"
+    assert vote_plate([]) == ("", ())
