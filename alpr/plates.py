@@ -192,20 +192,31 @@ def vote_plate(reads: Sequence[tuple[str, Sequence[float]]]) -> tuple[str, tuple
     """One plate from several reads of the same plate (the frames of one vehicle), character by
     character, weighted by each character's confidence.
 
-    The length is the one the reads carry the most confidence for (sum of their weakest
-    characters); the most confident read of that length is the anchor; every read is aligned
-    to it (a read one character short or long still votes on the others), and each position
-    takes the character with the largest summed confidence. A position's confidence is the
-    winner's best confidence times its share of everything voted there (reads that left the
-    position out vote for nothing): a split vote lowers it. One read returns itself."""
+    Each length the reads have proposes a plate: its most confident read is the anchor, every
+    read is aligned to it (a read one character short or long still votes on the others), and
+    each position takes the character with the largest summed confidence. The proposal that
+    agrees best with all the reads (each read's weakest-character confidence times its share of
+    characters in common) wins, so one loud read that dropped a character does not shorten the
+    plate. A position's confidence is the winner's best confidence times its share of all that
+    was voted there (reads that left the position out vote for nothing): a split vote lowers it.
+    One read returns itself."""
     usable = [(t, list(c) if len(c) == len(t) else [min(c, default=0.0)] * len(t)) for t, c in reads if t]
     if not usable:
         return "", ()
-    weight_of_length: dict[int, float] = {}
-    for text, confs in usable:
-        weight_of_length[len(text)] = weight_of_length.get(len(text), 0.0) + min(confs, default=0.0)
-    length = max(weight_of_length, key=lambda n: (weight_of_length[n], n))
-    anchor = max((r for r in usable if len(r[0]) == length), key=lambda r: min(r[1], default=0.0))[0]
+    proposals = []
+    for length in sorted({len(t) for t, _ in usable}):
+        anchor = max((r for r in usable if len(r[0]) == length), key=lambda r: min(r[1], default=0.0))[0]
+        proposals.append(_vote_on(anchor, usable))
+
+    def agreement(text: str) -> float:
+        return sum(min(c, default=0.0) * max(0.0, 1 - edit_distance(text, t, len(text) + len(t)) / max(len(text), 1))
+                   for t, c in usable)
+
+    return max(proposals, key=lambda p: (agreement(p[0]), len(p[0])))
+
+
+def _vote_on(anchor: str, usable: Sequence[tuple[str, Sequence[float]]]) -> tuple[str, tuple[float, ...]]:
+    length = len(anchor)
     votes: list[dict[str, list[float]]] = [{} for _ in range(length)]
     cover = [0.0] * length  # confidence of every read at each position, gaps included
     for text, confs in usable:
