@@ -20,6 +20,15 @@ A plate read is compared in three ways across the platform:
 The rule, written out: the confusable groups are {O, Q, D, 0}, {I, L, 1}, {B, 8}, {S, 5},
 {Z, 2}, {G, 6}. Patterns are strings of `A` (a letter), `9` (a digit) and literal
 characters; see `PATTERNS`.
+
+* `round_character(text, region)` writes the round character of a US plate as the digit 0.
+  Most US plates print O and 0 with one glyph, so no reader (and no person) can tell them
+  apart, and the reference data writes 0 (`C0UGAR`, `0LDGRL`, the convention of the public
+  US benchmark). The exception is a read that fits a US serial format with an O in a letter
+  position (`ORZ466` as `AAA999`): the format says it is a letter. I and 1 are left alone:
+  US fonts do tell them apart (a serif or a flag), and readers rarely confuse them. Other
+  regions keep O: Argentine and Brazilian serials have it in letter positions. Measured on
+  plates-us-ocr-val (CCT-XS v2 reader): 85.8% -> 89.8% exact; unchanged on plates-ar-ocr.
 """
 
 from __future__ import annotations
@@ -66,6 +75,19 @@ _STRIP = re.compile(r"[^A-Z0-9]")
 def normalize(text: str) -> str:
     """Canonical plate text: upper case, letters and digits only ("8abc-123 " -> "8ABC123")."""
     return _STRIP.sub("", text.upper())
+
+
+US_REGION = "United States"
+
+
+def round_character(text: str, region: str | None) -> str:
+    """The round character of a US plate written as 0 (see the module docstring); other
+    regions, and a US read whose serial format puts O in a letter position, unchanged."""
+    if region != US_REGION or "O" not in text:
+        return text
+    if any(fits(text, pattern) for name, pattern in PATTERNS.items() if name.startswith("us-")):
+        return text
+    return text.replace("O", "0")
 
 
 def confusable_key(text: str) -> str:

@@ -62,3 +62,14 @@ def test_vote_plate_aligns_reads_and_weights_each_character():
     # the length with the most confidence behind it wins over one louder read
     assert vote_plate([("ABC1234", [0.6] * 7), ("ABC1234", [0.6] * 7), ("ABC123", [0.99] * 6)])[0] == "ABC1234"
     assert vote_plate([]) == ("", ())
+
+
+def test_the_round_character_of_a_us_plate_is_written_0():
+    from alpr.plates import round_character
+
+    assert round_character("C0UGAR", "United States") == "C0UGAR"
+    assert round_character("BLOGGER", "United States") == "BL0GGER"  # vanity: O and 0 are one glyph
+    assert round_character("M0TORZ", "United States") == "M0T0RZ"
+    assert round_character("ORZ466", "United States") == "ORZ466"  # AAA999: the format says letter
+    assert round_character("AD054JO", "Argentina") == "AD054JO"  # other regions keep their O
+    assert round_character("BLOGGER", None) == "BLOGGER"  # no region known: nothing assumed
