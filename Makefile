@@ -5,6 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ALPR := $(PY) -m alpr.cli
 STAMP := $(VENV)/.installed
+# Nothing of ours goes to the home directory: pip runs `rustc --version` for its user agent,
+# and where rustc is a rustup proxy that writes ~/.rustup/settings.toml. Point rustup at the
+# project's data directory for what make runs (the user's own RUSTUP_HOME is kept).
+export RUSTUP_HOME ?= $(CURDIR)/var/lib/rustup
 
 .PHONY: demo test venv kafka-start kafka-stop clean chromium
 
