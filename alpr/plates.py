@@ -184,11 +184,12 @@ def edit_distance(a: str, b: str, limit: int = 1) -> int:
     return previous[-1]
 
 
-def _alignment(anchor: str, text: str) -> list[int | None]:
-    """For each character of `text`, the position of `anchor` it stands for (None: an
-    insertion), by a minimal edit alignment (substitutions cost as much as a gap, ties keep
-    characters aligned in order)."""
-    n, m = len(anchor), len(text)
+def align(a: str, b: str) -> list[tuple[int | None, int | None]]:
+    """One minimal edit alignment of `a` and `b`, in order: (i, j) pairs a character of each
+    (equal or substituted), (i, None) a character of `a` left out of `b`, (None, j) one
+    inserted. Ties take the substitution, then the deletion (one rule for the plate vote
+    and for `alpr eval`'s character errors)."""
+    n, m = len(a), len(b)
     cost = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n + 1):
         cost[i][0] = i
@@ -196,17 +197,28 @@ def _alignment(anchor: str, text: str) -> list[int | None]:
         cost[0][j] = j
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            cost[i][j] = min(cost[i - 1][j - 1] + (anchor[i - 1] != text[j - 1]), cost[i - 1][j] + 1, cost[i][j - 1] + 1)
-    placed: list[int | None] = [None] * m
+            cost[i][j] = min(cost[i - 1][j] + 1, cost[i][j - 1] + 1, cost[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+    pairs: list[tuple[int | None, int | None]] = []
     i, j = n, m
-    while i > 0 and j > 0:
-        if cost[i][j] == cost[i - 1][j - 1] + (anchor[i - 1] != text[j - 1]):
-            placed[j - 1] = i - 1
+    while i or j:
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
+            pairs.append((i - 1, j - 1))
             i, j = i - 1, j - 1
-        elif cost[i][j] == cost[i - 1][j] + 1:
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
+            pairs.append((i - 1, None))
             i -= 1
         else:
+            pairs.append((None, j - 1))
             j -= 1
+    return pairs[::-1]
+
+
+def _alignment(anchor: str, text: str) -> list[int | None]:
+    """For each character of `text`, the position of `anchor` it stands for (None: inserted)."""
+    placed: list[int | None] = [None] * len(text)
+    for i, j in align(anchor, text):
+        if j is not None:
+            placed[j] = i
     return placed
 
 

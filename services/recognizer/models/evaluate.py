@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from alpr.errors import AlprError
-from alpr.plates import normalize
+from alpr.plates import align, normalize
 
 IOU_CAPTURED = 0.4
 
@@ -133,29 +133,15 @@ def edit_distance(a: str, b: str) -> int:
 
 def char_errors(label: str, read: str) -> list[str]:
     """The edits of one minimal alignment turning `label` into `read`: 'A>B', 'A>-', '->B'."""
-    n, m = len(label), len(read)
-    d = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        d[i][0] = i
-    for j in range(m + 1):
-        d[0][j] = j
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (label[i - 1] != read[j - 1]))
     edits: list[str] = []
-    i, j = n, m
-    while i or j:
-        if i and j and d[i][j] == d[i - 1][j - 1] + (label[i - 1] != read[j - 1]):
-            if label[i - 1] != read[j - 1]:
-                edits.append(f"{label[i - 1]}>{read[j - 1]}")
-            i, j = i - 1, j - 1
-        elif i and d[i][j] == d[i - 1][j] + 1:
-            edits.append(f"{label[i - 1]}>-")
-            i -= 1
-        else:
-            edits.append(f"->{read[j - 1]}")
-            j -= 1
-    return edits[::-1]
+    for i, j in align(label, read):
+        if j is None:
+            edits.append(f"{label[i]}>-")
+        elif i is None:
+            edits.append(f"->{read[j]}")
+        elif label[i] != read[j]:
+            edits.append(f"{label[i]}>{read[j]}")
+    return edits
 
 
 def char_score(read: str, label: str) -> float:
