@@ -110,11 +110,16 @@ def build_consumer(settings: RecognizerSettings, recognizer: Recognizer, topic_p
 def load_models(settings: RecognizerSettings) -> Recognizer:
     from services.recognizer.models import load_recognizer
 
+    from services.recognizer.models.model_files import resolve_models_dir
+
     recognizer = load_recognizer(
         str(settings.weights_dir) if settings.weights_dir else None,
         device=settings.device,
         max_pixels=settings.max_frame_pixels,
         detector_imgsz=settings.detector_imgsz,
+        detector=settings.detector,
+        reader=settings.reader,
+        models_dir=resolve_models_dir(settings.models_dir, settings.data_dir),
     )
     recognizer.warmup()  # before /healthz says ready: the first real batch must not pay for it
     metrics.READY.set(1)

@@ -9,6 +9,10 @@ from pydantic import Field, model_validator
 
 from alpr.settings import ServiceSettings
 
+# The presets of services/recognizer/models/backends.py (kept here so that reading settings loads no model code).
+DetectorName = Literal["project-yolo", "yolov9-onnx", "fused"]
+ReaderName = Literal["project-crnn", "cct-onnx", "cct-v1-onnx", "vote"]
+
 
 class RecognizerSettings(ServiceSettings):
     """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
@@ -32,6 +36,15 @@ class RecognizerSettings(ServiceSettings):
     crop_jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of the plate crop in each read.")
     detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
     weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")
+    detector: DetectorName = Field(
+        "project-yolo", description="Plate detector backend: project-yolo (the project's), yolov9-onnx (open-image-models, "
+        "pretrained) or fused (both, boxes merged); see services/recognizer/models/backends.py.")
+    reader: ReaderName = Field(
+        "project-crnn", description="Plate reader backend: project-crnn (the project's), cct-onnx or cct-v1-onnx "
+        "(fast-plate-ocr, pretrained) or vote (cct-onnx and project-crnn voted).")
+    models_dir: Path | None = Field(
+        None, description="Folder with the pretrained ONNX models (yolov9-onnx, cct-onnx); default: <data_dir>/models "
+        "when `alpr models fetch` filled it, else ../shared/models beside the repository.")
     consumer_group: str = Field("alpr-recognizer", min_length=1, description="Consumer group shared by all replicas.")
     decode: Literal["cpu"] = Field("cpu", description="Where JPEGs are decoded (GPU decode: see docs/architecture.md).")
 

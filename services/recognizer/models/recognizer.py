@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.recognizer.models.fusion import weighted_vote
 from services.recognizer.models.images import DEFAULT_MAX_PIXELS, BadImageError, as_bgr
 from services.recognizer.models.protocols import PlateDetector, PlateRead, PlateReader, TextRead
 
@@ -79,11 +80,18 @@ class Recognizer:
             for det in dets:
                 crops.extend(cut(frame, det.box, c.pad, c.tilt_deg) for c in self.cuts)
                 owners.append((i, det))
-        reads = self.reader.read(crops) if crops else []
         k = len(self.cuts)
+        read_all = getattr(self.reader, "read_all", None)
+        if read_all is not None:
+            # Several readers (fusion.VoteReader): every reader's read of every cut votes together.
+            groups = read_all(crops) if crops else []
+            reads = [weighted_vote([r for g in groups[n * k: (n + 1) * k] for r in g]) for n in range(len(owners))]
+        else:
+            cut_reads = self.reader.read(crops) if crops else []
+            reads = [vote(cut_reads[n * k: (n + 1) * k]) for n in range(len(owners))]
         out: list[list[PlateRead]] = [[] for _ in frames]
         for n, (i, det) in enumerate(owners):
-            read = vote(reads[n * k: (n + 1) * k])
+            read = reads[n]
             crop = crops[n * k]  # the first cut is the evidence crop
             out[i].append(PlateRead(read.text, read.confidence, read.char_confidences, det.box, crop, det.confidence,
                                     border_px(det.box, frames[i].shape)))
@@ -144,19 +152,21 @@ def pick_device(device: str = "auto") -> str:
 
 
 def load_recognizer(weights_dir: str | None = None, device: str = "auto", *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                    detector_imgsz: int = 512, detector_conf: float = 0.25, correct: bool = True) -> Recognizer:
-    """The project's trained detector and reader (FP16 on CUDA, FP32 on CPU)."""
-    from services.recognizer.models.crnn_reader import CrnnPlateReader
-    from services.recognizer.models.yolo_detector import YoloPlateDetector
+                    detector_imgsz: int | None = None, detector_conf: float | None = None, correct: bool | None = None,
+                    detector="project-yolo", reader="project-crnn", models_dir: str | os.PathLike | None = None
+                    ) -> Recognizer:
+    """A `Recognizer` of the chosen backends (backends.py): by default the project's trained
+    detector and reader (FP16 on CUDA, FP32 on CPU). `detector` and `reader` are preset names
+    (`ALPR_DETECTOR`, `ALPR_READER`) or typed specs; the pretrained ONNX models come from
+    `models_dir` (model_files.resolve_models_dir). `detector_imgsz`, `detector_conf` and
+    `correct` override the project models' own settings when given."""
+    from services.recognizer.models.backends import build_detector, build_reader
+    from services.recognizer.models.model_files import resolve_models_dir
 
     weights_dir = weights_dir or WEIGHTS_DIR
     device = pick_device(device)
-    for name in (DETECTOR_WEIGHTS, READER_WEIGHTS):
-        if not os.path.exists(os.path.join(weights_dir, name)):
-            from alpr.errors import ConfigError
-
-            raise ConfigError(f"model weights {os.path.join(weights_dir, name)} not found (run `alpr train`)")
-    detector = YoloPlateDetector(os.path.join(weights_dir, DETECTOR_WEIGHTS), device=device, imgsz=detector_imgsz,
-                                 conf=detector_conf)
-    reader = CrnnPlateReader(os.path.join(weights_dir, READER_WEIGHTS), device=device, correct=correct)
-    return Recognizer(detector, reader, max_pixels=max_pixels)
+    models = resolve_models_dir(models_dir)
+    det = build_detector(detector, device=device, weights_dir=weights_dir, models_dir=models, imgsz=detector_imgsz,
+                         conf=detector_conf)
+    rd = build_reader(reader, device=device, weights_dir=weights_dir, models_dir=models, correct=correct)
+    return Recognizer(det, rd, max_pixels=max_pixels)

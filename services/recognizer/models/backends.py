@@ -1,0 +1,170 @@
+"""Model backends behind `PlateDetector` / `PlateReader`, chosen by configuration.
+
+Each backend is a typed spec with a `type` discriminator (like frigate's detector plugins):
+
+| detector `type` | what |
+|---|---|
+| `project-yolo` | the project's ultralytics YOLOv8n (`weights/detector.pt`), the default |
+| `yolov9-onnx` | open-image-models YOLOv9-t 416 plate detector, ONNX Runtime, from the models dir |
+| `fused` | the boxes of several detectors merged (fusion.merge) |
+
+| reader `type` | what |
+|---|---|
+| `project-crnn` | the project's CRNN + CTC (`weights/reader.pt`), the default |
+| `cct-onnx` | a fast-plate-ocr CCT reader, ONNX Runtime, from the models dir (v2 global by default) |
+| `vote` | several readers, their texts voted with the plate's other cuts |
+
+`ALPR_DETECTOR` / `ALPR_READER` name a preset (`DETECTOR_PRESETS`, `READER_PRESETS`);
+code may pass a spec (or a dict with `type`) instead. `alpr eval --backend` takes a named
+pair (`BACKENDS`) or `DETECTOR+READER`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from alpr.errors import ConfigError
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectYoloSpec(_Spec):
+    type: Literal["project-yolo"] = "project-yolo"
+    weights: str = "detector.pt"
+    imgsz: int = Field(512, ge=128, le=2048)
+    conf: float = Field(0.25, ge=0.0, le=1.0)
+
+
+class YoloV9OnnxSpec(_Spec):
+    type: Literal["yolov9-onnx"] = "yolov9-onnx"
+    model: str | None = Field(None, description="file in the models dir; default: the 416 px int8, else fp32 file")
+    conf: float = Field(0.25, ge=0.0, le=1.0)
+
+
+class FusedDetectorSpec(_Spec):
+    type: Literal["fused"] = "fused"
+    parts: tuple["DetectorSpec", ...] = (YoloV9OnnxSpec(), ProjectYoloSpec())
+    iou: float = Field(0.4, gt=0.0, le=1.0)
+
+
+class ProjectCrnnSpec(_Spec):
+    type: Literal["project-crnn"] = "project-crnn"
+    weights: str = "reader.pt"
+    correct: bool = True
+
+
+class CctOnnxSpec(_Spec):
+    type: Literal["cct-onnx"] = "cct-onnx"
+    model: str = "cct_xs_v2_global.onnx"
+    config: str | None = Field(None, description="plate_config YAML; default <model stem>_plate_config.yaml")
+
+
+class VoteReaderSpec(_Spec):
+    type: Literal["vote"] = "vote"
+    parts: tuple["ReaderSpec", ...] = (CctOnnxSpec(), ProjectCrnnSpec())
+    weights: tuple[float, ...] | None = None
+
+
+DetectorSpec = Annotated[Union[ProjectYoloSpec, YoloV9OnnxSpec, FusedDetectorSpec], Field(discriminator="type")]
+ReaderSpec = Annotated[Union[ProjectCrnnSpec, CctOnnxSpec, VoteReaderSpec], Field(discriminator="type")]
+FusedDetectorSpec.model_rebuild()
+VoteReaderSpec.model_rebuild()
+
+DETECTOR_PRESETS: dict[str, object] = {
+    "project-yolo": ProjectYoloSpec(),
+    "yolov9-onnx": YoloV9OnnxSpec(),
+    "fused": FusedDetectorSpec(),
+}
+READER_PRESETS: dict[str, object] = {
+    "project-crnn": ProjectCrnnSpec(),
+    "cct-onnx": CctOnnxSpec(),
+    "cct-v1-onnx": CctOnnxSpec(model="cct_xs_v1_global.onnx"),
+    "vote": VoteReaderSpec(),
+}
+# Named detector + reader pairs for `alpr eval --backend`.
+BACKENDS = {
+    "project": ("project-yolo", "project-crnn"),
+    "fast-alpr": ("yolov9-onnx", "cct-onnx"),
+    "fused": ("fused", "vote"),
+}
+
+_detector_adapter = TypeAdapter(DetectorSpec)
+_reader_adapter = TypeAdapter(ReaderSpec)
+
+
+def detector_spec(value) -> BaseModel:
+    """A preset name, a dict with `type`, or a spec -> the detector spec."""
+    if isinstance(value, str):
+        if value not in DETECTOR_PRESETS:
+            raise ConfigError(f"unknown detector {value!r} (one of {', '.join(DETECTOR_PRESETS)})")
+        return DETECTOR_PRESETS[value]
+    return value if isinstance(value, BaseModel) else _detector_adapter.validate_python(value)
+
+
+def reader_spec(value) -> BaseModel:
+    """A preset name, a dict with `type`, or a spec -> the reader spec."""
+    if isinstance(value, str):
+        if value not in READER_PRESETS:
+            raise ConfigError(f"unknown reader {value!r} (one of {', '.join(READER_PRESETS)})")
+        return READER_PRESETS[value]
+    return value if isinstance(value, BaseModel) else _reader_adapter.validate_python(value)
+
+
+def split_backend(name: str) -> tuple[str, str]:
+    """`alpr eval --backend`: a name in BACKENDS or 'DETECTOR+READER' -> (detector, reader)."""
+    if name in BACKENDS:
+        return BACKENDS[name]
+    det, plus, rd = name.partition("+")
+    if not plus or det not in DETECTOR_PRESETS or rd not in READER_PRESETS:
+        raise ConfigError(f"unknown backend {name!r}: one of {', '.join(BACKENDS)}, or DETECTOR+READER with a "
+                          f"detector of {', '.join(DETECTOR_PRESETS)} and a reader of {', '.join(READER_PRESETS)}")
+    return det, rd
+
+
+def _project_file(weights_dir: str, name: str, hint: str) -> str:
+    path = os.path.join(weights_dir, name)
+    if not os.path.exists(path):
+        raise ConfigError(f"model weights {path} not found (run `{hint}`)")
+    return path
+
+
+def build_detector(spec, *, device: str, weights_dir: str, models_dir: Path, imgsz: int | None = None,
+                   conf: float | None = None):
+    spec = detector_spec(spec)
+    if spec.type == "project-yolo":
+        from services.recognizer.models.yolo_detector import YoloPlateDetector
+
+        path = _project_file(weights_dir, spec.weights, "alpr train detector")
+        return YoloPlateDetector(path, device=device, imgsz=imgsz or spec.imgsz,
+                                 conf=spec.conf if conf is None else conf)
+    if spec.type == "yolov9-onnx":
+        from services.recognizer.models.onnx_models import YoloV9OnnxDetector
+
+        return YoloV9OnnxDetector(models_dir, spec.model, device=device, conf=spec.conf)
+    from services.recognizer.models.fusion import FusedDetector
+
+    return FusedDetector([build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
+                                         imgsz=imgsz, conf=conf) for p in spec.parts], iou=spec.iou)
+
+
+def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, correct: bool | None = None):
+    spec = reader_spec(spec)
+    if spec.type == "project-crnn":
+        from services.recognizer.models.crnn_reader import CrnnPlateReader
+
+        path = _project_file(weights_dir, spec.weights, "alpr train reader")
+        return CrnnPlateReader(path, device=device, correct=spec.correct if correct is None else correct)
+    if spec.type == "cct-onnx":
+        from services.recognizer.models.onnx_models import CctOnnxReader
+
+        return CctOnnxReader(models_dir, spec.model, spec.config, device=device)
+    from services.recognizer.models.fusion import VoteReader
+
+    return VoteReader([build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
+                                    correct=correct) for p in spec.parts], spec.weights)

@@ -1,0 +1,99 @@
+"""Fused backends: several detectors' boxes merged, several readers' texts voted.
+
+Neither is calibrated: detector scores and reader probabilities of different models are
+not on one scale, so the merge keeps boxes by detector priority (not by score) and the vote
+sums each reader's own confidences, optionally weighted per reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from services.recognizer.models.protocols import Box, Detection, PlateDetector, PlateReader, TextRead
+
+
+def overlap(a: Box, b: Box) -> tuple[float, float]:
+    """(IoU, intersection over the smaller box) of two (x, y, w, h) boxes."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    smaller = min(a[2] * a[3], b[2] * b[3])
+    return (inter / union if union > 0 else 0.0), (inter / smaller if smaller > 0 else 0.0)
+
+
+def merge(per_detector: Sequence[Sequence[Detection]], iou: float = 0.4, contain: float = 0.8) -> list[Detection]:
+    """The union of several detectors' boxes for one frame, one box per plate.
+
+    Boxes are taken detector by detector (the first detector's first), each detector's in
+    its own order; a box is dropped when it overlaps one already kept by IoU >= `iou` or
+    lies mostly inside it (intersection over the smaller box >= `contain`): the same plate.
+    """
+    kept: list[Detection] = []
+    for dets in per_detector:
+        for d in dets:
+            if not any(o[0] >= iou or o[1] >= contain for o in (overlap(d.box, k.box) for k in kept)):
+                kept.append(d)
+    return kept
+
+
+class FusedDetector:
+    """`PlateDetector` that runs every part on the same frames and merges their boxes (`merge`)."""
+
+    def __init__(self, parts: Sequence[PlateDetector], iou: float = 0.4, contain: float = 0.8):
+        if len(parts) < 2:
+            raise ValueError("a fused detector needs at least two detectors")
+        self.parts = list(parts)
+        self.iou, self.contain = iou, contain
+        self.name = "fused(" + "+".join(p.name for p in self.parts) + ")"
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        if not len(images):
+            return []
+        results = [p.detect(images) for p in self.parts]
+        return [merge([r[i] for r in results], self.iou, self.contain) for i in range(len(images))]
+
+    def warmup(self) -> None:
+        for p in self.parts:
+            p.warmup()
+
+
+class VoteReader:
+    """`PlateReader` that reads every crop with every part; `read_all` gives all reads per crop
+    (the `Recognizer` votes them together with the other cuts of the plate), `read` the vote
+    per crop. `weights` scale each reader's confidences in the vote (default 1 each)."""
+
+    def __init__(self, parts: Sequence[PlateReader], weights: Sequence[float] | None = None):
+        if len(parts) < 2:
+            raise ValueError("a reader vote needs at least two readers")
+        self.parts = list(parts)
+        self.weights = tuple(weights) if weights else (1.0,) * len(self.parts)
+        if len(self.weights) != len(self.parts) or min(self.weights) <= 0:
+            raise ValueError("one positive weight per reader")
+        self.name = "vote(" + "+".join(p.name for p in self.parts) + ")"
+
+    def read_all(self, crops: Sequence[np.ndarray]) -> list[list[tuple[TextRead, float]]]:
+        """Per crop, (read, vote weight) from every reader, in reader order."""
+        reads = [p.read(crops) for p in self.parts]
+        return [[(r[i], w) for r, w in zip(reads, self.weights)] for i in range(len(crops))]
+
+    def read(self, crops: Sequence[np.ndarray]) -> list[TextRead]:
+        return [weighted_vote(group) for group in self.read_all(crops)]
+
+    def warmup(self) -> None:
+        for p in self.parts:
+            p.warmup()
+
+
+def weighted_vote(reads: Sequence[tuple[TextRead, float]]) -> TextRead:
+    """The text with the largest sum of weight x confidence; its most confident read represents it.
+
+    Empty texts (nothing read) do not vote unless nothing else was read."""
+    weight: dict[str, float] = {}
+    for r, w in reads:
+        if r.text or not any(x.text for x, _ in reads):
+            weight[r.text] = weight.get(r.text, 0.0) + w * r.confidence
+    winner = max(weight, key=lambda t: (weight[t], t))
+    return max((r for r, _ in reads if r.text == winner), key=lambda r: r.confidence)
