@@ -86,8 +86,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=int, help="only the first N images")
     ev.add_argument("--holdout", action="store_true",
                     help="crops only: keep the plates-ar-ocr plates held out of reader training")
-    ev.add_argument("--no-correct", dest="correct", action="store_false", help="disable the format correction")
+    ev.add_argument("--no-correct", dest="correct", action="store_false", default=None,
+                    help="disable the format correction (project-crnn reader)")
+    ev.add_argument("--backend", help="models to measure: project, fast-alpr, fused, or DETECTOR+READER "
+                                      "(backends.py; default: ALPR_DETECTOR + ALPR_READER as configured)")
+    ev.add_argument("--models-dir", dest="models_dir",
+                    help="folder of the pretrained ONNX models (default $ALPR_MODELS_DIR, else ../shared/models)")
     ev.set_defaults(handler=_eval)
+
+    models = subparsers.add_parser("models", help="the pretrained plate models (ONNX) of the models dir")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    check = msub.add_parser("check", help="where the models dir is and which model files it holds (with hashes)")
+    check.add_argument("--models-dir", dest="models_dir")
+    check.set_defaults(handler=_models_check)
+    fetch = msub.add_parser("fetch", help="download the pretrained models with their packages' own download "
+                                          "functions (needs internet) into <ALPR_DATA_DIR>/models")
+    fetch.add_argument("--out", help="target folder (default <ALPR_DATA_DIR>/models)")
+    fetch.set_defaults(handler=_models_fetch)
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -145,36 +160,107 @@ def _every(n: int):
     return report
 
 
+def _configured_backend() -> tuple[str, str]:
+    from alpr.settings import load_settings
+    from services.recognizer.settings import RecognizerSettings
+
+    settings = load_settings(RecognizerSettings)
+    return settings.detector, settings.reader
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
 def _eval(args: argparse.Namespace) -> int:
     from services.recognizer.models import evaluate
-    from services.recognizer.models.recognizer import READER_WEIGHTS, WEIGHTS_DIR, load_recognizer, pick_device
+    from services.recognizer.models.backends import build_reader, split_backend
+    from services.recognizer.models.model_files import resolve_models_dir
+    from services.recognizer.models.recognizer import WEIGHTS_DIR, load_recognizer, pick_device
 
     if not os.path.exists(args.dataset):
         raise AlprError(f"dataset {args.dataset} not found")
+    detector, reader = split_backend(args.backend) if args.backend else _configured_backend()
+    models_dir = resolve_models_dir(args.models_dir)
     if args.format == "crops":
-        from services.recognizer.models.crnn_reader import CrnnPlateReader
         from services.recognizer.models.train_reader import real_split
 
         rows = evaluate.load_crops(args.dataset)
         if args.holdout:
             rows = [r for r in rows if real_split(r[1]) == "test"]
         rows = rows[: args.limit] if args.limit else rows
-        weights = os.path.join(args.weights or WEIGHTS_DIR, READER_WEIGHTS)
-        if not os.path.exists(weights):
-            raise AlprError(f"reader weights {weights} not found (run `alpr train reader`)")
-        reader = CrnnPlateReader(weights, device=pick_device(args.device), correct=args.correct)
-        reader.warmup()
-        result = evaluate.evaluate_crops(reader, rows)
+        model = build_reader(reader, device=pick_device(args.device), weights_dir=args.weights or WEIGHTS_DIR,
+                             models_dir=models_dir, correct=args.correct)
+        model.warmup()
+        names = {"detector": None, "reader": model.name}
+        result = evaluate.evaluate_crops(model, rows)
     else:
         items = evaluate.load_openalpr(args.dataset) if args.format == "openalpr" else evaluate.load_yolo(args.dataset)
         items = items[: args.limit] if args.limit else items
-        recognizer = load_recognizer(args.weights, args.device, correct=args.correct)
+        recognizer = load_recognizer(args.weights, args.device, correct=args.correct, detector=detector, reader=reader,
+                                     models_dir=models_dir)
         recognizer.warmup()
+        names = {"detector": recognizer.detector.name, "reader": recognizer.reader.name}
         result = evaluate.evaluate_frames(recognizer, items, batch=args.batch, progress=_every(100))
-    result = {"dataset": os.path.abspath(args.dataset), "format": args.format, **result}
+    result = {"dataset": os.path.abspath(args.dataset), "format": args.format,
+              "backend": {"detector": detector if args.format != "crops" else None, "reader": reader},
+              "models": names, **result, "peak_rss_mb": _peak_rss_mb()}
     if args.json:
         emit(result)
     else:
-        for key in ("images", "plates", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image"):
+        for key in ("images", "plates", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image",
+                    "peak_rss_mb"):
             print(f"{key:>18}: {result.get(key)}")
+        print(f"{'models':>18}: {names}")
+    return 0
+
+
+def _models_check(args: argparse.Namespace) -> int:
+    from services.recognizer.models.model_files import resolve_models_dir, sha256
+    from services.recognizer.models.onnx_models import CCT_V1_FILE, CCT_V2_FILE, YOLOV9_FILES
+
+    folder = resolve_models_dir(args.models_dir)
+    print(f"models dir: {folder}{'' if folder.is_dir() else ' (missing)'}")
+    wanted = {"yolov9-onnx": YOLOV9_FILES, "cct-onnx": (CCT_V2_FILE, CCT_V2_FILE.replace(".onnx", "_plate_config.yaml")),
+              "cct-v1-onnx": (CCT_V1_FILE, CCT_V1_FILE.replace(".onnx", "_plate_config.yaml"))}
+    missing = 0
+    for backend, files in wanted.items():
+        present = [f for f in files if (folder / f).is_file()]
+        if backend == "yolov9-onnx":
+            present = present[:1]
+            need = 1
+        else:
+            need = len(files)
+        for f in present:
+            print(f"{backend:>12}: {f} sha256 {sha256(folder / f)[:12]}")
+        if len(present) < need:
+            missing += 1
+            join = " or " if backend == "yolov9-onnx" else " and "
+            print(f"{backend:>12}: missing {join.join(f for f in files if f not in present)}")
+    return 1 if missing else 0
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    import urllib.error
+    from pathlib import Path
+
+    from alpr.settings import CommonSettings, load_settings
+
+    out = Path(args.out) if args.out else load_settings(CommonSettings).data_dir / "models"
+    try:
+        from fast_plate_ocr.inference.hub import download_model as fetch_reader
+        from open_image_models.detection.core.hub import download_model as fetch_detector
+    except ImportError as err:
+        raise AlprError(f"{err.name} is not installed (make venv installs it)") from None
+    try:
+        paths = [fetch_detector("yolo-v9-t-416-license-plate-end2end", save_directory=out)]
+        for name in ("cct-xs-v2-global-model", "cct-xs-v1-global-model"):
+            paths.extend(fetch_reader(name, save_directory=out))
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise AlprError(f"cannot download the models into {out} ({type(err).__name__}: {err}); on a machine "
+                        "without internet copy them there or set ALPR_MODELS_DIR") from None
+    for p in paths:
+        print(p)
     return 0

@@ -1,0 +1,286 @@
+"""Model backends (services/recognizer/models/backends.py) with the real pretrained ONNX models.
+
+The models come from the models dir: $ALPR_MODELS_DIR, else ../shared/models beside the
+repository (there on the development machines and in CI). Without it these tests skip.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import shutil
+from pathlib import Path
+from typing import get_args
+
+import cv2
+import numpy as np
+import pytest
+
+from alpr.errors import ConfigError
+from services.recognizer.models import BadImageError, PlateDetector, PlateReader, Recognizer
+from services.recognizer.models.evaluate import iou
+from services.recognizer.models.fusion import merge, weighted_vote
+from services.recognizer.models.model_files import resolve_models_dir, sha256
+from services.recognizer.models.protocols import Detection, TextRead
+
+MODELS = resolve_models_dir()
+DATASETS = Path(os.environ.get("ALPR_DATASETS") or Path(__file__).resolve().parents[2].parent / "shared" / "datasets")
+US_CROPS = DATASETS / "plates-us-ocr-val"
+RO_VAL = DATASETS / "plates-ro-detect" / "images" / "val"
+
+needs_models = pytest.mark.skipif(not (MODELS / "cct_xs_v2_global.onnx").is_file(),
+                                  reason=f"no pretrained models in {MODELS} (set ALPR_MODELS_DIR, see docs/benchmarks-models.md)")
+needs_us = pytest.mark.skipif(not (US_CROPS / "annotations.csv").is_file(), reason=f"no {US_CROPS}")
+needs_ro = pytest.mark.skipif(not RO_VAL.is_dir(), reason=f"no {RO_VAL}")
+
+
+def _us_rows(n: int) -> list[tuple[np.ndarray, str]]:
+    with open(US_CROPS / "annotations.csv", newline="") as f:
+        rows = list(csv.DictReader(f))[:n]
+    return [(cv2.imread(str(US_CROPS / r["image_path"]), cv2.IMREAD_COLOR), r["plate_text"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from services.recognizer.models.onnx_models import YoloV9OnnxDetector
+
+    det = YoloV9OnnxDetector(MODELS, device="cpu")
+    det.warmup()
+    return det
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from services.recognizer.models.onnx_models import CctOnnxReader
+
+    rd = CctOnnxReader(MODELS, device="cpu")
+    rd.warmup()
+    return rd
+
+
+def test_presets_are_the_settings_choices():
+    from services.recognizer.models.backends import BACKENDS, DETECTOR_PRESETS, READER_PRESETS
+    from services.recognizer.settings import DetectorName, ReaderName, RecognizerSettings
+
+    assert set(get_args(DetectorName)) == set(DETECTOR_PRESETS)
+    assert set(get_args(ReaderName)) == set(READER_PRESETS)
+    for det, rd in BACKENDS.values():
+        assert det in DETECTOR_PRESETS and rd in READER_PRESETS
+    # The running pipeline's default stays the project's own models.
+    defaults = RecognizerSettings.model_fields
+    assert (defaults["detector"].default, defaults["reader"].default) == ("project-yolo", "project-crnn")
+
+
+def test_specs_are_typed_by_type():
+    from pydantic import ValidationError
+
+    from services.recognizer.models.backends import CctOnnxSpec, FusedDetectorSpec, detector_spec, reader_spec
+
+    spec = reader_spec({"type": "cct-onnx", "model": "cct_xs_v1_global.onnx"})
+    assert isinstance(spec, CctOnnxSpec) and spec.model == "cct_xs_v1_global.onnx"
+    fused = detector_spec({"type": "fused", "parts": [{"type": "project-yolo"}, {"type": "yolov9-onnx", "conf": 0.3}]})
+    assert isinstance(fused, FusedDetectorSpec) and [p.type for p in fused.parts] == ["project-yolo", "yolov9-onnx"]
+    with pytest.raises(ValidationError):
+        reader_spec({"type": "cct-onnx", "modle": "x.onnx"})  # a typo is refused, not ignored
+    with pytest.raises(ConfigError, match="unknown detector"):
+        detector_spec("yolov5")
+
+
+@needs_models
+@needs_us
+def test_cct_reads_real_us_crops(reader):
+    assert isinstance(reader, PlateReader)
+    rows = _us_rows(6)
+    reads = reader.read([img for img, _ in rows])
+    assert [r.text for r in reads] == [label for _, label in rows]
+    for r in reads:
+        assert "_" not in r.text and len(r.char_confidences) == len(r.text)
+        assert 0.0 < r.confidence <= min(r.char_confidences) <= 1.0
+    # Named by its file's hash, as every read carries it.
+    stem, _, digest = reader.name.partition("@")
+    assert stem == "cct_xs_v2_global" and digest == sha256(MODELS / "cct_xs_v2_global.onnx")[:12]
+
+
+@needs_models
+@needs_us
+def test_cct_reader_bad_crops_read_as_nothing_or_convert(reader):
+    img, label = _us_rows(1)[0]
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    reads = reader.read([np.zeros((0, 0, 3), np.uint8), gray, bgra, np.zeros((1, 1, 3), np.uint8), img[:, :, :2]])
+    assert len(reads) == 5
+    assert reads[0] == TextRead("", 0.0, ()) and reads[4] == TextRead("", 0.0, ())
+    assert reads[2].text == label  # BGRA is the same plate
+    assert reads[1].text and reads[3].confidence <= 1.0
+    assert reader.read([]) == []
+
+
+@needs_models
+@needs_ro
+def test_yolov9_finds_the_plates_of_a_real_val_frame(detector):
+    assert isinstance(detector, PlateDetector)
+    image = sorted(glob.glob(str(RO_VAL / "*.jpg")))[0]
+    frame = cv2.imread(image)
+    H, W = frame.shape[:2]
+    label = image.replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}").rsplit(".", 1)[0] + ".txt"
+    boxes = []
+    for line in open(label):
+        cx, cy, bw, bh = (float(v) for v in line.split()[1:])
+        boxes.append((round((cx - bw / 2) * W), round((cy - bh / 2) * H), round(bw * W), round(bh * H)))
+    assert boxes
+    (dets,) = detector.detect([frame])
+    for box in boxes:
+        assert max(iou(box, d.box) for d in dets) >= 0.4, (box, dets)
+    for d in dets:
+        x, y, w, h = d.box
+        assert 0 <= x < x + w <= W and 0 <= y < y + h <= H and 0.0 < d.confidence <= 1.0
+    stem, _, digest = detector.name.partition("@")
+    assert digest == sha256(detector.path)[:12] and stem == detector.path.stem
+
+
+@needs_models
+@needs_us
+def test_pretrained_recognizer_bad_frames_and_twenty_plates(detector, reader):
+    rec = Recognizer(detector, reader, max_pixels=20_000_000)
+    # 20 real plates on one grey frame, 5 x 4.
+    rows = _us_rows(20)
+    frame = np.full((4 * 240, 5 * 400, 3), 128, np.uint8)
+    placed = []
+    for n, (img, text) in enumerate(rows):
+        img = cv2.resize(img, (320, 160))
+        x, y = 40 + 400 * (n % 5), 40 + 240 * (n // 5)
+        frame[y: y + 160, x: x + 320] = img
+        placed.append(((x, y, 320, 160), text))
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
+    results = rec.recognize([frame, gray, bgra])
+    for reads in (results[0], results[2]):
+        found = [max(reads, key=lambda r: iou(r.bbox, box), default=None) for box, _ in placed]
+        assert all(r is not None and iou(r.bbox, box) >= 0.4 for r, (box, _) in zip(found, placed))
+        assert sum(r.text == text for r, (_, text) in zip(found, placed)) >= 16
+    assert len(results[1]) >= 16  # grayscale: converted, plates still found
+    with pytest.raises(BadImageError, match="frame 1: zero-size"):
+        rec.recognize([frame, np.zeros((0, 10, 3), np.uint8)])
+    with pytest.raises(BadImageError, match="too large"):
+        rec.recognize([np.zeros((5000, 5000, 3), np.uint8)])
+    huge = np.zeros((4000, 4800, 3), np.uint8)  # allowed: letterboxed down, no plate
+    assert rec.recognize([huge]) == [[]]
+    assert rec.recognize([]) == []
+
+
+def _copy_model(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
+    target = tmp_path / name
+    if data is None:
+        shutil.copy(MODELS / name, target)
+    else:
+        target.write_bytes(data)
+    return target
+
+
+@needs_models
+def test_missing_model_is_one_line_that_says_how_to_get_it(tmp_path):
+    from services.recognizer.models.onnx_models import CctOnnxReader, YoloV9OnnxDetector
+
+    for build in (lambda: YoloV9OnnxDetector(tmp_path), lambda: CctOnnxReader(tmp_path)):
+        with pytest.raises(ConfigError) as err:
+            build()
+        line = str(err.value)
+        assert "\n" not in line and "not found" in line and str(tmp_path) in line
+        assert "ALPR_MODELS_DIR" in line and "alpr models fetch" in line
+    _copy_model(tmp_path, "cct_xs_v2_global.onnx")  # the model without its plate config
+    with pytest.raises(ConfigError, match="cct_xs_v2_global_plate_config.yaml not found"):
+        CctOnnxReader(tmp_path)
+
+
+@needs_models
+def test_corrupt_model_is_one_line(tmp_path):
+    from services.recognizer.models.onnx_models import CctOnnxReader, YoloV9OnnxDetector
+
+    det = "yolo-v9-t-416-license-plates-end2end1.onnx"
+    _copy_model(tmp_path, det, (MODELS / det).read_bytes()[:50_000])  # truncated
+    _copy_model(tmp_path, "cct_xs_v2_global.onnx", b"<html>not found</html>")  # an error page saved as a model
+    _copy_model(tmp_path, "cct_xs_v2_global_plate_config.yaml")
+    for build in (lambda: YoloV9OnnxDetector(tmp_path), lambda: CctOnnxReader(tmp_path)):
+        with pytest.raises(ConfigError) as err:
+            build()
+        assert "\n" not in str(err.value) and "corrupt" in str(err.value) and "ALPR_MODELS_DIR" in str(err.value)
+    # A file that still loads but differs from the folder's SHA256SUMS is refused too.
+    good = tmp_path / "sums"
+    good.mkdir()
+    data = bytearray((MODELS / "cct_xs_v2_global.onnx").read_bytes())
+    data[-1] ^= 0xFF
+    _copy_model(good, "cct_xs_v2_global.onnx", bytes(data))
+    _copy_model(good, "cct_xs_v2_global_plate_config.yaml")
+    shutil.copy(MODELS / "SHA256SUMS", good / "SHA256SUMS")
+    with pytest.raises(ConfigError, match="corrupt.*SHA-256"):
+        CctOnnxReader(good)
+    (good / "cct_xs_v2_global.onnx").write_bytes((MODELS / "cct_xs_v2_global.onnx").read_bytes())
+    (good / "cct_xs_v2_global_plate_config.yaml").write_text("max_plate_slots: [unclosed\n")
+    with pytest.raises(ConfigError, match="plate_config.yaml is corrupt"):
+        CctOnnxReader(good)
+
+
+def test_merge_keeps_the_union_one_box_per_plate():
+    a = [Detection((100, 100, 80, 40), 0.9), Detection((400, 300, 60, 30), 0.5)]
+    b = [Detection((104, 102, 80, 40), 0.95),   # the same plate as a[0]: a's box is kept
+         Detection((110, 108, 40, 20), 0.8),    # inside a[0]: the same plate
+         Detection((700, 500, 90, 45), 0.3)]    # only b found it
+    assert merge([a, b]) == [a[0], a[1], b[2]]
+    assert merge([b, a]) == [b[0], b[2], a[1]]
+    assert merge([[], []]) == []
+
+
+def test_weighted_vote():
+    x, y, empty = TextRead("ABC123", 0.6, (0.6,) * 6), TextRead("ABC128", 0.9, (0.9,) * 6), TextRead("", 0.0, ())
+    assert weighted_vote([(x, 1.0), (x, 1.0), (y, 1.0)]) == x        # 1.2 against 0.9
+    assert weighted_vote([(x, 1.0), (x, 1.0), (y, 2.0)]) == y        # 1.2 against 1.8
+    assert weighted_vote([(empty, 1.0), (x, 1.0)]) == x
+    assert weighted_vote([(empty, 1.0)]) == empty
+
+
+@needs_models
+def test_fused_backends_through_load_recognizer():
+    from dataclasses import replace
+
+    from alpr.synth import CLEAN, render_scene
+    from services.recognizer.models import load_recognizer
+
+    rec = load_recognizer(device="cpu", detector="fused", reader="vote", models_dir=MODELS)
+    assert rec.detector.name.startswith("fused(yolo-v9-t-416") and "+yolov8n-plates@" in rec.detector.name
+    assert rec.reader.name.startswith("vote(cct_xs_v2_global@") and "+crnn-ctc@" in rec.reader.name
+    scene = render_scene(np.random.default_rng(31), 1280, 720, 2, replace(CLEAN, plate_width=(140, 200)))
+    (reads,) = rec.recognize([scene.image])
+    for plate in scene.plates:
+        best = max(reads, key=lambda r: iou(r.bbox, plate.box))
+        assert iou(best.bbox, plate.box) >= 0.4 and best.text == plate.text
+
+
+def test_cuda_device_without_the_gpu_build_runs_on_the_cpu():
+    import onnxruntime as ort
+
+    from services.recognizer.models.onnx_models import providers_for
+
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    chosen = providers_for("cuda:0")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert chosen[0] == ("CUDAExecutionProvider", {"device_id": 0})
+    else:
+        assert chosen == ["CPUExecutionProvider"]
+
+
+@needs_models
+@needs_us
+def test_eval_backend_flag_reports_models_and_memory(capsys):
+    import json
+
+    from alpr.cli import main
+
+    assert main(["eval", "--dataset", str(US_CROPS), "--format", "crops", "--backend", "fast-alpr", "--limit", "8",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["backend"] == {"detector": None, "reader": "cct-onnx"}
+    assert result["models"]["reader"].startswith("cct_xs_v2_global@") and result["images"] == 8
+    assert result["peak_rss_mb"] > 0 and 0.0 <= result["perfect_read_rate"] <= 1.0
+    assert main(["eval", "--dataset", str(US_CROPS), "--format", "crops", "--backend", "nope+cct-onnx"]) == 2
+    assert "unknown backend" in capsys.readouterr().err
