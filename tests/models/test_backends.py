@@ -302,3 +302,42 @@ def test_eval_backend_flag_reports_models_and_memory(capsys):
     assert result["peak_rss_mb"] > 0 and 0.0 <= result["perfect_read_rate"] <= 1.0
     assert main(["eval", "--dataset", str(US_CROPS), "--format", "crops", "--backend", "nope+cct-onnx"]) == 2
     assert "unknown backend" in capsys.readouterr().err
+
+
+def test_platt_fit_recovers_a_known_calibration():
+    from services.recognizer.models.calibrate import calibrated, fit_platt, logit
+
+    rng = np.random.default_rng(7)
+    conf = rng.uniform(0.05, 0.999, 20_000)
+    truth = (0.6, -0.8)
+    correct = rng.uniform(size=conf.size) < np.array([calibrated(c, truth) for c in conf])
+    a, b = fit_platt(conf.tolist(), correct.tolist())
+    assert abs(a - truth[0]) < 0.05 and abs(b - truth[1]) < 0.08
+    assert calibrated(0.5, (a, b)) == pytest.approx(1 / (1 + np.exp(-b)))
+    assert logit(1.0) > 10 and logit(0.0) < -10  # clipped, finite
+    with pytest.raises(ValueError, match="both correct and wrong"):
+        fit_platt([0.9, 0.8], [True, True])
+
+
+def test_calibrated_vote_maps_each_readers_confidence():
+    from services.recognizer.models.calibrate import calibrated
+    from services.recognizer.models.fusion import VoteReader
+
+    class Fixed:
+        def __init__(self, name, read):
+            self.name, self._read = name, read
+
+        def read(self, crops):
+            return [self._read for _ in crops]
+
+        def warmup(self):
+            pass
+
+    a, b = TextRead("ABC123", 0.9, (0.9,) * 6), TextRead("ABC128", 0.8, (0.8,) * 6)
+    # Reader b is trusted more at the same confidence: its text wins after calibration.
+    vote = VoteReader([Fixed("a", a), Fixed("b", b)], calibration=((1.0, -2.0), (1.0, 2.0)))
+    (read,) = vote.read([np.zeros((10, 20, 3), np.uint8)])
+    assert read.text == "ABC128" and read.confidence == pytest.approx(calibrated(0.8, (1.0, 2.0)))
+    assert VoteReader([Fixed("a", a), Fixed("b", b)]).read([np.zeros((1, 1, 3), np.uint8)])[0].text == "ABC123"
+    with pytest.raises(ValueError, match="one calibration"):
+        VoteReader([Fixed("a", a), Fixed("b", b)], calibration=((1.0, 0.0),))

@@ -71,6 +71,8 @@ class VoteReaderSpec(_Spec):
     type: Literal["vote"] = "vote"
     parts: tuple["ReaderSpec", ...] = (CctOnnxSpec(), ProjectCrnnSpec())
     weights: tuple[float, ...] | None = None
+    calibration: tuple[tuple[float, float], ...] | None = Field(
+        None, description="per part, a Platt fit (a, b) of P(correct | confidence) from calibrate.py")
 
 
 DetectorSpec = Annotated[Union[ProjectYoloSpec, YoloV9OnnxSpec, FusedDetectorSpec], Field(discriminator="type")]
@@ -88,6 +90,10 @@ READER_PRESETS: dict[str, object] = {
     "cct-onnx": CctOnnxSpec(),
     "cct-v1-onnx": CctOnnxSpec(model="cct_xs_v1_global.onnx"),
     "vote": VoteReaderSpec(),
+    # Platt fits from `python -m services.recognizer.models.calibrate --tuning <HARD seed 8001, 150 frames>
+    # --datasets ../shared/datasets` (1,605 tuning reads per reader: synthetic cuts + plates-ar-ocr train side),
+    # 2026-12-01; fitted for cct_xs_v2_global@8031afb5fdc6 and crnn-ctc@d69802be2103.
+    "vote-calibrated": VoteReaderSpec(calibration=((0.7907, -1.0642), (0.8047, -1.1364))),
 }
 # Named detector + reader pairs for `alpr eval --backend`.
 BACKENDS = {
@@ -169,4 +175,4 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
     from services.recognizer.models.fusion import VoteReader
 
     return VoteReader([build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
-                                    correct=correct) for p in spec.parts], spec.weights)
+                                    correct=correct) for p in spec.parts], spec.weights, spec.calibration)

@@ -65,18 +65,31 @@ class VoteReader:
     (the `Recognizer` votes them together with the other cuts of the plate), `read` the vote
     per crop. `weights` scale each reader's confidences in the vote (default 1 each)."""
 
-    def __init__(self, parts: Sequence[PlateReader], weights: Sequence[float] | None = None):
+    def __init__(self, parts: Sequence[PlateReader], weights: Sequence[float] | None = None,
+                 calibration: Sequence[tuple[float, float]] | None = None):
         if len(parts) < 2:
             raise ValueError("a reader vote needs at least two readers")
         self.parts = list(parts)
         self.weights = tuple(weights) if weights else (1.0,) * len(self.parts)
         if len(self.weights) != len(self.parts) or min(self.weights) <= 0:
             raise ValueError("one positive weight per reader")
+        # Per reader, a Platt fit (a, b) of P(correct | confidence) (calibrate.py): each
+        # read's confidence becomes that probability before the vote.
+        self.calibration = tuple(tuple(ab) for ab in calibration) if calibration else None
+        if self.calibration is not None and len(self.calibration) != len(self.parts):
+            raise ValueError("one calibration (a, b) per reader")
         self.name = "vote(" + "+".join(p.name for p in self.parts) + ")"
 
     def read_all(self, crops: Sequence[np.ndarray]) -> list[list[tuple[TextRead, float]]]:
         """Per crop, (read, vote weight) from every reader, in reader order."""
         reads = [p.read(crops) for p in self.parts]
+        if self.calibration is not None:
+            from dataclasses import replace
+
+            from services.recognizer.models.calibrate import calibrated
+
+            reads = [[replace(x, confidence=calibrated(x.confidence, ab)) if x.text else x for x in r]
+                     for r, ab in zip(reads, self.calibration)]
         return [[(r[i], w) for r, w in zip(reads, self.weights)] for i in range(len(crops))]
 
     def read(self, crops: Sequence[np.ndarray]) -> list[TextRead]:
