@@ -341,3 +341,90 @@ def test_calibrated_vote_maps_each_readers_confidence():
     assert VoteReader([Fixed("a", a), Fixed("b", b)]).read([np.zeros((1, 1, 3), np.uint8)])[0].text == "ABC123"
     with pytest.raises(ValueError, match="one calibration"):
         VoteReader([Fixed("a", a), Fixed("b", b)], calibration=((1.0, 0.0),))
+
+
+@needs_models
+@needs_ro
+def test_service_reads_name_the_configured_models_by_hash(monkeypatch):
+    from datetime import datetime, timezone
+
+    from alpr.contracts.models import FrameHeaders
+    from alpr.settings import load_settings
+    from services.recognizer.frames import reads_for_frame
+    from services.recognizer.main import FramePipeline, load_models
+    from services.recognizer.settings import RecognizerSettings
+
+    for key in [k for k in os.environ if k.startswith("ALPR_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ALPR_DETECTOR", "yolov9-onnx")
+    monkeypatch.setenv("ALPR_READER", "cct-onnx")
+    monkeypatch.setenv("ALPR_MODELS_DIR", str(MODELS))
+    monkeypatch.setenv("ALPR_DEVICE", "cpu")
+    settings = load_settings(RecognizerSettings)
+    pipeline = FramePipeline(settings, load_models(settings))
+    detector_hash = sha256(MODELS / "yolo-v9-t-416-license-plates-end2end1.onnx")[:12]
+    assert pipeline.models.detector == f"yolo-v9-t-416-license-plates-end2end1@{detector_hash}"
+    assert pipeline.models.reader == f"cct_xs_v2_global@{sha256(MODELS / 'cct_xs_v2_global.onnx')[:12]}"
+    frame, _ = _ro_frame_and_boxes()
+    (plates,) = pipeline.recognizer.recognize([frame])
+    now = datetime.now(timezone.utc)
+    meta = FrameHeaders(frame_id="cam-1:1", camera_id="cam-1", facility_id="fac-1", lane="lane-1", direction="entry",
+                        captured_at=now, ingested_at=now)
+    reads = reads_for_frame(meta, plates, pipeline.models, now, 0.5, 85, 3, 4)
+    assert reads and all(r.models == pipeline.models for r in reads)
+
+
+def test_a_bad_backend_setting_is_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli("eval", "--dataset", str(tmp_path), "--format", "crops",
+                   env={"ALPR_READER": "tesseract", "ALPR_DATA_DIR": str(tmp_path)})
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "ALPR_READER" in lines[0], proc.stderr
+
+
+@needs_us
+def test_eval_with_a_missing_models_dir_is_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli("eval", "--dataset", str(US_CROPS), "--format", "crops", "--backend", "fast-alpr",
+                   env={"ALPR_MODELS_DIR": str(tmp_path / "none"), "ALPR_DATA_DIR": str(tmp_path)})
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "cct_xs_v2_global.onnx not found" in lines[0] and "alpr models fetch" in lines[0]
+
+
+def test_models_fetch_uses_the_packages_download_functions(tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    import fast_plate_ocr.inference.hub as reader_hub
+    import open_image_models.detection.core.hub as detector_hub
+
+    from alpr.cli import main
+
+    calls = []
+
+    def fake_detector(name, save_directory=None, force_download=False):
+        calls.append(("detector", name, save_directory))
+        return save_directory / "yolo-v9-t-416-license-plates-end2end.onnx"
+
+    def fake_reader(name, save_directory=None, force_download=False):
+        calls.append(("reader", name, save_directory))
+        return save_directory / f"{name}.onnx", save_directory / f"{name}.yaml"
+
+    monkeypatch.setattr(detector_hub, "download_model", fake_detector)
+    monkeypatch.setattr(reader_hub, "download_model", fake_reader)
+    monkeypatch.setenv("ALPR_DATA_DIR", str(tmp_path))
+    assert main(["models", "fetch"]) == 0
+    target = tmp_path / "models"
+    assert calls == [("detector", "yolo-v9-t-416-license-plate-end2end", target),
+                     ("reader", "cct-xs-v2-global-model", target), ("reader", "cct-xs-v1-global-model", target)]
+    assert len(capsys.readouterr().out.splitlines()) == 5
+
+    def offline(name, save_directory=None, force_download=False):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(detector_hub, "download_model", offline)
+    assert main(["models", "fetch", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot download" in err and "ALPR_MODELS_DIR" in err
