@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpr.plates import round_character
 from services.recognizer.models.model_files import corrupt, find_model, versioned_file
 from services.recognizer.models.protocols import Detection, TextRead
 
@@ -104,13 +105,15 @@ class CctOnnxReader:
 
     `text` is the argmax per slot with every pad slot left out; `char_confidences` are the
     kept slots' probabilities. `confidence` is the lowest probability over all slots, pad
-    slots included: a doubtful pad is a doubtful plate length.
+    slots included: a doubtful pad is a doubtful plate length. With `round_zero` (default)
+    and a model with a region head, a plate whose region is the United States has its round
+    character written 0 (`alpr.plates.round_character`).
     """
 
     name = "cct-onnx"  # replaced per instance by <file stem>@<sha256 prefix>
 
     def __init__(self, models_dir: str | Path, model: str = CCT_V2_FILE, config: str | None = None,
-                 device: str = "cpu", batch_size: int = 64, threads: int | None = None):
+                 device: str = "cpu", batch_size: int = 64, threads: int | None = None, round_zero: bool = True):
         from fast_plate_ocr import LicensePlateRecognizer
 
         models_dir = Path(models_dir)
@@ -133,6 +136,7 @@ class CctOnnxReader:
         cfg = self.model.config
         self.alphabet, self.pad = cfg.alphabet, cfg.pad_char
         self.rgb = cfg.image_color_mode == "rgb"
+        self.round_zero = round_zero
         # Some exports take one crop per call (a fixed batch dimension of 1).
         dim = self.model.model.get_inputs()[0].shape[0]
         self.batch_size = dim if isinstance(dim, int) and dim > 0 else batch_size
@@ -171,7 +175,10 @@ class CctOnnxReader:
                         chars.append(ch)
                         confs.append(float(prob))
                 lowest = float(np.min(p.char_probs)) if chars else 0.0
-                out[i] = TextRead("".join(chars), lowest, tuple(confs))
+                text = "".join(chars)
+                if self.round_zero:
+                    text = round_character(text, p.region)  # same length: confidences stay aligned
+                out[i] = TextRead(text, lowest, tuple(confs))
         return out
 
     def warmup(self) -> None:
