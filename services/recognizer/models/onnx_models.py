@@ -115,6 +115,7 @@ class CctOnnxReader:
     def __init__(self, models_dir: str | Path, model: str = CCT_V2_FILE, config: str | None = None,
                  device: str = "cpu", batch_size: int = 64, threads: int | None = None, round_zero: bool = True):
         from fast_plate_ocr import LicensePlateRecognizer
+        from fast_plate_ocr.inference.config import PlateConfig
 
         models_dir = Path(models_dir)
         path = find_model(models_dir, model)
@@ -122,8 +123,6 @@ class CctOnnxReader:
         self.name = versioned_file(path.stem, path)
         self.path = path
         self.providers = providers_for(device)
-        from fast_plate_ocr.inference.config import PlateConfig
-
         try:
             PlateConfig.from_yaml(config_path)
         except Exception as err:  # not YAML, or not a plate config
