@@ -48,6 +48,10 @@ def _session_options(threads: int | None):
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # warnings of the int8 graph's shape inference are noise
+    # ONNX Runtime's threads busy-wait between runs by default; beside torch's threads (the fused
+    # backends) and other replicas on a small CPU that only burns cores: on dev-2c, 24 frames of the
+    # fast-alpr backend took 62-72 ms/frame without spinning against 62-111 with it (4 rounds each).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
     return opts
