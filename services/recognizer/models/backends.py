@@ -66,6 +66,7 @@ class CctOnnxSpec(_Spec):
     model: str = "cct_xs_v2_global.onnx"
     config: str | None = Field(None, description="plate_config YAML; default <model stem>_plate_config.yaml")
     round_zero: bool = Field(True, description="US plates (region head): round character as 0 (alpr.plates)")
+    margin: float = Field(0.08, ge=0.0, le=0.5, description="replicated border added to each crop (fraction per side)")
 
 
 class VoteReaderSpec(_Spec):
@@ -172,7 +173,8 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
     if spec.type == "cct-onnx":
         from services.recognizer.models.onnx_models import CctOnnxReader
 
-        return CctOnnxReader(models_dir, spec.model, spec.config, device=device, round_zero=spec.round_zero)
+        return CctOnnxReader(models_dir, spec.model, spec.config, device=device, round_zero=spec.round_zero,
+                             margin=spec.margin)
     from services.recognizer.models.fusion import VoteReader
 
     return VoteReader([build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,

@@ -112,12 +112,20 @@ class CctOnnxReader:
     slots included: a doubtful pad is a doubtful plate length. With `round_zero` (default)
     and a model with a region head, a plate whose region is the United States has its round
     character written 0 (`alpr.plates.round_character`).
+
+    Each crop is given a `margin` of replicated border (a fraction of its width and height on
+    every side) before it is resized: the CCT models were trained on loose detector crops and
+    read tight ones worse. Measured on plates-us-ocr-val / plates-ar-ocr (all 147), v2 reader:
+    no margin 89.8 / 91.8%, 0.03: 92.4 / 96.6%, 0.05: 93.4 / 95.2%, **0.08: 93.4 / 95.9%**,
+    0.12: 93.7 / 95.2%, 0.16: 94.0 / 95.2%; cutting into the crop instead (4%) fell to 69%. 0.08
+    sits in the middle of the plateau on both sets rather than at either set's best.
     """
 
     name = "cct-onnx"  # replaced per instance by <file stem>@<sha256 prefix>
 
     def __init__(self, models_dir: str | Path, model: str = CCT_V2_FILE, config: str | None = None,
-                 device: str = "cpu", batch_size: int = 64, threads: int | None = None, round_zero: bool = True):
+                 device: str = "cpu", batch_size: int = 64, threads: int | None = None, round_zero: bool = True,
+                 margin: float = 0.08):
         from fast_plate_ocr import LicensePlateRecognizer
         from fast_plate_ocr.inference.config import PlateConfig
 
@@ -140,6 +148,7 @@ class CctOnnxReader:
         self.alphabet, self.pad = cfg.alphabet, cfg.pad_char
         self.rgb = cfg.image_color_mode == "rgb"
         self.round_zero = round_zero
+        self.margin = margin
         # Some exports take one crop per call (a fixed batch dimension of 1).
         dim = self.model.model.get_inputs()[0].shape[0]
         self.batch_size = dim if isinstance(dim, int) and dim > 0 else batch_size
@@ -162,6 +171,10 @@ class CctOnnxReader:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)
         elif crop.shape[2] != 3:
             return None
+        if self.margin > 0:
+            h, w = crop.shape[:2]
+            dy, dx = int(round(h * self.margin)), int(round(w * self.margin))
+            crop = cv2.copyMakeBorder(crop, dy, dy, dx, dx, cv2.BORDER_REPLICATE)
         return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB if self.rgb else cv2.COLOR_BGR2GRAY)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[TextRead]:
@@ -181,7 +194,7 @@ class CctOnnxReader:
                 text = "".join(chars)
                 if self.round_zero:
                     text = round_character(text, p.region)  # same length: confidences stay aligned
-                out[i] = TextRead(text, lowest, tuple(confs))
+                out[i] = TextRead(text, lowest, tuple(confs), getattr(p, "region", None))
         return out
 
     def warmup(self) -> None:

@@ -25,11 +25,14 @@ class Detection:
 
 @dataclass(frozen=True)
 class TextRead:
-    """What a reader made of one crop: text (normalized) and per-character confidence."""
+    """What a reader made of one crop: text (normalized) and per-character confidence, and the
+    plate's region when the reader predicts one (the CCT v2 region head): the vote writes
+    every reader's text by that region's rules (`alpr.plates.round_character`)."""
 
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    region: str | None = None
 
 
 @dataclass(frozen=True)

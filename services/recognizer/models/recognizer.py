@@ -99,12 +99,8 @@ class Recognizer:
 
 
 def vote(reads: Sequence[TextRead]) -> TextRead:
-    """The text with the largest summed confidence; its most confident read represents it."""
-    weight: dict[str, float] = {}
-    for r in reads:
-        weight[r.text] = weight.get(r.text, 0.0) + r.confidence
-    winner = max(weight, key=lambda t: (weight[t], t))
-    return max((r for r in reads if r.text == winner), key=lambda r: r.confidence)
+    """One reader's reads of a plate's cuts: `fusion.weighted_vote` with equal weights."""
+    return weighted_vote([(r, 1.0) for r in reads])
 
 
 def border_px(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> int:
