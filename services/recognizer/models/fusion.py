@@ -8,11 +8,9 @@ sums each reader's own confidences, optionally weighted per reader.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
-from alpr.plates import round_character
 from services.recognizer.models.protocols import Box, Detection, PlateDetector, PlateReader, TextRead
 
 
@@ -86,6 +84,8 @@ class VoteReader:
         """Per crop, (read, vote weight) from every reader, in reader order."""
         reads = [p.read(crops) for p in self.parts]
         if self.calibration is not None:
+            from dataclasses import replace
+
             from services.recognizer.models.calibrate import calibrated
 
             reads = [[replace(x, confidence=calibrated(x.confidence, ab)) if x.text else x for x in r]
@@ -103,25 +103,13 @@ class VoteReader:
 def weighted_vote(reads: Sequence[tuple[TextRead, float]]) -> TextRead:
     """The text with the largest sum of weight x confidence; its most confident read represents it.
 
-    Texts are compared as the plate's region writes them (`alpr.plates.round_character`, the
-    region named by the reads that predict one): a reader that writes O and one that writes 0
-    for the same glyph vote for one text. Empty texts (nothing read) do not vote unless
-    nothing else was read."""
-    regions: dict[str, float] = {}
-    for r, w in reads:
-        if r.region:
-            regions[r.region] = regions.get(r.region, 0.0) + w * r.confidence
-    region = max(regions, key=lambda g: (regions[g], g)) if regions else None
-
-    def text_of(r: TextRead) -> str:
-        return round_character(r.text, region) if region else r.text
-
+    Texts vote as each reader wrote them: the round-character rule is the CCT reader's own
+    (its region head), not applied to the other readers' texts, which cost the synthetic set
+    a point (O letters turned into 0). Empty texts (nothing read) do not vote unless nothing
+    else was read."""
     weight: dict[str, float] = {}
     for r, w in reads:
         if r.text or not any(x.text for x, _ in reads):
-            weight[text_of(r)] = weight.get(text_of(r), 0.0) + w * r.confidence
+            weight[r.text] = weight.get(r.text, 0.0) + w * r.confidence
     winner = max(weight, key=lambda t: (weight[t], t))
-    best = max((r for r, _ in reads if text_of(r) == winner), key=lambda r: r.confidence)
-    if (best.text, best.region) == (winner, region):
-        return best
-    return replace(best, text=winner, region=region)  # round_character keeps the length
+    return max((r for r, _ in reads if r.text == winner), key=lambda r: r.confidence)

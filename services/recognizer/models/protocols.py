@@ -26,8 +26,7 @@ class Detection:
 @dataclass(frozen=True)
 class TextRead:
     """What a reader made of one crop: text (normalized) and per-character confidence, and the
-    plate's region when the reader predicts one (the CCT v2 region head): the vote writes
-    every reader's text by that region's rules (`alpr.plates.round_character`)."""
+    plate's region when the reader predicts one (the CCT v2 region head; None otherwise)."""
 
     text: str
     confidence: float
