@@ -17,6 +17,16 @@ Exactly once, in three guards (all part of that value):
 4. each lane's horizon (`passes.Lane`): a read older than the passes the lane still keeps
    belongs to a vehicle folded and let go; it is skipped as late.
 
+Entries minus exits does not depend on the order the passes arrive in, except at the floor:
+an exit counted at occupancy 0 is lost. Lanes are read by different recognizer replicas, so
+after a broker restart one lane's reads can arrive tens of seconds after another's (seen in
+the broker-restart demo: the exit lane's passes took the count to 0 while the entry lane was
+still catching up, and the day ended one vehicle high). So an exit at 0 is *deferred*, not
+dropped: an entry captured before it that arrives later cancels it (its vehicle had entered)
+instead of raising the count. A deferred exit that no earlier entry claims within
+`DEFER_EXIT_MS` of capture time is an exit without entry (a vehicle parked before the
+system started) and is forgotten. Both are in the history with the reason.
+
 `Occupancy.apply` is pure (no I/O): reads in, state changes plus `Effects` (pass rows,
 history rows, events) out; the stream writes the effects, then the state.
 """
@@ -33,6 +43,9 @@ from alpr.contracts.models import OccupancyEvent, Read
 from services.occupancy.passes import Lane, Pass, PassFolder
 
 DELTA = {"entry": 1, "exit": -1, "patrol": 0}
+# How long an exit counted at 0 waits for a late entry captured before it (capture time).
+DEFER_EXIT_MS = 10 * 60 * 1000
+MAX_DEFERRED_EXITS = 64
 
 
 @dataclass
@@ -47,6 +60,7 @@ class FacilityState:
     recent_reads: deque[str] = field(default_factory=deque)
     counted: deque[str] = field(default_factory=deque)
     last_event: dict[str, Any] | None = None
+    deferred_exits: list[list] = field(default_factory=list)  # [capture ms, pass_id] of exits at 0
     _read_set: set[str] = field(default_factory=set, repr=False)
     _counted_set: set[str] = field(default_factory=set, repr=False)
 
@@ -64,6 +78,7 @@ class FacilityState:
             "recent_reads": list(self.recent_reads),
             "counted": list(self.counted),
             "last_event": self.last_event,
+            "deferred_exits": [list(x) for x in self.deferred_exits],
         }
 
     @classmethod
@@ -77,6 +92,7 @@ class FacilityState:
             recent_reads=deque(data.get("recent_reads", [])),
             counted=deque(data.get("counted", [])),
             last_event=data.get("last_event"),
+            deferred_exits=[[int(at), str(pid)] for at, pid in data.get("deferred_exits", [])],
         )
 
     def seen_read(self, read_id: str, keep: int) -> bool:
@@ -159,10 +175,24 @@ class Occupancy:
         if wanted == 0:
             return  # patrol passes are stored for search; they do not move occupancy
         before = state.occupied
-        after = min(before + 1, self.limit(state.facility_id)) if wanted > 0 else max(before - 1, 0)
+        at_ms = p.first_seen_ms
+        # Exits at 0 older than the window had no entry: forgotten (bounded state).
+        state.deferred_exits = [x for x in state.deferred_exits if x[0] >= at_ms - DEFER_EXIT_MS]
         note = ""
-        if after != before + wanted:
-            note = "exit with occupancy at 0: not counted" if wanted < 0 else "entry over capacity tolerance: not counted"
+        claimed = next((x for x in state.deferred_exits if x[0] > at_ms), None) if wanted > 0 else None
+        if claimed is not None:
+            # A late entry of a vehicle whose exit was counted at 0: the two cancel out.
+            state.deferred_exits.remove(claimed)
+            after = before
+            note = f"entry arrived after an exit counted at 0 ({claimed[1]}): cancels it"
+        else:
+            after = min(before + 1, self.limit(state.facility_id)) if wanted > 0 else max(before - 1, 0)
+            if after != before + wanted:
+                if wanted < 0:
+                    state.deferred_exits = (state.deferred_exits + [[at_ms, p.pass_id]])[-MAX_DEFERRED_EXITS:]
+                    note = "exit with occupancy at 0: not counted, held for a late entry"
+                else:
+                    note = "entry over capacity tolerance: not counted"
         state.occupied = after
         event_id = f"{state.facility_id}:{p.pass_id}"
         effects.history.append(self.history_row(

@@ -36,7 +36,7 @@ def scripted_reads():
 
 EXPECTED_OCCUPIED = {"garage-a": 2, "garage-b": 1}
 # garage-a: exit at 0 (clamped), A in (1), no-plate in (2), B in (3 = 2 x 1.5), C in (clamped), A out (2).
-EXPECTED_A_HISTORY = [(0, 0, "exit with occupancy at 0: not counted"), (1, 1, ""), (2, 1, ""), (3, 1, ""),
+EXPECTED_A_HISTORY = [(0, 0, "exit with occupancy at 0: not counted, held for a late entry"), (1, 1, ""), (2, 1, ""), (3, 1, ""),
                       (3, 0, "entry over capacity tolerance: not counted"), (2, -1, "")]
 EXPECTED_PASSES = {
     ("garage-a", "L2", "5EXT001"), ("garage-a", "L1", "8ABC123"), ("garage-a", "L1", ""), ("garage-a", "L1", "7XYZ999"),

@@ -217,3 +217,31 @@ def test_a_single_read_pass_and_an_old_state_keep_their_plate():
     lane = Lane([Pass.from_state(state)], one.last_seen_ms, -1)
     later = PassFolder().fold(lane, read("garage-a", "L1", "entry", at(10.25), "5EXT001", confidence=0.8)).current
     assert later.plate == "5EXT001" and later.read_count == 2 and len(later.votes) == 2
+
+
+def test_an_exit_seen_before_its_vehicles_entry_is_held_not_lost():
+    # The exit lane's reads arrive first (its recognizer replica caught up sooner after a
+    # broker restart): the count must end where capture order says, not one vehicle high.
+    occ = occupancy_of(10)
+    entry = vehicle("garage-a", "L1", "entry", at(10), "8ABC123", frames=2)
+    exit_ = vehicle("garage-a", "L2", "exit", at(60), "8ABC123", frames=2)
+    second = vehicle("garage-a", "L1", "entry", at(70), "7XYZ999", frames=2)
+    states, effects = replay(occ, exit_ + entry + second)
+    assert states["garage-a"].occupied == 1  # the second vehicle only
+    notes = [row["note"] for row in effects.history]
+    assert notes[0] == "exit with occupancy at 0: not counted, held for a late entry"
+    assert notes[1].startswith("entry arrived after an exit counted at 0") and notes[2] == ""
+    assert states["garage-a"].deferred_exits == []
+
+
+def test_an_exit_without_any_entry_is_forgotten_after_the_window():
+    from services.occupancy.occupancy import DEFER_EXIT_MS, FacilityState
+
+    occ = occupancy_of(10)
+    parked_before_start = vehicle("garage-a", "L2", "exit", at(0), "5EXT001", frames=2)
+    much_later = vehicle("garage-a", "L1", "entry", at(DEFER_EXIT_MS / 1000 + 60), "8ABC123", frames=2)
+    states, _ = replay(occ, parked_before_start + much_later)
+    assert states["garage-a"].occupied == 1 and states["garage-a"].deferred_exits == []
+    # deferred exits survive a restart (they are part of the table value)
+    state = FacilityState.from_state(replay(occ, parked_before_start)[0]["garage-a"].to_state())
+    assert len(state.deferred_exits) == 1

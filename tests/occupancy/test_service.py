@@ -49,7 +49,8 @@ def test_every_pass_is_published_for_revenue_at_its_latest_version(day, kafka):
             latest[m["pass_id"]] = m
     assert {(p["facility_id"], p["lane"], p["plate"] or "") for p in latest.values()} == EXPECTED_PASSES
     a = next(p for p in latest.values() if p["plate"] == "8ABC123" and p["direction"] == "entry")
-    assert (a["version"], a["read_count"], len(a["read_ids"]), a["confidence"]) == (4, 4, 4, 0.97)
+    assert (a["version"], a["read_count"], len(a["read_ids"])) == (4, 4, 4)
+    assert abs(a["confidence"] - 0.97 * 2.47 / 3.17) < 1e-3  # voted: 8 (0.9 + 0.6 + 0.97) against B (0.7)
     assert a["best_crop_jpeg_b64"] and a["plate_key"] == "8A8C123"
 
 
