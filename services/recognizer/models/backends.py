@@ -94,7 +94,8 @@ READER_PRESETS: dict[str, object] = {
     "vote": VoteReaderSpec(),
     # Platt fits from `python -m services.recognizer.models.calibrate --tuning <HARD seed 8001, 150 frames>
     # --datasets ../shared/datasets` (1,605 tuning reads per reader: synthetic cuts + plates-ar-ocr train side),
-    # 2026-12-01 22:25 UTC; fitted for cct_xs_v2_global@8031afb5fdc6 (round_zero on) and crnn-ctc@d69802be2103.
+    # 2026-12-01 22:25 UTC; fitted for cct_xs_v2_global@8031afb5fdc6 (round_zero on) and crnn-ctc@d69802be2103,
+    # before the CCT reader's 8% crop margin (22:40 UTC): refit before relying on it.
     "vote-calibrated": VoteReaderSpec(calibration=((0.7722, -1.1277), (0.8047, -1.1364))),
 }
 # Named detector + reader pairs for `alpr eval --backend`.
