@@ -109,22 +109,22 @@ _detector_adapter = TypeAdapter(DetectorSpec)
 _reader_adapter = TypeAdapter(ReaderSpec)
 
 
+def _spec(kind: str, presets: dict[str, object], adapter: TypeAdapter, value) -> BaseModel:
+    if isinstance(value, str):
+        if value not in presets:
+            raise ConfigError(f"unknown {kind} {value!r} (one of {', '.join(presets)})")
+        return presets[value]
+    return value if isinstance(value, BaseModel) else adapter.validate_python(value)
+
+
 def detector_spec(value) -> BaseModel:
     """A preset name, a dict with `type`, or a spec -> the detector spec."""
-    if isinstance(value, str):
-        if value not in DETECTOR_PRESETS:
-            raise ConfigError(f"unknown detector {value!r} (one of {', '.join(DETECTOR_PRESETS)})")
-        return DETECTOR_PRESETS[value]
-    return value if isinstance(value, BaseModel) else _detector_adapter.validate_python(value)
+    return _spec("detector", DETECTOR_PRESETS, _detector_adapter, value)
 
 
 def reader_spec(value) -> BaseModel:
     """A preset name, a dict with `type`, or a spec -> the reader spec."""
-    if isinstance(value, str):
-        if value not in READER_PRESETS:
-            raise ConfigError(f"unknown reader {value!r} (one of {', '.join(READER_PRESETS)})")
-        return READER_PRESETS[value]
-    return value if isinstance(value, BaseModel) else _reader_adapter.validate_python(value)
+    return _spec("reader", READER_PRESETS, _reader_adapter, value)
 
 
 def split_backend(name: str) -> tuple[str, str]:
