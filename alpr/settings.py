@@ -33,7 +33,7 @@ PLACEHOLDER_SECRET = "change-me-development-only-not-a-secret"
 # Modules outside services/ that define settings classes (the local broker's).
 SHARED_SETTINGS_MODULES = ("alpr.kafka.broker",)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from alpr.libstate import REPO_ROOT  # noqa: E402  (one definition of the checkout's root)
 
 
 class CommonSettings(BaseSettings):

@@ -124,7 +124,7 @@ def _demo_footage(args) -> int:
     footage = render_footage(Path(args.out), seed=args.seed, vehicles=args.vehicles, minutes=args.minutes,
                              fps=args.fps, width=args.width, height=args.height, start=_time(args.start))
     emit({"videos": [str(p) for p in footage.videos], "ground_truth": str(footage.ground_truth),
-                      "passes": footage.passes, "frames": footage.frames})
+          "passes": footage.passes, "frames": footage.frames})
     return 0
 
 

@@ -17,7 +17,6 @@ def _serve(args) -> int:
 
 
 def _bench(args) -> int:
-    
     from alpr.settings import load_settings
     from services.occupancy.bench import run_bench
     from services.occupancy.settings import OccupancySettings

@@ -25,7 +25,7 @@ still catching up, and the day ended one vehicle high). So an exit at 0 is *defe
 dropped: an entry captured before it that arrives later cancels it (its vehicle had entered)
 instead of raising the count. A deferred exit that no earlier entry claims within
 `DEFER_EXIT_MS` of capture time is an exit without entry (a vehicle parked before the
-system started) and is forgotten. Both are in the history with the reason.
+system started) and is forgotten. The hold and the cancel are in the history with the reason.
 
 `Occupancy.apply` is pure (no I/O): reads in, state changes plus `Effects` (pass rows,
 history rows, events) out; the stream writes the effects, then the state.

@@ -2,7 +2,7 @@
 
 The training set is synthetic frames (rendered here, deterministic by seed) plus the real
 train frames of `plates-ro-detect`; validation is the real val frames. Nothing is fetched:
-the model is built from `yolov8n.yaml` (no pretrained weights), YOLO_OFFLINE is set, and
+the model is built from `yolov8n.yaml` (no pretrained weights), YOLO_OFFLINE is set (by `import alpr`, alpr/libstate.py), and
 plots/AMP are off because both would try to download (Arial.ttf, a reference model).
 """
 
@@ -40,7 +40,6 @@ class DetectorTraining:
 
 def train_detector(cfg: DetectorTraining) -> str:
     """Render the synthetic split, train, and copy the best weights to `cfg.out_dir`."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
     real = os.path.join(os.path.abspath(cfg.datasets_dir), "plates-ro-detect")
     if not os.path.isdir(os.path.join(real, "images", "train")):
         raise AlprError(f"real detection data not found at {real} (set --datasets or ALPR_DATASETS)")

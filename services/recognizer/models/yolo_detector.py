@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,7 +21,6 @@ class YoloPlateDetector:
 
     def __init__(self, weights: str, device: str = "cpu", half: bool | None = None, imgsz: int = 512,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 100):
-        os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach for the hub or font downloads
         from ultralytics import YOLO
 
         self.model = YOLO(weights, task="detect")
