@@ -231,7 +231,7 @@ class PassFolder:
         p.votes.append([read.plate, confidences])
         if len(p.votes) > MAX_VOTES:
             p.votes.remove(min(p.votes, key=lambda v: min(v[1], default=0.0)))
-        text, chars = vote_plate([(t, c) for t, c in p.votes])
+        text, chars = vote_plate(p.votes)
         p.plate, p.confidence = text or None, min(chars, default=0.0)
 
     @staticmethod
