@@ -213,6 +213,8 @@ def _eval(args: argparse.Namespace) -> int:
         for key in ("images", "plates", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image",
                     "peak_rss_mb"):
             print(f"{key:>18}: {result.get(key)}")
+        sure = result["reliability"]["at_or_above_0.9"]
+        print(f"{'reads >= 0.9':>18}: {sure['reads']} ({sure['share_of_reads']} of reads), right {sure['right']}")
         print(f"{'models':>18}: {names}")
     return 0
 

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from alpr.settings import ServiceSettings
 
 # The presets of services/recognizer/models/backends.py (kept here so that reading settings loads no model code).
-DetectorName = Literal["project-yolo", "yolov9-onnx", "fused"]
+DetectorName = Literal["project-yolo", "yolov9-onnx", "fused", "cascade"]
 ReaderName = Literal["project-crnn", "cct-onnx", "cct-v1-onnx", "vote", "vote-calibrated"]
 
 
@@ -38,7 +38,7 @@ class RecognizerSettings(ServiceSettings):
     weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")
     detector: DetectorName = Field(
         "project-yolo", description="Plate detector backend: project-yolo (the project's), yolov9-onnx (open-image-models, "
-        "pretrained) or fused (both, boxes merged); see services/recognizer/models/backends.py.")
+        "pretrained), fused (both, boxes merged) or cascade (the pretrained one on the frames the project's leaves in doubt); see services/recognizer/models/backends.py.")
     reader: ReaderName = Field(
         "project-crnn", description="Plate reader backend: project-crnn (the project's), cct-onnx or cct-v1-onnx "
         "(fast-plate-ocr, pretrained) or vote (cct-onnx and project-crnn voted).")

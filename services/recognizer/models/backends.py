@@ -7,6 +7,7 @@ Each backend is a typed spec with a `type` discriminator (like frigate's detecto
 | `project-yolo` | the project's ultralytics YOLOv8n (`weights/detector.pt`), the default |
 | `yolov9-onnx` | open-image-models YOLOv9-t 416 plate detector, ONNX Runtime, from the models dir |
 | `fused` | the boxes of several detectors merged (fusion.merge) |
+| `cascade` | the project's detector, and the pretrained one only on frames it leaves in doubt (fusion.CascadeDetector) |
 
 | reader `type` | what |
 |---|---|
@@ -55,6 +56,16 @@ class FusedDetectorSpec(_Spec):
     iou: float = Field(0.4, gt=0.0, le=1.0)
 
 
+class CascadeDetectorSpec(_Spec):
+    type: Literal["cascade"] = "cascade"
+    primary: "DetectorSpec" = ProjectYoloSpec()
+    fallback: "DetectorSpec" = YoloV9OnnxSpec()
+    # Chosen on plates-ro-detect val (the one real detection set; fusion.CascadeDetector).
+    box_below: float = Field(0.7, ge=0.0, le=1.0, description="run the fallback when the frame's best box scores below")
+    read_below: float = Field(0.9, ge=0.0, le=1.0, description="... or when its best read is below this confidence")
+    iou: float = Field(0.4, gt=0.0, le=1.0)
+
+
 class ProjectCrnnSpec(_Spec):
     type: Literal["project-crnn"] = "project-crnn"
     weights: str = "reader.pt"
@@ -77,15 +88,18 @@ class VoteReaderSpec(_Spec):
         None, description="per part, a Platt fit (a, b) of P(correct | confidence) from calibrate.py")
 
 
-DetectorSpec = Annotated[Union[ProjectYoloSpec, YoloV9OnnxSpec, FusedDetectorSpec], Field(discriminator="type")]
+DetectorSpec = Annotated[Union[ProjectYoloSpec, YoloV9OnnxSpec, FusedDetectorSpec, CascadeDetectorSpec],
+                        Field(discriminator="type")]
 ReaderSpec = Annotated[Union[ProjectCrnnSpec, CctOnnxSpec, VoteReaderSpec], Field(discriminator="type")]
 FusedDetectorSpec.model_rebuild()
+CascadeDetectorSpec.model_rebuild()
 VoteReaderSpec.model_rebuild()
 
 DETECTOR_PRESETS: dict[str, object] = {
     "project-yolo": ProjectYoloSpec(),
     "yolov9-onnx": YoloV9OnnxSpec(),
     "fused": FusedDetectorSpec(),
+    "cascade": CascadeDetectorSpec(),
 }
 READER_PRESETS: dict[str, object] = {
     "project-crnn": ProjectCrnnSpec(),
@@ -158,6 +172,12 @@ def build_detector(spec, *, device: str, weights_dir: str, models_dir: Path, img
         from services.recognizer.models.onnx_models import YoloV9OnnxDetector
 
         return YoloV9OnnxDetector(models_dir, spec.model, device=device, conf=spec.conf)
+    if spec.type == "cascade":
+        from services.recognizer.models.fusion import CascadeDetector
+
+        parts = [build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir, imgsz=imgsz, conf=conf)
+                 for p in (spec.primary, spec.fallback)]
+        return CascadeDetector(*parts, box_below=spec.box_below, read_below=spec.read_below, iou=spec.iou)
     from services.recognizer.models.fusion import FusedDetector
 
     return FusedDetector([build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir,

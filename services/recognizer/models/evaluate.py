@@ -153,20 +153,36 @@ class _Tally:
         self.plates = self.captured = self.with_text = self.perfect = 0
         self.chars = 0.0
         self.confusions: dict[str, int] = {}
+        self.scored: list[tuple[float, bool]] = []  # (reported confidence, exact) of each labelled read
 
-    def add(self, label: str | None, read: str | None) -> None:
+    def add(self, label: str | None, read: str | None, confidence: float | None = None) -> None:
         self.plates += 1
         self.captured += read is not None
         if label:
             self.with_text += 1
             if read is not None:
                 self.perfect += normalize(read) == label
+                if confidence is not None:
+                    self.scored.append((confidence, normalize(read) == label))
                 self.chars += char_score(read, label)
                 for edit in char_errors(label, normalize(read)):
                     self.confusions[edit] = self.confusions.get(edit, 0) + 1
 
     def top_confusions(self, n: int = 12) -> dict[str, int]:
         return dict(sorted(self.confusions.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+    def reliability(self) -> dict:
+        """How often reads are right at each reported confidence (the reliability curve):
+        per bin, reads and the share exactly right; `at_or_above_0.9` is the figure later
+        stages rely on (a read reported at >= 0.9 should be right >= 99% of the time)."""
+        out = {}
+        for lo, hi in RELIABILITY_BINS:
+            inside = [ok for c, ok in self.scored if lo <= c < hi or (hi == 1.0 and c == 1.0)]
+            out[f"{lo:.2f}-{hi:.2f}"] = {"reads": len(inside), "right": _ratio(sum(inside), len(inside))}
+        sure = [ok for c, ok in self.scored if c >= 0.9]
+        out["at_or_above_0.9"] = {"reads": len(sure), "right": _ratio(sum(sure), len(sure)),
+                                  "share_of_reads": _ratio(len(sure), len(self.scored))}
+        return out
 
     def summary(self) -> dict:
         return {
@@ -181,6 +197,7 @@ def _ratio(a: float, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
 
+RELIABILITY_BINS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 0.99), (0.99, 1.0))
 WIDTH_BUCKETS = ((0, 60), (60, 100), (100, 160), (160, 10_000))
 
 
@@ -216,7 +233,7 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
             unlabelled += len(reads) - len(used)
             for p, (box, label) in enumerate(item.plates):
                 read = reads[matched[p]].text if p in matched else None
-                total.add(label, read)
+                total.add(label, read, reads[matched[p]].confidence if p in matched else None)
                 next(t for (lo, hi), t in by_width.items() if lo <= box[2] < hi).add(label, read)
                 if label and read != label and len(failures) < 20:
                     failures.append({"image": os.path.basename(item.path), "label": label, "read": read,
@@ -227,6 +244,7 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
            "ms_per_image": round(1000 * elapsed / max(1, len(items)), 1),
            "by_plate_width": {f"{lo}-{hi if hi < 10_000 else 'max'}px": t.summary()
                               for (lo, hi), t in by_width.items() if t.plates},
+           "reliability": total.reliability(),
            "confusions": total.top_confusions(),
            "failures": failures}
     return out
@@ -251,10 +269,10 @@ def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64) -> dict
         reads = reader.read(crops)
         elapsed += time.perf_counter() - t0
         for (path, label), read in zip(chunk, reads):
-            tally.add(label, read.text)
+            tally.add(label, read.text, read.confidence)
             if read.text != label and len(failures) < 20:
                 failures.append({"image": os.path.basename(path), "label": label, "read": read.text})
     summary = tally.summary()
     summary["capture_rate"] = None
     return {"images": len(rows), **summary, "ms_per_image": round(1000 * elapsed / max(1, len(rows)), 2),
-            "confusions": tally.top_confusions(), "failures": failures}
+            "reliability": tally.reliability(), "confusions": tally.top_confusions(), "failures": failures}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.recognizer.models.fusion import weighted_vote
+from services.recognizer.models.fusion import CascadeDetector, weighted_vote
 from services.recognizer.models.images import DEFAULT_MAX_PIXELS, BadImageError, as_bgr
 from services.recognizer.models.protocols import PlateDetector, PlateRead, PlateReader, TextRead
 
@@ -74,7 +74,21 @@ class Recognizer:
                 frames.append(as_bgr(img, self.max_pixels))
             except BadImageError as err:
                 raise BadImageError(f"frame {i}: {err}") from None
-        detections = self.detector.detect(frames)
+        cascade = self.detector if isinstance(self.detector, CascadeDetector) else None
+        detections = (cascade.primary if cascade else self.detector).detect(frames)
+        out = self._read(frames, detections)
+        if cascade is not None:
+            # The fallback detector for the frames the primary's boxes or their reads leave in
+            # doubt; only its new boxes are read (merge keeps the primary's boxes first).
+            which = [i for i, plates in enumerate(out)
+                     if cascade.doubtful(detections[i], max((p.confidence for p in plates), default=0.0))]
+            merged = cascade.add_fallback(frames, detections, which)
+            extra = self._read(frames, [merged[i][len(detections[i]):] for i in range(len(frames))])
+            out = [a + b for a, b in zip(out, extra)]
+        return out
+
+    def _read(self, frames: Sequence[np.ndarray], detections: Sequence[Sequence]) -> list[list[PlateRead]]:
+        """Every box of every frame read from its cuts, all crops through the reader at once."""
         crops, owners = [], []
         for i, (frame, dets) in enumerate(zip(frames, detections)):
             for det in dets:

@@ -1,0 +1,102 @@
+"""The cascade detector (fusion.CascadeDetector): the fallback runs only on doubtful frames.
+
+The parts here are small recording detectors and readers that satisfy the protocols, so the
+test can see which frames reached the fallback; the real models' figures are in
+docs/benchmarks-models.md (plates-ro-detect val) and test_backends.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from services.recognizer.models import Recognizer
+from services.recognizer.models.fusion import CascadeDetector
+from services.recognizer.models.protocols import Detection, TextRead
+
+
+class Boxes:
+    """A detector that answers each frame by its first pixel's value (the frame's key)."""
+
+    def __init__(self, name: str, by_key: dict[int, list[Detection]]):
+        self.name, self.by_key, self.seen = name, by_key, []
+
+    def detect(self, images):
+        keys = [int(img[0, 0, 0]) for img in images]
+        self.seen.append(keys)
+        return [list(self.by_key.get(k, [])) for k in keys]
+
+    def warmup(self):
+        pass
+
+
+class Reads:
+    """A reader whose confidence is the crop's second pixel / 100 (set per box region)."""
+
+    name = "reads"
+
+    def read(self, crops):
+        return [TextRead("ABC123", float(c[0, 0, 1]) / 100, (1.0,) * 6) for c in crops]
+
+    def warmup(self):
+        pass
+
+
+def _frame(key: int, read_conf: int = 99) -> np.ndarray:
+    img = np.zeros((200, 400, 3), np.uint8)
+    img[..., 0] = key
+    img[..., 1] = read_conf
+    return img
+
+
+CONFIDENT = Detection((10, 10, 80, 40), 0.9)
+WEAK = Detection((10, 10, 80, 40), 0.4)
+SAME_AS_FIRST = Detection((12, 11, 80, 40), 0.8)
+ELSEWHERE = Detection((250, 120, 90, 45), 0.7)
+
+
+def test_fallback_runs_only_on_frames_the_primary_leaves_in_doubt():
+    primary = Boxes("p", {1: [CONFIDENT], 2: [WEAK], 3: []})
+    fallback = Boxes("f", {1: [SAME_AS_FIRST, ELSEWHERE], 2: [SAME_AS_FIRST, ELSEWHERE], 3: [ELSEWHERE]})
+    cascade = CascadeDetector(primary, fallback, box_below=0.7)
+    assert cascade.name == "cascade(p|f)"
+    confident, weak, empty = cascade.detect([_frame(1), _frame(2), _frame(3)])
+    assert fallback.seen == [[2, 3]]  # the confident frame never reached it
+    assert confident == [CONFIDENT]
+    assert weak == [WEAK, ELSEWHERE]  # the fallback's copy of the weak box is the same plate
+    assert empty == [ELSEWHERE]
+    assert cascade.detect([]) == [] and fallback.seen == [[2, 3]]
+
+
+def test_recognizer_calls_the_fallback_for_a_confident_box_that_reads_as_nothing_sure():
+    primary = Boxes("p", {1: [CONFIDENT], 2: [CONFIDENT]})
+    fallback = Boxes("f", {1: [ELSEWHERE], 2: [ELSEWHERE]})
+    rec = Recognizer(CascadeDetector(primary, fallback, box_below=0.7, read_below=0.9), Reads())
+    sure, unsure = rec.recognize([_frame(1, read_conf=99), _frame(2, read_conf=50)])
+    assert fallback.seen == [[2]]
+    assert [r.bbox for r in sure] == [CONFIDENT.box]
+    # The fallback's new box is read and reported after the primary's, with its own score.
+    assert [r.bbox for r in unsure] == [CONFIDENT.box, ELSEWHERE.box]
+    assert [r.detection_confidence for r in unsure] == [0.9, 0.7]
+    assert all(r.text == "ABC123" for r in unsure)
+
+
+def test_without_a_read_threshold_only_boxes_decide():
+    primary = Boxes("p", {1: [CONFIDENT]})
+    fallback = Boxes("f", {1: [ELSEWHERE]})
+    rec = Recognizer(CascadeDetector(primary, fallback, box_below=0.7, read_below=0.0), Reads())
+    (reads,) = rec.recognize([_frame(1, read_conf=10)])
+    assert fallback.seen == [] and [r.bbox for r in reads] == [CONFIDENT.box]
+
+
+def test_eval_reports_a_reliability_curve():
+    from services.recognizer.models.evaluate import _Tally
+
+    tally = _Tally()
+    for conf, read in [(0.95, "ABC123"), (0.97, "ABC123"), (0.99, "ABC128"), (0.4, "XYZ"), (0.999, "ABC123")]:
+        tally.add("ABC123", read, conf)
+    tally.add("ABC123", None)  # not captured: no confidence to score
+    curve = tally.reliability()
+    assert curve["0.00-0.50"] == {"reads": 1, "right": 0.0}
+    assert curve["0.95-0.99"] == {"reads": 2, "right": 1.0}  # 0.95 and 0.97: [0.95, 0.99)
+    assert curve["0.99-1.00"] == {"reads": 2, "right": 0.5}
+    assert curve["at_or_above_0.9"] == {"reads": 4, "right": 0.75, "share_of_reads": 0.8}
