@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from alpr.settings import ServiceSettings
 
 # The presets of services/recognizer/models/backends.py (kept here so that reading settings loads no model code).
-DetectorName = Literal["project-yolo", "yolov9-onnx", "fused", "cascade"]
+DetectorName = Literal["project-yolo", "project-yolo-onnx", "yolov9-onnx", "fused", "cascade"]
 ReaderName = Literal["project-crnn", "cct-onnx", "cct-v1-onnx", "vote", "vote-calibrated"]
 
 

@@ -286,7 +286,7 @@ def test_cascade_finds_what_the_project_detector_misses_on_real_frames():
     from services.recognizer.models import load_recognizer
 
     rec = load_recognizer(device="cpu", detector="cascade", reader="cct-onnx", models_dir=MODELS)
-    assert rec.detector.name.startswith("cascade(yolov8n-plates@") and "|yolo-v9-t-416" in rec.detector.name
+    assert rec.detector.name.startswith("cascade(yolov8n-plates-onnx@") and "|yolo-v9-t-416" in rec.detector.name
     # The real val frames where the project's detector alone misses a labelled plate (measured:
     # 4 plates in 107 frames); the cascade must find at least one of them, and never lose a
     # plate the project's detector found.

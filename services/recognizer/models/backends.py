@@ -5,6 +5,7 @@ Each backend is a typed spec with a `type` discriminator (like frigate's detecto
 | detector `type` | what |
 |---|---|
 | `project-yolo` | the project's ultralytics YOLOv8n (`weights/detector.pt`), the default |
+| `project-yolo-onnx` | the same weights exported to ONNX, on ONNX Runtime (no torch in the replica; yolo_onnx.py) |
 | `yolov9-onnx` | open-image-models YOLOv9-t 416 plate detector, ONNX Runtime, from the models dir |
 | `fused` | the boxes of several detectors merged (fusion.merge) |
 | `cascade` | the project's detector, and the pretrained one only on frames it leaves in doubt (fusion.CascadeDetector) |
@@ -42,6 +43,13 @@ class ProjectYoloSpec(_Spec):
     conf: float = Field(0.25, ge=0.0, le=1.0)
 
 
+class ProjectYoloOnnxSpec(_Spec):
+    type: Literal["project-yolo-onnx"] = "project-yolo-onnx"
+    weights: str = "detector.pt"
+    imgsz: int = Field(512, ge=128, le=2048)
+    conf: float = Field(0.25, ge=0.0, le=1.0)
+
+
 class YoloV9OnnxSpec(_Spec):
     type: Literal["yolov9-onnx"] = "yolov9-onnx"
     model: str | None = Field(None, description="file in the models dir; default: the 416 px int8, else fp32 file")
@@ -58,7 +66,7 @@ class FusedDetectorSpec(_Spec):
 
 class CascadeDetectorSpec(_Spec):
     type: Literal["cascade"] = "cascade"
-    primary: "DetectorSpec" = ProjectYoloSpec()
+    primary: "DetectorSpec" = ProjectYoloOnnxSpec()
     fallback: "DetectorSpec" = YoloV9OnnxSpec()
     # Chosen on plates-ro-detect val (the one real detection set; fusion.CascadeDetector).
     box_below: float = Field(0.7, ge=0.0, le=1.0, description="run the fallback when the frame's best box scores below")
@@ -88,7 +96,7 @@ class VoteReaderSpec(_Spec):
         None, description="per part, a Platt fit (a, b) of P(correct | confidence) from calibrate.py")
 
 
-DetectorSpec = Annotated[Union[ProjectYoloSpec, YoloV9OnnxSpec, FusedDetectorSpec, CascadeDetectorSpec],
+DetectorSpec = Annotated[Union[ProjectYoloSpec, ProjectYoloOnnxSpec, YoloV9OnnxSpec, FusedDetectorSpec, CascadeDetectorSpec],
                         Field(discriminator="type")]
 ReaderSpec = Annotated[Union[ProjectCrnnSpec, CctOnnxSpec, VoteReaderSpec], Field(discriminator="type")]
 FusedDetectorSpec.model_rebuild()
@@ -97,6 +105,7 @@ VoteReaderSpec.model_rebuild()
 
 DETECTOR_PRESETS: dict[str, object] = {
     "project-yolo": ProjectYoloSpec(),
+    "project-yolo-onnx": ProjectYoloOnnxSpec(),
     "yolov9-onnx": YoloV9OnnxSpec(),
     "fused": FusedDetectorSpec(),
     "cascade": CascadeDetectorSpec(),
@@ -168,6 +177,11 @@ def build_detector(spec, *, device: str, weights_dir: str, models_dir: Path, img
         path = _project_file(weights_dir, spec.weights, "alpr train detector")
         return YoloPlateDetector(path, device=device, imgsz=imgsz or spec.imgsz,
                                  conf=spec.conf if conf is None else conf)
+    if spec.type == "project-yolo-onnx":
+        from services.recognizer.models.yolo_onnx import YoloOnnxDetector
+
+        path = _project_file(weights_dir, spec.weights, "alpr train detector")
+        return YoloOnnxDetector(path, device=device, imgsz=imgsz or spec.imgsz, conf=spec.conf if conf is None else conf)
     if spec.type == "yolov9-onnx":
         from services.recognizer.models.onnx_models import YoloV9OnnxDetector
 
