@@ -120,6 +120,7 @@ def load_models(settings: RecognizerSettings) -> Recognizer:
         detector=settings.detector,
         reader=settings.reader,
         models_dir=resolve_models_dir(settings.models_dir, settings.data_dir),
+        more_cuts_below=settings.more_cuts_below,
     )
     recognizer.warmup()  # before /healthz says ready: the first real batch must not pay for it
     metrics.READY.set(1)

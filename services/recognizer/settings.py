@@ -33,6 +33,9 @@ class RecognizerSettings(ServiceSettings):
         description="A plate box this close to the frame's border (pixels) is taken as cut off by it and "
         "published as 'unreadable' (its text is a fragment); -1 reads such boxes like any other.",
     )
+    more_cuts_below: float = Field(
+        0.95, ge=0.0, le=1.0, description="A plate whose first cut reads below this confidence is read again from "
+        "the other cuts (wider, tilted) and the reads vote; 1: every cut of every plate.")
     crop_jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of the plate crop in each read.")
     detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
     weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")

@@ -100,3 +100,25 @@ def test_eval_reports_a_reliability_curve():
     assert curve["0.95-0.99"] == {"reads": 2, "right": 1.0}  # 0.95 and 0.97: [0.95, 0.99)
     assert curve["0.99-1.00"] == {"reads": 2, "right": 0.5}
     assert curve["at_or_above_0.9"] == {"reads": 4, "right": 0.75, "share_of_reads": 0.8}
+
+
+class CountingReads(Reads):
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def read(self, crops):
+        self.calls.append(len(crops))
+        return super().read(crops)
+
+
+def test_other_cuts_are_read_only_for_doubtful_plates():
+    img = _frame(1, read_conf=99)
+    img[100:160, 200:320, 1] = 50  # the second plate's pixels read at 0.5
+    detector = Boxes("p", {1: [Detection((10, 10, 80, 40), 0.9), Detection((220, 110, 80, 40), 0.9)]})
+    reader = CountingReads()
+    (reads,) = Recognizer(detector, reader, more_cuts_below=0.95).recognize([img])
+    assert reader.calls == [2, 4]  # both first cuts, then the doubtful plate's four cuts
+    assert [r.confidence for r in reads] == [0.99, 0.5]
+    reader.calls.clear()
+    Recognizer(detector, reader).recognize([img])  # without the rule: every cut of every plate at once
+    assert reader.calls == [8]
