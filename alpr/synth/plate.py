@@ -20,6 +20,12 @@ PLATE_W, PLATE_H = 360, 180  # canonical render size; scenes shrink it to 40-300
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
+# Plate texts follow the convention of real US reference data (alpr.plates.round_character):
+# the round character is the digit 0. Serials draw their letters without O (most states'
+# sequential series skip it: in plates-us-ocr-val 2 of 381 labels hold an O, 127 a 0) and
+# vanity texts write it as 0 (C0UGAR, CUST0M, as that set does). Before 2026-12-02 the
+# generator drew O like any letter, and no reader of real plates could agree with its labels.
+TEXT_LETTERS = LETTERS.replace("O", "")
 
 RGB = tuple[int, int, int]
 
@@ -93,29 +99,34 @@ _VANITY_WORDS = ("GO", "LUV", "SURF", "CAT", "DOG", "ZOOM", "FAST", "MOM", "DAD"
                  "RUN", "WAVE", "JAZZ", "BEE", "OWL", "FOX", "HAPPY", "TACO", "ROCK", "XRAY", "VW", "EV")
 
 
-def random_plate_text(style: PlateStyle, rng: np.random.Generator, vanity_p: float = 0.12) -> str:
-    """A plate number that the style could carry (normalized, no separators)."""
+def random_plate_text(style: PlateStyle, rng: np.random.Generator, vanity_p: float = 0.12,
+                      letter_o: bool = False) -> str:
+    """A plate number that the style could carry (normalized, no separators). `letter_o`: the
+    generator's old convention (O drawn like any letter), kept for the committed weights' data."""
+    letters = LETTERS if letter_o else TEXT_LETTERS
     if rng.random() < vanity_p and style.state not in ("Dealer", "Temporary"):
         for _ in range(20):
-            text = _vanity(rng)
+            text = _vanity(rng, letters)
             # A vanity text that the format correction would rewrite is unreadable by any
             # reader (it is indistinguishable from a misread standard plate): draw another.
             if correct_format(text) == text:
                 return text
     pattern = PATTERNS[style.formats[int(rng.integers(len(style.formats)))]]
     return "".join(
-        LETTERS[int(rng.integers(26))] if slot == "A" else DIGITS[int(rng.integers(10))] if slot == "9" else slot
+        letters[int(rng.integers(len(letters)))] if slot == "A" else DIGITS[int(rng.integers(10))]
+        if slot == "9" else slot
         for slot in pattern
     )
 
 
-def _vanity(rng: np.random.Generator) -> str:
+def _vanity(rng: np.random.Generator, letters: str) -> str:
     if rng.random() < 0.5:
         word = _VANITY_WORDS[int(rng.integers(len(_VANITY_WORDS)))]
-        tail = "".join(rng.choice(list(LETTERS + DIGITS), size=int(rng.integers(0, 3))))
+        word = word if "O" in letters else word.replace("O", "0")
+        tail = "".join(rng.choice(list(letters + DIGITS), size=int(rng.integers(0, 3))))
         return (word + tail)[:7]
     n = int(rng.integers(2, 8))
-    return "".join(rng.choice(list(LETTERS + DIGITS if rng.random() < 0.5 else LETTERS), size=n))
+    return "".join(rng.choice(list(letters + DIGITS if rng.random() < 0.5 else letters), size=n))
 
 
 def random_style(rng: np.random.Generator) -> PlateStyle:

@@ -64,9 +64,13 @@ class Conditions:
     occluder_reach: float = 1.0
     frame_p: float = 0.3  # per plate
     distractor_signs: tuple[int, int] = (0, 3)
+    # Plate texts with the letter O (the generator's convention before 2026-12-02; see
+    # alpr.synth.plate.TEXT_LETTERS): TRAIN keeps it, so that `alpr train` still reproduces
+    # the committed weights' data; every other set follows real US data (0, never O).
+    letter_o: bool = False
 
 
-TRAIN = Conditions()
+TRAIN = Conditions(letter_o=True)
 # No camera effects at all (no blur, noise, JPEG, night, glare, dirt, occluders): for
 # label checks, recognition smoke tests and clean demo footage.
 CLEAN = Conditions(motion_blur_p=0, focus_blur_p=0, noise_sigma=(0, 0), jpeg_quality=(0, 0), night_p=0, ir_p=0,
@@ -100,7 +104,7 @@ def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 720,
     plate_masks = np.zeros((height, width), np.float32)
     for quad in slots:
         style = random_style(rng)
-        text = random_plate_text(style, rng)
+        text = random_plate_text(style, rng, letter_o=conditions.letter_o)
         dirt = float(rng.uniform(0.2, 1.0)) if rng.random() < conditions.dirt_p else 0.0
         flat = render_plate(text, style, rng, frame_p=conditions.frame_p, dirt=dirt)
         if draw_plates:
