@@ -86,6 +86,11 @@ class CctOnnxSpec(_Spec):
     config: str | None = Field(None, description="plate_config YAML; default <model stem>_plate_config.yaml")
     round_zero: bool = Field(True, description="US plates (region head): round character as 0 (alpr.plates)")
     margin: float = Field(0.08, ge=0.0, le=0.5, description="replicated border added to each crop (fraction per side)")
+    calibration: tuple[float, float] | None = Field(
+        None, description="a Platt fit (a, b) of P(read right | lowest slot probability), calibrate.py: the read's "
+        "confidence becomes that probability")
+    source: Literal["models", "project"] = Field(
+        "models", description="models: the pretrained models dir; project: the committed weights folder")
 
 
 class VoteReaderSpec(_Spec):
@@ -208,8 +213,9 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
     if spec.type == "cct-onnx":
         from services.recognizer.models.onnx_models import CctOnnxReader
 
-        return CctOnnxReader(models_dir, spec.model, spec.config, device=device, round_zero=spec.round_zero,
-                             margin=spec.margin)
+        folder = Path(weights_dir) if spec.source == "project" else models_dir
+        return CctOnnxReader(folder, spec.model, spec.config, device=device, round_zero=spec.round_zero,
+                             margin=spec.margin, calibration=spec.calibration)
     from services.recognizer.models.fusion import VoteReader
 
     return VoteReader([build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,

@@ -87,6 +87,66 @@ def tuning_reads(readers: Sequence, tuning_dir: str, datasets_dir: str | None, d
     return out
 
 
+def plate_reads(recognizer, items) -> list[tuple[float, bool]]:
+    """(reported confidence, exact) of every labelled plate the recognizer finds in `items`
+    (openalpr-style frames), matched by IoU as `evaluate_frames` matches them."""
+    from alpr.plates import normalize
+    from services.recognizer.models.evaluate import IOU_CAPTURED, iou
+    from services.recognizer.models.images import decode_image
+
+    out = []
+    for item in items:
+        (reads,) = recognizer.recognize([decode_image(open(item.path, "rb").read())])
+        for box, text in item.plates:
+            best = max(reads, key=lambda r: iou(r.bbox, box), default=None)
+            if text and best is not None and iou(best.bbox, box) >= IOU_CAPTURED and best.text:
+                out.append((best.confidence, normalize(best.text) == text))
+    return out
+
+
+def crop_reads(reader, rows: Sequence[tuple[str, str]]) -> list[tuple[float, bool] | None]:
+    """Per labelled crop (image path, text), the reader's (confidence, exact), None if it read nothing."""
+    import cv2
+
+    from alpr.plates import normalize
+
+    reads = reader.read([cv2.imread(p, cv2.IMREAD_COLOR) for p, _ in rows])
+    return [(r.confidence, normalize(r.text) == normalize(t)) if r.text else None for r, (_, t) in zip(reads, rows)]
+
+
+def reliability(pairs: Sequence[tuple[float, bool]], ab: tuple[float, float] | None = None) -> dict:
+    """The reliability curve of (confidence, exact) pairs, after the fit `ab` when given."""
+    from services.recognizer.models.evaluate import _Tally
+
+    tally = _Tally()
+    tally.scored = [(calibrated(c, ab) if ab else c, ok) for c, ok in pairs]
+    return tally.reliability()
+
+
+def fit_reader(recognizer, reader, tuning_items, tuning_crops, held_crops, folds: int = 2) -> dict:
+    """Fit a reader's Platt calibration and say how it holds on data it was not fitted on.
+
+    Fitted on the synthetic tuning frames (through the whole recognizer), the tuning crops
+    and all but one fold of `held_crops`; each fold's reliability is measured with the fit
+    that did not see it (folds by plate text, stable), then the final fit uses everything."""
+    import zlib
+
+    base = plate_reads(recognizer, tuning_items) + [x for x in crop_reads(reader, tuning_crops) if x]
+    held = [(zlib.crc32(t.encode()) % folds, pair) for (_, t), pair in zip(held_crops, crop_reads(reader, held_crops))
+            if pair is not None]
+    crossed: list[tuple[float, bool]] = []
+    for k in range(folds):
+        rest = [pair for f, pair in held if f != k]
+        ab = fit_platt(*zip(*(base + rest)))
+        crossed += [(calibrated(c, ab), ok) for f, (c, ok) in held if f == k]
+    everything = base + [pair for _, pair in held]
+    ab = fit_platt(*zip(*everything))
+    return {"a": round(ab[0], 4), "b": round(ab[1], 4), "reads": len(everything),
+            "raw_held": reliability([pair for _, pair in held]),
+            "calibrated_held_cross_validated": reliability(crossed),
+            "calibrated_tuning": reliability(base, ab)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from services.recognizer.models.backends import build_detector, build_reader
     from services.recognizer.models.model_files import resolve_models_dir
@@ -96,8 +156,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tuning", required=True, help="synthetic tuning frames (alpr synth testset --seed 8001)")
     ap.add_argument("--datasets", help="real data folder for the plates-ar-ocr training side (default: none)")
     ap.add_argument("--readers", nargs="+", default=["cct-onnx", "project-crnn"])
+    ap.add_argument("--fit", metavar="READER", help="fit one reader's own calibration (its spec's `calibration`) "
+                    "through the whole recognizer, cross-validated on --held")
+    ap.add_argument("--detector", default="cascade", help="with --fit: the detector of the recognizer")
+    ap.add_argument("--held", help="with --fit: labelled crops CSV for the cross-validated figure (plates-us-ocr-val: "
+                    "measuring, selection and calibration only)")
     args = ap.parse_args(argv)
     models = resolve_models_dir()
+    if args.fit:
+        from services.recognizer.models.evaluate import load_crops, load_openalpr
+        from services.recognizer.models.recognizer import load_recognizer
+        from services.recognizer.models.train_reader import load_real_crops
+
+        rec = load_recognizer(device="cpu", detector=args.detector, reader=args.fit, models_dir=models)
+        tuning_crops = load_real_crops(args.datasets, "train") if args.datasets else []
+        held = load_crops(args.held) if args.held else []
+        result = fit_reader(rec, rec.reader, load_openalpr(args.tuning), tuning_crops, held)
+        print(json.dumps({"reader": rec.reader.name, "detector": rec.detector.name, **result}))
+        return 0
     detector = build_detector("project-yolo", device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models)
     readers = [build_reader(r, device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models) for r in args.readers]
     data = tuning_reads(readers, args.tuning, args.datasets, detector)
