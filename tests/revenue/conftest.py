@@ -44,6 +44,8 @@ class RevenueProcess:
             # TEST_SERVICE_LOG_LEVEL=DEBUG shows faust's own log in revenue.log when chasing a failure.
             "ALPR_ORPHAN_AFTER_H": "12", "ALPR_REKEY_PARTITIONS": "2", "ALPR_LOG_LEVEL": os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
             "ALPR_BATCH_WITHIN_S": "0.02", "ALPR_SESSION_TIMEOUT_S": "6",
+            # The idle clock ticks in every revenue test (a SIGKILL, a restart, a scripted day in the past).
+            "ALPR_IDLE_LAG_S": "2",
         })
         self.env.update(env or {})
         self.log = data_dir / "revenue.log"
