@@ -12,7 +12,9 @@ faust join needs both sides co-partitioned, and a plate parks in any facility, s
 * `rekey` validates payments (bad ones to alpr.payments.dlq with the reason) and re-keys
   them by the same confusable key, so that "8ABC123" paid and "8A8C123" read meet;
 * `matcher` consumes both internal topics (same key, same partition count, faust's own
-  partitioner: co-partitioned) and keeps one `Ledger` per plate key.
+  partitioner: co-partitioned) and keeps one `Ledger` per plate key;
+* `idle_tick` (a timer): once the passes have stopped for the idle lag, clock ticks on the
+  sessions topic move the matcher's clock on with the wall clock (`services.revenue.clock`).
 
 Both sides are re-keyed rather than the payments kept in a global table: a global table is
 consumed whole by every instance (memory grows with all payments, and each instance must
