@@ -167,8 +167,10 @@ class RevenueStream:
 
         @app.on_rebalance_complete.connect
         async def _recovered(app, **kwargs) -> None:  # noqa: ANN001
-            self._restore_idle_clock()
-            self.ready = True
+            try:
+                self._restore_idle_clock()
+            finally:
+                self.ready = True  # without a restored clock, ticks start again from the next pass
 
     def _agent(self, handle, batch: int, within: float):
         async def agent(stream):
