@@ -26,6 +26,7 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tm
     assert summary["occupancy"] == summary["occupancy_expected"]
     assert sum(summary["matches_by_status"].values()) == summary["sessions"] and summary["matches_by_status"]
     assert summary["matches_off_plan"] == []
+    assert summary["sessions_undecided"] == 0  # every exit past its window and the idle lag is decided
     assert summary["audit_events"].get("allowed", 0) > 0
     # Every poison message in its DLQ (alpr.holds.v1 has two consumers: occupancy and revenue).
     assert summary["dead_letters"] == {"alpr.audit.dlq": 3, "alpr.frames.dlq": 3, "alpr.holds.dlq": 6,
@@ -59,3 +60,4 @@ def test_demo_survives_a_broker_restart_mid_stream(tmp_path):
     assert summary["frames"] > 0 and summary["reads"] > 0
     assert summary["occupancy"] == summary["occupancy_expected"], proc.stderr[-3000:]
     assert summary["sessions"] > 0 and summary["matches_off_plan"] == []
+    assert summary["sessions_undecided"] == 0

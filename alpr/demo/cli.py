@@ -15,13 +15,18 @@ from collections import Counter
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from alpr.output import emit
 from alpr.settings import REPO_ROOT
 
 FOOTAGE = REPO_ROOT / "var" / "footage"
+# The revenue service on the demo's compressed day: a session is decided one minute (of stream
+# time) after its exit instead of an hour, and once the passes stop, revenue's clock follows the
+# wall clock 5 s behind (services/revenue/clock.py) instead of waiting for the next vehicle.
+DEMO_PAYMENT_LATE = timedelta(minutes=1)
+DEMO_IDLE_LAG = timedelta(seconds=5)
 PORTS = {"ingest": 8001, "recognizer": 8002, "recognizer-2": 8012, "occupancy": 8003, "revenue": 8004, "audit": 8005}
 
 
@@ -127,6 +132,33 @@ def off_plan(plan: dict[str, str], matches: list[dict]) -> list[dict]:
     return sorted(out, key=lambda o: o["plate"])
 
 
+def sessions_undecided(store, clock: datetime | None) -> int:
+    """Sessions whose exit is older than the payment window plus the idle lag at the demo's clock
+    and that have no decision (revenue's store): each should have been decided by then, traffic
+    or not (0 in every run)."""
+    if clock is None:
+        return 0
+    rows = store.query(
+        f"SELECT count() AS n FROM {store.database}.sessions FINAL WHERE exit_at IS NOT NULL "
+        "AND exit_at < {cutoff:DateTime64(3, 'UTC')} "
+        f"AND session_id NOT IN (SELECT session_id FROM {store.database}.matches)",
+        {"cutoff": clock - DEMO_PAYMENT_LATE - DEMO_IDLE_LAG},
+    )
+    return int(rows[0]["n"])
+
+
+def _undecided_in_store(settings, data_dir: Path, clock: datetime | None) -> int:
+    """`sessions_undecided` from revenue's store, opened once the service has stopped (chDB: one
+    process per directory)."""
+    from alpr.store import open_store
+
+    store = open_store("revenue", clickhouse_url=settings.clickhouse_url, data_dir=data_dir)
+    try:
+        return sessions_undecided(store, clock)
+    finally:
+        store.close()
+
+
 POISONED = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.payments.v1", "alpr.audit.v1", "alpr.holds.v1")
 
 
@@ -198,10 +230,10 @@ def _demo(args) -> int:
     prefix = f"demo.{run}."
     data_dir = Path(settings.data_dir) / "demo" / run
     env = {"ALPR_DATA_DIR": str(data_dir), "ALPR_TOPIC_PREFIX": prefix, "ALPR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
-    # The revenue service on the demo's compressed day: no grace period, and a session is
-    # decided one minute (of stream time) after its exit instead of an hour.
-    revenue_env = {"ALPR_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"), "ALPR_PAYMENT_LATE_MIN": "1",
-                   "ALPR_ORPHAN_AFTER_H": "0.05"}
+    # The revenue service on the demo's compressed day (no grace period; DEMO_PAYMENT_LATE, DEMO_IDLE_LAG).
+    revenue_env = {"ALPR_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"),
+                   "ALPR_PAYMENT_LATE_MIN": str(DEMO_PAYMENT_LATE / timedelta(minutes=1)),
+                   "ALPR_IDLE_LAG_S": str(DEMO_IDLE_LAG.total_seconds()), "ALPR_ORPHAN_AFTER_H": "0.05"}
     _footage(say)
     truth = load_truth(FOOTAGE / "ground_truth.jsonl")
     apply_topics(settings.kafka_bootstrap, prefix=prefix)
@@ -259,7 +291,9 @@ def _demo(args) -> int:
             say("demo: stopping...")
         api.look()  # what an operator and finance would open: occupancy, reconciliation (audited)
         time.sleep(1.0)  # let the last audit events reach the observer
+    ended = observer.clock()  # the services have stopped: nothing is decided after this
     observer.stop()
+    undecided = _undecided_in_store(settings, data_dir, ended) if "revenue" in services else None
     acc = accuracy(truth, list(observer.reads.values()), *_replay_clock())
     summary = {
         "complete": complete,
@@ -272,6 +306,7 @@ def _demo(args) -> int:
         "occupancy": {k: v["occupied"] for k, v in observer.occupancy.items()},
         "occupancy_expected": expected_occupancy(truth),
         "sessions": len(observer.matches),
+        "sessions_undecided": undecided,
         "matches_by_status": dict(sorted(Counter(m["status"] for m in observer.matches.values()).items())),
         "matches_off_plan": off_plan(plan, list(observer.matches.values())),
         "violations": len(observer.violations),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta
 
 from confluent_kafka import Consumer
 
@@ -36,6 +38,8 @@ class Observer:
         self.violations: dict[str, dict] = {}
         self.payments: set[str] = set()
         self.audit = Counter()
+        # The latest capture time among the passes, and when (wall time) it was seen: the demo's clock.
+        self.last_pass: tuple[datetime, float] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-observer", daemon=True)
 
@@ -70,6 +74,9 @@ class Observer:
                 old = self.passes.get(body["pass_id"])
                 if old is None or body["version"] >= old["version"]:
                     self.passes[body["pass_id"]] = body
+                first_seen = datetime.fromisoformat(body["first_seen"].replace("Z", "+00:00"))
+                if self.last_pass is None or first_seen > self.last_pass[0]:
+                    self.last_pass = (first_seen, time.time())
             elif topic == "alpr.occupancy.v1":
                 self.occupancy[body["facility_id"]] = body
             elif topic == "alpr.revenue-matches.v1":
@@ -80,6 +87,15 @@ class Observer:
                 self.payments.add(body["payment_id"])
             elif topic == "alpr.audit.v1":
                 self.audit[body["outcome"]] += 1
+
+    def clock(self) -> datetime | None:
+        """The demo's clock: the latest pass's capture time moved on by the wall time since it was
+        seen (the facility's time had its cameras gone on seeing nothing); None before any pass."""
+        with self.lock:
+            if self.last_pass is None:
+                return None
+            first_seen, seen_at = self.last_pass
+        return first_seen + timedelta(seconds=time.time() - seen_at)
 
     def all_frames_read(self) -> bool:
         with self.lock:

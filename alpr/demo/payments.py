@@ -47,7 +47,8 @@ def patrol_sweep(truth: list[TruthPass]) -> list[tuple[str, bytes, str]]:
     """The enforcement officer's closing patrol: one frame per vehicle still parked, a minute
     after the last lane event. Returns (plate, JPEG, captured_at) for the patrol camera's
     uploads; the patrol reads confirm who is inside and move the revenue stream's clock past
-    the last exits, so their sessions are decided."""
+    the last exits, so their sessions are decided at once (without them, or with nobody left
+    inside, revenue's idle clock decides them a payment window plus its lag after the last pass)."""
     import cv2
     import numpy as np
 

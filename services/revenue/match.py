@@ -26,7 +26,8 @@ The rules:
 
 When: a session is decided once its payment window has closed in stream time (exit +
 payment_late), so a payment published a little after the exit still counts and no
-provisional "unpaid" is ever published for a paid stay. A payment arriving after that
+provisional "unpaid" is ever published for a paid stay. When the passes stop, the idle
+clock moves stream time on (`services.revenue.clock`). A payment arriving after that
 (a permit issued retroactively) revises the decision: the match is republished and the
 latest one per session wins (ReplacingMergeTree(decided_at)).
 """

@@ -35,8 +35,19 @@ class RevenueSettings(ServiceSettings):
     payment_early_min: int = Field(
         15, ge=0, le=24 * 60, description="A payment made up to this many minutes before the entry counts for the session."
     )
-    payment_late_min: int = Field(
-        60, ge=0, le=7 * 24 * 60, description="A payment made up to this many minutes after the exit counts for the session."
+    payment_late_min: float = Field(
+        60, ge=0, le=7 * 24 * 60,
+        description="A payment made up to this many minutes after the exit counts for the session (fractions of a "
+        "minute for the compressed days of demos and tests).",
+    )
+    idle_lag_s: float = Field(
+        300.0,
+        ge=1,
+        le=86_400,
+        description="Once no pass has arrived on a passes partition for this many seconds, the clock that decides "
+        "sessions moves on with the wall clock, this far behind it (services/revenue/clock.py): a quiet night's last "
+        "sessions are decided when their payment window has passed, not at the next vehicle. A payment that reaches "
+        "revenue later than its window plus this lag revises the decision instead of making it.",
     )
     max_clock_skew_s: int = Field(
         300, ge=0, le=86_400, description="Payments dated further than this in the future are refused (a wrong clock)."

@@ -12,7 +12,9 @@ faust join needs both sides co-partitioned, and a plate parks in any facility, s
 * `rekey` validates payments (bad ones to alpr.payments.dlq with the reason) and re-keys
   them by the same confusable key, so that "8ABC123" paid and "8A8C123" read meet;
 * `matcher` consumes both internal topics (same key, same partition count, faust's own
-  partitioner: co-partitioned) and keeps one `Ledger` per plate key.
+  partitioner: co-partitioned) and keeps one `Ledger` per plate key;
+* `idle_tick` (a timer): once the passes have stopped for the idle lag, clock ticks on the
+  sessions topic move the matcher's clock on with the wall clock (`services.revenue.clock`).
 
 Both sides are re-keyed rather than the payments kept in a global table: a global table is
 consumed whole by every instance (memory grows with all payments, and each instance must
@@ -34,11 +36,13 @@ import asyncio
 import copy
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import faust
+from prometheus_client import Counter as MetricCounter, Gauge
 
 from alpr.contracts.models import Pass, Payment, utc_iso
 from alpr.contracts.registry import contract, decode, encode
@@ -48,6 +52,7 @@ from alpr.kafka import faust_fixes
 from alpr.kafka.state import faust_data_dir, save_state
 from alpr.metrics import DLQ_MESSAGES, MESSAGES
 from alpr.store import Store
+from services.revenue.clock import IdleClock
 from services.revenue.match import Decision, Ledger, Windows, orphan_payment
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.payments import PaymentCheck, PaymentRefused
@@ -60,6 +65,13 @@ log = logging.getLogger(__name__)
 SERVICE = "revenue"
 SWEEP_EVERY = timedelta(minutes=5)
 MAX_BACKOFF_S = 10.0
+IDLE_CHECK_S = 1.0
+TICK_EVERY_MS = 60_000  # of stream time, between the ticks that traffic sends
+
+IDLE_TICKS = MetricCounter("alpr_revenue_idle_ticks",
+                           "Clock ticks published to the matcher because the passes partitions were idle.")
+STREAM_CLOCK = Gauge("alpr_revenue_stream_clock_seconds",
+                     "The latest clock (capture time, epoch seconds) published to the matcher by traffic or idle ticks.")
 
 
 @dataclass
@@ -73,6 +85,7 @@ class Counters:
     violations: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    idle_ticks: int = 0
     last_batch_at: float = 0.0
 
 
@@ -94,6 +107,10 @@ class RevenueStream:
         self.watermarks: dict[int, datetime] = {}
         self.swept: dict[int, datetime] = {}
         self.last_tick_ms = 0
+        lag_ms = int(settings.idle_lag_s * 1000)
+        self.idle = IdleClock(lag_ms, resolution_ms=min(60_000, max(1_000, lag_ms // 10)))
+        self.pairing_busy = False
+        self.ready = False
         # Plate keys with an undecided session, by partition, with the earliest due time.
         # Memory only: rebuilt from the table at the first batch of a partition after a start.
         self.pending: dict[int, dict[str, int]] = {}
@@ -141,6 +158,19 @@ class RevenueStream:
         app.agent(self.passes_in, name=f"{self.app_id}.pairing")(self._agent(self.pair_batch, batch, within))
         app.agent(self.payments_in, name=f"{self.app_id}.rekey")(self._agent(self.rekey_batch, batch, within))
         app.agent(self.matcher_in, name=f"{self.app_id}.matcher")(self._agent(self.match_batch, batch, within))
+        app.timer(IDLE_CHECK_S, name=f"{self.app_id}.idle-clock")(self.idle_tick)
+
+        @app.on_partitions_revoked.connect
+        async def _revoked(app, revoked, **kwargs) -> None:  # noqa: ANN001
+            self.ready = False
+            self.idle.forget()
+
+        @app.on_rebalance_complete.connect
+        async def _recovered(app, **kwargs) -> None:  # noqa: ANN001
+            try:
+                self._restore_idle_clock()
+            finally:
+                self.ready = True  # without a restored clock, ticks start again from the next pass
 
     def _agent(self, handle, batch: int, within: float):
         async def agent(stream):
@@ -205,9 +235,21 @@ class RevenueStream:
 
     # -- pairing: passes by facility -> sessions by plate key --------------------------------
     async def pair_batch(self, events: list) -> None:
+        self.pairing_busy = True
+        try:
+            await self._pair_batch(events)
+        finally:
+            self.pairing_busy = False
+        # Idle from now on: a batch whose effects waited out an outage was not quiet time.
+        done_ms = int(time.time() * 1000)
+        for partition in {event.message.partition for event in events}:
+            self.idle.saw(partition, None, done_ms)
+
+    async def _pair_batch(self, events: list) -> None:
         rows = Rows()
         out: list[tuple[Any, bytes, bytes]] = []
         states: dict[str, tuple[Any, dict]] = {}
+        arrived_ms = int(time.time() * 1000)
         for event in events:
             try:
                 p: Pass = decode(self.passes_contract, event.message.value)
@@ -223,6 +265,9 @@ class RevenueStream:
             states[p.facility_id] = (event, state)
             rows.add("passes", pass_row(p, self.keeper))
             outcome = self.pairing.apply(state, p)
+            # Where the idle clock of this facility's partition starts again after a restart.
+            state["clock"] = {"p": event.message.partition, "arrived_ms": arrived_ms}
+            self.idle.saw(event.message.partition, state["watermark_ms"], arrived_ms)
             for s in outcome.written:
                 rows.add("sessions", session_row(s, self.keeper))
             for s in outcome.decided:
@@ -237,10 +282,15 @@ class RevenueStream:
     async def _tick(self, watermark_ms: int) -> None:
         """Tell every matcher partition how far the passes' stream time got: sessions are decided
         when their payment window closes, and an open session moves no session message."""
-        if watermark_ms < self.last_tick_ms + 60_000:
+        if watermark_ms < self.last_tick_ms + TICK_EVERY_MS:
             return
         self.last_tick_ms = watermark_ms
-        body = json.dumps({"tick_ms": watermark_ms}).encode()
+        await self._publish_tick(watermark_ms, idle=False)
+
+    async def _publish_tick(self, tick_ms: int, idle: bool) -> None:
+        """A tick is a record on every partition of the matcher's input, like the sessions: the
+        matcher's replays (a restart, a rebalance) read the same clock and redo the same decisions."""
+        body = json.dumps({"tick_ms": tick_ms, "idle": idle}).encode()
 
         async def send() -> None:
             futures = [await self.sessions_by_plate.send(key=b"", value=body, partition=p)
@@ -248,6 +298,33 @@ class RevenueStream:
             await asyncio.gather(*futures)
 
         await self._effect("tick", send)
+        self.idle.published(tick_ms)
+        STREAM_CLOCK.set(self.idle.published_ms / 1000)
+
+    async def idle_tick(self) -> None:
+        """Every IDLE_CHECK_S: when the passes partitions have been quiet for the idle lag, move the
+        matcher's clock on with the wall clock (services/revenue/clock.py). Not while a batch of
+        passes is being handled (its partition is busy, not idle) nor while partitions move."""
+        if not self.ready or self.pairing_busy:
+            return
+        tick_ms = self.idle.tick(int(time.time() * 1000))
+        if tick_ms is None:
+            return
+        await self._publish_tick(tick_ms, idle=True)
+        self.counters.idle_ticks += 1
+        IDLE_TICKS.inc()
+
+    def _restore_idle_clock(self) -> None:
+        """After a rebalance: each assigned passes partition's clock from its facilities' saved state
+        (stream time, and when their latest pass arrived), so a restart on a quiet night goes on
+        deciding instead of waiting for a vehicle. A state saved before the idle clock existed
+        has no "clock" yet: its partition ticks again from its next pass."""
+        topic = self.passes_in.get_topic_name()
+        assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+        for state in list(self.facility_state.data.values()):
+            clock = (state or {}).get("clock")
+            if clock and clock["p"] in assigned:
+                self.idle.saw(clock["p"], state["watermark_ms"], clock["arrived_ms"])
 
     # -- rekey: payments by plate -> payments by plate key -----------------------------------
     async def rekey_batch(self, events: list) -> None:

@@ -32,7 +32,7 @@ class RevenueProcess:
     """`alpr revenue serve` in a subprocess, on fresh topics, with its own data directory, started
     from an empty working directory (`workdir`): whatever it writes must land in the data dir."""
 
-    def __init__(self, bootstrap: str, prefix: str, data_dir: Path) -> None:
+    def __init__(self, bootstrap: str, prefix: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         self.workdir = data_dir.parent / f"{data_dir.name}-workdir"
@@ -44,7 +44,10 @@ class RevenueProcess:
             # TEST_SERVICE_LOG_LEVEL=DEBUG shows faust's own log in revenue.log when chasing a failure.
             "ALPR_ORPHAN_AFTER_H": "12", "ALPR_REKEY_PARTITIONS": "2", "ALPR_LOG_LEVEL": os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
             "ALPR_BATCH_WITHIN_S": "0.02", "ALPR_SESSION_TIMEOUT_S": "6",
+            # The idle clock ticks in every revenue test (a SIGKILL, a restart, a scripted day in the past).
+            "ALPR_IDLE_LAG_S": "2",
         })
+        self.env.update(env or {})
         self.log = data_dir / "revenue.log"
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"

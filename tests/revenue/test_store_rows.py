@@ -71,3 +71,20 @@ def test_a_legal_hold_marks_every_revenue_table_and_new_rows_in_scope(store):
     keeper.apply(Hold(hold_id="h1", action="release", basis="subpoena", case_ref="SUB-1", plates=["7XYZ001"], by="counsel",
                       at=now + timedelta(seconds=1)))
     assert store.query(f"SELECT max(held) AS h FROM {store.database}.sessions") == [{"h": 0}]
+
+
+def test_the_demo_counts_sessions_past_their_window_and_lag_without_a_decision(store):
+    from alpr.demo.cli import DEMO_IDLE_LAG, DEMO_PAYMENT_LATE, sessions_undecided
+
+    day_rows(None).write(store)  # 7XYZ001 left at 14:10 and was decided
+    pairing, state, rows = Pairing(12 * 3_600_000), new_state(), Rows()
+    for p in [scenario.a_pass("entry", "5KLM777", "11:00"), scenario.a_pass("exit", "5KLM777", "13:00"),
+              scenario.a_pass("entry", "8ABC123", "13:10")]:  # 5KLM777 left, undecided; 8ABC123 is inside
+        for s in pairing.apply(state, p).written:
+            rows.add("sessions", session_row(s, None))
+    rows.write(store)
+    window = DEMO_PAYMENT_LATE + DEMO_IDLE_LAG
+    assert sessions_undecided(store, None) == 0  # no pass seen: no clock
+    assert sessions_undecided(store, scenario.at("13:00") + window) == 0  # not older than window + lag yet
+    assert sessions_undecided(store, scenario.at("13:00") + window + timedelta(seconds=1)) == 1
+    assert sessions_undecided(store, scenario.at("23:00")) == 1
