@@ -122,3 +122,33 @@ def test_other_cuts_are_read_only_for_doubtful_plates():
     reader.calls.clear()
     Recognizer(detector, reader).recognize([img])  # without the rule: every cut of every plate at once
     assert reader.calls == [8]
+
+
+class Fixed:
+    """A reader that answers each crop by its first pixel: {key: (text, confidence)}."""
+
+    def __init__(self, name, answers):
+        self.name, self.answers, self.seen = name, answers, []
+
+    def read(self, crops):
+        keys = [int(c[0, 0, 0]) for c in crops]
+        self.seen.append(keys)
+        return [TextRead(self.answers[k][0], self.answers[k][1], (self.answers[k][1],) * len(self.answers[k][0]))
+                for k in keys]
+
+    def warmup(self):
+        pass
+
+
+def test_fallback_reader_asks_the_second_reader_only_about_doubted_crops():
+    from services.recognizer.models.fusion import FallbackReader
+
+    primary = Fixed("cct", {1: ("ABC123", 0.999), 2: ("A8C123", 0.6), 3: ("XYZ", 0.5)})
+    second = Fixed("crnn", {2: ("ABC123", 0.99), 3: ("XY2", 0.8)})
+    reader = FallbackReader(primary, second, below=0.98, at_least=0.95)
+    assert reader.name == "fallback(cct|crnn)"
+    crops = [np.full((4, 4, 3), k, np.uint8) for k in (1, 2, 3)]
+    sure, replaced, kept = reader.read(crops)
+    assert second.seen == [[2, 3]]
+    assert (sure.text, replaced.text, kept.text) == ("ABC123", "ABC123", "XYZ")  # 0.8 is not sure enough
+    assert replaced.confidence == 0.99

@@ -15,6 +15,7 @@ Each backend is a typed spec with a `type` discriminator (like frigate's detecto
 | `project-crnn` | the project's CRNN + CTC (`weights/reader.pt`), the default |
 | `cct-onnx` | a fast-plate-ocr CCT reader, ONNX Runtime, from the models dir (v2 global by default) |
 | `vote` | several readers, their texts voted with the plate's other cuts |
+| `fallback` | the CCT reader, and the project's CRNN for the crops it doubts (fusion.FallbackReader) |
 
 `ALPR_DETECTOR` / `ALPR_READER` name a preset (`DETECTOR_PRESETS`, `READER_PRESETS`);
 code may pass a spec (or a dict with `type`) instead. `alpr eval --backend` takes a named
@@ -101,12 +102,22 @@ class VoteReaderSpec(_Spec):
         None, description="per part, a Platt fit (a, b) of P(correct | confidence) from calibrate.py")
 
 
+class FallbackReaderSpec(_Spec):
+    type: Literal["fallback"] = "fallback"
+    primary: "ReaderSpec" = CctOnnxSpec()
+    fallback: "ReaderSpec" = ProjectCrnnSpec()
+    below: float = Field(0.98, ge=0.0, le=1.0, description="the fallback reads the crops the primary reads below this")
+    at_least: float = Field(0.95, ge=0.0, le=1.0, description="... and replaces the primary's read when this sure")
+
+
 DetectorSpec = Annotated[Union[ProjectYoloSpec, ProjectYoloOnnxSpec, YoloV9OnnxSpec, FusedDetectorSpec, CascadeDetectorSpec],
                         Field(discriminator="type")]
-ReaderSpec = Annotated[Union[ProjectCrnnSpec, CctOnnxSpec, VoteReaderSpec], Field(discriminator="type")]
+ReaderSpec = Annotated[Union[ProjectCrnnSpec, CctOnnxSpec, VoteReaderSpec, FallbackReaderSpec],
+                      Field(discriminator="type")]
 FusedDetectorSpec.model_rebuild()
 CascadeDetectorSpec.model_rebuild()
 VoteReaderSpec.model_rebuild()
+FallbackReaderSpec.model_rebuild()
 
 DETECTOR_PRESETS: dict[str, object] = {
     "project-yolo": ProjectYoloSpec(),
@@ -120,6 +131,7 @@ READER_PRESETS: dict[str, object] = {
     "cct-onnx": CctOnnxSpec(),
     "cct-v1-onnx": CctOnnxSpec(model="cct_xs_v1_global.onnx"),
     "vote": VoteReaderSpec(),
+    "fallback": FallbackReaderSpec(),
     # Platt fits from `python -m services.recognizer.models.calibrate --tuning <HARD seed 8001, 150 frames>
     # --datasets ../shared/datasets` (1,605 tuning reads per reader: synthetic cuts + plates-ar-ocr train side),
     # 2026-12-01 22:25 UTC; fitted for cct_xs_v2_global@8031afb5fdc6 (round_zero on) and crnn-ctc@d69802be2103,
@@ -216,6 +228,12 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
         folder = Path(weights_dir) if spec.source == "project" else models_dir
         return CctOnnxReader(folder, spec.model, spec.config, device=device, round_zero=spec.round_zero,
                              margin=spec.margin, calibration=spec.calibration)
+    if spec.type == "fallback":
+        from services.recognizer.models.fusion import FallbackReader
+
+        primary, fallback = (build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
+                                          correct=correct) for p in (spec.primary, spec.fallback))
+        return FallbackReader(primary, fallback, below=spec.below, at_least=spec.at_least)
     from services.recognizer.models.fusion import VoteReader
 
     return VoteReader([build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
