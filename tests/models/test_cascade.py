@@ -152,3 +152,18 @@ def test_fallback_reader_asks_the_second_reader_only_about_doubted_crops():
     assert second.seen == [[2, 3]]
     assert (sure.text, replaced.text, kept.text) == ("ABC123", "ABC123", "XYZ")  # 0.8 is not sure enough
     assert replaced.confidence == 0.99
+
+
+def test_a_fallback_read_takes_the_primarys_region_and_its_round_character_rule():
+    from services.recognizer.models.fusion import FallbackReader
+
+    class Regional(Fixed):
+        def read(self, crops):
+            from dataclasses import replace
+
+            return [replace(r, region="United States") for r in super().read(crops)]
+
+    primary = Regional("cct", {1: ("J0V", 0.6)})
+    reader = FallbackReader(primary, Fixed("crnn", {1: ("JOY", 0.99)}))
+    (read,) = reader.read([np.full((4, 4, 3), 1, np.uint8)])
+    assert (read.text, read.region) == ("J0Y", "United States")

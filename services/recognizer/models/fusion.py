@@ -8,9 +8,11 @@ sums each reader's own confidences, optionally weighted per reader.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
+from alpr.plates import round_character
 from services.recognizer.models.protocols import Box, Detection, PlateDetector, PlateReader, TextRead
 
 
@@ -133,8 +135,6 @@ class VoteReader:
         """Per crop, (read, vote weight) from every reader, in reader order."""
         reads = [p.read(crops) for p in self.parts]
         if self.calibration is not None:
-            from dataclasses import replace
-
             from services.recognizer.models.calibrate import calibrated
 
             reads = [[replace(x, confidence=calibrated(x.confidence, ab)) if x.text else x for x in r]
@@ -173,7 +173,10 @@ class FallbackReader:
         if doubted:
             for i, second in zip(doubted, self.fallback.read([crops[i] for i in doubted])):
                 if second.text and second.confidence >= self.at_least:
-                    reads[i] = second
+                    # A reader without a region head takes the primary's region, and with it the
+                    # round-character rule (alpr.plates): the CRNN reads synthetic vanity J0Y as JOY.
+                    region = second.region or reads[i].region
+                    reads[i] = replace(second, text=round_character(second.text, region), region=region)
         return reads
 
     def warmup(self) -> None:
