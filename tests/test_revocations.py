@@ -211,6 +211,8 @@ def test_a_logout_reaches_another_service_within_seconds_and_a_restarted_one_sti
         refused = wait_for(lambda: (r := httpx.get(facilities, headers=mine, timeout=10)).status_code == 401 and r,
                            timeout=5, what="occupancy to refuse the logged-out token")
         assert refused.json()["detail"] == "token revoked" and time.monotonic() - logged_out < 5
+        metrics = httpx.get(f"{occupancy.url}/metrics", timeout=10).text  # the delay is measured, not guessed
+        assert 'alpr_revocation_delay_seconds_count{service="occupancy"} 1.0' in metrics
         assert httpx.get(facilities, headers=theirs, timeout=10).status_code == 200  # only that token
         event = audit_event(bootstrap, kafka.topic("alpr.audit.v1"),
                             lambda e: e["service"] == "occupancy" and e["outcome"] == "denied" and e["user"] == "shiftlead")
