@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 TOPIC = "alpr.revocations.v1"
 PRUNE_EVERY_S = 30.0
+COMMIT_ATTEMPTS = 5
+_COORDINATOR_MOVING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                       KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD, KafkaError._TRANSPORT)
 
 
 def parse_revocation(key: bytes | None, value: bytes | None) -> tuple[str, Revocation | None]:
@@ -252,12 +255,18 @@ class RevocationFeed(RevocationSet):
         offsets: dict[int, int] = {}
         for m in dead:
             offsets[m.partition()] = max(offsets.get(m.partition(), 0), m.offset() + 1)
-        try:
-            self.consumer.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()], asynchronous=False)
-        except KafkaException as err:
-            log.warning("revocations commit failed; a restart dead-letters these again",
-                        extra={"service": self.service, "error": err.args[0].str()})
-            return
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                self.consumer.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()],
+                                     asynchronous=False)
+                break
+            except KafkaException as err:
+                error = err.args[0]
+                if attempt == COMMIT_ATTEMPTS - 1 or not (error.retriable() or error.code() in _COORDINATOR_MOVING):
+                    log.warning("revocations commit failed; a restart dead-letters these again",
+                                extra={"service": self.service, "error": error.str()})
+                    return
+                time.sleep(0.2 * 2 ** attempt)  # backing off a group coordinator that is (re)starting
         for p, o in offsets.items():
             self._dlq_from[p] = max(self._dlq_from.get(p, 0), o)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from fastapi import Depends
 from fastapi.testclient import TestClient
@@ -289,7 +289,14 @@ def test_malformed_revocations_go_to_the_dlq_once_and_expired_ones_are_tombstone
     topic, dlq = f"{prefix}alpr.revocations.v1", f"{prefix}alpr.revocations.dlq"
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     resource = ConfigResource(ResourceType.TOPIC, topic)
-    assert admin.describe_configs([resource])[resource].result(30)["cleanup.policy"].value == "compact"
+
+    def cleanup_policy():
+        try:  # a topic just created is known to every part of the broker a moment later
+            return admin.describe_configs([resource])[resource].result(30)["cleanup.policy"].value
+        except KafkaException:
+            return None
+
+    assert wait_for(cleanup_policy, what="the new topic's configuration") == "compact"
 
     good = token_revocation(principal(token_id="good"), reason="logout", by="jdoe")
     body = json.loads(encode(good))
