@@ -3,6 +3,8 @@
 The governance service (services/audit) issues them after a password login of a user with a
 written authorization and current training; every other service only verifies them with the
 shared secret. A request without a valid token gets 401 and an audit event (`denied`).
+A token stops working before its expiry when it is revoked (a logout, a disabled user):
+`alpr.revocations` carries that to every service within seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from alpr.roles import ROLES, Permission, permissions_of
 ALGORITHM = "HS256"
 ISSUER = "alpr-governance"
 DEFAULT_TTL_S = 15 * 60
+# The longest lifetime any token may have (the governance settings cap theirs here): a
+# revocation of "every token of a user issued before T" matters until T plus this.
+MAX_TOKEN_TTL_S = 12 * 60 * 60
 
 
 class AuthError(Exception):
@@ -31,6 +36,7 @@ class Principal:
     token_id: str
     expires_at: int
     scope: dict | None = None  # a release token's scope: release_id, plates, time_from, time_to
+    issued_at: int = 0  # the token's iat (epoch seconds): a user's revocation refuses tokens issued before it
 
     def can(self, permission: Permission) -> bool:
         return permission in permissions_of(self.role)
@@ -40,6 +46,8 @@ def issue_token(secret: str, user: str, role: str, ttl_s: int = DEFAULT_TTL_S, n
                 scope: dict | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    if not 0 < ttl_s <= MAX_TOKEN_TTL_S:
+        raise ValueError(f"token lifetime {ttl_s}s is outside 1..{MAX_TOKEN_TTL_S}s")
     issued = int(now if now is not None else time.time())
     claims = {"sub": user, "role": role, "iat": issued, "exp": issued + ttl_s, "iss": ISSUER, "jti": uuid.uuid4().hex}
     if scope is not None:
@@ -60,7 +68,7 @@ def verify_token(secret: str, token: str) -> Principal:
         raise AuthError("token names an unknown role")
     if claims["role"] == "release" and not isinstance(claims.get("scope"), dict):
         raise AuthError("release token without a scope")
-    return Principal(claims["sub"], claims["role"], claims["jti"], int(claims["exp"]), claims.get("scope"))
+    return Principal(claims["sub"], claims["role"], claims["jti"], int(claims["exp"]), claims.get("scope"), int(claims["iat"]))
 
 
 def bearer(authorization: str | None) -> str:

@@ -1,9 +1,10 @@
 """The same shape for every service's HTTP API: /healthz, /metrics, login-only data routes.
 
 `create_app` gives a FastAPI app with the two operational routes; `Guard` is the dependency
-that every data route uses: it verifies the bearer token, checks the role matrix, and hands
-the route an `Access` whose `served(...)` records the audit event before data leaves
-(fail closed: no audit record, no data).
+that every data route uses: it verifies the bearer token, refuses a revoked one
+(`alpr.revocations`), checks the role matrix, and hands the route an `Access` whose
+`served(...)` records the audit event before data leaves (fail closed: no audit record, no
+data; no complete revocation set, no data either).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import alpr.metrics  # noqa: F401  (registers the shared metrics, so every /metrics lists them)
 from alpr.audit import AuditClient, AuditUnavailable
 from alpr.auth import AuthError, Principal, bearer, verify_token
+from alpr.contracts.models import utc_iso
+from alpr.revocations import RevocationSet
 from alpr.roles import Permission
 
 Check = Callable[[], bool]
@@ -86,28 +89,54 @@ class Access:
             raise HTTPException(503, f"audit log unavailable, data not served: {err}") from None
 
 
+def authenticate(request: Request, action: str, *, operational: bool = False) -> Principal:
+    """The request's principal: a valid bearer token that is not revoked. Otherwise an
+    HTTPException, audited like every refusal: 401 for a missing, bad, expired or revoked
+    token; 503 while this service has not read every revocation yet (it cannot tell whether
+    the token was revoked while it was down). An `operational` route, which serves no ALPR
+    data and must answer during a Kafka outage (camera source states), does not wait for that:
+    it still refuses every revocation it knows."""
+    state = request.app.state
+    audit: AuditClient = state.audit
+    revocations: RevocationSet = state.revocations
+    client = request.client.host if request.client else ""
+    path = request.url.path
+
+    def refuse(principal: Principal | None, status: int, detail: str, reason: str, headers: dict) -> HTTPException:
+        audit.record_nowait(audit.event(principal, action, path, outcome="denied", client=client, reason=reason))
+        return HTTPException(status, detail, headers=headers)
+
+    try:
+        principal = verify_token(state.auth_secret, bearer(request.headers.get("authorization")))
+    except AuthError as err:
+        raise refuse(None, 401, str(err), str(err), {"WWW-Authenticate": "Bearer"}) from None
+    revoked = revocations.refusal(principal)
+    if revoked is not None:
+        reason = f"token revoked: {revoked.reason} by {revoked.by} at {utc_iso(revoked.at)}"
+        raise refuse(principal, 401, "token revoked", reason, {"WWW-Authenticate": "Bearer"})
+    if not operational and not revocations.loaded():
+        reason = "token revocations not loaded yet"
+        raise refuse(principal, 503, f"{reason}; retry shortly", reason, {"Retry-After": "1"})
+    return principal
+
+
 class Guard:
     """FastAPI dependency: `Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))`.
 
-    Reads the auth secret and audit client from `app.state` (set by the service at start).
+    Reads the auth secret, audit client and revocation set from `app.state` (`install_auth`).
+    `operational=True` is for routes that serve no ALPR data and must answer while Kafka is
+    away (see `authenticate`).
     """
 
-    def __init__(self, permission: Permission, action: str) -> None:
+    def __init__(self, permission: Permission, action: str, operational: bool = False) -> None:
         self.permission = permission
         self.action = action
+        self.operational = operational
 
     def __call__(self, request: Request) -> Access:
-        state = request.app.state
-        audit: AuditClient = state.audit
+        audit: AuditClient = request.app.state.audit
         client = request.client.host if request.client else ""
-        principal = None
-        try:
-            principal = verify_token(state.auth_secret, bearer(request.headers.get("authorization")))
-            if state.is_revoked(principal):
-                raise AuthError("token revoked")
-        except AuthError as err:
-            audit.record_nowait(audit.event(None, self.action, request.url.path, outcome="denied", client=client, reason=str(err)))
-            raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from None
+        principal = authenticate(request, self.action, operational=self.operational)
         if not principal.can(self.permission):
             reason = f"role {principal.role} lacks {self.permission.value}"
             audit.record_nowait(audit.event(principal, self.action, request.url.path, outcome="denied", client=client, reason=reason))
@@ -115,10 +144,12 @@ class Guard:
         return Access(principal, self.action, request.url.path, client, audit)
 
 
-def install_auth(app: FastAPI, *, auth_secret: str, audit: AuditClient, is_revoked: Callable[[Principal], bool] | None = None) -> None:
+def install_auth(app: FastAPI, *, auth_secret: str, audit: AuditClient, revocations: RevocationSet) -> None:
+    """What `Guard` reads. `revocations` is the service's `RevocationFeed` (or, for an app built
+    without consumers, a `RevocationSet(loaded=True)`)."""
     app.state.auth_secret = auth_secret
     app.state.audit = audit
-    app.state.is_revoked = is_revoked or (lambda principal: False)
+    app.state.revocations = revocations
 
 
 def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:

@@ -26,3 +26,9 @@ E2E_LATENCY = Histogram(
 # A faust agent's stream jumped over offsets (alpr/kafka/faust_fixes.py): messages not processed.
 OFFSET_JUMPS = Counter("alpr_stream_offset_jumps", "Offsets a stream processor's input jumped over (messages lost)",
                        ["service", "topic"])
+# Token revocations (alpr/revocations.py): how many a service holds, and how long one took to arrive.
+REVOCATIONS = Gauge("alpr_revocations", "Token revocations in force in this service's set.", ["service"])
+REVOCATION_DELAY = Histogram(
+    "alpr_revocation_delay_seconds", "From a revocation's publication (its `at`) to this service refusing the token.",
+    ["service"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from alpr.audit import AuditClient
 from alpr.auth import issue_token
 from alpr.http import Access, Guard, create_app, install_auth
+from alpr.revocations import RevocationSet
 from alpr.roles import Permission
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
@@ -22,7 +23,7 @@ Search = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search
 
 def make_app(audit: AuditClient, ready: bool = True):
     app = create_app("probe", checks={"store": lambda: ready})
-    install_auth(app, auth_secret=SECRET, audit=audit)
+    install_auth(app, auth_secret=SECRET, audit=audit, revocations=RevocationSet("probe", loaded=True))
     @app.get("/v1/passes")
     def passes(access: Search, plate: str):
         rows = [{"plate": plate}]

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from alpr.audit import AuditClient
 from alpr.auth import issue_token
 from alpr.http import Guard
+from alpr.revocations import RevocationSet
 from alpr.roles import ROLE_PERMISSIONS
 from alpr.runtime import Workers
 
@@ -72,7 +73,7 @@ def _audit_app(tmp_path, audit):
     from services.audit.settings import AuditSettings
 
     settings = AuditSettings(data_dir=tmp_path, auth_secret=SECRET, environment="test", kafka_bootstrap=audit.bootstrap)
-    return build_app(settings, open_audit_store(settings), Workers(), audit)
+    return build_app(settings, open_audit_store(settings), Workers(), audit, revocations=RevocationSet("audit", loaded=True))
 
 
 def _ingest_app(tmp_path, audit):
@@ -120,7 +121,7 @@ def test_every_data_route_needs_a_login_and_audits_each_allowed_request(service,
     from alpr.http import install_auth
 
     if not hasattr(app.state, "audit"):
-        install_auth(app, auth_secret=SECRET, audit=audit)
+        install_auth(app, auth_secret=SECRET, audit=audit, revocations=RevocationSet(service, loaded=True))
     client = TestClient(app)
     checked = 0
     for path, route in api_routes(app.routes):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PLATE_PATTERN = r"^[A-Z0-9]{1,10}$"
 ROI_PATTERN = r"^[0-9]{1,5},[0-9]{1,5}( [0-9]{1,5},[0-9]{1,5}){2,63}$"
@@ -218,6 +218,46 @@ class Hold(Contract):
     time_to: AwareDatetime | None = None
     by: str = Field(min_length=1, max_length=100)
     at: AwareDatetime
+
+
+class Revocation(Contract):
+    """Access tokens refused before they expire, on alpr.revocations.v1 (compacted, keyed by
+    `revocation_id`). Policy 3.A and 3.C.1: a user who logged out or was disabled has no access.
+
+    kind `token`: the one token `token_id` (a logout). kind `user`: every token of `user` issued
+    (its `iat`) before `issued_before` (a disabled account); a later record for the same user
+    replaces it and covers more. Consumers enforce `kind`, `token_id`, `user`, `issued_before`
+    and `expires_at`; `reason`, `by` and `at` are for the audit record of each refusal. After
+    `expires_at` no token the record refuses can still be valid: the governance service then
+    publishes a tombstone (null value) for the key, and compaction forgets both.
+    """
+
+    revocation_id: Id = Field(description="The message key: 'token:<token_id>' or 'user:<user>'.")
+    kind: Literal["token", "user"]
+    user: Id = Field(max_length=100, description="Login name: the token's subject, or the user whose tokens are refused.")
+    token_id: Id | None = Field(None, description="kind token: the token's id (its jti claim); null for kind user.")
+    issued_before: AwareDatetime | None = Field(
+        None, description="kind user: tokens of the user issued before this time are refused; null for kind token.")
+    reason: str = Field(min_length=1, max_length=200, description="Why: logout, user_disabled, ... (free text: a new "
+                        "reason must not make an older consumer dead-letter a revocation it should enforce).")
+    by: str = Field(min_length=1, max_length=100, description="Who revoked: the user logging out, the administrator.")
+    at: AwareDatetime = Field(description="When it was revoked (the origin of the propagation delay metric).")
+    expires_at: AwareDatetime = Field(description="Until when the record matters: the token's expiry, or issued_before "
+                                      "plus the longest token lifetime.")
+
+    @model_validator(mode="after")
+    def _kind_fits_key(self):
+        if self.kind == "token":
+            if self.token_id is None or self.issued_before is not None:
+                raise ValueError("kind token needs token_id and no issued_before")
+            expected = f"token:{self.token_id}"
+        else:
+            if self.issued_before is None or self.token_id is not None:
+                raise ValueError("kind user needs issued_before and no token_id")
+            expected = f"user:{self.user}"
+        if self.revocation_id != expected:
+            raise ValueError(f"revocation_id must be {expected!r}")
+        return self
 
 
 class DlqHeaders(Contract):

@@ -34,6 +34,9 @@ class TopicContract(BaseModel):
     retention_ms: int = Field(ge=-1)
     cleanup_policy: Literal["delete", "compact", "compact,delete"] = "delete"
     max_message_bytes: int = Field(1_048_588, ge=1024, le=8 * 1024 * 1024, description="Largest message the topic takes.")
+    segment_ms: int | None = Field(
+        None, ge=60_000, description="Roll a segment at least this often (segment.ms). Compaction never touches the "
+        "active segment, so a compacted topic that must stay small rolls more often than the broker's 7 days.")
     model: str = Field(description="Class name in alpr.contracts.models.")
     payload: Literal["value", "headers"] = "value"
     dlq: str | None = Field(None, description="Dead-letter topic used by this topic's consumers.")
@@ -51,11 +54,14 @@ class TopicContract(BaseModel):
         return SCHEMAS_DIR / "examples" / self.topic
 
     def topic_config(self) -> dict[str, str]:
-        return {
+        config = {
             "retention.ms": str(self.retention_ms),
             "cleanup.policy": self.cleanup_policy,
             "max.message.bytes": str(self.max_message_bytes),
         }
+        if self.segment_ms is not None:
+            config["segment.ms"] = str(self.segment_ms)
+        return config
 
 
 @functools.cache

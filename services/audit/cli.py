@@ -10,6 +10,7 @@ from datetime import date
 def _serve(args) -> int:
     from alpr import logs
     from alpr.audit import AuditClient
+    from alpr.revocations import RevocationFeed
     from alpr.runtime import Workers, run_service
     from alpr.settings import ensure_port_free, load_settings
     from services.audit.main import build_app, build_consumer, open_audit_store
@@ -24,8 +25,11 @@ def _serve(args) -> int:
     try:
         prefix = settings.topic_prefix
         workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
+        revocations = RevocationFeed("audit", settings.kafka_bootstrap, topic_prefix=prefix)
+        workers.start("revocations", revocations.run)
         audit = AuditClient(settings.kafka_bootstrap, "audit", topic=f"{prefix}alpr.audit.v1")
-        app = build_app(settings, store, workers, audit, topic_prefix=prefix)
+        app = build_app(settings, store, workers, audit, topic_prefix=prefix, revocations=revocations)
+        workers.start("revocation-sweep", app.state.revocation_book.sweeper(settings.revocation_sweep_s))
         run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
     finally:
         if audit is not None:
@@ -110,8 +114,20 @@ def _train(args) -> int:
 
 
 def _disable(args) -> int:
+    from alpr.errors import AlprError
+    from services.audit.revocations import RevocationBook, RevocationUnpublished, user_revocation
+
     admin = _Admin()
     admin.registry.set_disabled(args.username, not args.enable)
+    if not args.enable:
+        # As the API does: the tokens issued before are revoked everywhere before we say done.
+        book = RevocationBook(admin.registry.db, admin.settings.kafka_bootstrap,
+                              topic=f"{admin.settings.topic_prefix}alpr.revocations.v1")
+        try:
+            book.publish(user_revocation(args.username, reason="user_disabled", by=admin.principal.user))
+        except RevocationUnpublished as err:
+            raise AlprError(f"{args.username} disabled, but the tokens already issued are still valid: {err}; "
+                            "run the command again") from None
     admin.done("users.enable" if args.enable else "users.disable", user=args.username)
     print(f"{args.username}: {'enabled' if args.enable else 'disabled'}")
     return 0

@@ -12,12 +12,14 @@ from alpr.roles import Permission
 from alpr.store import Store
 from services.audit.login import LoginService
 from services.audit.registry import UserRegistry
+from services.audit.revocations import RevocationBook
 
 
 RegistryDep = Annotated[UserRegistry, Depends(state_dep("registry"))]
 StoreDep = Annotated[Store, Depends(state_dep("store"))]
 LoginDep = Annotated[LoginService, Depends(state_dep("login"))]
 AuditDep = Annotated[AuditClient, Depends(state_dep("audit"))]
+RevocationsDep = Annotated[RevocationBook, Depends(state_dep("revocation_book"))]
 
 AuditRead = Annotated[Access, Depends(Guard(Permission.AUDIT_READ, "audit.query"))]
 UsersAdmin = Annotated[Access, Depends(Guard(Permission.USERS_ADMIN, "users.admin"))]

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from alpr.audit import AuditClient
 from alpr.http import create_app, install_auth
 from alpr.kafka.consumer import BatchConsumer
+from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from alpr.store import Store, open_store
 from services.audit.db import GovernanceDB
@@ -18,6 +19,7 @@ from services.audit.login import LoginService
 from services.audit.processor import audit_row
 from services.audit.registry import UserRegistry
 from services.audit.releases import ReleaseBook
+from services.audit.revocations import RevocationBook
 from services.audit.routes import auth, holds, public, releases, trail, users
 from services.audit.settings import AuditSettings
 
@@ -45,20 +47,25 @@ def build_app(
     audit: AuditClient,
     registry: UserRegistry | None = None,
     topic_prefix: str = "",
+    *,
+    revocations: RevocationSet,
 ) -> FastAPI:
+    """`revocations`: the service's `RevocationFeed` (started by the caller, like the sink); the
+    revocations this service publishes are applied to it at once as well."""
     db = registry.db if registry else GovernanceDB(settings.governance_url)
     registry = registry or UserRegistry(db)
 
     def store_ok() -> bool:
         return store.query("SELECT 1 AS ok") == [{"ok": 1}]
 
-    app = create_app(SERVICE, checks={"store": store_ok, "workers": workers.alive})
-    install_auth(app, auth_secret=settings.auth_secret.get_secret_value(), audit=audit,
-                 is_revoked=lambda principal: registry.is_revoked(principal.token_id))
+    app = create_app(SERVICE, checks={"store": store_ok, "workers": workers.alive, "revocations": revocations.ready})
+    install_auth(app, auth_secret=settings.auth_secret.get_secret_value(), audit=audit, revocations=revocations)
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry
     app.state.holds = HoldBook(db, settings.kafka_bootstrap, topic=f"{topic_prefix}alpr.holds.v1")
+    app.state.revocation_book = RevocationBook(db, settings.kafka_bootstrap, topic=f"{topic_prefix}alpr.revocations.v1",
+                                               applied=revocations)
     app.state.login = LoginService(
         registry, settings.auth_secret.get_secret_value(), audit,
         max_failures=settings.max_failed_logins,

@@ -1,4 +1,4 @@
-"""The user registry: users, written authorizations, training records, revoked tokens.
+"""The user registry: users, written authorizations, training records.
 
 A small transactional store (`services/audit/db.py`: SQLite by default, PostgreSQL when
 configured) that never holds a plain password. Policy
@@ -41,10 +41,6 @@ CREATE TABLE IF NOT EXISTS training (
     completed_on    TEXT NOT NULL,
     expires_on      TEXT NOT NULL,
     recorded_by     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS revoked_tokens (
-    token_id        TEXT PRIMARY KEY,
-    expires_at      BIGINT NOT NULL
 )
 """
 
@@ -187,16 +183,6 @@ class UserRegistry:
             "training": self.db.execute(
                 "SELECT course, completed_on, expires_on, recorded_by FROM training WHERE username = ?", (username,)),
         }
-
-    # -- token revocation ----------------------------------------------------------------
-    def revoke_token(self, token_id: str, expires_at: int) -> None:
-        with self.db.transaction() as db:
-            db.execute("INSERT INTO revoked_tokens (token_id, expires_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING",
-                       (token_id, expires_at))
-            db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(datetime.now(timezone.utc).timestamp()),))
-
-    def is_revoked(self, token_id: str) -> bool:
-        return self.db.one("SELECT 1 AS x FROM revoked_tokens WHERE token_id = ?", (token_id,)) is not None
 
     def close(self) -> None:
         self.db.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from alpr.auth import MAX_TOKEN_TTL_S
 from alpr.settings import REPO_ROOT, ServiceSettings
 
 
@@ -27,7 +28,9 @@ class AuditSettings(ServiceSettings):
     )
     max_failed_logins: int = Field(5, ge=1, le=20, description="Wrong passwords in a row that lock an account.")
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
-    token_ttl_minutes: int = Field(15, ge=1, le=12 * 60, description="Lifetime of an access token.")
+    token_ttl_minutes: int = Field(15, ge=1, le=MAX_TOKEN_TTL_S // 60, description="Lifetime of an access token.")
+    revocation_sweep_s: float = Field(
+        60.0, ge=1.0, description="How often expired token revocations are tombstoned on alpr.revocations.v1.")
     policy_file: Path = Field(
         REPO_ROOT / "docs" / "alpr-policy.md",
         description="The operator's ALPR policy, published on the public transparency page (section 11).",

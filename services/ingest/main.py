@@ -11,7 +11,8 @@ Routes (besides /healthz and /metrics):
   finished, failed with the reason) and the queue. Operational data only: no frames, no
   plates, and stream URLs without their credentials (in `source` and in `last_error`). Needs a
   login with `sources.read` (operations, maintenance, management, administrators); audited
-  without waiting for Kafka, so it still answers during a broker outage.
+  without waiting for Kafka, so it still answers during a broker outage (and refuses the
+  revoked tokens it knows of, even before it has read every revocation).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from alpr.audit import AuditClient
 from alpr.contracts.models import utc_iso
 from alpr.http import Access, Guard, create_app, install_auth
 from alpr.redact import without_credentials
+from alpr.revocations import RevocationFeed
 from alpr.roles import Permission
 from alpr.runtime import Workers
 from services.ingest import metrics
@@ -88,6 +90,7 @@ class IngestService:
     publisher: Publisher
     feeds: list[Feed]
     audit: AuditClient
+    revocations: RevocationFeed
     workers: Workers = field(default_factory=Workers)
     app: FastAPI | None = None
 
@@ -130,7 +133,9 @@ def build_service(settings: IngestSettings, registry: Registry | None = None, to
     ).start()
     feeds = [make_feed(settings, registry, camera, publisher) for camera in registry.cameras if camera.source]
     audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{topic_prefix}alpr.audit.v1")
-    service = IngestService(settings, registry, publisher, feeds, audit)
+    revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=topic_prefix)
+    service = IngestService(settings, registry, publisher, feeds, audit, revocations)
+    service.workers.start("revocations", revocations.run)
     service.app = build_app(service)
     return service
 
@@ -148,11 +153,13 @@ def make_feed(settings: IngestSettings, registry: Registry, camera: Camera, publ
 
 def build_app(service: IngestService) -> FastAPI:
     settings, registry, publisher = service.settings, service.registry, service.publisher
-    app = create_app(SERVICE, checks={"kafka": publisher.kafka_ok, "workers": service.workers.alive})
+    app = create_app(SERVICE, checks={"kafka": publisher.kafka_ok, "workers": service.workers.alive,
+                                      "revocations": service.revocations.ready})
     # uvicorn re-raises SIGTERM after its shutdown, which ends the process before the code after
     # `run_service` runs: the shutdown hook is where accepted frames get flushed.
     app.router.on_shutdown.append(service.close)
-    install_auth(app, auth_secret=settings.auth_secret.get_secret_value(), audit=service.audit)
+    install_auth(app, auth_secret=settings.auth_secret.get_secret_value(), audit=service.audit,
+                 revocations=service.revocations)
     busy_headers = {"Retry-After": str(settings.upload_retry_after_s)}
 
     def refuse(status: int, reason: str, camera_id: str | None, headers: dict | None = None) -> HTTPException:
@@ -204,7 +211,7 @@ def build_app(service: IngestService) -> FastAPI:
                            offset=delivery.offset, captured_at=utc_iso(frame.captured_at))
 
     @app.get("/v1/sources", response_model=SourcesPublic, tags=["operations"])
-    def sources(access: Annotated[Access, Depends(Guard(Permission.SOURCES_READ, "sources.read"))]) -> SourcesPublic:
+    def sources(access: Annotated[Access, Depends(Guard(Permission.SOURCES_READ, "sources.read", operational=True))]) -> SourcesPublic:
         statuses = [feed.status for feed in service.feeds]
         statuses += [SourceStatus(c.camera_id, "upload", None, state="push") for c in registry.cameras
                      if c.accepts_uploads and not c.source]

@@ -6,7 +6,8 @@ the same live board as the stream, so everything shares the faust worker's event
 * the faust `Worker` owns the loop and the signals (SIGTERM/SIGINT: a clean stop);
 * `ApiServer`, a mode service started by that worker, runs uvicorn's server on the loop,
   without uvicorn's own signal handlers (the worker stops it, after the agent);
-* `HoldsService` runs the shared confluent-kafka holds consumer in a thread.
+* `ThreadService` runs each shared confluent-kafka consumer in a thread: the holds consumer
+  and the token revocations feed.
 
 Stopping never calls sys.exit inside an agent (that hung faust's shutdown): a signal makes
 the worker stop its services in order, faust commits what the agent finished, and the
@@ -27,6 +28,7 @@ from mode import Service
 from alpr.audit import AuditClient
 from alpr.errors import ConfigError
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
+from alpr.revocations import RevocationFeed
 from alpr.store import LazyStore, Store, open_store
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility, load_facilities
@@ -123,12 +125,14 @@ class ApiServer(Service):
                 await self._serving
 
 
-class HoldsService(Service):
-    """Legal holds (alpr.holds.v1) applied to this service's tables, in a thread."""
+class ThreadService(Service):
+    """A blocking worker (`run(stop_event)`: a confluent-kafka consumer) in a thread of its own,
+    started and stopped with the faust worker."""
 
-    def __init__(self, consumer, **kwargs) -> None:
+    def __init__(self, run, name: str, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.consumer = consumer
+        self.run_worker = run
+        self.thread_name = name
         self.stop_event = threading.Event()
         self.failure: str | None = None
         self.thread: threading.Thread | None = None
@@ -139,12 +143,12 @@ class HoldsService(Service):
     async def on_start(self) -> None:
         def run() -> None:
             try:
-                self.consumer.run(self.stop_event)
-            except Exception as err:  # a dead holds consumer turns /healthz red
-                log.exception("holds consumer failed")
+                self.run_worker(self.stop_event)
+            except Exception as err:  # a dead consumer turns /healthz red
+                log.exception("consumer thread failed", extra={"thread": self.thread_name})
                 self.failure = f"{type(err).__name__}: {err}"
 
-        self.thread = threading.Thread(target=run, name="occupancy-holds", daemon=True)
+        self.thread = threading.Thread(target=run, name=self.thread_name, daemon=True)
         self.thread.start()
 
     async def on_stop(self) -> None:
@@ -167,10 +171,14 @@ class Components:
         self.keeper = HoldKeeper(self.store, HELD_TABLES)
         self.board = Board(self.facilities)
         self.stream = OccupancyStream(settings, self.facilities, self.store, self.keeper, self.board, partitions, prefix)
-        self.holds = HoldsService(
+        self.holds = ThreadService(
             holds_consumer(SERVICE, settings.kafka_bootstrap, self.keeper, topic_prefix=prefix,
-                           group_id=f"{prefix}alpr-{SERVICE}-holds"),
+                           group_id=f"{prefix}alpr-{SERVICE}-holds").run,
+            "occupancy-holds",
         )
+        # Token revocations: the API refuses data until this has read the whole topic.
+        self.revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)
+        self.revocations_thread = ThreadService(self.revocations.run, "occupancy-revocations")
         self.audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{prefix}alpr.audit.v1")
         self.api = build_app(self)
         self.api_server = ApiServer(self.api, settings.http_host, settings.http_port, self.board,
@@ -190,7 +198,7 @@ def run(settings: OccupancySettings) -> int:
     check_codecs()
     parts = Components(settings)
     worker = faust.Worker(
-        parts.stream.app, parts.holds, parts.api_server,
+        parts.stream.app, parts.holds, parts.revocations_thread, parts.api_server,
         loglevel=faust_log_level(settings.log_level), override_logging=False, quiet=True,
     )
     try:
@@ -213,6 +221,7 @@ def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str, store: 
     end after their snapshot."""
     from types import SimpleNamespace
 
+    from alpr.revocations import RevocationSet
     from services.occupancy.api import build_app
 
     settings = OccupancySettings(data_dir=tmp_path, auth_secret=secret, environment="test",
@@ -223,5 +232,6 @@ def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str, store: 
     board.close()
     stream = OccupancyStream(settings, facilities, store, None, board, reads_partitions=1)
     parts = SimpleNamespace(settings=settings, store=store, board=board, stream=stream, facilities=facilities,
-                            audit=audit, holds=SimpleNamespace(alive=lambda: False))
+                            audit=audit, holds=SimpleNamespace(alive=lambda: False),
+                            revocations=RevocationSet(SERVICE, loaded=True))  # no consumer: nothing revoked
     return build_app(parts)

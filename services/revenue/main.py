@@ -3,8 +3,8 @@ one process (chDB serves one data directory per process).
 
 `run(settings)` is what `alpr revenue serve` runs: the faust worker owns the main thread
 and its signal handlers; SIGTERM (or Ctrl-C) stops the agents after their current batch,
-then the API and the hold consumer are stopped from the worker's shutdown, and the store
-is closed. Nothing calls sys.exit or app.stop from inside an agent.
+then the API, the hold consumer and the token revocations feed are stopped from the
+worker's shutdown, and the store is closed. Nothing calls sys.exit or app.stop from inside an agent.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from alpr.errors import AlprError
 from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
 from alpr.release import release_router
+from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers
 from alpr.store import LazyStore, Store, open_store
 from services.revenue.payments import PaymentCheck, PaymentPublisher
@@ -94,6 +95,7 @@ class Services:
     store: Store
     tariff: Tariff
     publisher: PaymentPublisher
+    revocations: RevocationSet  # the service's RevocationFeed; data routes refuse tokens until it is loaded
     stream: RevenueStream | None = None
 
 
@@ -103,11 +105,12 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
     def store_ok() -> bool:
         return services.store.query("SELECT 1 AS ok") == [{"ok": 1}]
 
-    checks = {"store": store_ok, "workers": workers.alive}
+    checks = {"store": store_ok, "workers": workers.alive, "revocations": services.revocations.ready}
     if services.stream is not None:
         checks["stream"] = services.stream.healthy
     app = create_app(SERVICE, checks=checks)
-    install_auth(app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit)
+    install_auth(app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit,
+                 revocations=services.revocations)
     app.state.services = services
     for router in (payments.router, reconciliation.router, evidence.router):
         app.include_router(router)
@@ -157,9 +160,11 @@ def run(settings: RevenueSettings) -> int:
                                settings.rekey_partitions)
         workers.start("holds", holds_consumer(SERVICE, settings.kafka_bootstrap, keeper, topic_prefix=prefix,
                                               group_id=f"{prefix}alpr-{SERVICE}-holds").run)
+        revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)
+        workers.start("revocations", revocations.run)
         publisher = PaymentPublisher(settings.kafka_bootstrap, f"{prefix}alpr.payments.v1", check)
         audit = AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{prefix}alpr.audit.v1")
-        app = build_app(Services(settings, store, tariff, publisher, stream), workers, audit)
+        app = build_app(Services(settings, store, tariff, publisher, revocations, stream), workers, audit)
         api = _Api(app, settings.http_host, settings.http_port, settings.log_level)
         api.start()
         level = {"DEBUG": "debug", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}[settings.log_level]
@@ -190,5 +195,6 @@ def build_app_for_tests(tmp_path, audit: AuditClient, secret: str, store: Store 
     settings = RevenueSettings(data_dir=tmp_path, auth_secret=secret, environment="test",
                                kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
     publisher = PaymentPublisher(settings.kafka_bootstrap, "alpr.payments.v1", payment_check(settings))
-    services = Services(settings, store or _store_on_first_use(settings), load_tariff(settings.tariff_file), publisher)
+    services = Services(settings, store or _store_on_first_use(settings), load_tariff(settings.tariff_file), publisher,
+                        RevocationSet(SERVICE, loaded=True))  # no consumer: nothing revoked
     return build_app(services, Workers(), audit)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from alpr.audit import AuditClient
 from alpr.auth import Principal, issue_token
+from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from services.audit.main import build_app, build_consumer, open_audit_store
 from services.audit.processor import audit_row
@@ -54,7 +55,8 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
         count = lambda: store.query(f"SELECT count() AS n FROM {store.database}.audit_log")[0]["n"]
         assert consume_until(consumer, lambda: int(count()) >= 3)
 
-        app = build_app(settings, store, Workers(), AuditClient(bootstrap, "audit", topic=topic))
+        app = build_app(settings, store, Workers(), AuditClient(bootstrap, "audit", topic=topic),
+                        revocations=RevocationSet("audit", loaded=True))
         client = TestClient(app)
         auditor = issue_token("s" * 32, "auditor1", "auditor")
         enforcement = issue_token("s" * 32, "jdoe", "enforcement")

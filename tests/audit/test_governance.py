@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from alpr.audit import AuditClient
 from alpr.auth import issue_token
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
+from alpr.revocations import RevocationFeed
 from alpr.runtime import Workers
 from alpr.store.migrate import migrate
 from services.audit.main import build_app, open_audit_store
@@ -28,14 +29,21 @@ TODAY = date.today()
 def gov(request, bootstrap, topic_factory, tmp_path):
     audit_topic = topic_factory("alpr.audit.v1")
     topic_factory("alpr.holds.v1")
+    topic_factory("alpr.revocations.v1")
     prefix = audit_topic[: -len("alpr.audit.v1")]
     settings = AuditSettings(kafka_bootstrap=bootstrap, data_dir=tmp_path / "gov", auth_secret=SECRET, environment="test")
     store = open_audit_store(settings)
     url = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else settings.governance_url
     registry = UserRegistry(GovernanceDB(url))
-    app = build_app(settings, store, Workers(), AuditClient(bootstrap, "audit", topic=audit_topic), registry, topic_prefix=prefix)
+    workers = Workers()
+    revocations = RevocationFeed("audit", bootstrap, topic_prefix=prefix)
+    workers.start("revocations", revocations.run)
+    app = build_app(settings, store, workers, AuditClient(bootstrap, "audit", topic=audit_topic), registry, topic_prefix=prefix,
+                    revocations=revocations)
+    assert revocations.wait_loaded(30), "the governance service never read its revocations topic"
     yield type("Gov", (), {"client": TestClient(app), "registry": registry, "prefix": prefix, "audit_topic": audit_topic,
                            "settings": settings, "store": store})
+    workers.shutdown()
     store.close()
 
 

@@ -144,6 +144,8 @@ class Proxy:
 
 @pytest.fixture
 def frames_topic(topic_factory):
-    """A fresh alpr.frames.v1 topic; returns (topic, prefix)."""
+    """A fresh alpr.frames.v1 topic, and the token revocations topic the service reads before it
+    reports ready, under the same prefix; returns (topic, prefix)."""
     topic = topic_factory("alpr.frames.v1", partitions=3)
+    topic_factory("alpr.revocations.v1")
     return topic, topic[: -len("alpr.frames.v1")]

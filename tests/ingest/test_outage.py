@@ -48,7 +48,7 @@ def test_with_kafka_unreachable_uploads_get_503_and_health_says_why():
             assert "frame not stored" in r.json()["detail"]
             assert frames_total("upload", "failed") == failed + 1
             health = wait_for(lambda: (h := client.get("/healthz")).status_code == 503 and h.json(), what="kafka check red")
-            assert health["checks"] == {"kafka": False, "workers": True}
+            assert health["checks"] == {"kafka": False, "workers": True, "revocations": False}
         finally:
             svc.close()
 

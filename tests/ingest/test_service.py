@@ -40,7 +40,8 @@ def test_file_feed_and_uploads_share_one_service(bootstrap, frames_topic, tmp_pa
         assert svc.publisher.wait_idle(10)
         file_status = client.get("/v1/sources", headers=ops_auth()).json()["sources"][0]
         assert file_status["camera_id"] == "cam-file" and file_status["counts"]["published"] == 16
-        assert client.get("/healthz").json() == {"service": "ingest", "ready": True, "checks": {"kafka": True, "workers": True}}
+        assert client.get("/healthz").json() == {"service": "ingest", "ready": True,
+                                                 "checks": {"kafka": True, "workers": True, "revocations": True}}
         metrics = client.get("/metrics").text
         assert 'alpr_ingest_frames_total{outcome="published",service="ingest",source="file"}' in metrics
         assert 'alpr_ingest_camera_frames_seen{camera="cam-file"} 16.0' in metrics
@@ -58,7 +59,7 @@ def free_port() -> int:
 
 def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topic, tmp_path):
     _, prefix = frames_topic
-    # The command publishes to the real topic name, so this registry has only an upload camera: nothing is sent.
+    # This registry has only an upload camera: nothing is sent.
     cameras = tmp_path / "cameras.yaml"
     cameras.write_text(yaml.safe_dump({
         "facilities": [{"facility_id": "g1", "capacity": 5}],
@@ -67,7 +68,8 @@ def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topi
     }))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-    env.update({"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_CAMERAS_FILE": str(cameras), "ALPR_HTTP_PORT": str(port)})
+    env.update({"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_CAMERAS_FILE": str(cameras), "ALPR_HTTP_PORT": str(port),
+                "ALPR_TOPIC_PREFIX": prefix})
     proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "ingest", "serve"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 from alpr.contracts.registry import contract, decode
 from services.ingest.main import build_service
 from tests.ingest.conftest import UPLOAD_TOKEN, jpeg, ops_auth, registry, settings
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 FRAMES = contract("alpr.frames.v1")
@@ -92,7 +93,7 @@ def test_bad_uploads_get_a_clear_4xx_and_the_service_keeps_running(service):
 
     r = client.post("/v1/frames", content=chunks(), headers=AUTH)
     assert r.status_code == 413
-    assert client.get("/healthz").json()["ready"] is True
+    wait_for(lambda: client.get("/healthz").json()["ready"], what="ingest ready (revocations read)")
     assert client.post("/v1/frames", content=good, headers=AUTH).status_code == 201
     sources = client.get("/v1/sources", headers=ops_auth()).json()["sources"]
     assert {"camera_id": "cam-up", "kind": "upload", "state": "push"}.items() <= sources[0].items()

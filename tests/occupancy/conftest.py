@@ -25,7 +25,8 @@ from tests.waiting import deadline_loop
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "occupancy-test-secret-0123456789abcdef"
-TOPICS = {"alpr.reads.v1": 3, "alpr.reads.dlq": 1, "alpr.occupancy.v1": 1, "alpr.passes.v1": 3, "alpr.holds.v1": 1, "alpr.audit.v1": 1}
+TOPICS = {"alpr.reads.v1": 3, "alpr.reads.dlq": 1, "alpr.occupancy.v1": 1, "alpr.passes.v1": 3, "alpr.holds.v1": 1, "alpr.audit.v1": 1,
+          "alpr.revocations.v1": 1}
 CAMERAS = """
 facilities:
   - {facility_id: garage-a, name: Garage A, capacity: 2}

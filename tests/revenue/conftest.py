@@ -19,7 +19,8 @@ from tests.waiting import wait_for
 
 SECRET = "r" * 40
 TOPICS = {"alpr.passes.v1": 2, "alpr.payments.v1": 2, "alpr.revenue-matches.v1": 1, "alpr.violations.v1": 1,
-          "alpr.passes.dlq": 1, "alpr.payments.dlq": 1, "alpr.audit.v1": 1, "alpr.holds.v1": 1}
+          "alpr.passes.dlq": 1, "alpr.payments.dlq": 1, "alpr.audit.v1": 1, "alpr.holds.v1": 1,
+          "alpr.revocations.v1": 1}
 
 
 def free_port() -> int:

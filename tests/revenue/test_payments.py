@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alpr.auth import issue_token
+from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from services.revenue.main import Services, build_app, payment_check
 from services.revenue.payments import PaymentPublisher
@@ -69,7 +70,8 @@ def test_http_endpoint_needs_payments_write_and_answers_per_record(topic_factory
 
     settings = RevenueSettings(kafka_bootstrap=bootstrap, auth_secret=SECRET, environment="test")
     services = Services(settings, store=None, tariff=load_tariff(DEMO),
-                        publisher=PaymentPublisher(bootstrap, topic, payment_check(settings)))
+                        publisher=PaymentPublisher(bootstrap, topic, payment_check(settings)),
+                        revocations=RevocationSet("revenue", loaded=True))
     client = TestClient(build_app(services, Workers(), AuditClient(bootstrap, "revenue", topic=audit_topic)))
     body = {"payments": [
         {"payment_id": "web-1", "kind": "pay_by_plate", "facility_id": "garage-1", "plate": "8ABC123",

@@ -6,10 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from alpr.auth import AuthError, bearer, verify_token
-from services.audit.deps import AuditDep, LoginDep, RegistryDep, client_of
+from alpr.http import authenticate
+from services.audit.deps import AuditDep, LoginDep, RegistryDep, RevocationsDep, client_of
 from services.audit.login import LoginRefused
 from services.audit.passwords import WeakPassword, check_policy, hash_password, verify_password
+from services.audit.revocations import RevocationUnpublished, token_revocation
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -42,26 +43,21 @@ def login(body: LoginIn, request: Request, service: LoginDep) -> TokenPublic:
                        must_change_password=session.must_change_password)
 
 
-def _principal(request: Request):
-    try:
-        principal = verify_token(request.app.state.auth_secret, bearer(request.headers.get("authorization")))
-    except AuthError as err:
-        raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from None
-    if request.app.state.is_revoked(principal):
-        raise HTTPException(401, "token revoked")
-    return principal
-
-
 @router.post("/logout", status_code=204)
-def logout(request: Request, registry: RegistryDep, audit: AuditDep) -> None:
-    principal = _principal(request)
-    registry.revoke_token(principal.token_id, principal.expires_at)
+def logout(request: Request, revocations: RevocationsDep, audit: AuditDep) -> None:
+    """204 means the token is dead everywhere: the revocation is acknowledged by Kafka first (each
+    service refuses it once its consumer has it, within seconds) and refused here at once."""
+    principal = authenticate(request, "logout", operational=True)
+    try:
+        revocations.publish(token_revocation(principal, reason="logout", by=principal.user))
+    except RevocationUnpublished as err:
+        raise HTTPException(503, f"logout not recorded, the token is still valid: {err}; retry") from None
     audit.record(audit.event(principal, "logout", "/v1/auth/logout", outcome="allowed", client=client_of(request)))
 
 
 @router.post("/password", status_code=204)
 def change_password(body: PasswordChangeIn, request: Request, registry: RegistryDep, audit: AuditDep) -> None:
-    principal = _principal(request)
+    principal = authenticate(request, "password.change")
     user = registry.require(principal.user)
     if not verify_password(user.password_hash, body.current_password):
         raise HTTPException(403, "current password is wrong")

@@ -7,9 +7,10 @@ from datetime import date
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from services.audit.deps import RegistryDep, UsersAdmin
+from services.audit.deps import RegistryDep, RevocationsDep, UsersAdmin
 from services.audit.passwords import hash_password, one_time_password
 from services.audit.registry import RegistryError
+from services.audit.revocations import RevocationUnpublished, user_revocation
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -91,11 +92,17 @@ def record_training(username: str, body: TrainingIn, access: UsersAdmin, registr
 
 
 @router.post("/{username}/disable", status_code=204)
-def disable(username: str, access: UsersAdmin, registry: RegistryDep) -> None:
+def disable(username: str, access: UsersAdmin, registry: RegistryDep, revocations: RevocationsDep) -> None:
+    """204 means the user can neither log in nor use a token issued before: disabled in the
+    registry first (no new login), then every earlier token revoked, acknowledged by Kafka."""
     try:
         registry.set_disabled(username, True)
     except RegistryError as err:
         raise HTTPException(404, str(err)) from None
+    try:
+        revocations.publish(user_revocation(username, reason="user_disabled", by=access.principal.user))
+    except RevocationUnpublished as err:
+        raise HTTPException(503, f"user disabled, but the tokens already issued are still valid: {err}; retry") from None
     access.served(filters={"user": username}, row_count=1)
 
 
