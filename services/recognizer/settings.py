@@ -40,11 +40,12 @@ class RecognizerSettings(ServiceSettings):
     detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
     weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")
     detector: DetectorName = Field(
-        "project-yolo", description="Plate detector backend: project-yolo (the project's), yolov9-onnx (open-image-models, "
+        "cascade", description="Plate detector backend: project-yolo (the project's), yolov9-onnx (open-image-models, "
         "pretrained), fused (both, boxes merged) or cascade (the pretrained one on the frames the project's leaves in doubt); see services/recognizer/models/backends.py.")
     reader: ReaderName = Field(
-        "project-crnn", description="Plate reader backend: project-crnn (the project's), cct-onnx or cct-v1-onnx "
-        "(fast-plate-ocr, pretrained) or vote (cct-onnx and project-crnn voted).")
+        "fallback", description="Plate reader backend: project-crnn (the project's), cct-onnx or cct-v1-onnx "
+        "(fast-plate-ocr, pretrained), vote (cct-onnx and project-crnn voted) or fallback (cct-onnx, and "
+        "project-crnn for the crops it doubts).")
     models_dir: Path | None = Field(
         None, description="Folder with the pretrained ONNX models (yolov9-onnx, cct-onnx); default: <data_dir>/models "
         "when `alpr models fetch` filled it, else ../shared/models beside the repository.")

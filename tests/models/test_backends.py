@@ -73,9 +73,10 @@ def test_presets_are_the_settings_choices():
     assert set(get_args(ReaderName)) == set(READER_PRESETS)
     for det, rd in BACKENDS.values():
         assert det in DETECTOR_PRESETS and rd in READER_PRESETS
-    # The running pipeline's default stays the project's own models.
+    # The running pipeline's default: the cascade detector and the fallback reader (pretrained
+    # models first, the project's where they doubt; docs/benchmarks-models.md).
     defaults = RecognizerSettings.model_fields
-    assert (defaults["detector"].default, defaults["reader"].default) == ("project-yolo", "project-crnn")
+    assert (defaults["detector"].default, defaults["reader"].default) == ("cascade", "fallback")
 
 
 def test_specs_are_typed_by_type():
