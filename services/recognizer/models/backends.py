@@ -79,6 +79,7 @@ class ProjectCrnnSpec(_Spec):
     type: Literal["project-crnn"] = "project-crnn"
     weights: str = "reader.pt"
     correct: bool = True
+    threads: int | None = Field(None, ge=1, le=64, description="torch threads (the process's); default: torch's")
 
 
 class CctOnnxSpec(_Spec):
@@ -105,7 +106,9 @@ class VoteReaderSpec(_Spec):
 class FallbackReaderSpec(_Spec):
     type: Literal["fallback"] = "fallback"
     primary: "ReaderSpec" = CctOnnxSpec()
-    fallback: "ReaderSpec" = ProjectCrnnSpec()
+    # One torch thread beside ONNX Runtime: with torch's default two on the 2-core machine (loaded),
+    # the CRNN read 45-109 ms per crop in the fallback's small, varying batches, 10-11 with one.
+    fallback: "ReaderSpec" = ProjectCrnnSpec(threads=1)
     below: float = Field(0.98, ge=0.0, le=1.0, description="the fallback reads the crops the primary reads below this")
     at_least: float = Field(0.95, ge=0.0, le=1.0, description="... and replaces the primary's read when this sure")
 
@@ -221,7 +224,8 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
         from services.recognizer.models.crnn_reader import CrnnPlateReader
 
         path = _project_file(weights_dir, spec.weights, "alpr train reader")
-        return CrnnPlateReader(path, device=device, correct=spec.correct if correct is None else correct)
+        return CrnnPlateReader(path, device=device, correct=spec.correct if correct is None else correct,
+                               threads=spec.threads)
     if spec.type == "cct-onnx":
         from services.recognizer.models.onnx_models import CctOnnxReader
 

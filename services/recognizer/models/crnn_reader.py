@@ -22,9 +22,11 @@ class CrnnPlateReader:
     name = "crnn-ctc"  # replaced per instance by name@weights-hash (fingerprint.versioned)
 
     def __init__(self, weights: str, device: str = "cpu", half: bool | None = None, correct: bool = True,
-                 batch_size: int = 256):
+                 batch_size: int = 256, threads: int | None = None):
         import torch
 
+        if threads:
+            torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
         from services.recognizer.models.crnn import ALPHABET, Crnn
 
         ckpt = torch.load(weights, map_location="cpu", weights_only=True)
