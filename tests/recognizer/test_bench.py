@@ -16,7 +16,9 @@ def test_bench_drains_every_frame_through_one_replica(bootstrap):
     assert result["frames"] == 12 and result["device"] == "cpu"
     assert result["frames_per_s"] > 0 and result["inference_ms_per_frame"] > 0
     assert 0 < result["batch_ms_p50"] <= result["batch_ms_p99"]
-    assert result["reader"].startswith("crnn-ctc@") and result["detector"].startswith("yolov8n-plates@")
+    # The configured default backends, named by their files' hashes.
+    assert result["reader"].startswith("fallback(cct_xs_v2_global@") and "|crnn-ctc@" in result["reader"]
+    assert result["detector"].startswith("cascade(yolov8n-plates-onnx@")
 
 
 def test_bench_without_a_broker_says_so():
