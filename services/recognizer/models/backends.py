@@ -4,7 +4,7 @@ Each backend is a typed spec with a `type` discriminator (like frigate's detecto
 
 | detector `type` | what |
 |---|---|
-| `project-yolo` | the project's ultralytics YOLOv8n (`weights/detector.pt`), the default |
+| `project-yolo` | the project's ultralytics YOLOv8n (`weights/detector.pt`) |
 | `project-yolo-onnx` | the same weights exported to ONNX, on ONNX Runtime (no torch in the replica; yolo_onnx.py) |
 | `yolov9-onnx` | open-image-models YOLOv9-t 416 plate detector, ONNX Runtime, from the models dir |
 | `fused` | the boxes of several detectors merged (fusion.merge) |
@@ -12,11 +12,12 @@ Each backend is a typed spec with a `type` discriminator (like frigate's detecto
 
 | reader `type` | what |
 |---|---|
-| `project-crnn` | the project's CRNN + CTC (`weights/reader.pt`), the default |
+| `project-crnn` | the project's CRNN + CTC (`weights/reader.pt`) |
 | `cct-onnx` | a fast-plate-ocr CCT reader, ONNX Runtime, from the models dir (v2 global by default) |
 | `vote` | several readers, their texts voted with the plate's other cuts |
 | `fallback` | the CCT reader, and the project's CRNN for the crops it doubts (fusion.FallbackReader) |
 
+The pipeline's default is `cascade` + `fallback` (services/recognizer/settings.py).
 `ALPR_DETECTOR` / `ALPR_READER` name a preset (`DETECTOR_PRESETS`, `READER_PRESETS`);
 code may pass a spec (or a dict with `type`) instead. `alpr eval --backend` takes a named
 pair (`BACKENDS`) or `DETECTOR+READER`.
