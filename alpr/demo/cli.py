@@ -162,6 +162,27 @@ def _undecided_in_store(settings, data_dir: Path, clock: datetime | None) -> int
 POISONED = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.payments.v1", "alpr.audit.v1", "alpr.holds.v1")
 
 
+def _offset_jumps(services: list[str]) -> dict[str, float | None]:
+    """Each faust service's `alpr_stream_offset_jumps_total` (all topics), read before the stack
+    stops: a jump is a loss (alpr.kafka.faust_fixes), so a clean demo reports 0 for each (None:
+    its /metrics did not answer)."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float | None] = {}
+    for name in ("occupancy", "revenue"):
+        if name not in services:
+            continue
+        try:
+            text = httpx.get(f"http://127.0.0.1:{PORTS[name]}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            out[name] = None
+            continue
+        out[name] = sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                        if s.name == "alpr_stream_offset_jumps_total")
+    return out
+
+
 def _poison(bootstrap: str, prefix: str, n: int) -> None:
     """Malformed messages on every consumed topic: each must end in its DLQ, nothing may stall."""
     from confluent_kafka import Producer
@@ -290,6 +311,7 @@ def _demo(args) -> int:
         except KeyboardInterrupt:
             say("demo: stopping...")
         api.look()  # what an operator and finance would open: occupancy, reconciliation (audited)
+        offset_jumps = _offset_jumps(services)
         time.sleep(1.0)  # let the last audit events reach the observer
     ended = observer.clock()  # the services have stopped: nothing is decided after this
     observer.stop()
@@ -315,6 +337,7 @@ def _demo(args) -> int:
         "audit_events": dict(observer.audit),
         "dead_letters": dict(sorted(observer.dead_letters.items())),
         "broker_restarted": bool(args.restart_broker_after) and restarted,
+        "stream_offset_jumps": offset_jumps,
         "accuracy": acc,
         "topic_prefix": prefix,
         "data_dir": str(data_dir),

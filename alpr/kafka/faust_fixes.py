@@ -1,4 +1,4 @@
-"""Two gaps in faust-streaming 0.15.3 + aiokafka that lose messages after a crash, closed here.
+"""Where faust-streaming 0.15.3 (+ aiokafka 0.14.0) loses messages after a crash, closed here.
 
 1. **A partition with no committed offset is not sought after table recovery.** After a
    rebalance faust recovers its tables, then seeks every stream partition to its committed
@@ -10,18 +10,40 @@
    entry. `install()` makes a partition without a commit start again from the earliest
    offset (the services' `consumer_auto_offset_reset`); the state guards make the replay a
    no-op for what the state already holds.
-2. **A stream can jump over offsets after a restart.** With records fetched during table
-   recovery, faust 0.15.3 once handed the revenue pairing agent offsets 0-10 of a partition
-   and then 15-22, taking the jump for a compaction gap. `Continuity` watches for it: our
-   source topics are neither compacted nor transactional, so a jump is always a loss. It
-   does not repair it: seeking back while faust still holds later events makes faust drop
-   the re-read ones (its read offset is past them), which stalled the partition in a test.
-   It logs the jump and counts it (`alpr_stream_offset_jumps_total`), an alert rule fires.
+2. **Records fetched before the seek at the end of recovery.** (The loss the offset-jump
+   watch used to report: a restarted worker with table state saw offsets 0-10 of a
+   partition and then 15-22, about one SIGKILL test run in ten under CPU load; the same
+   race as faust-streaming/faust#596, open and unfixed in every release.) When recovery
+   ends, faust makes the stream partitions active *before* it seeks them to their committed
+   offsets, with the fetcher already running (faust/tables/recovery.py:448-453, :649, :655).
+   While the seek waits on the broker, the drain loop keeps handing the agents records
+   fetched at the old position. Then (a) `app.flow_control.resume()` (recovery.py:659)
+   empties every agent's channel queue even though the flow is already active
+   (mode/utils/queues.py:97-108, faust/channels.py:143-146): the records an agent had not
+   taken yet, because it was still waiting inside a batch, vanish; and (b) the record in
+   flight when the seek finished, and the rest of the stale batch, write their offsets over
+   the sought one (faust/transport/consumer.py:1223, the batch only stops on a stopped flow
+   :746-757), so when the partition is read again from the committed offset faust drops
+   everything below as already read (:1208-1230). Those records were never processed; the
+   hole in the acked offsets then stops commits for the partition (:1139-1141), or, when the
+   seek landed between two records, a recorded gap lets commits pass the hole (:1212-1215)
+   and the loss survives the next restart. `install()` puts a barrier in front of the seek
+   (`_install_seek_barrier`): faust's `perform_seek` first stops the flow and waits until the
+   drain loop has let go of the batch it was delivering, so nothing fetched at the old
+   position reaches an agent afterwards and nothing writes over the sought offsets; the
+   partition is then read again from its committed offset, including what the resume
+   cleared (at least once; the state guards make the repeat a no-op). Proved against faust's
+   own consumer code in tests/test_faust_fixes.py.
+   `Continuity` stays as the alarm: our source topics are neither compacted nor
+   transactional, so a jump is always a loss, and now a bug. It logs and counts it
+   (`alpr_stream_offset_jumps_total`, alert StreamSkippedOffsets); it does not seek back
+   (seeking while faust still holds later events makes faust drop the re-read ones).
 3. **Table changes can be committed ahead of their changelog**: see `alpr.kafka.state`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -29,13 +51,29 @@ from alpr.metrics import OFFSET_JUMPS
 
 log = logging.getLogger(__name__)
 _installed = False
+# The line numbers cited here are this version's; a new one must be read again before the
+# patches are trusted with it (install() refuses to run under any other).
+FAUST_VERSION = "0.15.3"
 
 
 def install() -> None:
-    """Patch aiokafka's `seek_to_committed` (idempotent; every faust service calls it)."""
+    """Patch aiokafka's `seek_to_committed` and faust's seek (idempotent; every faust service
+    calls it before it creates its app)."""
     global _installed
     if _installed:
         return
+    import faust
+
+    if faust.__version__ != FAUST_VERSION:
+        raise RuntimeError(f"alpr.kafka.faust_fixes patches faust-streaming {FAUST_VERSION}, not {faust.__version__}: "
+                           "read the faust source again (see the module docstring) before changing the pin")
+    _install_seek_to_beginning()
+    _install_seek_barrier()
+    _installed = True
+
+
+def _install_seek_to_beginning() -> None:
+    """Item 1 of the module docstring."""
     from aiokafka import AIOKafkaConsumer
 
     original = AIOKafkaConsumer.seek_to_committed
@@ -52,8 +90,83 @@ def install() -> None:
             await self.seek_to_beginning(*uncommitted)
         return committed
 
+    seek_to_committed.__wrapped__ = original
     AIOKafkaConsumer.seek_to_committed = seek_to_committed
-    _installed = True
+
+
+def _install_seek_barrier() -> None:
+    """Item 2 of the module docstring: `Consumer.perform_seek` stops the flow, waits until the
+    drain loop has let go of the batch it was delivering, and only then seeks.
+
+    The race is faust-streaming/faust#596 (queues cleared at the end of recovery, a hole in
+    the acked offsets, commits stalled); no release fixes it. The aiokafka driver overrides
+    neither method (faust/transport/drivers/aiokafka.py), so patching the base class covers it.
+    Every caller resumes the flow after the seek: recovery.py:660 and :329 (`resume_flow`), and
+    getmany's own seek (consumer.py:767-774) runs in a flow already stopped by a rebalance,
+    whose recovery resumes it. (If the seek times out, faust's recovery raises ServiceStopped
+    and ends its loop, recovery.py:612-617 and :561-565, with or without this patch; the flow
+    then stays stopped: the worker stops consuming, visible as lag, instead of consuming from a
+    position nobody sought.)"""
+    from faust.transport.consumer import Consumer
+
+    perform_seek = Consumer.perform_seek
+    wait_next_records = Consumer._wait_next_records
+
+    async def perform_seek_after_the_batch(self) -> None:
+        # 1. Deliver nothing more: the batch the drain loop holds ends at its next record
+        #    (consumer.py:747-748 `if not self.flow_active: break`) instead of running on past
+        #    the seek, and the record in flight returns at once (its callback races
+        #    `suspend_flow`, :1220-1222). A fetch that starts now returns {}
+        #    (drivers/aiokafka.py:1095); one that returns while stopped makes getmany seek to
+        #    committed itself (:767-774) instead of delivering records from the old position.
+        self.stop_flow()
+        # 2. Let the in-flight record finish: its `set_read_offset` (:1223) would otherwise
+        #    write its offset over the sought one, and faust would drop every record below it as
+        #    already read (:1208-1230) when the partition is read again from there.
+        await _drain_loop_between_batches(self)
+        # 3. faust's seek (:565-581): `_read_offset` is the committed offset, which the drain
+        #    loop's next batch starts from, so what `flow_control.resume()` then clears from the
+        #    channel queues (recovery.py:659) is delivered again, and no gap is recorded.
+        await perform_seek(self)
+
+    async def wait_next_records_marking_batches(self, timeout: float):
+        # Called by the drain loop (the Fetcher's task) at the start of every batch: entering
+        # means the previous batch is over, returning means a new one is being delivered.
+        self._alpr_drain_task = asyncio.current_task()
+        self._alpr_delivering = False
+        _between_batches(self).set()
+        records, active = await wait_next_records(self, timeout)
+        self._alpr_delivering = True
+        _between_batches(self).clear()
+        return records, active
+
+    perform_seek_after_the_batch.__wrapped__ = perform_seek
+    wait_next_records_marking_batches.__wrapped__ = wait_next_records
+    Consumer.perform_seek = perform_seek_after_the_batch
+    Consumer._wait_next_records = wait_next_records_marking_batches
+
+
+def _between_batches(consumer: Any) -> asyncio.Event:
+    event = getattr(consumer, "_alpr_between_batches", None)
+    if event is None:
+        event = consumer._alpr_between_batches = asyncio.Event()
+    return event
+
+
+async def _drain_loop_between_batches(consumer: Any) -> None:
+    """Return once the drain loop is not delivering a batch: it is waiting for its next one, it
+    is this task (getmany's own seek), or it is not running (not started yet: a fresh start
+    recovers nothing and starts it after the seek, recovery.py:476-480 and :662; or cancelled
+    by a stop or rebalance)."""
+    task = getattr(consumer, "_alpr_drain_task", None)
+    if not getattr(consumer, "_alpr_delivering", False) or task is None or task.done() \
+            or task is asyncio.current_task():
+        return
+    between = asyncio.ensure_future(_between_batches(consumer).wait())
+    try:
+        await asyncio.wait({between, task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        between.cancel()
 
 
 class Continuity:
@@ -76,6 +189,10 @@ class Continuity:
         for event in events:
             tp, offset = event.message.tp, event.message.offset
             expected = self.next.get(tp)
+            if expected is None:
+                # The series exists at 0 from the first message on: an alert on increase()
+                # also sees a first jump, and a test sees that the watch ran.
+                OFFSET_JUMPS.labels(self.service, tp.topic)
             if expected is not None and offset > expected:
                 self.jumps += 1
                 OFFSET_JUMPS.labels(self.service, tp.topic).inc()

@@ -8,7 +8,8 @@ on, and a SIGKILL then restarts the service past events whose effect on the stat
 Writing the change and waiting for the broker's acknowledgement inside the batch closes the
 gap: faust acks a batch's events only after the batch returns. (Found reading faust while
 chasing a revenue SIGKILL failure whose cause turned out to be another one: see
-`alpr.kafka.faust_fixes`.) The revenue service uses it; occupancy does not (see its stream).
+`alpr.kafka.faust_fixes`.) Both stateful services, revenue and occupancy, write their tables
+with it: one rule, state acknowledged, then commit.
 
 Each change also names its partition: a batch mixes partitions, and the changelog partition
 must be the source partition of the key, or recovery after a rebalance restores it to the

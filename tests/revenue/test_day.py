@@ -12,6 +12,7 @@ import pytest
 
 from tests.revenue import scenario
 from tests.revenue.conftest import produce, read_topic
+from tests.streams import assert_no_offset_jumps, uncommitted
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -67,6 +68,13 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
         return rec if rec.get("sessions") == 9 and unpaid == 3 else None
 
     day = wait_for(decided, 90, "every session decided", describe=lambda: f"{seen[0]}; log: {service.log_tail()}")
+    # The restarted worker's agents never jumped over an offset, and every input partition's
+    # commits reach its end (a hole in faust's acked offsets would stop them).
+    assert_no_offset_jumps(service.get("/metrics").text, "revenue", service.log)
+    app_id = f"{revenue_topics.prefix}alpr-revenue"
+    inputs = [topics["alpr.passes.v1"], topics["alpr.payments.v1"], f"{app_id}-sessions-by-plate", f"{app_id}-payments-by-plate"]
+    wait_for(lambda: not uncommitted(bootstrap, app_id, inputs), 60, "every input committed to its end",
+             describe=lambda: f"{uncommitted(bootstrap, app_id, inputs)}; log: {service.log_tail()}")
 
     # faust's local files are under the data directory, none in the working directory
     assert sorted(service.workdir.iterdir()) == []
