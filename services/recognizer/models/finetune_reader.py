@@ -64,6 +64,9 @@ class FineTuning:
     work_dir: str = "/tmp/alpr-train/finetune-cct"
     base_model: str = "cct_xs_v2_global.onnx"
     agree_model: str = "cct_xs_v1_global.onnx"  # second opinion for the Romanian pseudo-labels
+    # Start from this earlier result (an `epochs/epoch-N.onnx` of a previous run, same graph)
+    # instead of base_model; the original (teacher, anchor, state 0) stays base_model.
+    init: str | None = None
     synth_crops: int = 24000
     synth_seed: int = 3000
     synth_val_crops: int = 1000
@@ -461,16 +464,62 @@ def freeze_stem(model, n: int) -> list[str]:
     return convs[:n]
 
 
+def split_stem(model, convs: int = 5):
+    """(stem, head): the module cut after the activation of its `convs`-th stem convolution.
+
+    With a frozen stem the student and the original compute the same stem features: the
+    training step computes them once and runs both heads on them (the stem is most of a
+    forward pass's time on the CPU). Both parts share `model`'s parameters.
+    """
+    import torch
+    import torch.fx as fx
+
+    conv_names = [name for name, mod in model.named_modules()
+                  if isinstance(mod, torch.nn.Conv2d) and "conv_stem" in name and "max_blur" not in name]
+    last = conv_names[convs - 1]
+    nodes = list(model.graph.nodes)
+    conv_node = next(n for n in nodes if n.op == "call_module" and n.target == last)
+    # The activation x * sigmoid(x) after the convolution: the Mul that uses the conv's output twice.
+    cut = next(n for n in nodes[nodes.index(conv_node):] if n.op == "call_module" and conv_node in n.args
+               and len(n.args) == 2)
+    stem_g, env = fx.Graph(), {}
+    for n in nodes[: nodes.index(cut) + 1]:
+        env[n] = stem_g.node_copy(n, lambda a: env[a])
+    stem_g.output(env[cut])
+    head_g, env2 = fx.Graph(), {cut: None}
+    env2[cut] = head_g.placeholder("features")
+
+    def arg(a):
+        if a not in env2:
+            if a.op != "get_attr":
+                raise AlprError(f"the head needs {a.name}, computed before the cut at {cut.name}")
+            env2[a] = head_g.node_copy(a)
+        return env2[a]
+
+    for n in nodes[nodes.index(cut) + 1:]:
+        env2[n] = head_g.node_copy(n, arg)
+    stem, head = fx.GraphModule(model, stem_g), fx.GraphModule(model, head_g)
+    return stem, head
+
+
 def batch_loss(model, teacher, xb, yb, rb, n_synth: int, cfg: FineTuning) -> tuple["torch.Tensor", dict]:
     """Cross-entropy per slot + region cross-entropy + KL to the frozen original.
 
     `xb` is a float NHWC batch whose first `n_synth` items are synthetic; the original reads
     the real items and the first `kd_synth_items` synthetic ones (KL at temperature T, scaled by T^2).
+    `model` may be (stem, head, original's head) of `split_stem` (a frozen stem, computed once).
     """
     import torch
     import torch.nn.functional as F
 
-    plate, region = model(xb)
+    stem_feats = None
+    if isinstance(model, tuple):  # (stem, head, original's head): the stem computed once
+        stem, model, teacher = model[0], model[1], model[2]
+        with torch.no_grad():
+            stem_feats = stem(xb)
+        plate, region = model(stem_feats)
+    else:
+        plate, region = model(xb)
     ce = F.cross_entropy(plate.reshape(-1, plate.shape[-1]), yb.reshape(-1))
     reg = F.cross_entropy(region, rb)
     kd_idx = torch.cat([torch.arange(min(cfg.kd_synth_items, n_synth)), torch.arange(n_synth, len(xb))])
@@ -478,7 +527,7 @@ def batch_loss(model, teacher, xb, yb, rb, n_synth: int, cfg: FineTuning) -> tup
     if len(kd_idx):
         T = cfg.kd_temperature
         with torch.no_grad():
-            tp, tr = teacher(xb[kd_idx])
+            tp, tr = teacher(xb[kd_idx] if stem_feats is None else stem_feats[kd_idx])
             tps = (tp.clamp_min(1e-8).log() / T).softmax(-1)
             trs = (tr.clamp_min(1e-8).log() / T).softmax(-1)
         lp = F.log_softmax(plate[kd_idx] / T, -1)
@@ -547,6 +596,13 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     for p in teacher.parameters():
         p.requires_grad_(False)
     model, mapping = load_torch_model(base_path, trainable=True)
+    originals = [p.detach().clone() for p in model.parameters()]
+    if cfg.init:
+        started_from, init_mapping = load_torch_model(cfg.init, trainable=True)
+        if init_mapping != mapping:
+            raise AlprError(f"{cfg.init} is not a copy of the {cfg.base_model} graph")
+        model.load_state_dict(started_from.state_dict())
+        log(f"starting from {cfg.init}")
     frozen = freeze_stem(model, cfg.frozen_stem_convs)
     trainable = [p for p in model.parameters() if p.requires_grad]
     log(f"frozen stem convolutions: {frozen}")
@@ -567,10 +623,10 @@ def finetune(cfg: FineTuning, log=print) -> dict:
         return h
 
     history = [measure(0, teacher, True)]
-    states = {0: {k: v.detach().clone() for k, v in model.state_dict().items()}}
+    states = {0: {k: v.detach().clone() for k, v in teacher.state_dict().items()}}  # the original
 
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)
-    originals = [p.detach().clone() for p in trainable]
+    originals = [p0 for p, p0 in zip(model.parameters(), originals) if p.requires_grad]
     steps_per_epoch = cfg.epoch_steps or len(t_syn) // cfg.batch_synth
     total_steps = cfg.epochs * steps_per_epoch
 
@@ -581,6 +637,10 @@ def finetune(cfg: FineTuning, log=print) -> dict:
         return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * q)))
 
     gen = torch.Generator().manual_seed(cfg.seed)
+    parts3 = None
+    if cfg.frozen_stem_convs == 5:  # the whole stem frozen: the original's stem is the student's
+        stem, head = split_stem(model, 5)
+        parts3 = (stem, head, split_stem(teacher, 5)[1])
     train_started = time.time()
     step = 0
     for epoch in range(1, cfg.epochs + 1):
@@ -593,7 +653,7 @@ def finetune(cfg: FineTuning, log=print) -> dict:
             xb = augment(xb, gen, cfg.aug_p).permute(0, 2, 3, 1).contiguous()
             yb = torch.cat([y_syn[si], y_real[ri]])
             rb = torch.cat([r_syn[si], r_real_t[ri]])
-            loss, parts = batch_loss(model, teacher, xb, yb, rb, len(si), cfg)
+            loss, parts = batch_loss(parts3 or model, teacher, xb, yb, rb, len(si), cfg)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             opt.zero_grad()
