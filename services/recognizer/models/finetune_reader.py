@@ -725,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(value, bool):
             p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=value)
         else:
-            p.add_argument(flag, type=type(value), default=value)
+            p.add_argument(flag, type=str if value is None else type(value), default=value)
     p.add_argument("--log", help="also append progress lines to this file")
     args = vars(p.parse_args(argv))
     log_path = args.pop("log")
