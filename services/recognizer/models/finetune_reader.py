@@ -22,14 +22,19 @@ Why each piece:
   knowledge for the synthetic look.
 * Same preprocessing as `CctOnnxReader`: an 8% replicated border, BGR->RGB, a linear resize
   to 128x64; online augmentation then changes cut, blur, noise, light and JPEG quality.
+* Frozen convolution stem and a pull towards the original weights (`anchor`, instead of weight
+  decay towards zero): less to forget, and the stem's features are computed once per batch
+  for the student and the original (`split_stem`).
 * plates-us-ocr-val (AGPL-3.0) is read only: it is measured each epoch and picks the epoch
   (rule in `select_epoch`), it is never a training input.
+
+What it achieved on a shared 2-core CPU, and what did not work: weights/MODEL_CARD.md
+("Fine-tuned CCT reader").
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import os
@@ -40,7 +45,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from alpr.errors import AlprError
-from alpr.plates import PATTERNS, US_REGION, fits, normalize, round_character
+from alpr.plates import PATTERNS, US_REGION, fits, round_character
 
 OUT_FILE = "cct_us.onnx"
 CONFIG_FILE = "cct_us_plate_config.yaml"
@@ -78,6 +83,7 @@ class FineTuning:
     # ... and the v1 reader reading the same text: two models agreeing and sure is a label
     epochs: int = 8
     epoch_steps: int = 260  # optimizer steps per "epoch" (a measuring point); 0 = one pass over the synthetic crops
+    stop_after: int = 0  # end after this many epochs, the schedule still planned for `epochs` (0: all)
     batch_synth: int = 48
     batch_real: int = 16  # real crops per batch: Argentine and Romanian by their counts
     lr: float = 1e-4  # AdamW, linear warm-up then cosine to 5% of it
@@ -270,9 +276,9 @@ def _jitter_pads(rng: np.random.Generator) -> np.ndarray:
 
 def ar_train_views(datasets_dir: str, variants: int, margin: float, rng: np.random.Generator):
     """Jittered views of the Argentine train-side crops (`train_reader.real_split`)."""
-    from services.recognizer.models.train_reader import _jitter, load_real_crops
-
     import cv2
+
+    from services.recognizer.models.train_reader import _jitter, load_real_crops
 
     rows = load_real_crops(datasets_dir, "train")
     xs, texts = [], []
@@ -555,7 +561,8 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     base_path = os.path.join(os.path.abspath(cfg.models_dir), cfg.base_model)
-    config_path = os.path.join(os.path.abspath(cfg.models_dir), f"{os.path.splitext(cfg.base_model)[0]}_plate_config.yaml")
+    config_path = os.path.join(os.path.abspath(cfg.models_dir),
+                               f"{os.path.splitext(cfg.base_model)[0]}_plate_config.yaml")
     for p in (base_path, config_path):
         if not os.path.isfile(p):
             raise AlprError(f"{p} not found (set --models-dir)")
@@ -622,7 +629,20 @@ def finetune(cfg: FineTuning, log=print) -> dict:
             + f" (measured in {time.time() - t:.0f}s) elapsed {time.time() - started:.0f}s")
         return h
 
-    history = [measure(0, teacher, True)]
+    # The original's figures depend only on its file and the measuring sets: kept in work_dir
+    # (a measuring pass costs minutes on a busy 2-core machine).
+    key = hashlib.sha256(json.dumps([_sha256(base_path), cfg.margin, val_raw, arv_labels, us_labels]).encode())
+    cache = os.path.join(cfg.work_dir, f"original-{key.hexdigest()[:16]}.json")
+    if os.path.isfile(cache):
+        with open(cache) as f:
+            history = [json.load(f)]
+        log("epoch 0 (the original, from " + cache + "): "
+            + " ".join(f"{k} {v:.4f}" for k, v in history[0].items() if k != "epoch"))
+    else:
+        history = [measure(0, teacher, True)]
+        os.makedirs(cfg.work_dir, exist_ok=True)
+        with open(cache, "w") as f:
+            json.dump(history[0], f)
     states = {0: {k: v.detach().clone() for k, v in teacher.state_dict().items()}}  # the original
 
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)
@@ -678,6 +698,9 @@ def finetune(cfg: FineTuning, log=print) -> dict:
         states[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         # Every epoch's model on disk too (not only the selected one), to study what changed.
         write_onnx(base_path, model, mapping, os.path.join(cfg.out_dir, "epochs", f"epoch-{epoch}.onnx"))
+        if cfg.stop_after and epoch >= cfg.stop_after:
+            log(f"stopping after epoch {epoch} (--stop-after)")
+            break
 
     chosen = select_epoch(history, cfg.select_tolerance)
     log(f"selected state {chosen} by the rule in select_epoch")
