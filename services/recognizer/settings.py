@@ -11,7 +11,7 @@ from alpr.settings import ServiceSettings
 
 # The presets of services/recognizer/models/backends.py (kept here so that reading settings loads no model code).
 DetectorName = Literal["project-yolo", "project-yolo-onnx", "yolov9-onnx", "fused", "cascade"]
-ReaderName = Literal["project-crnn", "cct-onnx", "cct-v1-onnx", "vote", "vote-calibrated", "fallback"]
+ReaderName = Literal["project-crnn", "cct-onnx", "cct-v1-onnx", "cct-us", "vote", "vote-calibrated", "fallback", "fallback-us"]
 
 
 class RecognizerSettings(ServiceSettings):
