@@ -17,6 +17,7 @@ from datetime import datetime
 
 from alpr.contracts.models import Hold
 from alpr.store import Store
+from alpr.store.cluster import stored_table
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,12 @@ class HoldKeeper:
                 else:
                     others = [c for i, h in enumerate(self._active.values(), start=1) if (c := _scope(h, t, i, params))]
                     value = f"if(({') OR ('.join(others)}), 1, 0)" if others else "0"
-                # mutations_sync: the hold is in force when apply() returns (the consumer commits after).
+                # mutations_sync: the hold is in force when apply() returns (the consumer commits after);
+                # on a cluster (2) on every replica, and the rows live in the local tables.
+                cluster = getattr(self.store, "cluster", None)
                 self.store.command(
-                    f"ALTER TABLE {self.store.database}.{t.table} UPDATE held = {value} WHERE {scope} "
-                    "SETTINGS mutations_sync = 1",
+                    f"ALTER TABLE {stored_table(self.store.database, t.table, cluster)} UPDATE held = {value} "
+                    f"WHERE {scope} SETTINGS mutations_sync = {2 if cluster else 1}",
                     params,
                 )
 

@@ -51,6 +51,12 @@ class CommonSettings(BaseSettings):
         None,
         description="ClickHouse server URL (http://user:pass@host:8123). Empty: embedded chDB.",
     )
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
+        description="ClickHouse cluster (remote_servers) for migrations ON CLUSTER: Replicated tables, Distributed "
+                    "for reads. Needs ALPR_CLICKHOUSE_URL. Empty: plain tables on one server or chDB.",
+    )
     data_dir: Path = Field(
         REPO_ROOT / "var",
         description="Local state: chDB directories (one per service), broker data, faust tables.",
@@ -85,6 +91,12 @@ class CommonSettings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_server(self):
+        if self.clickhouse_cluster and not self.clickhouse_url:
+            raise ValueError("clickhouse_cluster needs clickhouse_url: embedded chDB has no cluster")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self):

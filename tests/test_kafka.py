@@ -110,6 +110,8 @@ def test_topics_apply_is_idempotent(bootstrap, unique):
     first = apply_topics(bootstrap, prefix=prefix)
     assert {c.action for c in first} == {"created"}
     assert len(first) == len(load_registry())
+    # One broker holds one copy: the registry's production replication is capped, and said so.
+    assert (first.brokers, first.capped) == (1, ["replication_factor 3->1", "min.insync.replicas 2->1"])
     second = apply_topics(bootstrap, prefix=prefix)
     assert {c.action for c in second} == {"unchanged"}, [c for c in second if c.action != "unchanged"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def _settings():
     from alpr.settings import CommonSettings, load_settings
 
@@ -14,6 +13,10 @@ def _apply(args) -> int:
     from alpr.kafka.topics import apply_topics
 
     changes = apply_topics(_settings().kafka_bootstrap)
+    if changes.capped:
+        # Said once, before the topics: what the registry asks for that this cluster cannot hold.
+        print(f"capped    {', '.join(changes.capped)} (the cluster has {changes.brokers} "
+              f"broker{'s' if changes.brokers != 1 else ''})")
     for c in changes:
         print(f"{c.action:9} {c.topic}{'  ' + ', '.join(c.details) if c.details else ''}")
     return 1 if any(c.action == "conflict" for c in changes) else 0
@@ -23,7 +26,8 @@ def _list(args) -> int:
     from alpr.contracts.registry import load_registry
 
     for c in load_registry().values():
-        print(f"{c.topic:28} partitions={c.partitions:<3} key={c.key.split(' ')[0]:12} owner={c.owner}")
+        print(f"{c.topic:28} partitions={c.partitions:<3} replication={c.replication_factor}/{c.min_insync_replicas} "
+              f"key={c.key.split(' ')[0]:12} owner={c.owner}")
     return 0
 
 

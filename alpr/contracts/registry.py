@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alpr.contracts import models
 from alpr.errors import ContractError
@@ -30,7 +30,12 @@ class TopicContract(BaseModel):
     consumers: list[str]
     key: str = Field(description="What the message key holds; it decides partitioning.")
     partitions: int = Field(ge=1, le=1000)
-    replication_factor: int = Field(1, ge=1)
+    replication_factor: int = Field(
+        3, ge=1, description="Copies of each partition in production; `alpr topics apply` caps it at the brokers it finds."
+    )
+    min_insync_replicas: int = Field(
+        2, ge=1, description="Copies that must have a write before an acks=all producer hears it is stored (capped the same way)."
+    )
     retention_ms: int = Field(ge=-1)
     cleanup_policy: Literal["delete", "compact", "compact,delete"] = "delete"
     max_message_bytes: int = Field(1_048_588, ge=1024, le=8 * 1024 * 1024, description="Largest message the topic takes.")
@@ -40,6 +45,18 @@ class TopicContract(BaseModel):
     model: str = Field(description="Class name in alpr.contracts.models.")
     payload: Literal["value", "headers"] = "value"
     dlq: str | None = Field(None, description="Dead-letter topic used by this topic's consumers.")
+
+    @model_validator(mode="after")
+    def _min_insync_within_replication(self):
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(f"min_insync_replicas {self.min_insync_replicas} exceeds replication_factor {self.replication_factor}")
+        return self
+
+    def replication_on(self, brokers: int) -> tuple[int, int]:
+        """(replication factor, min.insync.replicas) on a cluster of `brokers`: the registry's,
+        capped at what the cluster has (a single broker: 1 and 1)."""
+        factor = max(1, min(self.replication_factor, brokers))
+        return factor, min(self.min_insync_replicas, factor)
 
     @property
     def model_class(self) -> type[models.Contract]:
@@ -53,11 +70,12 @@ class TopicContract(BaseModel):
     def examples_dir(self) -> Path:
         return SCHEMAS_DIR / "examples" / self.topic
 
-    def topic_config(self) -> dict[str, str]:
+    def topic_config(self, brokers: int = 1) -> dict[str, str]:
         config = {
             "retention.ms": str(self.retention_ms),
             "cleanup.policy": self.cleanup_policy,
             "max.message.bytes": str(self.max_message_bytes),
+            "min.insync.replicas": str(self.replication_on(brokers)[1]),
         }
         if self.segment_ms is not None:
             config["segment.ms"] = str(self.segment_ms)

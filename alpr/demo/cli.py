@@ -159,6 +159,29 @@ def _undecided_in_store(settings, data_dir: Path, clock: datetime | None) -> int
         store.close()
 
 
+def departures(truth, matches: list[dict]) -> dict[str, str]:
+    """How revenue decided the stay of each vehicle that left: its plan's status once, from one
+    session with both its entry and its exit. A stay split by lanes that arrived out of order
+    shows as two decisions ('matched, no entry + unpaid, no exit'); one not decided yet as
+    'undecided'. Plates are compared by confusable key (the session carries the read)."""
+    from alpr.plates import confusable_key
+
+    left = {confusable_key(t.plate): t.plate for t in truth if t.direction == "exit"}
+    found: dict[str, list[str]] = {plate: [] for plate in left.values()}
+    for m in matches:
+        plate = left.get(confusable_key(m.get("plate") or ""))
+        if plate is not None:
+            found[plate].append(m["status"] + ("" if m.get("entry_at") else ", no entry")
+                                + ("" if m.get("exit_at") else ", no exit"))
+    return {plate: " + ".join(sorted(got)) or "undecided" for plate, got in sorted(found.items())}
+
+
+def departures_off_plan(plan: dict[str, str], departed: dict[str, str]) -> list[dict]:
+    """Vehicles that left whose stay was not decided once, as their payment plan implies."""
+    return [{"plate": plate, "plan": plan.get(plate), "decided": got} for plate, got in departed.items()
+            if plan.get(plate) is None or got != STATUS_BY_PLAN[plan[plate]]]
+
+
 POISONED = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.payments.v1", "alpr.audit.v1", "alpr.holds.v1")
 
 
@@ -205,6 +228,60 @@ def _restart_local_broker(say) -> None:
     broker.stop()
     broker.start()
     say("demo: broker back")
+
+
+class _Failover:
+    """Fault injection (--kill-broker-after): SIGKILL the local cluster's broker that leads the
+    partition the demo's reads flow through, mid-stream; once the run is complete, start it
+    again and wait until every partition's in-sync replicas are all its replicas (healed)."""
+
+    def __init__(self, bootstrap: str, prefix: str, say) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        from alpr.kafka.broker import BrokerSettings, LocalCluster
+        from alpr.kafka.config import admin_config
+        from alpr.settings import load_settings
+
+        self.admin = AdminClient(admin_config(bootstrap))
+        self.bootstrap, self.topic, self.say = bootstrap, prefix + "alpr.reads.v1", say
+        brokers = len(self.admin.list_topics(timeout=10).brokers)
+        self.cluster = LocalCluster(load_settings(BrokerSettings), brokers)  # refuses a single broker
+        self.killed: dict | None = None
+
+    def busiest_partition(self) -> int | None:
+        """The reads partition holding the most messages so far (the demo's one facility keys
+        every read to one partition), or None before the first read."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        probe = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "demo-failover-probe", "log_level": 0})
+        try:
+            partitions = self.admin.list_topics(self.topic, timeout=10).topics[self.topic].partitions
+            ends = {p: probe.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1] for p in partitions}
+        finally:
+            probe.close()
+        busiest = max(ends, key=ends.get)
+        return busiest if ends[busiest] > 0 else None
+
+    def kill(self) -> bool:
+        partition = self.busiest_partition()
+        if partition is None:
+            return False
+        node = self.cluster.leader(self.topic, partition)
+        self.say(f"demo: SIGKILL of broker {node}, leader of {self.topic} partition {partition}...")
+        pid = self.cluster.kill(node)
+        self.killed = {"node": node, "pid": pid, "partition": partition, "at_s": None}
+        return True
+
+    def heal(self) -> dict:
+        """Who leads the partition now, then the killed broker back and the cluster healed."""
+        leader_after = self.cluster.leader(self.topic, self.killed["partition"])
+        started = time.monotonic()
+        self.say(f"demo: starting broker {self.killed['node']} again...")
+        self.cluster.start()
+        health = self.cluster.wait_healed()
+        self.say(f"demo: cluster healed: {len(health.partitions)} partitions, every in-sync replica set full")
+        return {**self.killed, "leader_after": leader_after, "healed": health.healed,
+                "healed_after_s": round(time.monotonic() - started, 1)}
 
 
 def _replay_clock() -> tuple[datetime, float]:
@@ -265,6 +342,7 @@ def _demo(args) -> int:
     missing = [s for s in ("ingest", "recognizer", "occupancy", "revenue", "audit") if s not in services]
     if missing:
         say(f"demo: not built yet, skipped: {', '.join(missing)}")
+    failover = _Failover(settings.kafka_bootstrap, prefix, say) if args.kill_broker_after else None
     observer = Observer(settings.kafka_bootstrap, prefix).start()
     started = time.monotonic()
     deadline = started + args.duration if args.duration else None
@@ -301,6 +379,9 @@ def _demo(args) -> int:
                     if args.restart_broker_after and not restarted and time.monotonic() - replay_started >= args.restart_broker_after:
                         restarted = True
                         _restart_local_broker(say)
+                    if (failover and failover.killed is None
+                            and time.monotonic() - replay_started >= args.kill_broker_after and failover.kill()):
+                        failover.killed["at_s"] = round(time.monotonic() - replay_started, 1)
                     if replayed and observer.all_frames_read() and not api.swept:
                         api.sweep(truth)
                     if replayed and observer.all_frames_read() and api.settled(observer, truth):
@@ -310,6 +391,7 @@ def _demo(args) -> int:
                     time.sleep(2.0)  # the live summary's refresh interval
         except KeyboardInterrupt:
             say("demo: stopping...")
+        healed = failover.heal() if failover and failover.killed else None
         api.look()  # what an operator and finance would open: occupancy, reconciliation (audited)
         offset_jumps = _offset_jumps(services)
         time.sleep(1.0)  # let the last audit events reach the observer
@@ -331,6 +413,8 @@ def _demo(args) -> int:
         "sessions_undecided": undecided,
         "matches_by_status": dict(sorted(Counter(m["status"] for m in observer.matches.values()).items())),
         "matches_off_plan": off_plan(plan, list(observer.matches.values())),
+        "departures": (departed := departures(truth, list(observer.matches.values()))),
+        "departures_off_plan": departures_off_plan(plan, departed),
         "violations": len(observer.violations),
         "payments": len(observer.payments),
         "payment_plan": dict(sorted(Counter(plan.values()).items())),
@@ -338,6 +422,9 @@ def _demo(args) -> int:
         "dead_letters": dict(sorted(observer.dead_letters.items())),
         "broker_restarted": bool(args.restart_broker_after) and restarted,
         "stream_offset_jumps": offset_jumps,
+
+
+        "broker_killed": healed,
         "accuracy": acc,
         "topic_prefix": prefix,
         "data_dir": str(data_dir),
@@ -358,4 +445,7 @@ def register(sub) -> None:
     demo.add_argument("--poison", type=int, default=0, help="also publish N malformed messages to every consumed topic")
     demo.add_argument("--restart-broker-after", type=float, default=0,
                       help="fault injection: restart the local broker this many seconds into the replay")
+    demo.add_argument("--kill-broker-after", type=float, default=0,
+                      help="fault injection on the local cluster (alpr kafka start --brokers 3): SIGKILL the broker "
+                           "leading the reads partition this many seconds into the replay, start it again at the end")
     demo.set_defaults(handler=_demo)

@@ -1,15 +1,23 @@
-"""The local Kafka broker: Apache Kafka 4.x in single-node KRaft mode on 127.0.0.1.
+"""The local Kafka broker: Apache Kafka 4.x in single-node KRaft mode on 127.0.0.1, and a
+local three-broker cluster beside it for failover tests.
 
 The jars come from Maven Central through `infra/kafka/pom.xml`; the broker runs on the
 machine's Java 17 with its data under `<data_dir>/kafka/` (git-ignored). `start` returns only
 when the broker answers a metadata request; `stop` returns only when the process is gone.
 Tests, the demo and CI all use this broker; with Docker, infra/docker-compose.yml runs the
 apache/kafka image instead.
+
+`LocalCluster` (`alpr kafka start --brokers 3`) runs N combined broker+controller nodes that
+form one KRaft quorum, on their own ports (`ALPR_KAFKA_CLUSTER_PORT`, 19092 up) and data
+directories (`<data_dir>/kafka-cluster/node-<id>/`), so it can run next to the single broker.
+Its `start` returns when the metadata lists every broker and every partition has a leader;
+`wait_healed` when every partition's in-sync replicas are all its replicas again.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -36,6 +44,11 @@ class BrokerSettings(CommonSettings):
 
     kafka_controller_port: int = Field(0, ge=0, le=65535, description="KRaft controller port; 0: client port + 1.")
     kafka_heap: str = Field("512m", pattern=r"^\d+[mg]$", description="JVM heap of the local broker (-Xmx).")
+    kafka_cluster_port: int = Field(
+        19092, ge=1024, le=65000,
+        description="Client port of node 1 of the local cluster (`alpr kafka start --brokers N`); node i listens on "
+                    "this + i - 1 and its controller on this + 100 + i - 1.",
+    )
 
 
 @dataclass(frozen=True)
@@ -120,34 +133,32 @@ class LocalBroker:
 
     def _write_properties(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        self.properties.write_text(
-            "\n".join(
-                [
-                    "# Written by `alpr kafka start`; edit the settings, not this file.",
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    f"log.dirs={self.log_dirs}",
-                    "num.partitions=1",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=12",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    # Tests create a fresh group each time; no reason to wait for more members.
-                    "group.initial.rebalance.delay.ms=0",
-                    "auto.create.topics.enable=false",
-                    "message.max.bytes=8388608",
-                    "",
-                ]
-            )
-        )
+        self.properties.write_text("\n".join(self._properties()) + "\n")
+
+    def _properties(self) -> list[str]:
+        return [
+            "# Written by `alpr kafka start`; edit the settings, not this file.",
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={self.log_dirs}",
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=12",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            # Tests create a fresh group each time; no reason to wait for more members.
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "message.max.bytes=8388608",
+        ]
 
     def _java(self, *args: str) -> list[str]:
         java = shutil.which("java")
@@ -165,10 +176,13 @@ class LocalBroker:
             *args,
         ]
 
+    def _cluster_id(self) -> str:
+        return new_cluster_id()
+
     def _format_storage(self) -> None:
         if (self.log_dirs / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = self._cluster_id()
         proc = subprocess.run(
             # --cluster-id=ID: a base64url id may start with "-", which argparse would take for an option.
             self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self.properties)),
@@ -185,6 +199,13 @@ class LocalBroker:
                 return current
             self._wait_healthy(current.pid)
             return self.status()
+        proc = self.launch()
+        self._wait_healthy(proc.pid, proc)
+        return self.status()
+
+    def launch(self) -> subprocess.Popen:
+        """Start the broker process and return at once (a cluster node cannot answer until a
+        majority of the quorum runs, so the cluster launches every node before it waits)."""
         self.ensure_jars()
         ensure_port_free("127.0.0.1", self.port)
         ensure_port_free("127.0.0.1", self.controller_port)
@@ -201,8 +222,7 @@ class LocalBroker:
             start_new_session=True,
         )
         self.pid_file.write_text(str(proc.pid))
-        self._wait_healthy(proc.pid, proc)
-        return self.status()
+        return proc
 
     def _wait_healthy(self, pid: int | None, proc: subprocess.Popen | None = None) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -226,8 +246,25 @@ class LocalBroker:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
+        self._signal_and_wait(pid, signal.SIGTERM, STOP_TIMEOUT_S)
+        return True
+
+    def kill(self) -> int | None:
+        """SIGKILL the broker (fault injection: no shutdown, no final flush); returns its pid
+        once the process is gone, or None when it was not running."""
+        pid = self._pid()
+        if pid is None:
+            return None
+        self._signal_and_wait(pid, signal.SIGKILL, STOP_TIMEOUT_S)
+        return pid
+
+    def _signal_and_wait(self, pid: int, sig: int, timeout: float) -> None:
+        os.kill(pid, sig)
+        self._wait_gone(pid, timeout)
+
+    def _wait_gone(self, pid: int, timeout: float) -> None:
+        """Wait for the process to exit; SIGKILL it after `timeout`."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._alive(pid):
             time.sleep(0.1)  # polling a process exit; there is no portable wait on a non-child
         if self._alive(pid):
@@ -235,7 +272,6 @@ class LocalBroker:
             while self._alive(pid):
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
-        return True
 
     @staticmethod
     def _alive(pid: int) -> bool:
@@ -249,3 +285,226 @@ class LocalBroker:
         except (OSError, IndexError):
             return False
         return state != "Z"
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+# What the cluster promises every topic it creates itself (consumer offsets, transactions,
+# topics without an explicit setting): three copies, an acknowledged write on at least two.
+CLUSTER_REPLICATION = 3
+CLUSTER_MIN_INSYNC = 2
+CLUSTER_START_TIMEOUT_S = 180
+CONTROLLER_PORT_OFFSET = 100
+CLUSTER_SIZES = (3, 4, 5)
+
+
+class ClusterNode(LocalBroker):
+    """One node of the local cluster: a broker and a controller in one process (combined mode),
+    one of the quorum's voters, with its own ports, data and log."""
+
+    def __init__(self, settings: BrokerSettings, cluster: "LocalCluster", node_id: int) -> None:
+        self.node_id = node_id
+        self.cluster = cluster
+        self.port = settings.kafka_cluster_port + node_id - 1
+        self.controller_port = settings.kafka_cluster_port + CONTROLLER_PORT_OFFSET + node_id - 1
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.heap = settings.kafka_heap
+        self.home = cluster.home / f"node-{node_id}"
+        self.pid_file = self.home / "broker.pid"
+        self.log_file = self.home / "broker.log"
+        self.properties = self.home / "server.properties"
+        self.log_dirs = self.home / "data"
+        self.maven_repo = Path(settings.data_dir) / "lib" / "maven"
+
+    def _properties(self) -> list[str]:
+        replication = str(min(CLUSTER_REPLICATION, self.cluster.size))
+        min_isr = str(min(CLUSTER_MIN_INSYNC, self.cluster.size))
+        changed = {
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.cluster.voters,
+            "offsets.topic.replication.factor": replication,
+            "transaction.state.log.replication.factor": replication,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replication,
+            "share.coordinator.state.topic.min.isr": min_isr,
+        }
+        lines = [f"{k}={changed[k]}" if (k := line.partition("=")[0]) in changed else line for line in super()._properties()]
+        return lines + [
+            f"default.replication.factor={replication}",
+            f"min.insync.replicas={min_isr}",
+            # An acknowledged write must survive the loss of its leader: never elect a replica
+            # that was out of sync (Kafka's default, said here because failover relies on it).
+            "unclean.leader.election.enable=false",
+        ]
+
+    def _cluster_id(self) -> str:
+        return self.cluster.cluster_id()
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    topic: str
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ClusterHealth:
+    """What the cluster's metadata says: the brokers it lists, and each partition's leader and ISR."""
+
+    size: int
+    running: dict[int, int | None]  # node id -> pid (None: not running)
+    brokers: tuple[int, ...]  # node ids the metadata lists (registered, not fenced)
+    partitions: tuple[PartitionState, ...]
+    bootstrap: str
+
+    @property
+    def leaderless(self) -> list[PartitionState]:
+        return [p for p in self.partitions if p.leader < 0]
+
+    @property
+    def under_replicated(self) -> list[PartitionState]:
+        return [p for p in self.partitions if set(p.isr) != set(p.replicas)]
+
+    @property
+    def healthy(self) -> bool:
+        """Every node runs and is listed, and every partition has a leader."""
+        return (all(pid is not None for pid in self.running.values()) and len(self.brokers) == self.size
+                and not self.leaderless)
+
+    @property
+    def healed(self) -> bool:
+        """Healthy, and every partition's in-sync replicas are all of its replicas."""
+        return self.healthy and not self.under_replicated
+
+
+class LocalCluster:
+    """A local KRaft cluster of `brokers` combined nodes on 127.0.0.1, for failover tests.
+
+    Every node is a voter of the controller quorum and a broker (see docs/architecture.md for
+    why combined mode is fine here and not in production). Ports come from
+    `ALPR_KAFKA_CLUSTER_PORT`; data lives in `<data_dir>/kafka-cluster/`, apart from the single
+    broker's `<data_dir>/kafka/`, so both can run at once.
+    """
+
+    def __init__(self, settings: BrokerSettings, brokers: int = 3) -> None:
+        if brokers not in CLUSTER_SIZES:
+            raise BrokerError(
+                f"a local cluster has {', '.join(map(str, CLUSTER_SIZES))} brokers, not {brokers}: every node is a "
+                "controller, and a quorum of two voters stops when either is lost (use --brokers 1 for the single broker)"
+            )
+        self.size = brokers
+        self.home = Path(settings.data_dir) / "kafka-cluster"
+        self.meta_file = self.home / "cluster.json"
+        self.base_port = settings.kafka_cluster_port
+        self.nodes = {i: ClusterNode(settings, self, i) for i in range(1, brokers + 1)}
+        self.bootstrap = ",".join(n.bootstrap for n in self.nodes.values())
+        self.voters = ",".join(f"{i}@127.0.0.1:{n.controller_port}" for i, n in self.nodes.items())
+
+    def cluster_id(self) -> str:
+        """The id every node's storage is formatted with; written once, checked at each start."""
+        if self.meta_file.exists():
+            return json.loads(self.meta_file.read_text())["cluster_id"]
+        self.home.mkdir(parents=True, exist_ok=True)
+        cluster_id = new_cluster_id()
+        self.meta_file.write_text(json.dumps({"cluster_id": cluster_id, "brokers": self.size, "port": self.base_port}) + "\n")
+        return cluster_id
+
+    def _check_layout(self) -> None:
+        if not self.meta_file.exists():
+            return
+        meta = json.loads(self.meta_file.read_text())
+        if (meta["brokers"], meta["port"]) != (self.size, self.base_port):
+            raise BrokerError(
+                f"the local cluster in {self.home} has {meta['brokers']} brokers from port {meta['port']}; "
+                f"stop it and remove that folder to make one of {self.size} from port {self.base_port}"
+            )
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self, timeout: float = CLUSTER_START_TIMEOUT_S) -> ClusterHealth:
+        """Start every node that is not running (all of them, or one that was stopped or
+        killed) and return once the cluster is healthy: every broker listed, every partition
+        led. A node cannot answer before a majority of voters runs, so all are launched first."""
+        self._check_layout()
+        procs = {i: n.launch() for i, n in self.nodes.items() if n._pid() is None}
+        return self.wait_healthy(timeout, procs)
+
+    def stop(self) -> list[int]:
+        """Stop every node (SIGTERM to all at once: a node stopping alone would wait for a
+        quorum the others are leaving); returns the ids that were running."""
+        running = {i: pid for i, n in self.nodes.items() if (pid := n._pid()) is not None}
+        for pid in running.values():
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for i, pid in running.items():
+            self.nodes[i]._wait_gone(pid, max(1.0, deadline - time.monotonic()))
+        return sorted(running)
+
+    def stop_node(self, node_id: int) -> bool:
+        return self._node(node_id).stop()
+
+    def kill(self, node_id: int) -> int | None:
+        """SIGKILL one node (fault injection); returns its pid once it is gone."""
+        return self._node(node_id).kill()
+
+    def _node(self, node_id: int) -> ClusterNode:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise BrokerError(f"the local cluster has nodes {', '.join(map(str, self.nodes))}, not {node_id}") from None
+
+    # -- health --------------------------------------------------------------------------
+    def health(self, timeout: float = 5.0) -> ClusterHealth:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        running = {i: n._pid() for i, n in self.nodes.items()}
+        live = ",".join(n.bootstrap for i, n in self.nodes.items() if running[i] is not None)
+        brokers: tuple[int, ...] = ()
+        partitions: list[PartitionState] = []
+        if live:
+            # log_level 0: a node that is starting or was just killed is expected to refuse.
+            admin = AdminClient({"bootstrap.servers": live, "socket.connection.setup.timeout.ms": 2000, "log_level": 0})
+            try:
+                md = admin.list_topics(timeout=timeout)
+            except KafkaException:
+                md = None
+            if md is not None:
+                brokers = tuple(sorted(md.brokers))
+                for t in md.topics.values():
+                    for p in t.partitions.values():
+                        partitions.append(PartitionState(t.topic, p.id, p.leader, tuple(p.replicas), tuple(p.isrs)))
+        return ClusterHealth(self.size, running, brokers, tuple(partitions), self.bootstrap)
+
+    def wait_healthy(self, timeout: float = CLUSTER_START_TIMEOUT_S,
+                     procs: dict[int, subprocess.Popen] | None = None) -> ClusterHealth:
+        return self._wait(lambda h: h.healthy, "every broker listed and every partition led", timeout, procs)
+
+    def wait_healed(self, timeout: float = CLUSTER_START_TIMEOUT_S) -> ClusterHealth:
+        return self._wait(lambda h: h.healed, "every partition's in-sync replicas back to all its replicas", timeout)
+
+    def _wait(self, done, what: str, timeout: float, procs: dict[int, subprocess.Popen] | None = None) -> ClusterHealth:
+        deadline = time.monotonic() + timeout
+        health = self.health()
+        while not done(health):
+            for i, proc in (procs or {}).items():
+                if proc.poll() is not None:
+                    raise BrokerError(f"cluster node {i} exited with code {proc.returncode}: {self.nodes[i]._log_tail()}")
+            if time.monotonic() >= deadline:
+                raise BrokerError(
+                    f"the local cluster did not reach '{what}' within {timeout:.0f}s: brokers {list(health.brokers)} of "
+                    f"{self.size}, {len(health.leaderless)} partitions without a leader, "
+                    f"{len(health.under_replicated)} under-replicated")
+            time.sleep(0.2)  # polling the metadata between requests, not waiting for an outcome
+            health = self.health(timeout=2.0)
+        return health
+
+    def leader(self, topic: str, partition: int) -> int:
+        for p in self.health().partitions:
+            if (p.topic, p.partition) == (topic, partition):
+                return p.leader
+        raise BrokerError(f"no partition {partition} of {topic} in the cluster's metadata")

@@ -1,30 +1,75 @@
-"""`alpr kafka start|stop|status`: the local broker."""
+"""`alpr kafka start|stop|status`: the local broker, or with `--brokers 3` the local cluster."""
 
 from __future__ import annotations
 
 from alpr.output import emit
 
 
-def _broker():
-    from alpr.kafka.broker import BrokerSettings, LocalBroker
+def _settings():
+    from alpr.kafka.broker import BrokerSettings
     from alpr.settings import load_settings
 
-    return LocalBroker(load_settings(BrokerSettings))
+    return load_settings(BrokerSettings)
+
+
+def _broker():
+    from alpr.kafka.broker import LocalBroker
+
+    return LocalBroker(_settings())
+
+
+def _cluster(args):
+    from alpr.kafka.broker import LocalCluster
+
+    return LocalCluster(_settings(), args.brokers)
+
+
+def _describe(health) -> str:
+    nodes = ", ".join(f"{i}: pid {pid}" if pid else f"{i}: stopped" for i, pid in health.running.items())
+    return (f"brokers {len(health.brokers)}/{health.size} ({nodes}), {len(health.leaderless)} partitions without a "
+            f"leader, {len(health.under_replicated)} under-replicated, bootstrap {health.bootstrap}")
 
 
 def _start(args) -> int:
+    if args.brokers > 1:
+        cluster = _cluster(args)
+        health = cluster.start()
+        print(f"kafka cluster: running, {_describe(health)}, data {cluster.home}")
+        print(f"kafka cluster: use it with ALPR_KAFKA_BOOTSTRAP={health.bootstrap}")
+        return 0
     status = _broker().start()
     print(f"kafka: running, pid {status.pid}, bootstrap {status.bootstrap}, log {status.log}")
     return 0
 
 
 def _stop(args) -> int:
+    if args.brokers > 1:
+        cluster = _cluster(args)
+        if args.node:
+            stopped = cluster.stop_node(args.node)
+            print(f"kafka cluster: node {args.node} {'stopped' if stopped else 'was not running'}")
+            return 0
+        stopped = cluster.stop()
+        print(f"kafka cluster: stopped nodes {', '.join(map(str, stopped))}" if stopped else "kafka cluster: was not running")
+        return 0
+    if args.node:
+        print("kafka: --node needs --brokers N (a node of the local cluster)")
+        return 2
     stopped = _broker().stop()
     print("kafka: stopped" if stopped else "kafka: was not running")
     return 0
 
 
 def _status(args) -> int:
+    if args.brokers > 1:
+        h = _cluster(args).health()
+        if args.json:
+            emit({"healthy": h.healthy, "healed": h.healed, "brokers": list(h.brokers), "size": h.size,
+                  "running": {str(i): pid for i, pid in h.running.items()}, "leaderless": len(h.leaderless),
+                  "under_replicated": len(h.under_replicated), "bootstrap": h.bootstrap})
+        else:
+            print(f"kafka cluster: {'healthy' if h.healthy else 'not healthy'}, {_describe(h)}")
+        return 0 if h.healthy else 1
     s = _broker().status()
     if args.json:
         emit({"running": s.running, "healthy": s.healthy, "pid": s.pid, "bootstrap": s.bootstrap})
@@ -35,10 +80,18 @@ def _status(args) -> int:
 
 
 def register(sub) -> None:
-    kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker (KRaft, Maven Central jars)")
+    kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker or cluster (KRaft, Maven Central jars)")
     ops = kafka.add_subparsers(dest="op", required=True)
-    ops.add_parser("start", help="fetch jars if needed, start, wait until healthy").set_defaults(handler=_start)
-    ops.add_parser("stop", help="stop the broker and wait until the process is gone").set_defaults(handler=_stop)
+    brokers_help = ("1: the single broker on ALPR_KAFKA_BOOTSTRAP (default); 3-5: the local cluster on its own ports "
+                    "from ALPR_KAFKA_CLUSTER_PORT (19092) and data in <data dir>/kafka-cluster/")
+    start = ops.add_parser("start", help="fetch jars if needed, start (every node not running), wait until healthy")
+    start.add_argument("--brokers", type=int, default=1, help=brokers_help)
+    start.set_defaults(handler=_start)
+    stop = ops.add_parser("stop", help="stop the broker (or cluster, or one --node of it) and wait until gone")
+    stop.add_argument("--brokers", type=int, default=1, help=brokers_help)
+    stop.add_argument("--node", type=int, default=0, help="only this node of the cluster (a failover try: start brings it back)")
+    stop.set_defaults(handler=_stop)
     st = ops.add_parser("status", help="running/healthy; exit 1 when not healthy")
+    st.add_argument("--brokers", type=int, default=1, help=brokers_help)
     st.add_argument("--json", action="store_true")
     st.set_defaults(handler=_status)

@@ -1,8 +1,15 @@
 """`alpr topics apply`: make the broker's topics match the registry, idempotently.
 
 Creates missing topics, raises partition counts that are too low (Kafka cannot lower them:
-that is reported, not attempted) and sets retention and cleanup policy. A second run with
-no registry change reports every topic as unchanged and sends no change to the broker.
+that is reported, not attempted) and sets retention, cleanup policy and min.insync.replicas.
+A second run with no registry change reports every topic as unchanged and sends no change to
+the broker.
+
+The registry states production replication (3 copies, 2 in sync for an acknowledged write).
+A cluster with fewer brokers gets what it can hold: the factor is capped at its broker count
+and min.insync.replicas at that factor (a single broker: 1 and 1), and the caps are reported.
+A topic with fewer replicas than the cluster could give it is a conflict: adding replicas
+moves data (a partition reassignment), which this command does not start.
 """
 
 from __future__ import annotations
@@ -34,6 +41,46 @@ class TopicChange:
     details: list[str] = field(default_factory=list)
 
 
+class TopicChanges(list):
+    """The changes, one per topic, plus what the cluster allowed: its broker count and the
+    registry settings that were capped to fit it ("replication_factor 3->1" ...)."""
+
+    brokers: int = 1
+    capped: list[str]
+
+    def __init__(self, changes=(), brokers: int = 1, capped: list[str] | None = None) -> None:
+        super().__init__(changes)
+        self.brokers = brokers
+        self.capped = capped or []
+
+
+def capped_settings(contracts, brokers: int) -> list[str]:
+    """The registry's replication settings that a cluster of `brokers` cannot honour, as
+    'name wanted->given', each once (the registry uses the same values for every topic)."""
+    caps: set[str] = set()
+    for c in contracts:
+        factor, min_isr = c.replication_on(brokers)
+        if factor < c.replication_factor:
+            caps.add(f"replication_factor {c.replication_factor}->{factor}")
+        if min_isr < c.min_insync_replicas:
+            caps.add(f"min.insync.replicas {c.min_insync_replicas}->{min_isr}")
+    return sorted(caps, reverse=True)
+
+
+def replication_of(bootstrap: str, topic: str) -> int:
+    """How many replicas the partitions of `topic` have (1 when it is not found): the
+    services replicate their internal topics (faust changelogs, re-key topics) like the
+    topic they derive from, so a single broker and a cluster both get what they can hold."""
+    admin = AdminClient(admin_config(bootstrap))
+    try:
+        found = admin.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
+    except KafkaException as err:
+        raise BrokerError(f"cannot reach Kafka at {bootstrap}: {err.args[0].str()}") from None
+    if found is None or found.error is not None or not found.partitions:
+        return 1
+    return min(len(p.replicas) for p in found.partitions.values())
+
+
 def _wait(futures: dict, what: str) -> None:
     for key, future in futures.items():
         try:
@@ -44,7 +91,7 @@ def _wait(futures: dict, what: str) -> None:
 
 def apply_topics(
     bootstrap: str, contracts: dict[str, TopicContract] | None = None, prefix: str = ""
-) -> list[TopicChange]:
+) -> TopicChanges:
     """Bring the broker in line with `contracts` (the registry by default).
 
     `prefix` lets tests apply the registry under fresh names on a shared broker.
@@ -56,18 +103,25 @@ def apply_topics(
     except KafkaException as err:
         raise BrokerError(f"cannot reach Kafka at {bootstrap}: {err.args[0].str()}") from None
 
-    changes: list[TopicChange] = []
+    brokers = max(1, len(metadata.brokers))
+    changes = TopicChanges(brokers=brokers, capped=capped_settings(contracts.values(), brokers))
     to_create: list[NewTopic] = []
     for c in contracts.values():
         name = prefix + c.topic
         existing = metadata.topics.get(name)
+        factor, _ = c.replication_on(brokers)
         if existing is None:
             to_create.append(
-                NewTopic(name, num_partitions=c.partitions, replication_factor=c.replication_factor, config=c.topic_config())
+                NewTopic(name, num_partitions=c.partitions, replication_factor=factor, config=c.topic_config(brokers))
             )
-            changes.append(TopicChange(name, "created", [f"partitions={c.partitions}"]))
+            changes.append(TopicChange(name, "created", [f"partitions={c.partitions}", f"replication={factor}"]))
             continue
         change = TopicChange(name, "unchanged")
+        have_factor = min((len(p.replicas) for p in existing.partitions.values()), default=factor)
+        if have_factor < factor:
+            change.action = "conflict"
+            change.details.append(f"has {have_factor} replicas, the cluster can hold {factor}; adding replicas is a "
+                                  "partition reassignment (kafka-reassign-partitions), which apply does not start")
         have = len(existing.partitions)
         if have < c.partitions:
             _wait(admin.create_partitions([NewPartitions(name, c.partitions)]), "partitions of")
@@ -77,7 +131,7 @@ def apply_topics(
             change.details.append(f"has {have} partitions, registry says {c.partitions}; Kafka cannot shrink")
         resource = ConfigResource(ResourceType.TOPIC, name)
         current = admin.describe_configs([resource])[resource].result(timeout=TIMEOUT_S)
-        wanted = c.topic_config()
+        wanted = c.topic_config(brokers)
         diffs = {k: v for k, v in wanted.items() if current[k].value != v}
         if diffs:
             entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in diffs.items()]

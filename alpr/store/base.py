@@ -16,6 +16,7 @@ class Store(Protocol):
     """A ClickHouse database owned by one service."""
 
     database: str
+    cluster: str | None  # a ClickHouse cluster's name: migrations run ON CLUSTER (alpr.store.cluster)
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
         """Run a statement that returns nothing (DDL, OPTIMIZE, ALTER)."""
@@ -35,8 +36,9 @@ class LazyStore:
     process, and chDB serves one data directory per process, so an app must not open its store
     before a request needs it."""
 
-    def __init__(self, database: str, opener: "Callable[[], Store]") -> None:
+    def __init__(self, database: str, opener: "Callable[[], Store]", cluster: str | None = None) -> None:
         self.database = database
+        self.cluster = cluster
         self._opener = opener
         self._store: Store | None = None
 
@@ -65,11 +67,13 @@ def open_store(
     clickhouse_url: str | None,
     data_dir: Path,
     database: str | None = None,
+    cluster: str | None = None,
 ) -> Store:
     """Open the store of `service`: a ClickHouse server when a URL is given, else chDB.
 
     The database defaults to the service name: each service owns its tables (blueprint:
     database per service), which also keeps chDB's one-process-per-directory rule workable.
+    `cluster` (a server's cluster name) makes migrations run ON CLUSTER; chDB has none.
     """
     database = database or service
     if not database.isidentifier():
@@ -77,7 +81,9 @@ def open_store(
     if clickhouse_url:
         from alpr.store.server import ClickHouseServerStore
 
-        return ClickHouseServerStore(clickhouse_url, database)
+        return ClickHouseServerStore(clickhouse_url, database, cluster=cluster)
+    if cluster:
+        raise StoreError("a ClickHouse cluster needs a server (ALPR_CLICKHOUSE_URL); embedded chDB has no cluster")
     from alpr.store.embedded import ChdbStore
 
     return ChdbStore(Path(data_dir) / "chdb" / service, database)

@@ -19,7 +19,7 @@ def open_service_store(service: str):
     from alpr.store import open_store
 
     s = _service_settings(service)
-    return open_store(service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir)
+    return open_store(service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir, cluster=s.clickhouse_cluster)
 
 
 def migrate_service(service: str, store, settings=None) -> list[str]:

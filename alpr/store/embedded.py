@@ -131,6 +131,7 @@ class ChdbStore:
     def __init__(self, path: Path, database: str) -> None:
         self.path = Path(path).resolve()
         self.database = database
+        self.cluster: str | None = None  # an embedded engine is never part of a cluster
         self.path.mkdir(parents=True, exist_ok=True)
         self._engine: _Engine | None = _Engine.acquire(self.path)
         self._run(f"CREATE DATABASE IF NOT EXISTS {database}", "CSV", None)

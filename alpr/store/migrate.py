@@ -3,6 +3,10 @@
 Files live in schemas/clickhouse/<service>/NNN_name.sql. Each applied file is recorded with
 its checksum in <database>.schema_migrations; re-running applies only new files, and a file
 that changed after it was applied stops the migration with a clear error (write a new file).
+
+On a ClickHouse cluster (`ALPR_CLICKHOUSE_CLUSTER`) the same files run as Replicated tables
+`ON CLUSTER` with Distributed tables for reads (`alpr.store.cluster`); the checksums are those
+of the files, so a migration's record does not depend on where it ran.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from alpr.errors import StoreError
 from alpr.store.base import Store
+from alpr.store.cluster import cluster_statements, quote, stored_table
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
 FILE_PATTERN = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -29,11 +34,13 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
-    def statements(self, database: str) -> list[str]:
+    def statements(self, database: str, cluster: str | None = None) -> list[str]:
+        """The statements to run, for one server (or chDB), or `ON CLUSTER` for `cluster`."""
         text = self.sql.replace("{database}", database)
         # Drop comment lines, then split on ';' at line ends.
         body = "\n".join(l for l in text.splitlines() if not l.strip().startswith("--"))
-        return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+        plain = [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+        return [out for s in plain for out in cluster_statements(s, cluster)]
 
 
 def services_with_migrations() -> list[str]:
@@ -56,14 +63,23 @@ def load_migrations(service: str) -> list[Migration]:
     return found
 
 
+def record_table_statements(database: str, cluster: str | None = None) -> list[str]:
+    """The table that records applied migrations (on a cluster: a full copy on every node)."""
+    statements = [] if not cluster else [f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {quote(cluster)}"]
+    return statements + cluster_statements(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = MergeTree ORDER BY version",
+        cluster,
+    )
+
+
 def migrate(store: Store, service: str) -> list[str]:
     """Apply pending migrations of `service` to `store`; returns the names applied."""
     db = store.database
-    store.command(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
-        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+    cluster = getattr(store, "cluster", None)
+    for statement in record_table_statements(db, cluster):
+        store.command(statement)
     applied = {r["version"]: r for r in store.query(f"SELECT version, name, checksum FROM {db}.schema_migrations")}
     done = []
     for m in load_migrations(service):
@@ -73,7 +89,7 @@ def migrate(store: Store, service: str) -> list[str]:
                     f"{service} migration {m.name} changed after it was applied; migrations are forward-only: add a new file"
                 )
             continue
-        for statement in m.statements(db):
+        for statement in m.statements(db, cluster):
             store.command(statement)
         store.insert("schema_migrations", [{"version": m.version, "name": m.name, "checksum": m.checksum}])
         done.append(m.name)
@@ -85,6 +101,5 @@ def set_retention(store: Store, table: str, time_column: str, days: int, where: 
     if days < 1:
         raise StoreError(f"retention of {table} must be at least one day, got {days}")
     condition = f" WHERE {where}" if where else ""
-    store.command(
-        f"ALTER TABLE {store.database}.{table} MODIFY TTL toDateTime({time_column}) + INTERVAL {int(days)} DAY DELETE{condition}"
-    )
+    target = stored_table(store.database, table, getattr(store, "cluster", None))
+    store.command(f"ALTER TABLE {target} MODIFY TTL toDateTime({time_column}) + INTERVAL {int(days)} DAY DELETE{condition}")

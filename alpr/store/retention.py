@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from alpr.store import Store
+from alpr.store.cluster import LOCAL_SUFFIX
 
 RETENTION_DAYS = 365
 TTL_PATTERN = re.compile(r"TTL toDateTime\((\w+)\) \+ (?:INTERVAL 365 DAY|toIntervalDay\(365\)) WHERE held = 0")
@@ -35,7 +36,11 @@ def alpr_tables(store: Store) -> dict[str, str]:
     rows = store.query(
         "SELECT name, create_table_query FROM system.tables WHERE database = {db:String}", {"db": store.database}
     )
-    return {r["name"]: m.group(1) for r in rows if (m := TTL_PATTERN.search(r["create_table_query"]))}
+    found = {r["name"]: m.group(1) for r in rows if (m := TTL_PATTERN.search(r["create_table_query"]))}
+    if getattr(store, "cluster", None):
+        # On a cluster the TTL is on each node's `<t>_local`; its Distributed `<t>` counts every shard.
+        found = {name.removesuffix(LOCAL_SUFFIX): col for name, col in found.items()}
+    return found
 
 
 def retention_report(store: Store, grace_days: int = 1) -> list[TableRetention]:

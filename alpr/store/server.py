@@ -17,11 +17,15 @@ logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
 
 
 class ClickHouseServerStore:
-    def __init__(self, url: str, database: str) -> None:
+    def __init__(self, url: str, database: str, cluster: str | None = None) -> None:
         import clickhouse_connect
         from clickhouse_connect.driver.exceptions import Error as ChError
 
         self.database = database
+        self.cluster = cluster
+        # Into a Distributed table an insert returns only once every shard has its rows: the
+        # consumers commit offsets after the insert, so "written" must mean stored, not queued.
+        self._insert_settings = {"insert_distributed_sync": 1} if cluster else None
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise StoreError(f"ClickHouse URL {url!r} must look like http://user:pass@host:8123")
@@ -63,7 +67,8 @@ class ClickHouseServerStore:
             return 0
         try:
             self._client.raw_insert(
-                f"{self.database}.{table}", insert_block=to_json_each_row(rows).encode(), fmt="JSONEachRow"
+                f"{self.database}.{table}", insert_block=to_json_each_row(rows).encode(), fmt="JSONEachRow",
+                settings=self._insert_settings,
             )
         except self._error as err:
             raise StoreError(f"ClickHouse insert failed: {err}") from err

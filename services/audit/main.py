@@ -85,6 +85,7 @@ def build_app(
 def open_audit_store(settings: AuditSettings) -> Store:
     from alpr.store.cli import migrate_service
 
-    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir)
+    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
+                       cluster=settings.clickhouse_cluster)
     migrate_service(SERVICE, store, settings)
     return store

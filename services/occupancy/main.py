@@ -28,6 +28,7 @@ from mode import Service
 from alpr.audit import AuditClient
 from alpr.errors import ConfigError
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
+from alpr.kafka.topics import replication_of
 from alpr.revocations import RevocationFeed
 from alpr.store import LazyStore, Store, open_store
 from services.occupancy.board import Board
@@ -43,7 +44,8 @@ HELD_TABLES = [HeldTable("passes", "plate", "first_seen"), HeldTable("occupancy_
 def open_occupancy_store(settings: OccupancySettings) -> Store:
     from alpr.store.cli import migrate_service
 
-    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir)
+    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
+                       cluster=settings.clickhouse_cluster)
     migrate_service(SERVICE, store, settings)
     return store
 
@@ -167,10 +169,12 @@ class Components:
         prefix = settings.topic_prefix
         self.facilities: dict[str, Facility] = load_facilities(settings.cameras_file)
         partitions = source_partitions(settings.kafka_bootstrap, f"{prefix}alpr.reads.v1")
+        replication = replication_of(settings.kafka_bootstrap, f"{prefix}alpr.reads.v1")
         self.store = open_occupancy_store(settings)
         self.keeper = HoldKeeper(self.store, HELD_TABLES)
         self.board = Board(self.facilities)
-        self.stream = OccupancyStream(settings, self.facilities, self.store, self.keeper, self.board, partitions, prefix)
+        self.stream = OccupancyStream(settings, self.facilities, self.store, self.keeper, self.board, partitions, prefix,
+                                      replication=replication)
         self.holds = ThreadService(
             holds_consumer(SERVICE, settings.kafka_bootstrap, self.keeper, topic_prefix=prefix,
                            group_id=f"{prefix}alpr-{SERVICE}-holds").run,

@@ -115,6 +115,7 @@ class OccupancyStream:
         board: Board,
         reads_partitions: int,
         topic_prefix: str = "",
+        replication: int = 1,
     ) -> None:
         self.settings = settings
         self.facilities = facilities
@@ -140,7 +141,8 @@ class OccupancyStream:
         faust_fixes.install()  # a partition without a commit must not skip what recovery fetched
         self.app = faust.App(
             topic_prefix + settings.faust_app_id,
-            broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
+            # Every bootstrap server: on a cluster the worker must (re)connect while one is down.
+            broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",
             # Reads are decoded here (contract + DLQ), not by faust: a bad message must not crash the agent.
             key_serializer="raw",
@@ -148,7 +150,9 @@ class OccupancyStream:
             # The changelog is partitioned like the source topic: a facility's state sits in the
             # changelog partition of its reads' partition, and recovers with it.
             topic_partitions=reads_partitions,
-            topic_replication_factor=1,
+            # The changelog is replicated like the reads (1 on a single broker, 3 on a cluster):
+            # a state that lives on one broker would stop the service when that broker goes.
+            topic_replication_factor=replication,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             web_enabled=False,

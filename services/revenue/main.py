@@ -19,6 +19,7 @@ from alpr.audit import AuditClient
 from alpr.errors import AlprError
 from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
+from alpr.kafka.topics import replication_of
 from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers
@@ -49,7 +50,8 @@ def payment_check(settings: RevenueSettings) -> PaymentCheck:
 def open_revenue_store(settings: RevenueSettings) -> Store:
     from alpr.store.cli import migrate_service
 
-    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir)
+    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
+                       cluster=settings.clickhouse_cluster)
     migrate_service(SERVICE, store, settings)
     return store
 
@@ -67,7 +69,7 @@ def partitions_of(bootstrap: str, topic: str) -> int:
     return len(found.partitions)
 
 
-def ensure_internal_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+def ensure_internal_topics(bootstrap: str, names: list[str], partitions: int, replication: int = 1) -> None:
     """Create the matcher's re-key topics before the faust worker subscribes. faust declares
     them itself, but only after its consumer has subscribed: aiokafka then ignores them as
     missing until its next metadata refresh (5 minutes), and the matcher reads nothing."""
@@ -77,7 +79,7 @@ def ensure_internal_topics(bootstrap: str, names: list[str], partitions: int) ->
     from alpr.kafka.config import admin_config
 
     admin = AdminClient(admin_config(bootstrap))
-    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in names],
                                   request_timeout=15)
     for name, future in futures.items():
         try:
@@ -155,9 +157,14 @@ def run(settings: RevenueSettings) -> int:
     try:
         keeper = HoldKeeper(store, HELD_TABLES)
         stream = RevenueStream(settings, store, tariff, check.facilities, keeper, passes_partitions)
+        # Internal topics (re-key topics, table changelogs) are replicated like the passes: 1 on
+        # a single broker, 3 on a cluster, where state on one broker would stop the service when
+        # that broker goes. Set on the app's conf here because stream.py builds the app with 1.
+        replication = replication_of(settings.kafka_bootstrap, f"{prefix}alpr.passes.v1")
+        stream.app.conf.topic_replication_factor = replication
         ensure_internal_topics(settings.kafka_bootstrap, [stream.sessions_by_plate.get_topic_name(),
                                                           stream.payments_by_plate.get_topic_name()],
-                               settings.rekey_partitions)
+                               settings.rekey_partitions, replication)
         workers.start("holds", holds_consumer(SERVICE, settings.kafka_bootstrap, keeper, topic_prefix=prefix,
                                               group_id=f"{prefix}alpr-{SERVICE}-holds").run)
         revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)

@@ -14,8 +14,13 @@ The rules:
   1/I/L, 5/S, 2/Z, 6/G folded): confidence 1.0 when the plates are equal, 0.9 when only the
   keys are. Failing that, with an entry whose key is one edit away (plates of 5+
   characters): confidence 0.7. The session keeps the entry's plate and id.
-* An exit with no candidate is `exit_without_entry`; an entry of a plate that already has
-  an open session closes that one as `orphan_entry` (its exit was missed).
+* An exit with no candidate waits for its entry (`held_exits`): lanes reach the facility's
+  stream out of capture order whenever one lane's frames or reads are delayed and the
+  other's are not (a recognizer replica catching up, a broker failing over the partitions it
+  led). An entry captured at or before a held exit pairs with it as if it had come first.
+  An exit still unpaired `exit_hold_ms` of stream time later is `exit_without_entry`.
+* An entry of a plate that already has an open session closes that one as `orphan_entry`
+  (its exit was missed).
 * A patrol pass of an open session's plate confirms the vehicle is present (evidence); a
   patrol pass of an unknown plate opens a session (entry not seen, confidence 0.5).
 * Entries older than `orphan_after` in the facility's stream time close as `orphan_entry`.
@@ -32,11 +37,16 @@ from alpr.plates import edit_distance
 from services.revenue.session import Session, dt_to_ms, session_id
 
 MAX_PATROL_IDS = 10
+# How long (stream time) an exit without an entry waits for one that arrives late, at most
+# (never longer than an entry waits for its exit): the occupancy service holds such exits
+# as long (services/occupancy/occupancy.py, DEFER_EXIT_MS).
+EXIT_HOLD_MS = 10 * 60_000
 
 
 def new_state() -> dict[str, Any]:
-    """A facility's pairing state: open sessions by plate key, recent pass versions, stream time."""
-    return {"open": {}, "seen": {}, "watermark_ms": 0}
+    """A facility's pairing state: open sessions by plate key, exits waiting for their entry,
+    recent pass versions, stream time."""
+    return {"open": {}, "held_exits": {}, "seen": {}, "watermark_ms": 0}
 
 
 @dataclass
@@ -59,6 +69,11 @@ class Pairing:
 
     orphan_after_ms: int
     recent_ids: int = 1024
+    exit_hold_ms: int = EXIT_HOLD_MS
+
+    @property
+    def hold_ms(self) -> int:
+        return min(self.exit_hold_ms, self.orphan_after_ms)
 
     def apply(self, state: dict[str, Any], p: Pass) -> Outcome:
         out = Outcome()
@@ -95,23 +110,33 @@ class Pairing:
                     pair_reason="entry", watermark_ms=state["watermark_ms"])
         state["open"][key] = s.to_dict()
         out.add(s)
+        # An exit of this vehicle that arrived first (captured at or after this entry) closes it now.
+        held = state.setdefault("held_exits", {})
+        for pass_id, exit_ in sorted(held.items(), key=lambda kv: kv[1]["exit_ms"]):
+            found = self._candidate(state, exit_["key"], exit_["exit_ms"]) if exit_["exit_ms"] >= at else None
+            if found is not None and found[0] == key:
+                del held[pass_id]
+                self._close(state, exit_, out)
+                break  # the entry is closed: a second held exit of the plate waits for its own entry
 
     def _exit(self, state: dict, p: Pass, at: int, out: Outcome) -> None:
-        key = p.plate_key or p.plate
-        found = self._candidate(state, key, at)
-        if found is None:
-            s = Session(f"{p.facility_id}/{p.plate}/exit-{at}", p.facility_id, p.plate, key, "exit_without_entry",
-                        exit_pass_id=p.pass_id, exit_ms=at, exit_confidence=p.confidence, pair_confidence=0.0,
-                        pair_reason="exit without a matching entry", watermark_ms=state["watermark_ms"])
-            out.add(s)
+        exit_ = {"pass_id": p.pass_id, "facility_id": p.facility_id, "plate": p.plate, "key": p.plate_key or p.plate,
+                 "exit_ms": at, "confidence": p.confidence}
+        if self._candidate(state, exit_["key"], at) is None:
+            state.setdefault("held_exits", {})[p.pass_id] = exit_
             return
-        open_key, confidence, how = found
+        self._close(state, exit_, out)
+
+    def _close(self, state: dict, exit_: dict, out: Outcome) -> None:
+        """Pair an exit (a pass or a held one) with its open entry, which must exist."""
+        at = exit_["exit_ms"]
+        open_key, confidence, how = self._candidate(state, exit_["key"], at)
         s = Session.from_dict(state["open"].pop(open_key))
-        if s.plate == p.plate:
+        if s.plate == exit_["plate"]:
             confidence, how = 1.0, "same plate"
-        s.state, s.exit_pass_id, s.exit_ms, s.exit_confidence = "closed", p.pass_id, at, p.confidence
+        s.state, s.exit_pass_id, s.exit_ms, s.exit_confidence = "closed", exit_["pass_id"], at, exit_["confidence"]
         s.pair_confidence = confidence
-        s.pair_reason = f"exit {p.plate} paired with entry {s.plate}: {how}"
+        s.pair_reason = f"exit {exit_['plate']} paired with entry {s.plate}: {how}"
         s.watermark_ms = state["watermark_ms"]
         out.add(s)
 
@@ -159,6 +184,13 @@ class Pairing:
         if state["watermark_ms"] < state.get("swept_ms", 0) + 60_000:
             return
         state["swept_ms"] = state["watermark_ms"]
+        held = state.setdefault("held_exits", {})
+        for pass_id in [i for i, e in held.items() if e["exit_ms"] < state["watermark_ms"] - self.hold_ms]:
+            e = held.pop(pass_id)
+            out.add(Session(f"{e['facility_id']}/{e['plate']}/exit-{e['exit_ms']}", e["facility_id"], e["plate"], e["key"],
+                            "exit_without_entry", exit_pass_id=e["pass_id"], exit_ms=e["exit_ms"],
+                            exit_confidence=e["confidence"], pair_confidence=0.0,
+                            pair_reason="exit without a matching entry", watermark_ms=state["watermark_ms"]))
         limit = state["watermark_ms"] - self.orphan_after_ms
         for key in [k for k, raw in state["open"].items() if raw["entry_ms"] < limit]:
             s = Session.from_dict(state["open"].pop(key))

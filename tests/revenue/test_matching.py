@@ -69,8 +69,29 @@ def test_an_exit_pairs_with_a_plate_one_character_off_and_an_unknown_exit_is_fla
     out = pairing.apply(state, scenario.a_pass("exit", "7ABC128", "11:00"))  # 3 -> 8: not confusable
     (s,) = out.decided
     assert (s.state, s.pair_confidence, s.plate) == ("closed", 0.7, "7ABC123")
-    (lonely,) = pairing.apply(state, scenario.a_pass("exit", "9ZZZ999", "11:30")).decided
+    # An exit no entry claims waits for one that comes late, then is flagged (10 min of stream time).
+    assert pairing.apply(state, scenario.a_pass("exit", "9ZZZ999", "11:30")).decided == []
+    assert pairing.apply(state, scenario.a_pass("entry", "4QQQ444", "11:35")).decided == []
+    (lonely,) = pairing.apply(state, scenario.a_pass("entry", "4RRR555", "11:41")).decided
     assert lonely.state == "exit_without_entry" and lonely.session_id.endswith(f"/exit-{scenario.ms('11:30')}")
+    assert lonely.exit_pass_id == scenario.a_pass("exit", "9ZZZ999", "11:30").pass_id and not state["held_exits"]
+
+
+def test_an_exit_that_arrives_before_its_entry_pairs_as_if_in_order():
+    """The entry lane delayed behind the exit lane (a broker failing over the entry lane's
+    partition while its recognizer catches up): a short stay's exit arrives first, and the
+    session is the one the ordered passes give."""
+    def stay(order):
+        pairing, state = Pairing(orphan_after_ms=12 * 3_600_000), new_state()
+        passes = {"entry": scenario.a_pass("entry", "7ABC123", "10:01"), "exit": scenario.a_pass("exit", "7ABC123", "10:04")}
+        decided = [s for d in order for s in pairing.apply(state, passes[d]).decided]
+        return decided, state
+
+    (ordered,), _ = stay(["entry", "exit"])
+    (reordered,), state = stay(["exit", "entry"])
+    fields = lambda s: {k: v for k, v in s.to_dict().items() if k != "watermark_ms"}  # noqa: E731
+    assert fields(reordered) == fields(ordered) and ordered.state == "closed"
+    assert reordered.session_id == scenario.sid("7ABC123", "10:01") and not state["held_exits"] and not state["open"]
 
 
 def test_a_second_entry_of_the_same_plate_closes_the_first_as_orphan():
