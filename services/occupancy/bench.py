@@ -33,7 +33,8 @@ from services.occupancy.settings import OccupancySettings
 
 MACHINE = "dev-2c: 2-core x86-64, 24 GB, no GPU"
 FACILITIES = [f"bench-{i}" for i in range(1, 9)]
-TOPICS = {"alpr.reads.v1": 12, "alpr.reads.dlq": 1, "alpr.occupancy.v1": 3, "alpr.passes.v1": 12, "alpr.holds.v1": 1, "alpr.audit.v1": 1}
+TOPICS = {"alpr.reads.v1": 12, "alpr.reads.dlq": 1, "alpr.occupancy.v1": 3, "alpr.passes.v1": 12, "alpr.holds.v1": 1, "alpr.audit.v1": 1,
+          "alpr.revocations.v1": 1}  # the service reads revocations before it is ready
 
 
 def _cameras() -> str:

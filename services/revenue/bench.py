@@ -37,7 +37,8 @@ from alpr.settings import REPO_ROOT
 
 FACILITIES = [f"bench-{n}" for n in range(10)]
 TOPICS = {"alpr.passes.v1": 12, "alpr.payments.v1": 6, "alpr.revenue-matches.v1": 6, "alpr.violations.v1": 3,
-          "alpr.passes.dlq": 1, "alpr.payments.dlq": 1, "alpr.audit.v1": 1, "alpr.holds.v1": 1}
+          "alpr.passes.dlq": 1, "alpr.payments.dlq": 1, "alpr.audit.v1": 1, "alpr.holds.v1": 1,
+          "alpr.revocations.v1": 1}  # the service reads revocations before it is ready
 
 
 def machine() -> str:
