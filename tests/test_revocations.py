@@ -40,6 +40,14 @@ REGISTRY = load_registry()
 NOW = time.time()
 
 
+@pytest.fixture(autouse=True)
+def _now():
+    """Each test's clock, read when it starts: a time read at import goes stale in a long suite
+    (these tokens expire 15 minutes after NOW; the full suite runs longer than that)."""
+    global NOW
+    NOW = time.time()
+
+
 def principal(user="jdoe", token_id="t1", issued_at=None, ttl=900) -> Principal:
     issued = int(NOW if issued_at is None else issued_at)
     return Principal(user, "operations", token_id, issued + ttl, None, issued)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -141,5 +141,18 @@ def apply_topics(
             change.action = "updated"
         changes.append(change)
     if to_create:
-        _wait(admin.create_topics(to_create, operation_timeout=TIMEOUT_S), "create topic")
+        raced = []
+        for key, future in admin.create_topics(to_create, operation_timeout=TIMEOUT_S).items():
+            try:
+                future.result(timeout=TIMEOUT_S)
+            except KafkaException as err:
+                # Created by someone else since the listing (a client's metadata request on a broker
+                # that auto-creates topics, another apply): align it like any existing topic.
+                if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise BrokerError(f"create topic {key}: {err.args[0].str()}") from None
+                raced.append(key)
+        if raced:
+            by_name = {prefix + c.topic: (key, c) for key, c in contracts.items()}
+            redone = {ch.topic: ch for ch in apply_topics(bootstrap, dict(by_name[n] for n in raced), prefix=prefix)}
+            changes[:] = [redone.get(ch.topic, ch) for ch in changes]
     return changes
