@@ -464,3 +464,19 @@ def test_models_fetch_uses_the_packages_download_functions(tmp_path, monkeypatch
     assert main(["models", "fetch", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot download" in err and "ALPR_MODELS_DIR" in err
+
+
+@needs_models
+def test_bench_models_runs_each_backend_in_its_own_replica_against_the_peer(tmp_path):
+    from services.recognizer.models.bench_models import PEER, run_bench
+
+    result = run_bench(["project-yolo-onnx+cct-onnx"], tmp_path, synthetic=2, real=1, rounds=2, batch=2,
+                       real_dir=RO_VAL, progress=lambda _: None)
+    assert set(result["backends"]) == {"project-yolo-onnx+cct-onnx", PEER}
+    assert result["frames"] == 3 and result["synthetic_frames"] == 2 and result["real_frames"] == 1
+    peer = result["backends"][PEER]
+    assert peer["frames_per_s_vs_peer"] == 1.0 and len(peer["rounds_ms"]) == 2
+    for row in result["backends"].values():
+        assert row["ms_per_frame"] > 0 and row["peak_rss_mb"] > 0
+    with pytest.raises(ConfigError, match="unknown backend"):
+        run_bench(["tesseract"], tmp_path)

@@ -32,23 +32,16 @@ PEER = "fast-alpr"
 
 
 def frame_files(out_dir: Path, synthetic: int, real_dir: Path | None, real: int) -> list[Path]:
-    """JPEG frames for the bench: `synthetic` rendered HARD frames (cached in out_dir) and
-    up to `real` frames of `real_dir`."""
-    import cv2
-    import numpy as np
+    """JPEG frames for the bench: the first `synthetic` frames of the HARD test set (seed 9001,
+    `alpr.synth.datasets.write_openalpr_testset`, cached in out_dir) and up to `real` frames of
+    `real_dir`."""
+    from alpr.synth.datasets import write_openalpr_testset
 
-    from alpr.synth.scene import HARD, render_scene
-
-    files: list[Path] = []
     synth_dir = out_dir / f"hard-9001-{synthetic}"
-    synth_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(9001)
-    for i in range(synthetic):
-        path = synth_dir / f"{i:04d}.jpg"
-        scene = render_scene(rng, 1280, 720, int(rng.integers(1, 5)), HARD)  # rendered always: the rng stays in step
-        if not path.exists():
-            cv2.imwrite(str(path), scene.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        files.append(path)
+    if not (synth_dir / ".complete").exists():
+        write_openalpr_testset(str(synth_dir), synthetic, 9001)
+        (synth_dir / ".complete").touch()
+    files = sorted(synth_dir.glob("*.jpg"))[:synthetic]
     if real_dir is not None and real_dir.is_dir():
         files += [Path(p) for p in sorted(glob.glob(str(real_dir / "*.jpg")))[:real]]
     return files

@@ -104,36 +104,38 @@ class Recognizer:
         if not owners:
             return [[] for _ in frames]
         first = [cut(frames[i], det.box, self.cuts[0].pad) for i, det in owners]
-        views = [[c] for c in first]
-        reads: dict[int, TextRead] = {}
-        if self.more_cuts_below is None:
-            more: Sequence[int] = range(len(owners))
+        rest = [[cut(frames[i], det.box, c.pad, c.tilt_deg) for c in self.cuts[1:]] for i, det in owners] \
+            if self.more_cuts_below is None else None
+        if rest is not None:  # every cut of every plate, in one reader call
+            ballots = self._ballots([[f, *r] for f, r in zip(first, rest)])
         else:
-            reads = dict(enumerate(self._reads(views)))
-            more = [n for n, r in reads.items() if r.confidence < self.more_cuts_below]
-        for n in more:
-            i, det = owners[n]
-            views[n] += [cut(frames[i], det.box, c.pad, c.tilt_deg) for c in self.cuts[1:]]
-        if more:
-            reads.update(zip(more, self._reads([views[n] for n in more])))
+            # The first cut's (read, weight) are kept and vote again with the other cuts' when the
+            # first read is doubtful: no crop is read twice.
+            ballots = self._ballots([[c] for c in first])
+            more = [n for n, b in enumerate(ballots) if weighted_vote(b).confidence < self.more_cuts_below]
+            if more and len(self.cuts) > 1:
+                others = [[cut(frames[owners[n][0]], owners[n][1].box, c.pad, c.tilt_deg) for c in self.cuts[1:]]
+                          for n in more]
+                for n, extra in zip(more, self._ballots(others)):
+                    ballots[n] = ballots[n] + extra
         out: list[list[PlateRead]] = [[] for _ in frames]
         for n, (i, det) in enumerate(owners):
-            read = reads[n]
+            read = weighted_vote(ballots[n])
             out[i].append(PlateRead(read.text, read.confidence, read.char_confidences, det.box, first[n],  # evidence crop
                                     det.confidence, border_px(det.box, frames[i].shape)))
         return out
 
-    def _reads(self, views: Sequence[Sequence[np.ndarray]]) -> list[TextRead]:
-        """One read per plate from its views (cuts), in one reader call: their vote."""
+    def _ballots(self, views: Sequence[Sequence[np.ndarray]]) -> list[list[tuple[TextRead, float]]]:
+        """Per plate, the (read, vote weight) of every view (cut) by every reader, in one reader call."""
         crops = [c for v in views for c in v]
         bounds = np.cumsum([0] + [len(v) for v in views])
         read_all = getattr(self.reader, "read_all", None)
         if read_all is not None:
             # Several readers (fusion.VoteReader): every reader's read of every cut votes together.
             groups = read_all(crops)
-            return [weighted_vote([r for g in groups[a:b] for r in g]) for a, b in zip(bounds[:-1], bounds[1:])]
-        cut_reads = self.reader.read(crops)
-        return [vote(cut_reads[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+            return [[r for g in groups[a:b] for r in g] for a, b in zip(bounds[:-1], bounds[1:])]
+        reads = self.reader.read(crops)
+        return [[(r, 1.0) for r in reads[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def vote(reads: Sequence[TextRead]) -> TextRead:

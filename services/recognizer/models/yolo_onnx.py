@@ -14,7 +14,6 @@ hash; a `detector.onnx` beside the weights (an image built ahead of time) is use
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -25,18 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from services.recognizer.models.model_files import sha256
 from services.recognizer.models.protocols import Detection
 
 STRIDE = 32
 PAD_VALUE = 114
-
-
-def _sha(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def onnx_for(weights: str | Path) -> Path:
@@ -48,7 +40,7 @@ def onnx_for(weights: str | Path) -> Path:
     beside = weights.with_suffix(".onnx")
     if beside.is_file():
         return beside
-    cached = data_dir() / "lib" / "models" / f"{weights.stem}-{_sha(weights)[:12]}.onnx"
+    cached = data_dir() / "lib" / "models" / f"{weights.stem}-{sha256(weights)[:12]}.onnx"
     if cached.is_file():
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +98,7 @@ class YoloOnnxDetector:
         from services.recognizer.models.model_files import corrupt
         from services.recognizer.models.onnx_models import _session_options, providers_for
 
-        self.name = f"{type(self).name}@{_sha(weights)[:12]}"
+        self.name = f"{type(self).name}@{sha256(weights)[:12]}"
         path = onnx_for(weights)
         try:
             self.session = ort.InferenceSession(str(path), _session_options(threads), providers=providers_for(device))
