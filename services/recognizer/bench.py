@@ -116,5 +116,5 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
         "batch_ms_p99": round(percentile(batches, 99), 1),
         "inference_ms_per_frame": round(inference_ms, 2),
         "detector": recognizer.detector.name,
-        "reader": recognizer.reader.name,
+        "reader": recognizer.reader_name,
     }

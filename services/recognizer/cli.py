@@ -88,6 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="crops only: keep the plates-ar-ocr plates held out of reader training")
     ev.add_argument("--no-correct", dest="correct", action="store_false", default=None,
                     help="disable the format correction (project-crnn reader)")
+    ev.add_argument("--raw-confidence", action="store_true",
+                    help="report the reader's own confidences, not the calibrated ones (weights/calibration.json)")
     ev.add_argument("--backend", help="models to measure: project, fast-alpr, fused, or DETECTOR+READER "
                                       "(backends.py; default: ALPR_DETECTOR + ALPR_READER as configured)")
     ev.add_argument("--models-dir", dest="models_dir",
@@ -194,15 +196,18 @@ def _eval(args: argparse.Namespace) -> int:
         model = build_reader(reader, device=pick_device(args.device), weights_dir=args.weights or WEIGHTS_DIR,
                              models_dir=models_dir, correct=args.correct)
         model.warmup()
-        names = {"detector": None, "reader": model.name}
-        result = evaluate.evaluate_crops(model, rows)
+        from services.recognizer.models.calibration import load_calibration
+
+        calibration = None if args.raw_confidence else load_calibration(model.name)
+        names = {"detector": None, "reader": f"{model.name}~{calibration.tag}" if calibration else model.name}
+        result = evaluate.evaluate_crops(model, rows, calibration=calibration)
     else:
         items = evaluate.load_openalpr(args.dataset) if args.format == "openalpr" else evaluate.load_yolo(args.dataset)
         items = items[: args.limit] if args.limit else items
         recognizer = load_recognizer(args.weights, args.device, correct=args.correct, detector=detector, reader=reader,
-                                     models_dir=models_dir)
+                                     models_dir=models_dir, calibrate=not args.raw_confidence)
         recognizer.warmup()
-        names = {"detector": recognizer.detector.name, "reader": recognizer.reader.name}
+        names = {"detector": recognizer.detector.name, "reader": recognizer.reader_name}
         result = evaluate.evaluate_frames(recognizer, items, batch=args.batch, progress=_every(100))
     result = {"dataset": os.path.abspath(args.dataset), "format": args.format,
               "backend": {"detector": detector if args.format != "crops" else None, "reader": reader},

@@ -39,7 +39,7 @@ class FramePipeline:
         self.recognizer = recognizer
         self.reads_topic = f"{topic_prefix}alpr.reads.v1"
         self.models = ModelVersions(detector=getattr(recognizer.detector, "name", "detector"),
-                                    reader=getattr(recognizer.reader, "name", "reader"))
+                                    reader=getattr(recognizer, "reader_name", None) or getattr(recognizer.reader, "name", "reader"))
         self.consumer: BatchConsumer | None = None
 
     def process(self, message) -> Frame:

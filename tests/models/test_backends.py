@@ -480,3 +480,16 @@ def test_bench_models_runs_each_backend_in_its_own_replica_against_the_peer(tmp_
         assert row["ms_per_frame"] > 0 and row["peak_rss_mb"] > 0
     with pytest.raises(ConfigError, match="unknown backend"):
         run_bench(["tesseract"], tmp_path)
+
+
+@needs_models
+def test_the_default_reader_reports_calibrated_confidences():
+    from services.recognizer.models.backends import build_reader
+    from services.recognizer.models.calibration import load_calibration
+    from services.recognizer.models.recognizer import WEIGHTS_DIR
+    from services.recognizer.settings import RecognizerSettings
+
+    default = RecognizerSettings.model_fields["reader"].default
+    reader = build_reader(default, device="cpu", weights_dir=WEIGHTS_DIR, models_dir=MODELS)
+    # weights/calibration.json was fitted for these exact files; a new model file needs a refit.
+    assert load_calibration(reader.name) is not None, f"no calibration for {reader.name}: refit (calibrate.py --fit)"

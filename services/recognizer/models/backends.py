@@ -89,9 +89,6 @@ class CctOnnxSpec(_Spec):
     config: str | None = Field(None, description="plate_config YAML; default <model stem>_plate_config.yaml")
     round_zero: bool = Field(True, description="US plates (region head): round character as 0 (alpr.plates)")
     margin: float = Field(0.08, ge=0.0, le=0.5, description="replicated border added to each crop (fraction per side)")
-    calibration: tuple[float, float] | None = Field(
-        None, description="a Platt fit (a, b) of P(read right | lowest slot probability), calibrate.py: the read's "
-        "confidence becomes that probability")
     source: Literal["models", "project"] = Field(
         "models", description="models: the pretrained models dir; project: the committed weights folder")
 
@@ -236,7 +233,7 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
 
         folder = Path(weights_dir) if spec.source == "project" else models_dir
         return CctOnnxReader(folder, spec.model, spec.config, device=device, round_zero=spec.round_zero,
-                             margin=spec.margin, calibration=spec.calibration)
+                             margin=spec.margin)
     if spec.type == "fallback":
         from services.recognizer.models.fusion import FallbackReader
 

@@ -1,6 +1,9 @@
-"""Calibrating the readers' confidences for the vote: P(read correct | reader, confidence).
+"""Calibrating the readers' confidences: P(read correct | reader, confidence).
 
-Each reader's own confidence (the CRNN's lowest character probability, the CCT's lowest slot
+Two uses. `--fit READER [--write]` fits the confidence the recognizer reports for a reader
+(calibration.py: isotonic, through the whole recognizer; plates-us-ocr-val may be used, as
+its licence allows calibration, and its figure is cross-validated) and stores it in
+weights/calibration.json. Without `--fit`, for the `vote` reader's weights: each reader's own confidence (the CRNN's lowest character probability, the CCT's lowest slot
 probability) is mapped through a Platt fit, p = sigmoid(a * logit(c) + b), fitted per reader
 on tuning data that no reported figure uses:
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -114,37 +119,56 @@ def crop_reads(reader, rows: Sequence[tuple[str, str]]) -> list[tuple[float, boo
     return [(r.confidence, normalize(r.text) == normalize(t)) if r.text else None for r, (_, t) in zip(reads, rows)]
 
 
-def reliability(pairs: Sequence[tuple[float, bool]], ab: tuple[float, float] | None = None) -> dict:
-    """The reliability curve of (confidence, exact) pairs, after the fit `ab` when given."""
+def reliability(pairs: Sequence[tuple[float, bool]], mapping=None) -> dict:
+    """The reliability curve of (confidence, exact) pairs, each confidence through `mapping` when given."""
     from services.recognizer.models.evaluate import _Tally
 
     tally = _Tally()
-    tally.scored = [(calibrated(c, ab) if ab else c, ok) for c, ok in pairs]
+    tally.scored = [(mapping(c) if mapping else c, ok) for c, ok in pairs]
     return tally.reliability()
 
 
 def fit_reader(recognizer, reader, tuning_items, tuning_crops, held_crops, folds: int = 2) -> dict:
-    """Fit a reader's Platt calibration and say how it holds on data it was not fitted on.
+    """Fit a reader's calibration (calibration.fit_isotonic) and say how it holds on data it was not fitted on.
 
-    Fitted on the synthetic tuning frames (through the whole recognizer), the tuning crops
-    and all but one fold of `held_crops`; each fold's reliability is measured with the fit
-    that did not see it (folds by plate text, stable), then the final fit uses everything."""
+    Fitted on the synthetic tuning frames (through the whole recognizer, reporting raw
+    confidences), the tuning crops and all but one fold of `held_crops`; each fold's
+    reliability is measured with the fit that did not see it (folds by plate text, stable),
+    then the final fit uses everything."""
     import zlib
 
+    from services.recognizer.models.calibration import fit_isotonic
+
+    if recognizer.calibration is not None:
+        raise ValueError("fit on raw confidences: load the recognizer with calibrate=False")
     base = plate_reads(recognizer, tuning_items) + [x for x in crop_reads(reader, tuning_crops) if x]
     held = [(zlib.crc32(t.encode()) % folds, pair) for (_, t), pair in zip(held_crops, crop_reads(reader, held_crops))
             if pair is not None]
     crossed: list[tuple[float, bool]] = []
     for k in range(folds):
         rest = [pair for f, pair in held if f != k]
-        ab = fit_platt(*zip(*(base + rest)))
-        crossed += [(calibrated(c, ab), ok) for f, (c, ok) in held if f == k]
+        fit = fit_isotonic(*zip(*(base + rest)))
+        crossed += [(fit(c), ok) for f, (c, ok) in held if f == k]
     everything = base + [pair for _, pair in held]
-    ab = fit_platt(*zip(*everything))
-    return {"a": round(ab[0], 4), "b": round(ab[1], 4), "reads": len(everything),
+    fit = fit_isotonic(*zip(*everything))
+    return {"steps": fit.as_json(), "reads": len(everything), "right": sum(ok for _, ok in everything),
             "raw_held": reliability([pair for _, pair in held]),
             "calibrated_held_cross_validated": reliability(crossed),
-            "calibrated_tuning": reliability(base, ab)}
+            "calibrated_tuning": reliability(base, fit)}
+
+
+def write_fit(entry: dict, path: str) -> None:
+    """Put `entry` into the calibration file, replacing the one for the same reader."""
+    doc = {"pipelines": []}
+    if os.path.exists(path):
+        with open(path) as f:
+            doc = json.load(f)
+    doc["pipelines"] = [e for e in doc["pipelines"] if e["reader"] != entry["reader"]] + [entry]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        # One line per step: the file is read in reviews, and a step is a pair.
+        f.write(re.sub(r"\[\s+(-?[\d.e-]+),\s+(-?[\d.e-]+)\s+\]", r"[\1, \2]", json.dumps(doc, indent=1)) + "\n")
+    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--detector", default="cascade", help="with --fit: the detector of the recognizer")
     ap.add_argument("--held", help="with --fit: labelled crops CSV for the cross-validated figure (plates-us-ocr-val: "
                     "measuring, selection and calibration only)")
+    ap.add_argument("--write", action="store_true",
+                    help="with --fit: store the fit in weights/calibration.json (the recognizer then reports it)")
     args = ap.parse_args(argv)
     models = resolve_models_dir()
     if args.fit:
@@ -168,11 +194,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.recognizer.models.recognizer import load_recognizer
         from services.recognizer.models.train_reader import load_real_crops
 
-        rec = load_recognizer(device="cpu", detector=args.detector, reader=args.fit, models_dir=models)
+        import datetime
+
+        from services.recognizer.models.calibration import CALIBRATION_FILE
+
+        rec = load_recognizer(device="cpu", detector=args.detector, reader=args.fit, models_dir=models, calibrate=False)
         tuning_crops = load_real_crops(args.datasets, "train") if args.datasets else []
         held = load_crops(args.held) if args.held else []
         result = fit_reader(rec, rec.reader, load_openalpr(args.tuning), tuning_crops, held)
-        print(json.dumps({"reader": rec.reader.name, "detector": rec.detector.name, **result}))
+        entry = {"reader": rec.reader.name, "fitted_with_detector": rec.detector.name,
+                 "fitted": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+                 "data": {"tuning_frames": f"{len(load_openalpr(args.tuning))} frames of {os.path.basename(os.path.normpath(args.tuning))}",
+                          "tuning_crops": len(tuning_crops),
+                          "held": f"{len(held)} crops of {os.path.basename(os.path.dirname(os.path.abspath(args.held)))}" if held else None},
+                 **result}
+        if args.write:
+            write_fit(entry, CALIBRATION_FILE)
+        print(json.dumps(entry))
         return 0
     detector = build_detector("project-yolo", device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models)
     readers = [build_reader(r, device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models) for r in args.readers]

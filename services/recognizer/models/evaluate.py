@@ -250,8 +250,9 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
     return out
 
 
-def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64) -> dict:
-    """Read labelled crops with a `PlateReader` (no detection: capture_rate is null)."""
+def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64, calibration=None) -> dict:
+    """Read labelled crops with a `PlateReader` (no detection: capture_rate is null); with a
+    `calibration` (calibration.py), each read's confidence as the recognizer reports it."""
     import cv2
 
     tally = _Tally()
@@ -269,7 +270,7 @@ def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64) -> dict
         reads = reader.read(crops)
         elapsed += time.perf_counter() - t0
         for (path, label), read in zip(chunk, reads):
-            tally.add(label, read.text, read.confidence)
+            tally.add(label, read.text, calibration(read.confidence) if calibration and read.text else read.confidence)
             if read.text != label and len(failures) < 20:
                 failures.append({"image": os.path.basename(path), "label": label, "read": read.text})
     summary = tally.summary()

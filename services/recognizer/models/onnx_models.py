@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from alpr.plates import round_character
-from services.recognizer.models.calibrate import calibrated
 from services.recognizer.models.model_files import corrupt, find_model, versioned_file
 from services.recognizer.models.protocols import Detection, TextRead
 
@@ -130,7 +129,7 @@ class CctOnnxReader:
 
     def __init__(self, models_dir: str | Path, model: str = CCT_V2_FILE, config: str | None = None,
                  device: str = "cpu", batch_size: int = 64, threads: int | None = None, round_zero: bool = True,
-                 margin: float = 0.08, calibration: tuple[float, float] | None = None):
+                 margin: float = 0.08):
         from fast_plate_ocr import LicensePlateRecognizer
         from fast_plate_ocr.inference.config import PlateConfig
 
@@ -154,7 +153,6 @@ class CctOnnxReader:
         self.rgb = cfg.image_color_mode == "rgb"
         self.round_zero = round_zero
         self.margin = margin
-        self.calibration = calibration
         # Some exports take one crop per call (a fixed batch dimension of 1).
         dim = self.model.model.get_inputs()[0].shape[0]
         self.batch_size = dim if isinstance(dim, int) and dim > 0 else batch_size
@@ -197,8 +195,6 @@ class CctOnnxReader:
                         chars.append(ch)
                         confs.append(float(prob))
                 lowest = float(np.min(p.char_probs)) if chars else 0.0
-                if self.calibration is not None and chars:
-                    lowest = calibrated(lowest, self.calibration)
                 text = "".join(chars)
                 if self.round_zero:
                     text = round_character(text, p.region)  # same length: confidences stay aligned

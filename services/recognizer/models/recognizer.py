@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from services.recognizer.models.calibration import Calibration
 from services.recognizer.models.fusion import CascadeDetector, weighted_vote
 from services.recognizer.models.images import DEFAULT_MAX_PIXELS, BadImageError, as_bgr
 from services.recognizer.models.protocols import PlateDetector, PlateRead, PlateReader, TextRead
@@ -55,10 +56,16 @@ class Recognizer:
     through the detector in one call and all crops (every plate, every view in `cuts`)
     through the reader in one call; with `more_cuts_below`, every plate's first cut in one
     call, then the other cuts of the plates read below it in a second.
+
+    With a `calibration` (calibration.py), each plate's reported confidence is its final
+    read's raw confidence mapped through it, as the last step: every decision inside (more
+    cuts, the fallback reader, the cascade's fallback detector) was tuned on raw confidences.
+    Per-character confidences stay the reader's own.
     """
 
     def __init__(self, detector: PlateDetector, reader: PlateReader, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 cuts: Sequence[Cut] = CUTS, more_cuts_below: float | None = None):
+                 cuts: Sequence[Cut] = CUTS, more_cuts_below: float | None = None,
+                 calibration: Calibration | None = None):
         if not cuts:
             raise ValueError("cuts needs at least one Cut")
         if cuts[0].tilt_deg:
@@ -68,6 +75,13 @@ class Recognizer:
         self.max_pixels = max_pixels
         self.cuts = tuple(cuts)
         self.more_cuts_below = more_cuts_below
+        self.calibration = calibration
+
+    @property
+    def reader_name(self) -> str:
+        """The reader as named in every read: its models, and whether its confidence is calibrated."""
+        name = getattr(self.reader, "name", "reader")
+        return f"{name}~{self.calibration.tag}" if self.calibration is not None else name
 
     def warmup(self) -> None:
         """Run both models once so the first real frame does not pay for lazy initialization."""
@@ -93,6 +107,9 @@ class Recognizer:
             merged = cascade.add_fallback(frames, detections, which)
             extra = self._read(frames, [merged[i][len(detections[i]):] for i in range(len(frames))])
             out = [a + b for a, b in zip(out, extra)]
+        if self.calibration is not None:
+            out = [[replace(p, confidence=self.calibration(p.confidence)) if p.text else p for p in plates]
+                   for plates in out]
         return out
 
     def _read(self, frames: Sequence[np.ndarray], detections: Sequence[Sequence]) -> list[list[PlateRead]]:
@@ -190,13 +207,14 @@ def pick_device(device: str = "auto") -> str:
 def load_recognizer(weights_dir: str | None = None, device: str = "auto", *, max_pixels: int = DEFAULT_MAX_PIXELS,
                     detector_imgsz: int | None = None, detector_conf: float | None = None, correct: bool | None = None,
                     detector="project-yolo", reader="project-crnn", models_dir: str | os.PathLike | None = None,
-                    more_cuts_below: float | None = MORE_CUTS_BELOW) -> Recognizer:
+                    more_cuts_below: float | None = MORE_CUTS_BELOW, calibrate: bool = True) -> Recognizer:
     """A `Recognizer` of the chosen backends (backends.py): by default the project's trained
     detector and reader (FP16 on CUDA, FP32 on CPU). `detector` and `reader` are preset names
     (`ALPR_DETECTOR`, `ALPR_READER`) or typed specs; the pretrained ONNX models come from
     `models_dir` (model_files.resolve_models_dir). `more_cuts_below`: see MORE_CUTS_BELOW (1 or
     None: every cut of every plate). `detector_imgsz`, `detector_conf` and
-    `correct` override the project models' own settings when given."""
+    `correct` override the project models' own settings when given. `calibrate`: report the
+    calibrated confidence when weights/calibration.json has a fit for exactly this reader's models."""
     from services.recognizer.models.backends import build_detector, build_reader
     from services.recognizer.models.model_files import resolve_models_dir
 
@@ -208,4 +226,9 @@ def load_recognizer(weights_dir: str | None = None, device: str = "auto", *, max
     rd = build_reader(reader, device=device, weights_dir=weights_dir, models_dir=models, correct=correct)
     if more_cuts_below is not None and more_cuts_below >= 1.0:
         more_cuts_below = None  # every cut of every plate
-    return Recognizer(det, rd, max_pixels=max_pixels, more_cuts_below=more_cuts_below)
+    calibration = None
+    if calibrate:
+        from services.recognizer.models.calibration import load_calibration
+
+        calibration = load_calibration(rd.name)
+    return Recognizer(det, rd, max_pixels=max_pixels, more_cuts_below=more_cuts_below, calibration=calibration)
