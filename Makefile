@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-ALPR := $(PY) -m alpr.cli
+ALPR := $(PY) -m alpr_app.cli
 STAMP := $(VENV)/.installed
 # Nothing of ours goes to the home directory: pip runs `rustc --version` for its user agent,
 # and where rustc is a rustup proxy that writes ~/.rustup/settings.toml. Point rustup at the

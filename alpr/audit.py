@@ -17,10 +17,10 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from alpr.auth import Principal
 from alpr.contracts.models import AuditEvent
-from alpr.contracts.registry import encode
+from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import producer_config
 
-AUDIT_TOPIC = "alpr.audit.v1"
+AUDIT_TOPIC = Topic.AUDIT
 
 
 class AuditUnavailable(Exception):

@@ -122,10 +122,10 @@ def holds_consumer(service: str, bootstrap: str, keeper: HoldKeeper, topic_prefi
 
     Its own consumer group per service, so each service applies every hold to its own rows.
     """
-    from alpr.contracts.registry import contract, decode
+    from alpr.contracts.registry import Topic, decode
     from alpr.kafka.consumer import BatchConsumer
 
-    holds_contract = contract("alpr.holds.v1")
+    holds_contract = Topic.HOLDS.contract
 
     def write(holds: list[Hold], producer) -> None:
         for h in holds:  # in order: a place followed by its release must end released
@@ -133,7 +133,7 @@ def holds_consumer(service: str, bootstrap: str, keeper: HoldKeeper, topic_prefi
 
     return BatchConsumer(
         service=service,
-        topics=[f"{topic_prefix}alpr.holds.v1"],
+        topics=[Topic.HOLDS.on(topic_prefix)],
         group_id=group_id or f"alpr-{service}-holds",
         bootstrap=bootstrap,
         process=lambda m: decode(holds_contract, m.value()),

@@ -25,7 +25,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from alpr.auth import Principal
 from alpr.contracts.models import Revocation
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, contract, decode
 from alpr.errors import ContractError
 from alpr.kafka.config import consumer_config, producer_config
 from alpr.kafka.consumer import DeliveryError, DeliveryTracker
@@ -34,7 +34,7 @@ from alpr.metrics import MESSAGES, REVOCATION_DELAY, REVOCATIONS
 
 log = logging.getLogger(__name__)
 
-TOPIC = "alpr.revocations.v1"
+TOPIC = Topic.REVOCATIONS
 PRUNE_EVERY_S = 30.0
 COMMIT_ATTEMPTS = 5
 _COORDINATOR_MOVING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,

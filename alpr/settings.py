@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-import pkgutil
 import socket
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -30,8 +29,8 @@ ENV_PREFIX = "ALPR_"
 RESERVED_ENV = {"ALPR_DATASETS"}
 PLACEHOLDER_SECRET = "change-me-development-only-not-a-secret"
 
-# Modules outside services/ that define settings classes (the local broker's).
-SHARED_SETTINGS_MODULES = ("alpr.kafka.broker",)
+# Entry-point group naming every module that defines settings classes (pyproject.toml).
+SETTINGS_ENTRY_POINTS = "alpr.settings"
 
 from alpr.libstate import REPO_ROOT  # noqa: E402  (one definition of the checkout's root)
 
@@ -117,20 +116,18 @@ class ServiceSettings(CommonSettings):
 S = TypeVar("S", bound=CommonSettings)
 
 
-def _all_settings_classes() -> list[type[CommonSettings]]:
-    # Each service keeps its settings class in services/<name>/settings.py; import them so that
-    # the unknown-variable check knows every field of every service.
-    import services
+def _all_settings_classes() -> list[type[CommonSettings]] | None:
+    """Every settings class of every service, so the unknown-variable check knows every field
+    (one environment configures all services). The modules are named by the package's
+    `alpr.settings` entry points, so this kernel imports no service by name; None when the
+    package is not installed (no entry points: the check cannot know the fields)."""
+    from importlib.metadata import entry_points
 
-    for name in SHARED_SETTINGS_MODULES:
+    modules = [ep.value for ep in entry_points(group=SETTINGS_ENTRY_POINTS)]
+    if not modules:
+        return None
+    for name in modules:
         importlib.import_module(name)
-    for mod in pkgutil.iter_modules(services.__path__):
-        name = f"services.{mod.name}.settings"
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
     seen: list[type[CommonSettings]] = []
     stack: list[type[CommonSettings]] = [CommonSettings]
     while stack:
@@ -140,16 +137,23 @@ def _all_settings_classes() -> list[type[CommonSettings]]:
     return seen
 
 
-def known_env_names() -> set[str]:
+def known_env_names() -> set[str] | None:
+    """Every `ALPR_*` name some setting reads (None: unknown, the package is not installed)."""
+    classes = _all_settings_classes()
+    if classes is None:
+        return None
     names = set(RESERVED_ENV)
-    for cls in _all_settings_classes():
+    for cls in classes:
         names.update(ENV_PREFIX + field.upper() for field in cls.model_fields)
     return names
 
 
 def check_unknown_env(environ: dict[str, str] | None = None) -> None:
     environ = dict(os.environ if environ is None else environ)
-    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known_env_names())
+    known = known_env_names()
+    if known is None:  # run from a checkout that `make venv` did not install: nothing to check against
+        return
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
     if unknown:
         raise ConfigError(f"unknown setting {', '.join(unknown)} (no ALPR setting has that name)")
 

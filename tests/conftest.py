@@ -129,5 +129,5 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
     base = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
     base.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "alpr.cli", *args], capture_output=True, text=True, env=base, cwd=REPO, timeout=timeout
+        [sys.executable, "-m", "alpr_app.cli", *args], capture_output=True, text=True, env=base, cwd=REPO, timeout=timeout
     )

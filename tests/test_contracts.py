@@ -7,15 +7,15 @@ import json
 import jsonschema
 import pytest
 
-from alpr.contracts.registry import decode, headers_to_dict, load_registry, render_schema
+from alpr.contracts.registry import Topic, decode, headers_to_dict, load_registry, render_schema
 from alpr.errors import ContractError
 
 REGISTRY = load_registry()
 EXAMPLES = [(c, path) for c in REGISTRY.values() for path in sorted(c.examples_dir.glob("*.json"))]
 
 REQUIRED_TOPICS = {
-    "alpr.frames.v1", "alpr.reads.v1", "alpr.payments.v1", "alpr.occupancy.v1", "alpr.revenue-matches.v1",
-    "alpr.violations.v1", "alpr.audit.v1", "alpr.holds.v1",
+    Topic.FRAMES, Topic.READS, Topic.PAYMENTS, Topic.OCCUPANCY, Topic.REVENUE_MATCHES,
+    Topic.VIOLATIONS, Topic.AUDIT, Topic.HOLDS,
 }
 
 
@@ -29,7 +29,7 @@ def test_registry_has_every_topic_and_a_dlq_for_each_consumed_one():
     for c in REGISTRY.values():
         if c.topic in REQUIRED_TOPICS and c.consumers and c.consumers[0].startswith("services/"):
             assert c.dlq in REGISTRY, f"{c.topic} is consumed by a service but has no DLQ"
-    assert REGISTRY["alpr.frames.v1"].partitions == 12 and REGISTRY["alpr.reads.v1"].partitions == 12
+    assert REGISTRY[Topic.FRAMES].partitions == 12 and REGISTRY[Topic.READS].partitions == 12
 
 
 @pytest.mark.parametrize("c", REGISTRY.values(), ids=lambda c: c.topic)
@@ -76,9 +76,9 @@ def test_schema_and_model_reject_broken_examples(c, path):
 
 def test_decode_reports_the_field_and_reason():
     with pytest.raises(ContractError, match=r"plate"):
-        body = json.loads((REGISTRY["alpr.payments.v1"].examples_dir / "pay-by-plate.json").read_text())
-        decode(REGISTRY["alpr.payments.v1"], json.dumps({**body, "plate": "8 AB'C;--"}).encode())
+        body = json.loads((REGISTRY[Topic.PAYMENTS].examples_dir / "pay-by-plate.json").read_text())
+        decode(REGISTRY[Topic.PAYMENTS], json.dumps({**body, "plate": "8 AB'C;--"}).encode())
     with pytest.raises(ContractError, match="amount_cents"):
-        decode(REGISTRY["alpr.payments.v1"], json.dumps({**body, "amount_cents": -5}).encode())
+        decode(REGISTRY[Topic.PAYMENTS], json.dumps({**body, "amount_cents": -5}).encode())
     with pytest.raises(ContractError):
-        decode(REGISTRY["alpr.reads.v1"], b"\x00not json")
+        decode(REGISTRY[Topic.READS], b"\x00not json")

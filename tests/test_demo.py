@@ -4,6 +4,7 @@ malformed messages on every consumed topic ends in the DLQs."""
 
 from __future__ import annotations
 
+from alpr.contracts.registry import Topic
 import json
 from pathlib import Path
 
@@ -31,8 +32,8 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tm
     assert summary["sessions_undecided"] == 0  # every exit past its window and the idle lag is decided
     assert summary["audit_events"].get("allowed", 0) > 0
     # Every poison message in its DLQ (alpr.holds.v1 has two consumers: occupancy and revenue).
-    assert summary["dead_letters"] == {"alpr.audit.dlq": 3, "alpr.frames.dlq": 3, "alpr.holds.dlq": 6,
-                                       "alpr.passes.dlq": 3, "alpr.payments.dlq": 3, "alpr.reads.dlq": 3}
+    assert summary["dead_letters"] == {Topic.AUDIT_DLQ: 3, Topic.FRAMES_DLQ: 3, Topic.HOLDS_DLQ: 6,
+                                       Topic.PASSES_DLQ: 3, Topic.PAYMENTS_DLQ: 3, Topic.READS_DLQ: 3}
     accuracy = summary["accuracy"]
     assert accuracy["vehicle_passes"] > 0 and accuracy["capture_rate"] > 0 and accuracy["perfect_read_rate"] > 0
     assert_no_offset_jumps(summary)

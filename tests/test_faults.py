@@ -16,6 +16,7 @@ from alpr.auth import Principal
 from alpr.errors import StoreError
 from alpr.kafka.broker import BrokerSettings, LocalBroker
 from alpr.kafka.topics import apply_topics
+from alpr.contracts.registry import Topic
 from services.audit.main import build_consumer, open_audit_store
 from services.audit.settings import AuditSettings
 
@@ -77,9 +78,9 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(tmp_path):
 
 
 def test_store_away_pauses_and_retries_the_batch_until_it_is_back(tmp_path, bootstrap, topic_factory, unique):
-    topic = topic_factory("alpr.audit.v1")
-    topic_factory("alpr.audit.dlq")
-    prefix = topic[: -len("alpr.audit.v1")]
+    topic = topic_factory(Topic.AUDIT)
+    topic_factory(Topic.AUDIT_DLQ)
+    prefix = topic[: -len(Topic.AUDIT)]
     settings = AuditSettings(kafka_bootstrap=bootstrap, data_dir=tmp_path, environment="test")
     store = open_audit_store(settings)
     audit = AuditClient(bootstrap, "probe", topic=topic)

@@ -46,7 +46,7 @@ def _files_under(folder: Path) -> list[str]:
 def test_eval_json_on_a_fresh_machine_is_one_object_and_leaves_home_empty(tmp_path):
     env, home, data = _fresh_env(tmp_path)
     write_openalpr_testset(str(tmp_path / "set"), 2, seed=5160)
-    out = subprocess.run([sys.executable, "-m", "alpr.cli", "eval", "--dataset", str(tmp_path / "set"),
+    out = subprocess.run([sys.executable, "-m", "alpr_app.cli", "eval", "--dataset", str(tmp_path / "set"),
                           "--format", "openalpr", "--json"], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=240)
     result = _one_json_line(out)
@@ -59,7 +59,7 @@ def test_eval_json_on_a_fresh_machine_is_one_object_and_leaves_home_empty(tmp_pa
 @pytest.mark.clickhouse
 def test_bench_json_on_a_fresh_machine_is_one_object_and_leaves_home_empty(tmp_path):
     env, home, _ = _fresh_env(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "alpr.cli", "bench", "store", "--rows", "2000", "--json"],
+    out = subprocess.run([sys.executable, "-m", "alpr_app.cli", "bench", "store", "--rows", "2000", "--json"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     result = _one_json_line(out)
     assert result["rows"] == 2000

@@ -117,12 +117,12 @@ def test_kubernetes_manifests_are_complete_and_match_the_services():
     gpu = docs[("Deployment", "alpr-recognizer")]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert gpu["nvidia.com/gpu"] == 1
     scaled = docs[("ScaledObject", "alpr-recognizer")]["spec"]
-    from alpr.contracts.registry import load_registry
+    from alpr.contracts.registry import Topic, load_registry
     from services.recognizer.settings import RecognizerSettings
 
     trigger = scaled["triggers"][0]["metadata"]
-    assert trigger["topic"] == "alpr.frames.v1" and trigger["consumerGroup"] == RecognizerSettings.model_fields["consumer_group"].default
-    assert scaled["maxReplicaCount"] <= load_registry()["alpr.frames.v1"].partitions
+    assert trigger["topic"] == Topic.FRAMES and trigger["consumerGroup"] == RecognizerSettings.model_fields["consumer_group"].default
+    assert scaled["maxReplicaCount"] <= load_registry()[Topic.FRAMES].partitions
 
 
 # Durable state a command keeps under ALPR_DATA_DIR unless a setting moves it to a server:

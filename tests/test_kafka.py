@@ -7,7 +7,7 @@ import threading
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from alpr.contracts.registry import load_registry
+from alpr.contracts.registry import Topic, load_registry
 from alpr.kafka.consumer import BatchConsumer
 from alpr.kafka.topics import apply_topics
 
@@ -44,8 +44,9 @@ def drain(bootstrap, topic, expected, group):
 
 
 def test_batch_consumer_writes_then_commits_and_dead_letters_bad_messages(bootstrap, topic_factory, unique):
-    topic = topic_factory("numbers.v1", partitions=3)
-    dlq = topic_factory("numbers.dlq")
+    # A registry topic (under the test's prefix): its DLQ is the one the registry names.
+    topic = topic_factory(Topic.READS, partitions=3)
+    dlq = topic_factory(Topic.READS_DLQ)
     good = [(f"k{i}".encode(), str(i).encode()) for i in range(40)]
     bad = [(b"bad", b"not-a-number"), (b"bad2", b"\xff\xfe")]
     produce_all(bootstrap, topic, good + bad)
@@ -119,7 +120,7 @@ def test_topics_apply_is_idempotent(bootstrap, unique):
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     meta = admin.list_topics(timeout=10)
-    assert len(meta.topics[prefix + "alpr.frames.v1"].partitions) == 12
-    assert len(meta.topics[prefix + "alpr.reads.v1"].partitions) == 12
+    assert len(meta.topics[Topic.FRAMES.on(prefix)].partitions) == 12
+    assert len(meta.topics[Topic.READS.on(prefix)].partitions) == 12
     for f in admin.delete_topics([c.topic for c in first]).values():
         f.result(timeout=30)

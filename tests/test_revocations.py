@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from alpr.audit import AuditClient
 from alpr.auth import MAX_TOKEN_TTL_S, Principal, issue_token
-from alpr.contracts.registry import encode, load_registry
+from alpr.contracts.registry import Topic, encode, load_registry
 from alpr.errors import ContractError
 from alpr.http import Access, Guard, create_app, install_auth
 from alpr.kafka.config import producer_config
@@ -163,7 +163,7 @@ class Governance:
         self.workers = Workers()
         self.revocations = RevocationFeed("audit", bootstrap, topic_prefix=prefix)
         self.workers.start("revocations", self.revocations.run)
-        self.app = build_app(settings, self.store, self.workers, AuditClient(bootstrap, "audit", topic=f"{prefix}alpr.audit.v1"),
+        self.app = build_app(settings, self.store, self.workers, AuditClient(bootstrap, "audit", topic=Topic.AUDIT.on(prefix)),
                              self.registry, topic_prefix=prefix, revocations=self.revocations)
         self.client = TestClient(self.app)
         assert self.revocations.wait_loaded(30), "governance never read its revocations"
@@ -198,7 +198,7 @@ def test_a_logout_reaches_another_service_within_seconds_and_a_restarted_one_sti
     from tests.occupancy.conftest import SECRET, Kafka, Service
 
     kafka = Kafka(bootstrap, f"test.{unique}.")
-    apply(bootstrap, kafka.prefix, "alpr.revocations.v1", "alpr.revocations.dlq")  # compacted, as in production
+    apply(bootstrap, kafka.prefix, Topic.REVOCATIONS, Topic.REVOCATIONS_DLQ)  # compacted, as in production
     governance = Governance(bootstrap, kafka.prefix, tmp_path / "gov", SECRET)
     occupancy = Service(kafka, tmp_path / "occupancy")
     try:
@@ -222,7 +222,7 @@ def test_a_logout_reaches_another_service_within_seconds_and_a_restarted_one_sti
         metrics = httpx.get(f"{occupancy.url}/metrics", timeout=10).text  # the delay is measured, not guessed
         assert 'alpr_revocation_delay_seconds_count{service="occupancy"} 1.0' in metrics
         assert httpx.get(facilities, headers=theirs, timeout=10).status_code == 200  # only that token
-        event = audit_event(bootstrap, kafka.topic("alpr.audit.v1"),
+        event = audit_event(bootstrap, kafka.topic(Topic.AUDIT),
                             lambda e: e["service"] == "occupancy" and e["outcome"] == "denied" and e["user"] == "shiftlead")
         assert event["action"] == "occupancy.read" and event["reason"].startswith("token revoked: logout by shiftlead at ")
 
@@ -245,7 +245,7 @@ def test_a_disabled_users_tokens_are_refused_by_another_service(bootstrap, uniqu
 
     secret = "d" * 40
     prefix = f"test.{unique}."
-    apply(bootstrap, prefix, "alpr.revocations.v1", "alpr.revocations.dlq", "alpr.audit.v1", "alpr.frames.v1")
+    apply(bootstrap, prefix, Topic.REVOCATIONS, Topic.REVOCATIONS_DLQ, Topic.AUDIT, Topic.FRAMES)
     governance = Governance(bootstrap, prefix, tmp_path / "gov", secret)
     ingest = build_service(settings(bootstrap, auth_secret=secret), registry(), topic_prefix=prefix)
     try:
@@ -293,8 +293,8 @@ def dlq_messages(bootstrap: str, topic: str) -> list:
 @pytest.mark.kafka
 def test_malformed_revocations_go_to_the_dlq_once_and_expired_ones_are_tombstoned(bootstrap, unique, tmp_path):
     prefix = f"test.{unique}."
-    apply(bootstrap, prefix, "alpr.revocations.v1", "alpr.revocations.dlq")
-    topic, dlq = f"{prefix}alpr.revocations.v1", f"{prefix}alpr.revocations.dlq"
+    apply(bootstrap, prefix, Topic.REVOCATIONS, Topic.REVOCATIONS_DLQ)
+    topic, dlq = Topic.REVOCATIONS.on(prefix), Topic.REVOCATIONS_DLQ.on(prefix)
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     resource = ConfigResource(ResourceType.TOPIC, topic)
 

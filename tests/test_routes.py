@@ -20,6 +20,7 @@ from alpr.http import Guard
 from alpr.revocations import RevocationSet
 from alpr.roles import ROLE_PERMISSIONS
 from alpr.runtime import Workers
+from alpr.contracts.registry import Topic
 
 SECRET = "r" * 40
 
@@ -115,7 +116,7 @@ def fill(path: str) -> str:
 @pytest.mark.kafka
 @pytest.mark.parametrize("service", sorted(FACTORIES))
 def test_every_data_route_needs_a_login_and_audits_each_allowed_request(service, bootstrap, topic_factory, tmp_path):
-    audit = CountingAudit(bootstrap, service, topic=topic_factory("alpr.audit.v1"))
+    audit = CountingAudit(bootstrap, service, topic=topic_factory(Topic.AUDIT))
     audit.bootstrap = bootstrap
     app = FACTORIES[service](tmp_path, audit)
     from alpr.http import install_auth

@@ -63,7 +63,7 @@ def formatted(engine, sql: str) -> str:
 
 
 def sent_to_a_cluster(service: str) -> list[str]:
-    from alpr.store.cli import migrate_service
+    from alpr.store.migrate import migrate_service
     from services.audit.settings import AuditSettings
 
     store = ClusterRecorder(service)
@@ -100,7 +100,7 @@ def test_cluster_migrations_are_replicated_distributed_and_parse(engine, service
     for table in plain_tables:
         if table in EVERY_NODE:
             # A whole copy on every node: one replication path for the cluster, no Distributed table.
-            assert f"ENGINE = Replicated" in creates[table] and f"/clickhouse/tables/all/{service}/{table}'" in creates[table]
+            assert "ENGINE = Replicated" in creates[table] and f"/clickhouse/tables/all/{service}/{table}'" in creates[table]
             assert f"{table}_local" not in creates
             continue
         local, dist = creates[f"{table}_local"], creates[table]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,10 +102,64 @@ def load_registry(directory: Path = SCHEMAS_DIR) -> dict[str, TopicContract]:
     return contracts
 
 
+@functools.cache
+def _registry() -> dict[str, TopicContract]:
+    return load_registry()
+
+
 def contract(topic: str) -> TopicContract:
     try:
-        return load_registry()[topic]
+        return _registry()[topic]
     except KeyError:
+        raise ContractError(f"no contract for topic {topic!r}") from None
+
+
+class Topic(StrEnum):
+    """Every topic of the registry, by name: code names a topic only through this (as snuba's
+    `Topic`), so a rename is one YAML and one line here; tests/test_layout.py checks that no
+    other module spells a topic's name and that this list is the registry's."""
+
+    FRAMES = "alpr.frames.v1"
+    READS = "alpr.reads.v1"
+    PASSES = "alpr.passes.v1"
+    OCCUPANCY = "alpr.occupancy.v1"
+    PAYMENTS = "alpr.payments.v1"
+    REVENUE_MATCHES = "alpr.revenue-matches.v1"
+    VIOLATIONS = "alpr.violations.v1"
+    AUDIT = "alpr.audit.v1"
+    HOLDS = "alpr.holds.v1"
+    REVOCATIONS = "alpr.revocations.v1"
+    FRAMES_DLQ = "alpr.frames.dlq"
+    READS_DLQ = "alpr.reads.dlq"
+    PASSES_DLQ = "alpr.passes.dlq"
+    PAYMENTS_DLQ = "alpr.payments.dlq"
+    AUDIT_DLQ = "alpr.audit.dlq"
+    HOLDS_DLQ = "alpr.holds.dlq"
+    REVOCATIONS_DLQ = "alpr.revocations.dlq"
+
+    def on(self, prefix: str = "") -> str:
+        """The topic's name on a cluster whose topics carry `prefix` (ALPR_TOPIC_PREFIX)."""
+        return prefix + self.value
+
+    @property
+    def contract(self) -> TopicContract:
+        return contract(self.value)
+
+    @property
+    def dlq(self) -> "Topic":
+        """The dead-letter topic the registry names for this topic's consumers."""
+        name = self.contract.dlq
+        if name is None:
+            raise ContractError(f"{self.value} has no DLQ in the registry (schemas/topics/{self.value}.yaml)")
+        return Topic(name)
+
+
+def dlq_for(topic: str, prefix: str = "") -> str:
+    """The registry's DLQ for a topic name as it is on the cluster (`prefix` included)."""
+    base = topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
+    try:
+        return Topic(base).dlq.on(prefix)
+    except ValueError:
         raise ContractError(f"no contract for topic {topic!r}") from None
 
 

@@ -12,16 +12,24 @@ from datetime import datetime, timezone
 from confluent_kafka import Message, Producer
 
 from alpr.contracts.models import utc_iso
+from alpr.contracts.registry import dlq_for
 from alpr.metrics import DLQ_MESSAGES
 
 MAX_REASON = 2000
 
 
-def dlq_topic_for(topic: str, prefix: str = "") -> str:
-    """alpr.frames.v1 -> alpr.frames.dlq: one DLQ per topic family, whatever the version."""
-    base = topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
-    family = base.rsplit(".", 1)[0] if base.rsplit(".", 1)[-1].startswith("v") else base
-    return f"{prefix}{family}.dlq"
+def dead_letter_headers(headers, topic: str, partition: int, offset: int, service: str, reason: str) -> list:
+    """The message's own headers plus the `dlq.*` ones: why, from where, by whom, when. The one
+    definition, for the synchronous producer here and for faust's in the stream services."""
+    reason = (reason or "unknown error")[:MAX_REASON]
+    return list(headers or []) + [
+        ("dlq.reason", reason.encode()),
+        ("dlq.source_topic", topic.encode()),
+        ("dlq.source_partition", str(partition).encode()),
+        ("dlq.source_offset", str(offset).encode()),
+        ("dlq.service", service.encode()),
+        ("dlq.at", utc_iso(datetime.now(timezone.utc)).encode()),
+    ]
 
 
 class DeadLetters:
@@ -31,17 +39,9 @@ class DeadLetters:
         self._prefix = prefix
 
     def send(self, message: Message, reason: str) -> None:
-        reason = (reason or "unknown error")[:MAX_REASON]
-        headers = list(message.headers() or [])
-        headers += [
-            ("dlq.reason", reason.encode()),
-            ("dlq.source_topic", message.topic().encode()),
-            ("dlq.source_partition", str(message.partition()).encode()),
-            ("dlq.source_offset", str(message.offset()).encode()),
-            ("dlq.service", self._service.encode()),
-            ("dlq.at", utc_iso(datetime.now(timezone.utc)).encode()),
-        ]
+        headers = dead_letter_headers(message.headers(), message.topic(), message.partition(), message.offset(),
+                                      self._service, reason)
         self._producer.produce(
-            dlq_topic_for(message.topic(), self._prefix), key=message.key(), value=message.value(), headers=headers
+            dlq_for(message.topic(), self._prefix), key=message.key(), value=message.value(), headers=headers
         )
         DLQ_MESSAGES.labels(service=self._service, topic=message.topic()).inc()

@@ -11,7 +11,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from alpr.bench import machine
+from alpr.measure import machine
 
 
 def run_bench(rows: int = 500_000, batch: int = 50_000, clickhouse_url: str | None = None) -> dict:

@@ -103,3 +103,13 @@ def set_retention(store: Store, table: str, time_column: str, days: int, where: 
     condition = f" WHERE {where}" if where else ""
     target = stored_table(store.database, table, getattr(store, "cluster", None))
     store.command(f"ALTER TABLE {target} MODIFY TTL toDateTime({time_column}) + INTERVAL {int(days)} DAY DELETE{condition}")
+
+
+def migrate_service(service: str, store, settings) -> list[str]:
+    """Apply a service's migration files, then the retention that comes from its settings
+    (the audit log's `audit_retention_days`): the one way every service and `alpr db migrate`
+    bring a store up to date."""
+    applied = migrate(store, service)
+    if service == "audit":
+        set_retention(store, "audit_log", "at", settings.audit_retention_days)
+    return applied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alpr.contracts.registry import Topic
 import getpass
 import sys
 from datetime import date
@@ -27,7 +28,7 @@ def _serve(args) -> int:
         workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
         revocations = RevocationFeed("audit", settings.kafka_bootstrap, topic_prefix=prefix)
         workers.start("revocations", revocations.run)
-        audit = AuditClient(settings.kafka_bootstrap, "audit", topic=f"{prefix}alpr.audit.v1")
+        audit = AuditClient(settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(prefix))
         app = build_app(settings, store, workers, audit, topic_prefix=prefix, revocations=revocations)
         workers.start("revocation-sweep", app.state.revocation_book.sweeper(settings.revocation_sweep_s))
         run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
@@ -53,7 +54,7 @@ class _Admin:
         from services.audit.db import GovernanceDB
 
         self.registry = UserRegistry(GovernanceDB(self.settings.governance_url))
-        self.audit = AuditClient(self.settings.kafka_bootstrap, "audit", topic=f"{self.settings.topic_prefix}alpr.audit.v1")
+        self.audit = AuditClient(self.settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(self.settings.topic_prefix))
         self.principal = Principal(f"cli:{getpass.getuser()}", "admin", "", 0)
 
     def done(self, action: str, **filters) -> None:
@@ -122,7 +123,7 @@ def _disable(args) -> int:
     if not args.enable:
         # As the API does: the tokens issued before are revoked everywhere before we say done.
         book = RevocationBook(admin.registry.db, admin.settings.kafka_bootstrap,
-                              topic=f"{admin.settings.topic_prefix}alpr.revocations.v1")
+                              topic=Topic.REVOCATIONS.on(admin.settings.topic_prefix))
         try:
             book.publish(user_revocation(args.username, reason="user_disabled", by=admin.principal.user))
         except RevocationUnpublished as err:

@@ -12,14 +12,14 @@ import threading
 from confluent_kafka import Producer
 
 from alpr.contracts.models import Hold
-from alpr.contracts.registry import encode
+from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import producer_config
 from alpr.kafka.consumer import DeliveryTracker
 from services.audit.db import GovernanceDB
 
 
 class HoldBook:
-    def __init__(self, db: GovernanceDB, bootstrap: str, topic: str = "alpr.holds.v1") -> None:
+    def __init__(self, db: GovernanceDB, bootstrap: str, topic: str = Topic.HOLDS) -> None:
         self._db = db
         db.execute("CREATE TABLE IF NOT EXISTS holds (hold_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
         self._lock = threading.Lock()

@@ -13,6 +13,7 @@ from alpr.kafka.consumer import BatchConsumer
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from alpr.store import Store, open_store
+from alpr.contracts.registry import Topic
 from services.audit.db import GovernanceDB
 from services.audit.holdbook import HoldBook
 from services.audit.login import LoginService
@@ -29,7 +30,7 @@ SERVICE = "audit"
 def build_consumer(settings: AuditSettings, store: Store, topic_prefix: str = "", group_id: str = "alpr-audit-sink") -> BatchConsumer:
     return BatchConsumer(
         service=SERVICE,
-        topics=[f"{topic_prefix}alpr.audit.v1"],
+        topics=[Topic.AUDIT.on(topic_prefix)],
         group_id=group_id,
         bootstrap=settings.kafka_bootstrap,
         process=lambda m: audit_row(m.value()),
@@ -63,8 +64,8 @@ def build_app(
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry
-    app.state.holds = HoldBook(db, settings.kafka_bootstrap, topic=f"{topic_prefix}alpr.holds.v1")
-    app.state.revocation_book = RevocationBook(db, settings.kafka_bootstrap, topic=f"{topic_prefix}alpr.revocations.v1",
+    app.state.holds = HoldBook(db, settings.kafka_bootstrap, topic=Topic.HOLDS.on(topic_prefix))
+    app.state.revocation_book = RevocationBook(db, settings.kafka_bootstrap, topic=Topic.REVOCATIONS.on(topic_prefix),
                                                applied=revocations)
     app.state.login = LoginService(
         registry, settings.auth_secret.get_secret_value(), audit,
@@ -83,7 +84,7 @@ def build_app(
 
 
 def open_audit_store(settings: AuditSettings) -> Store:
-    from alpr.store.cli import migrate_service
+    from alpr.store.migrate import migrate_service
 
     store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
                        cluster=settings.clickhouse_cluster)

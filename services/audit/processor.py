@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from alpr.contracts.models import AuditEvent
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 
-AUDIT = contract("alpr.audit.v1")
+AUDIT = Topic.AUDIT.contract
 
 
 def audit_row(value: bytes | None) -> dict[str, Any]:

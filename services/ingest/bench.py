@@ -24,9 +24,9 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from alpr.bench import machine  # noqa: F401  (re-exported for the CLI)
+from alpr.measure import machine  # noqa: F401  (re-exported for the CLI)
 from alpr.contracts.registry import contract
-from services.ingest.cameras import Camera
+from alpr.cameras import Camera
 from services.ingest.frame import Frame, encode_jpeg
 from services.ingest.publisher import FRAMES_TOPIC, Delivery, Publisher
 
@@ -92,7 +92,7 @@ def _uploads(settings, prefix: str, jpegs: list[bytes], count: int, concurrency:
     import httpx
     import uvicorn
 
-    from services.ingest.cameras import Registry, new_token
+    from alpr.cameras import Registry, new_token
     from services.ingest.main import build_service
 
     token, digest = new_token()

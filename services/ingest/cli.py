@@ -21,7 +21,7 @@ def _settings():
 
 
 def _time(value: str) -> datetime:
-    from services.ingest.cameras import parse_time
+    from alpr.cameras import parse_time
 
     try:
         return parse_time(value)
@@ -51,7 +51,7 @@ def _replay(args) -> int:
     import threading
 
     from alpr import logs
-    from services.ingest.cameras import load_registry
+    from alpr.cameras import load_registry
     from services.ingest.main import make_feed
     from services.ingest.publisher import FRAMES_TOPIC, Publisher
 
@@ -89,7 +89,7 @@ def _replay(args) -> int:
 
 
 def _camera_token(args) -> int:
-    from services.ingest.cameras import new_token
+    from alpr.cameras import new_token
 
     token, digest = new_token()
     if args.json:

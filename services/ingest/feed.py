@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from services.ingest import metrics
-from services.ingest.cameras import Camera
+from alpr.cameras import Camera
 from services.ingest.frame import Frame, FrameTooLarge, encode_jpeg
 from services.ingest.publisher import Delivery, Publisher
 from services.ingest.selection import Selector

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from alpr.contracts.models import utc_iso
-from services.ingest.cameras import Camera
+from alpr.cameras import Camera
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 JPEG_SOI = b"\xff\xd8"

@@ -35,7 +35,8 @@ from alpr.revocations import RevocationFeed
 from alpr.roles import Permission
 from alpr.runtime import Workers
 from services.ingest import metrics
-from services.ingest.cameras import Camera, Registry, load_registry, parse_time
+from alpr.cameras import Camera, Registry, load_registry, parse_time
+from alpr.contracts.registry import Topic
 from services.ingest.feed import Backoff, Encoding, Feed
 from services.ingest.frame import BadImage, Frame, FrameTooLarge, check_jpeg, shrink_jpeg
 from services.ingest.publisher import FRAMES_TOPIC, Publisher, QueueFull
@@ -132,7 +133,7 @@ def build_service(settings: IngestSettings, registry: Registry | None = None, to
         replay_delivery_timeout_s=settings.replay_delivery_timeout_s, producer_extra=producer_extra,
     ).start()
     feeds = [make_feed(settings, registry, camera, publisher) for camera in registry.cameras if camera.source]
-    audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{topic_prefix}alpr.audit.v1")
+    audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(topic_prefix))
     revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=topic_prefix)
     service = IngestService(settings, registry, publisher, feeds, audit, revocations)
     service.workers.start("revocations", revocations.run)

@@ -31,12 +31,13 @@ from typing import Callable
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from alpr.kafka.config import producer_config
+from alpr.contracts.registry import Topic
 from services.ingest import metrics
 from services.ingest.frame import Frame
 
 log = logging.getLogger(__name__)
 
-FRAMES_TOPIC = "alpr.frames.v1"
+FRAMES_TOPIC = Topic.FRAMES
 
 
 class QueueFull(Exception):

@@ -15,7 +15,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from services.ingest.cameras import Camera
+from alpr.cameras import Camera
 
 Outcome = Literal["selected", "skipped_fps", "skipped_still"]
 

@@ -29,12 +29,13 @@ from pathlib import Path
 
 from alpr.errors import AlprError
 from alpr.settings import REPO_ROOT
+from alpr.contracts.registry import Topic
 from services.occupancy.settings import OccupancySettings
 
 MACHINE = "dev-2c: 2-core x86-64, 24 GB, no GPU"
 FACILITIES = [f"bench-{i}" for i in range(1, 9)]
-TOPICS = {"alpr.reads.v1": 12, "alpr.reads.dlq": 1, "alpr.occupancy.v1": 3, "alpr.passes.v1": 12, "alpr.holds.v1": 1, "alpr.audit.v1": 1,
-          "alpr.revocations.v1": 1}  # the service reads revocations before it is ready
+TOPICS = {Topic.READS: 12, Topic.READS_DLQ: 1, Topic.OCCUPANCY: 3, Topic.PASSES: 12, Topic.HOLDS: 1, Topic.AUDIT: 1,
+          Topic.REVOCATIONS: 1}  # the service reads revocations before it is ready
 
 
 def _cameras() -> str:
@@ -80,7 +81,7 @@ class _Bench:
     def publish(self, reads) -> None:
         from alpr.contracts.registry import encode
 
-        topic = self.prefix + "alpr.reads.v1"
+        topic = Topic.READS.on(self.prefix)
         for r in reads:
             while True:
                 try:
@@ -101,7 +102,7 @@ class _Bench:
             "ALPR_AUTH_SECRET": self.settings.auth_secret.get_secret_value(),
             "ALPR_BATCH_MAX": str(self.settings.batch_max), "ALPR_BATCH_WITHIN_S": str(self.settings.batch_within_s),
         })
-        self.proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "occupancy", "serve"], cwd=REPO_ROOT, env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"], cwd=REPO_ROOT, env=env,
                                      stdout=open(self.workdir / "service.log", "wb"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         with httpx.Client(timeout=2) as client:
@@ -122,7 +123,7 @@ class _Bench:
 
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        c.subscribe([self.prefix + "alpr.occupancy.v1"])
+        c.subscribe([Topic.OCCUPANCY.on(self.prefix)])
         return c
 
     def close(self) -> None:
@@ -241,7 +242,7 @@ def run_bench(settings: OccupancySettings, reads: int = 20_000, rate: float = 20
             "latency_p50_ms": round(_percentile(latencies, 0.50), 1),
             "latency_p99_ms": round(_percentile(latencies, 0.99), 1),
             "latency_max_ms": round(max(latencies), 1),
-            "reads_partitions": TOPICS["alpr.reads.v1"],
+            "reads_partitions": TOPICS[Topic.READS],
             "batch_max": settings.batch_max,
             "batch_within_s": settings.batch_within_s,
         }

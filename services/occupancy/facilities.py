@@ -20,7 +20,7 @@ class Facility:
 
 def load_facilities(cameras_file: Path) -> dict[str, Facility]:
     """Facilities by id, from the camera registry; a bad file is a one-line ConfigError."""
-    from services.ingest.cameras import load_registry
+    from alpr.cameras import load_registry
 
     registry = load_registry(Path(cameras_file))
     return {f.facility_id: Facility(f.facility_id, f.name or f.facility_id, f.capacity) for f in registry.facilities}

@@ -31,6 +31,7 @@ from alpr.holds import HeldTable, HoldKeeper, holds_consumer
 from alpr.kafka.topics import replication_of
 from alpr.revocations import RevocationFeed
 from alpr.store import LazyStore, Store, open_store
+from alpr.contracts.registry import Topic
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility, load_facilities
 from services.occupancy.settings import OccupancySettings
@@ -42,7 +43,7 @@ HELD_TABLES = [HeldTable("passes", "plate", "first_seen"), HeldTable("occupancy_
 
 
 def open_occupancy_store(settings: OccupancySettings) -> Store:
-    from alpr.store.cli import migrate_service
+    from alpr.store.migrate import migrate_service
 
     store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
                        cluster=settings.clickhouse_cluster)
@@ -168,8 +169,8 @@ class Components:
         self.settings = settings
         prefix = settings.topic_prefix
         self.facilities: dict[str, Facility] = load_facilities(settings.cameras_file)
-        partitions = source_partitions(settings.kafka_bootstrap, f"{prefix}alpr.reads.v1")
-        replication = replication_of(settings.kafka_bootstrap, f"{prefix}alpr.reads.v1")
+        partitions = source_partitions(settings.kafka_bootstrap, Topic.READS.on(prefix))
+        replication = replication_of(settings.kafka_bootstrap, Topic.READS.on(prefix))
         self.store = open_occupancy_store(settings)
         self.keeper = HoldKeeper(self.store, HELD_TABLES)
         self.board = Board(self.facilities)
@@ -183,7 +184,7 @@ class Components:
         # Token revocations: the API refuses data until this has read the whole topic.
         self.revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)
         self.revocations_thread = ThreadService(self.revocations.run, "occupancy-revocations")
-        self.audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{prefix}alpr.audit.v1")
+        self.audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(prefix))
         self.api = build_app(self)
         self.api_server = ApiServer(self.api, settings.http_host, settings.http_port, self.board,
                                     settings.log_level.lower())

@@ -36,7 +36,7 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from alpr.contracts.models import OccupancyEvent
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka.config import producer_config
@@ -100,7 +100,7 @@ class Topics:
 
     @classmethod
     def with_prefix(cls, prefix: str) -> "Topics":
-        return cls(f"{prefix}alpr.reads.v1", f"{prefix}alpr.occupancy.v1", f"{prefix}alpr.passes.v1", f"{prefix}alpr.reads.dlq")
+        return cls(Topic.READS.on(prefix), Topic.OCCUPANCY.on(prefix), Topic.PASSES.on(prefix), Topic.READS_DLQ.on(prefix))
 
 
 class OccupancyStream:
@@ -123,7 +123,7 @@ class OccupancyStream:
         self.keeper = keeper
         self.board = board
         self.topics = Topics.with_prefix(topic_prefix)
-        self.reads_contract = contract("alpr.reads.v1")
+        self.reads_contract = Topic.READS.contract
         self.occupancy = Occupancy(
             PassFolder(
                 gap_ms=int(settings.pass_gap_s * 1000),

@@ -18,7 +18,8 @@ import uuid
 import cv2
 import numpy as np
 
-from alpr.bench import machine, percentile
+from alpr.measure import machine, percentile
+from alpr.contracts.registry import Topic
 
 
 def _frames(n: int, seed: int) -> list[bytes]:
@@ -67,7 +68,7 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
         recognizer.recognize(sample[i: i + batch])
     inference_ms = (time.perf_counter() - started) * 1000 / len(sample)
 
-    topics = [f"{prefix}alpr.frames.v1", f"{prefix}alpr.reads.v1", f"{prefix}alpr.frames.dlq"]
+    topics = [Topic.FRAMES.on(prefix), Topic.READS.on(prefix), Topic.FRAMES_DLQ.on(prefix)]
     for f in admin.create_topics([NewTopic(t, 12 if "frames.v1" in t else 1, 1) for t in topics]).values():
         f.result(timeout=30)
     try:

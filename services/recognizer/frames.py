@@ -18,11 +18,11 @@ import numpy as np
 from confluent_kafka import Message
 
 from alpr.contracts.models import BBox, FrameHeaders, ModelVersions, Read
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 from services.recognizer.models.images import decode_image
 from services.recognizer.models.protocols import PlateRead
 
-FRAMES = contract("alpr.frames.v1")
+FRAMES = Topic.FRAMES.contract
 MAX_CROP_B64 = 200_000
 
 

@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 from fastapi import FastAPI
 
 from alpr.contracts.models import ModelVersions
-from alpr.contracts.registry import encode
+from alpr.contracts.registry import Topic, encode
 from alpr.http import create_app
 from alpr.kafka.consumer import BatchConsumer
 from alpr.metrics import E2E_LATENCY
@@ -37,7 +37,7 @@ class FramePipeline:
     def __init__(self, settings: RecognizerSettings, recognizer: Recognizer, topic_prefix: str = "") -> None:
         self.settings = settings
         self.recognizer = recognizer
-        self.reads_topic = f"{topic_prefix}alpr.reads.v1"
+        self.reads_topic = Topic.READS.on(topic_prefix)
         self.models = ModelVersions(detector=getattr(recognizer.detector, "name", "detector"),
                                     reader=getattr(recognizer, "reader_name", None) or getattr(recognizer.reader, "name", "reader"))
         self.consumer: BatchConsumer | None = None
@@ -92,7 +92,7 @@ def build_consumer(settings: RecognizerSettings, recognizer: Recognizer, topic_p
     pipeline = FramePipeline(settings, recognizer, topic_prefix)
     consumer = BatchConsumer(
         service=SERVICE,
-        topics=[f"{topic_prefix}alpr.frames.v1"],
+        topics=[Topic.FRAMES.on(topic_prefix)],
         group_id=group_id or settings.consumer_group,
         bootstrap=settings.kafka_bootstrap,
         process=pipeline.process,

@@ -34,11 +34,12 @@ from alpr.errors import AlprError
 from alpr.output import emit
 from alpr.plates import confusable_key
 from alpr.settings import REPO_ROOT
+from alpr.contracts.registry import Topic
 
 FACILITIES = [f"bench-{n}" for n in range(10)]
-TOPICS = {"alpr.passes.v1": 12, "alpr.payments.v1": 6, "alpr.revenue-matches.v1": 6, "alpr.violations.v1": 3,
-          "alpr.passes.dlq": 1, "alpr.payments.dlq": 1, "alpr.audit.v1": 1, "alpr.holds.v1": 1,
-          "alpr.revocations.v1": 1}  # the service reads revocations before it is ready
+TOPICS = {Topic.PASSES: 12, Topic.PAYMENTS: 6, Topic.REVENUE_MATCHES: 6, Topic.VIOLATIONS: 3,
+          Topic.PASSES_DLQ: 1, Topic.PAYMENTS_DLQ: 1, Topic.AUDIT: 1, Topic.HOLDS: 1,
+          Topic.REVOCATIONS: 1}  # the service reads revocations before it is ready
 
 
 def machine() -> str:
@@ -158,7 +159,7 @@ def run_bench(args) -> int:
                 "ALPR_ENVIRONMENT": "test", "ALPR_LOG_LEVEL": "WARNING", "ALPR_AUTH_SECRET": "bench-secret-" + "x" * 20})
     url = f"http://127.0.0.1:{port}"
     log = (workdir / "revenue.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "revenue", "serve"], cwd=REPO_ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "revenue", "serve"], cwd=REPO_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     counter = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused"})
     finished = False
@@ -183,14 +184,14 @@ def run_bench(args) -> int:
         wait(ready, "the service to start", 120)
         # Warm-up: one payment through the whole path, so the figures exclude the group join.
         warm = {**payments[0], "payment_id": "bench-warmup"}
-        _produce(bootstrap, names["alpr.payments.v1"], [(warm["plate"].encode(), json.dumps(warm).encode())])
+        _produce(bootstrap, names[Topic.PAYMENTS], [(warm["plate"].encode(), json.dumps(warm).encode())])
         wait(lambda: _counter(url, "payments-by-plate") >= 1, "the warm-up payment", 120)
         t0 = time.monotonic()
-        _produce(bootstrap, names["alpr.payments.v1"], [(p["plate"].encode(), json.dumps(p).encode()) for p in payments])
+        _produce(bootstrap, names[Topic.PAYMENTS], [(p["plate"].encode(), json.dumps(p).encode()) for p in payments])
         t1 = wait(lambda: _counter(url, "payments-by-plate") >= len(payments) + 1, "the payments")
         t2 = time.monotonic()
-        _produce(bootstrap, names["alpr.passes.v1"], [(p.facility_id.encode(), p.model_dump_json().encode()) for p in passes])
-        t3 = wait(lambda: _topic_count(counter, names["alpr.revenue-matches.v1"], 6) >= vehicles, "the matches")
+        _produce(bootstrap, names[Topic.PASSES], [(p.facility_id.encode(), p.model_dump_json().encode()) for p in passes])
+        t3 = wait(lambda: _topic_count(counter, names[Topic.REVENUE_MATCHES], 6) >= vehicles, "the matches")
         proc.send_signal(signal.SIGTERM)
         stopped = proc.wait(60) == 0
         finished = True

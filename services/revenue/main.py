@@ -24,6 +24,7 @@ from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers
 from alpr.store import LazyStore, Store, open_store
+from alpr.contracts.registry import Topic
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
 from services.revenue.settings import RevenueSettings
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def facilities_of(settings: RevenueSettings) -> frozenset[str]:
     """The facility ids of the camera registry (payments for any other are refused)."""
-    from services.ingest.cameras import load_registry
+    from alpr.cameras import load_registry
 
     return frozenset(f.facility_id for f in load_registry(settings.cameras_file).facilities)
 
@@ -48,7 +49,7 @@ def payment_check(settings: RevenueSettings) -> PaymentCheck:
 
 
 def open_revenue_store(settings: RevenueSettings) -> Store:
-    from alpr.store.cli import migrate_service
+    from alpr.store.migrate import migrate_service
 
     store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
                        cluster=settings.clickhouse_cluster)
@@ -148,8 +149,8 @@ def run(settings: RevenueSettings) -> int:
     tariff = load_tariff(settings.tariff_file)
     check = payment_check(settings)
     prefix = settings.topic_prefix
-    passes_partitions = partitions_of(settings.kafka_bootstrap, f"{prefix}alpr.passes.v1")
-    partitions_of(settings.kafka_bootstrap, f"{prefix}alpr.payments.v1")
+    passes_partitions = partitions_of(settings.kafka_bootstrap, Topic.PASSES.on(prefix))
+    partitions_of(settings.kafka_bootstrap, Topic.PAYMENTS.on(prefix))
     store = open_revenue_store(settings)
     workers = Workers()
     api: _Api | None = None
@@ -160,7 +161,7 @@ def run(settings: RevenueSettings) -> int:
         # Internal topics (re-key topics, table changelogs) are replicated like the passes: 1 on
         # a single broker, 3 on a cluster, where state on one broker would stop the service when
         # that broker goes. Set on the app's conf here because stream.py builds the app with 1.
-        replication = replication_of(settings.kafka_bootstrap, f"{prefix}alpr.passes.v1")
+        replication = replication_of(settings.kafka_bootstrap, Topic.PASSES.on(prefix))
         stream.app.conf.topic_replication_factor = replication
         ensure_internal_topics(settings.kafka_bootstrap, [stream.sessions_by_plate.get_topic_name(),
                                                           stream.payments_by_plate.get_topic_name()],
@@ -169,8 +170,8 @@ def run(settings: RevenueSettings) -> int:
                                               group_id=f"{prefix}alpr-{SERVICE}-holds").run)
         revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)
         workers.start("revocations", revocations.run)
-        publisher = PaymentPublisher(settings.kafka_bootstrap, f"{prefix}alpr.payments.v1", check)
-        audit = AuditClient(settings.kafka_bootstrap, SERVICE, topic=f"{prefix}alpr.audit.v1")
+        publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS.on(prefix), check)
+        audit = AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(prefix))
         app = build_app(Services(settings, store, tariff, publisher, revocations, stream), workers, audit)
         api = _Api(app, settings.http_host, settings.http_port, settings.log_level)
         api.start()
@@ -201,7 +202,7 @@ def build_app_for_tests(tmp_path, audit: AuditClient, secret: str, store: Store 
     directory per process, so in-process services share the test's)."""
     settings = RevenueSettings(data_dir=tmp_path, auth_secret=secret, environment="test",
                                kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
-    publisher = PaymentPublisher(settings.kafka_bootstrap, "alpr.payments.v1", payment_check(settings))
+    publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS, payment_check(settings))
     services = Services(settings, store or _store_on_first_use(settings), load_tariff(settings.tariff_file), publisher,
                         RevocationSet(SERVICE, loaded=True))  # no consumer: nothing revoked
     return build_app(services, Workers(), audit)

@@ -38,17 +38,18 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
 from prometheus_client import Counter as MetricCounter, Gauge
 
-from alpr.contracts.models import Pass, Payment, utc_iso
-from alpr.contracts.registry import contract, decode, encode
+from alpr.contracts.models import Pass, Payment
+from alpr.contracts.registry import Topic, decode, dlq_for, encode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka import faust_fixes
+from alpr.kafka.dlq import dead_letter_headers
 from alpr.kafka.state import faust_data_dir, save_state
 from alpr.metrics import DLQ_MESSAGES, MESSAGES
 from alpr.store import Store
@@ -117,8 +118,8 @@ class RevenueStream:
         prefix = settings.topic_prefix
         self.prefix = prefix
         self.app_id = f"{prefix}{settings.faust_app_id}"
-        self.passes_contract = contract("alpr.passes.v1")
-        self.payments_contract = contract("alpr.payments.v1")
+        self.passes_contract = Topic.PASSES.contract
+        self.payments_contract = Topic.PAYMENTS.contract
         faust_fixes.install()  # a partition without a commit must not skip what recovery fetched
         app = faust.App(
             self.app_id,
@@ -142,16 +143,16 @@ class RevenueStream:
         self.app = app
         self.continuity = faust_fixes.Continuity(app, SERVICE)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.passes_in = app.topic(f"{prefix}alpr.passes.v1", **raw)
-        self.payments_in = app.topic(f"{prefix}alpr.payments.v1", **raw)
+        self.passes_in = app.topic(Topic.PASSES.on(prefix), **raw)
+        self.payments_in = app.topic(Topic.PAYMENTS.on(prefix), **raw)
         self.sessions_by_plate = app.topic(f"{self.app_id}-sessions-by-plate", internal=True,
                                            partitions=settings.rekey_partitions, **raw)
         self.payments_by_plate = app.topic(f"{self.app_id}-payments-by-plate", internal=True,
                                            partitions=settings.rekey_partitions, **raw)
         self.matcher_in = app.topic(f"{self.app_id}-sessions-by-plate", f"{self.app_id}-payments-by-plate",
                                     internal=True, partitions=settings.rekey_partitions, **raw)
-        self.matches_out = app.topic(f"{prefix}alpr.revenue-matches.v1", **raw)
-        self.violations_out = app.topic(f"{prefix}alpr.violations.v1", **raw)
+        self.matches_out = app.topic(Topic.REVENUE_MATCHES.on(prefix), **raw)
+        self.violations_out = app.topic(Topic.VIOLATIONS.on(prefix), **raw)
         self.facility_state = app.Table("facility-state", default=None, partitions=passes_partitions)
         self.ledger = app.Table("ledger", default=None, partitions=settings.rekey_partitions)
         batch, within = settings.batch_max, settings.batch_within_s
@@ -214,14 +215,10 @@ class RevenueStream:
         futures = [await topic.send(key=key, value=value) for topic, key, value in items]
         await asyncio.gather(*futures)
 
-    async def _dead_letter(self, event, source: str, reason: str) -> None:
+    async def _dead_letter(self, event, reason: str) -> None:
         message = event.message
-        dlq = f"{self.prefix}{source}.dlq"
-        headers = list(message.headers or []) + [
-            ("dlq.reason", reason[:2000].encode()), ("dlq.source_topic", message.topic.encode()),
-            ("dlq.source_partition", str(message.partition).encode()), ("dlq.source_offset", str(message.offset).encode()),
-            ("dlq.service", SERVICE.encode()), ("dlq.at", utc_iso(datetime.now(timezone.utc)).encode()),
-        ]
+        dlq = dlq_for(message.topic, self.prefix)  # the registry's DLQ of the message's topic
+        headers = dead_letter_headers(message.headers, message.topic, message.partition, message.offset, SERVICE, reason)
 
         async def send() -> None:
             fut = await self.app.producer.send(dlq, message.key, message.value, partition=None, timestamp=None,
@@ -254,7 +251,7 @@ class RevenueStream:
             try:
                 p: Pass = decode(self.passes_contract, event.message.value)
             except ContractError as err:
-                await self._dead_letter(event, "alpr.passes", str(err))
+                await self._dead_letter(event, str(err))
                 continue
             self.counters.passes += 1
             MESSAGES.labels(SERVICE, event.message.topic, "ok").inc()
@@ -333,7 +330,7 @@ class RevenueStream:
             try:
                 p: Payment = self.check.check(decode(self.payments_contract, event.message.value))
             except (ContractError, PaymentRefused) as err:
-                await self._dead_letter(event, "alpr.payments", str(err))
+                await self._dead_letter(event, str(err))
                 continue
             self.counters.payments += 1
             MESSAGES.labels(SERVICE, event.message.topic, "ok").inc()

@@ -12,12 +12,13 @@ from alpr.audit import AuditClient
 from alpr.auth import Principal, issue_token
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
+from alpr.contracts.registry import Topic
 from services.audit.main import build_app, build_consumer, open_audit_store
 from services.audit.processor import audit_row
 from services.audit.settings import AuditSettings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
-EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "topics" / "examples" / "alpr.audit.v1"
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "topics" / "examples" / Topic.AUDIT
 
 
 def test_processor_maps_an_event_to_a_row_and_rejects_garbage():
@@ -36,9 +37,9 @@ def consume_until(consumer, predicate, rounds=60):
 
 
 def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, unique, tmp_path):
-    topic = topic_factory("alpr.audit.v1")
-    topic_factory("alpr.audit.dlq")
-    prefix = topic[: -len("alpr.audit.v1")]
+    topic = topic_factory(Topic.AUDIT)
+    topic_factory(Topic.AUDIT_DLQ)
+    prefix = topic[: -len(Topic.AUDIT)]
     settings = AuditSettings(kafka_bootstrap=bootstrap, data_dir=tmp_path, auth_secret="s" * 32, environment="test")
     store = open_audit_store(settings)
     audit = AuditClient(bootstrap, "occupancy", topic=topic)
@@ -83,6 +84,6 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
 
     from tests.test_kafka import drain
 
-    dead = drain(bootstrap, prefix + "alpr.audit.dlq", 1, f"dlq-{unique}")
+    dead = drain(bootstrap, Topic.AUDIT_DLQ.on(prefix), 1, f"dlq-{unique}")
     assert [m.value() for m in dead] == [b"not json"]
-    assert "alpr.audit.v1" in dict(dead[0].headers())["dlq.reason"].decode()
+    assert Topic.AUDIT in dict(dead[0].headers())["dlq.reason"].decode()

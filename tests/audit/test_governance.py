@@ -13,6 +13,7 @@ from alpr.holds import HeldTable, HoldKeeper, holds_consumer
 from alpr.revocations import RevocationFeed
 from alpr.runtime import Workers
 from alpr.store.migrate import migrate
+from alpr.contracts.registry import Topic
 from services.audit.main import build_app, open_audit_store
 from services.audit.passwords import hash_password
 from services.audit.db import GovernanceDB
@@ -27,10 +28,10 @@ TODAY = date.today()
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def gov(request, bootstrap, topic_factory, tmp_path):
-    audit_topic = topic_factory("alpr.audit.v1")
-    topic_factory("alpr.holds.v1")
-    topic_factory("alpr.revocations.v1")
-    prefix = audit_topic[: -len("alpr.audit.v1")]
+    audit_topic = topic_factory(Topic.AUDIT)
+    topic_factory(Topic.HOLDS)
+    topic_factory(Topic.REVOCATIONS)
+    prefix = audit_topic[: -len(Topic.AUDIT)]
     settings = AuditSettings(kafka_bootstrap=bootstrap, data_dir=tmp_path / "gov", auth_secret=SECRET, environment="test")
     store = open_audit_store(settings)
     url = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else settings.governance_url

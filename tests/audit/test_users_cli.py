@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alpr.contracts.registry import Topic
 import pytest
 
 from tests.conftest import run_cli
@@ -10,8 +11,8 @@ pytestmark = pytest.mark.kafka
 
 
 def test_users_commands_record_authorization_and_training(tmp_path, bootstrap, topic_factory):
-    audit_topic = topic_factory("alpr.audit.v1")  # every admin action is audited, here on a fresh topic
-    prefix = audit_topic[: -len("alpr.audit.v1")]
+    audit_topic = topic_factory(Topic.AUDIT)  # every admin action is audited, here on a fresh topic
+    prefix = audit_topic[: -len(Topic.AUDIT)]
     env = {"ALPR_DATA_DIR": str(tmp_path), "ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix}
 
     created = run_cli("users", "create", "jdoe", "--name", "Jane Doe", "--role", "enforcement", env=env)

@@ -15,7 +15,8 @@ from confluent_kafka import Consumer
 
 from alpr.auth import issue_token
 from alpr.settings import PLACEHOLDER_SECRET
-from services.ingest.cameras import Registry, hash_token
+from alpr.cameras import Registry, hash_token
+from alpr.contracts.registry import Topic
 from services.ingest.settings import IngestSettings
 
 UPLOAD_TOKEN = "test-upload-token-0123456789"
@@ -146,6 +147,6 @@ class Proxy:
 def frames_topic(topic_factory):
     """A fresh alpr.frames.v1 topic, and the token revocations topic the service reads before it
     reports ready, under the same prefix; returns (topic, prefix)."""
-    topic = topic_factory("alpr.frames.v1", partitions=3)
-    topic_factory("alpr.revocations.v1")
-    return topic, topic[: -len("alpr.frames.v1")]
+    topic = topic_factory(Topic.FRAMES, partitions=3)
+    topic_factory(Topic.REVOCATIONS)
+    return topic, topic[: -len(Topic.FRAMES)]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from services.ingest.bench import run_bench
-from services.ingest.cameras import hash_token
+from alpr.cameras import hash_token
 from tests.conftest import run_cli
 from tests.ingest.conftest import settings
 

@@ -7,7 +7,7 @@ import yaml
 
 from alpr.errors import ConfigError
 from alpr.settings import REPO_ROOT
-from services.ingest.cameras import Registry, hash_token, load_registry, new_token
+from alpr.cameras import Registry, hash_token, load_registry, new_token
 from services.ingest.settings import IngestSettings
 
 DEMO = REPO_ROOT / "infra" / "cameras.demo.yaml"

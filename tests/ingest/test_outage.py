@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 from services.ingest.frame import Frame
 from services.ingest.main import build_service
 from tests.ingest.conftest import (
@@ -25,7 +25,7 @@ from tests.ingest.conftest import (
 )
 from tests.waiting import wait_for
 
-FRAMES = contract("alpr.frames.v1")
+FRAMES = Topic.FRAMES.contract
 AUTH = {"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"}
 FAST_RECONNECT = {"reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 100}
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from alpr.contracts.models import utc_iso
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 from alpr.settings import REPO_ROOT
 from services.ingest.frame import epoch_ms
 from services.ingest.main import make_feed
@@ -21,7 +21,7 @@ from tests.conftest import run_cli
 from tests.ingest.conftest import START, jpeg, read_topic, registry, settings, write_video
 
 pytestmark = pytest.mark.kafka
-FRAMES = contract("alpr.frames.v1")
+FRAMES = Topic.FRAMES.contract
 REPO_DEMO = REPO_ROOT / "infra" / "cameras.demo.yaml"
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from services.ingest.cameras import Camera
+from alpr.cameras import Camera
 from services.ingest.selection import Selector
 from tests.ingest.conftest import START
 

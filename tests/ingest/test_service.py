@@ -13,14 +13,14 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 from services.ingest.main import build_service
 from tests.conftest import REPO
 from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, ops_auth, read_topic, registry, settings, write_video
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
-FRAMES = contract("alpr.frames.v1")
+FRAMES = Topic.FRAMES.contract
 
 
 def test_file_feed_and_uploads_share_one_service(bootstrap, frames_topic, tmp_path, unique):
@@ -70,7 +70,7 @@ def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topi
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
     env.update({"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_CAMERAS_FILE": str(cameras), "ALPR_HTTP_PORT": str(port),
                 "ALPR_TOPIC_PREFIX": prefix})
-    proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "ingest", "serve"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "ingest", "serve"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def ready():

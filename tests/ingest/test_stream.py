@@ -10,13 +10,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 from services.ingest.main import build_service
 from tests.ingest.conftest import jpeg, ops_auth, read_topic, registry, settings
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
-FRAMES = contract("alpr.frames.v1")
+FRAMES = Topic.FRAMES.contract
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

@@ -7,13 +7,13 @@ from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from alpr.contracts.registry import contract, decode
+from alpr.contracts.registry import Topic, decode
 from services.ingest.main import build_service
 from tests.ingest.conftest import UPLOAD_TOKEN, jpeg, ops_auth, registry, settings
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
-FRAMES = contract("alpr.frames.v1")
+FRAMES = Topic.FRAMES.contract
 AUTH = {"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"}
 
 

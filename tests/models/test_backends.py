@@ -328,7 +328,7 @@ def test_cuda_device_without_the_gpu_build_runs_on_the_cpu():
 def test_eval_backend_flag_reports_models_and_memory(capsys):
     import json
 
-    from alpr.cli import main
+    from alpr_app.cli import main
 
     assert main(["eval", "--dataset", str(US_CROPS), "--format", "crops", "--backend", "fast-alpr", "--limit", "8",
                  "--json"]) == 0
@@ -436,7 +436,7 @@ def test_models_fetch_uses_the_packages_download_functions(tmp_path, monkeypatch
     import fast_plate_ocr.inference.hub as reader_hub
     import open_image_models.detection.core.hub as detector_hub
 
-    from alpr.cli import main
+    from alpr_app.cli import main
 
     calls = []
 

@@ -3,7 +3,7 @@
 import json
 
 
-from alpr.cli import main
+from alpr_app.cli import main
 from alpr.synth import write_crops_dataset, write_detection_dataset, write_openalpr_testset
 
 KEYS = {"images", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image", "confusions"}

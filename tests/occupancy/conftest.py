@@ -19,14 +19,14 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from alpr.auth import issue_token
-from alpr.contracts.registry import encode
+from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import producer_config
 from tests.waiting import deadline_loop
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "occupancy-test-secret-0123456789abcdef"
-TOPICS = {"alpr.reads.v1": 3, "alpr.reads.dlq": 1, "alpr.occupancy.v1": 1, "alpr.passes.v1": 3, "alpr.holds.v1": 1, "alpr.audit.v1": 1,
-          "alpr.revocations.v1": 1}
+TOPICS = {Topic.READS: 3, Topic.READS_DLQ: 1, Topic.OCCUPANCY: 1, Topic.PASSES: 3, Topic.HOLDS: 1, Topic.AUDIT: 1,
+          Topic.REVOCATIONS: 1}
 CAMERAS = """
 facilities:
   - {facility_id: garage-a, name: Garage A, capacity: 2}
@@ -71,9 +71,9 @@ class Kafka:
     def send_reads(self, reads, raw: list[tuple[str, bytes]] = ()) -> None:
         for r in reads:
             if isinstance(r, tuple):
-                self.producer.produce(self.topic("alpr.reads.v1"), key=r[0], value=r[1])
+                self.producer.produce(self.topic(Topic.READS), key=r[0], value=r[1])
             else:
-                self.producer.produce(self.topic("alpr.reads.v1"), key=r.facility_id, value=encode(r))
+                self.producer.produce(self.topic(Topic.READS), key=r.facility_id, value=encode(r))
         assert self.producer.flush(30) == 0
 
     def consume(self, name: str, n: int, timeout: float = 30.0) -> list:
@@ -110,9 +110,9 @@ class Kafka:
 
     def wait_consumed(self, group: str, timeout: float = 30.0) -> None:
         """Wait until `group` has committed every read: all of it is applied and its state durable."""
-        ends = self.end_offsets("alpr.reads.v1")
+        ends = self.end_offsets(Topic.READS)
         for _ in deadline_loop(timeout, f"group {group} to commit {ends}"):
-            committed = self.committed(group, "alpr.reads.v1")
+            committed = self.committed(group, Topic.READS)
             if all(committed.get(p, -1) >= e for p, e in ends.items() if e > 0):
                 return
 
@@ -164,7 +164,7 @@ class Service:
         self.runs += 1
         self.log_path = self.data_dir / f"service-{self.runs}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr.cli", "occupancy", "serve"], cwd=REPO, env=self.env(),
+            [sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"], cwd=REPO, env=self.env(),
             stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT,
         )
         for _ in deadline_loop(timeout, f"the occupancy service to be ready ({self.log_path})"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alpr.contracts.registry import Topic
 import json
 import uuid
 
@@ -74,12 +75,12 @@ def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_facto
     half = next(i for i in range(len(reads) // 2, len(reads)) if reads[i].facility_id != reads[i - 1].facility_id)
     service = service_factory(cameras=CAMERAS, ALPR_COMMIT_INTERVAL_S="60").start()
     kafka.send_reads(reads[:half])
-    ends = kafka.end_offsets("alpr.reads.v1")
+    ends = kafka.end_offsets(Topic.READS)
     for _ in deadline_loop(30, "the facility state of phase 1 in the changelog"):
         if state_offsets(kafka, service) == {p: e for p, e in ends.items() if e > 0}:
             break
     service.kill()
-    committed_at_kill = sum(max(o, 0) for o in kafka.committed(service.group, "alpr.reads.v1").values())
+    committed_at_kill = sum(max(o, 0) for o in kafka.committed(service.group, Topic.READS).values())
     assert committed_at_kill == 0, "nothing should have been committed before the kill"
     kafka.send_reads(reads[half:])  # phase 2 arrives while the service is down
 
@@ -92,7 +93,7 @@ def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_facto
     # The restarted worker's input never jumped, and what it committed its state had already
     # recorded (state acknowledged, then commit: the changelog covers every committed read).
     assert_no_offset_jumps(metrics, "occupancy", *sorted(service.data_dir.glob("service-*.log")))
-    ends = kafka.end_offsets("alpr.reads.v1")
+    ends = kafka.end_offsets(Topic.READS)
     assert state_offsets(kafka, service) == {p: e for p, e in ends.items() if e > 0}
     assert service.stop() == 0
 
@@ -108,13 +109,13 @@ def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_facto
     assert [(h["facility_id"], h["occupied"], h["delta"], h["pass_id"]) for h in history] == [
         (f, o, d, p) for f, _, o, d, p in want]
     # Events are at least once (a crash may repeat one), but their ids and final values are the clean run's.
-    events = [json.loads(m.value()) for m in kafka.consume("alpr.occupancy.v1", len(clean.events), timeout=30)]
+    events = [json.loads(m.value()) for m in kafka.consume(Topic.OCCUPANCY, len(clean.events), timeout=30)]
     assert {e["event_id"] for e in events} == {e.event_id for e in clean.events}
     last = {e["facility_id"]: e["occupied"] for e in events}
     assert last == expected
     # alpr.passes.v1: every clean-run pass, at the clean run's final version.
     published: dict[str, int] = {}
-    for m in kafka.consume_all("alpr.passes.v1"):
+    for m in kafka.consume_all(Topic.PASSES):
         p = json.loads(m.value())
         published[p["pass_id"]] = max(published.get(p["pass_id"], 0), p["version"])
     assert published == {pid: p.read_count for pid, p in clean.passes.items()}

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from alpr.contracts.registry import Topic
 
 from tests.occupancy.conftest import SECRET, open_service_store, token
 from tests.waiting import deadline_loop
@@ -33,7 +34,7 @@ def test_the_scripted_day_gives_exact_counts_and_events(day, kafka):
     assert {f["facility_id"]: f["occupied"] for f in r.json()["facilities"]} == EXPECTED_OCCUPIED
     a = day.get("/v1/facilities/garage-a/occupancy").json()
     assert (a["occupied"], a["capacity"], a["available"]) == (2, 2, 0)
-    events = [json.loads(m.value()) for m in kafka.consume("alpr.occupancy.v1", 5)]
+    events = [json.loads(m.value()) for m in kafka.consume(Topic.OCCUPANCY, 5)]
     assert [(e["facility_id"], e["occupied"]) for e in events if e["facility_id"] == "garage-a"] == [
         ("garage-a", 1), ("garage-a", 2), ("garage-a", 3), ("garage-a", 2)]
     assert all(e["reason"] == "pass" and e["origin_captured_at"] and e["last_pass_id"] for e in events)
@@ -42,7 +43,7 @@ def test_the_scripted_day_gives_exact_counts_and_events(day, kafka):
 
 
 def test_every_pass_is_published_for_revenue_at_its_latest_version(day, kafka):
-    messages = [json.loads(m.value()) for m in kafka.consume_all("alpr.passes.v1")]
+    messages = [json.loads(m.value()) for m in kafka.consume_all(Topic.PASSES)]
     latest: dict[str, dict] = {}
     for m in messages:
         if m["pass_id"] not in latest or m["version"] >= latest[m["pass_id"]]["version"]:
@@ -55,7 +56,7 @@ def test_every_pass_is_published_for_revenue_at_its_latest_version(day, kafka):
 
 
 def test_bad_messages_go_to_the_dlq_with_the_reason_and_the_partition_moves_on(day, kafka):
-    dead = kafka.consume("alpr.reads.dlq", 2)
+    dead = kafka.consume(Topic.READS_DLQ, 2)
     reasons = sorted(dict(m.headers())["dlq.reason"].decode() for m in dead)
     assert reasons[0].startswith("ContractError: alpr.reads.v1: message: Invalid JSON")
     assert "facility 'garage-z' is not in the facility registry" in reasons[1]
@@ -79,7 +80,7 @@ def test_plate_search_is_fuzzy_and_crops_need_images_view(day):
 
 
 def test_routes_reject_anonymous_requests_and_audit_each_allowed_access(day, kafka):
-    before = len(kafka.consume("alpr.audit.v1", 10_000, timeout=3))
+    before = len(kafka.consume(Topic.AUDIT, 10_000, timeout=3))
     for path in ("/v1/facilities", "/v1/facilities/garage-a/occupancy", "/v1/facilities/garage-a/history",
                  "/v1/occupancy/stream", "/v1/passes?plate=8ABC123"):
         assert httpx.get(day.url + path, timeout=5).status_code == 401, path
@@ -88,7 +89,7 @@ def test_routes_reject_anonymous_requests_and_audit_each_allowed_access(day, kaf
                       headers=token("enforcement"), timeout=5).status_code == 403
     assert day.get("/v1/facilities", role="operations").status_code == 200
     assert day.get("/v1/passes", role="enforcement", params={"plate": "7XYZ999"}).status_code == 200
-    events = [json.loads(m.value()) for m in kafka.consume("alpr.audit.v1", before + 9)][before:]
+    events = [json.loads(m.value()) for m in kafka.consume(Topic.AUDIT, before + 9)][before:]
     allowed = [e for e in events if e["outcome"] == "allowed"]
     denied = [e for e in events if e["outcome"] == "denied"]
     assert len(denied) == 7 and {e["user"] for e in denied[:5]} == {"anonymous"}
@@ -128,7 +129,7 @@ def test_adjustments_are_validated_recorded_with_who_and_why(day, kafka):
     adjustment = history[-1]
     assert (adjustment["reason"], adjustment["occupied"], adjustment["delta"]) == ("adjustment", 4, 3)
     assert (adjustment["actor"], adjustment["note"]) == ("ops1", "manual count by shift lead")
-    events = [json.loads(m.value()) for m in kafka.consume("alpr.occupancy.v1", 6)]
+    events = [json.loads(m.value()) for m in kafka.consume(Topic.OCCUPANCY, 6)]
     assert events[-1]["reason"] == "adjustment" and events[-1]["occupied"] == 4
 
 
@@ -152,11 +153,11 @@ def test_a_legal_hold_reaches_the_passes_of_its_plate(day, kafka):
 
     hold = Hold(hold_id="hold-1", action="place", basis="subpoena", case_ref="26-CV-1", plates=["8ABC123"],
                 by="pmanager", at=datetime.now(timezone.utc))
-    kafka.producer.produce(kafka.topic("alpr.holds.v1"), key=hold.hold_id, value=encode(hold))
+    kafka.producer.produce(kafka.topic(Topic.HOLDS), key=hold.hold_id, value=encode(hold))
     assert kafka.producer.flush(10) == 0
     group = kafka.prefix + "alpr-occupancy-holds"
     for _ in deadline_loop(30, "the holds consumer to apply the hold"):
-        if kafka.committed(group, "alpr.holds.v1").get(0, -1) >= 1:
+        if kafka.committed(group, Topic.HOLDS).get(0, -1) >= 1:
             break
     # The rows themselves are checked after the clean stop below (the store belongs to the service).
 
@@ -175,4 +176,4 @@ def test_sigterm_stops_cleanly_and_the_store_holds_exactly_the_passes(day, kafka
     finally:
         store.close()
     # Everything was committed on the way out: a restart finds nothing left to do.
-    assert kafka.committed(day.group, "alpr.reads.v1") == kafka.end_offsets("alpr.reads.v1")
+    assert kafka.committed(day.group, Topic.READS) == kafka.end_offsets(Topic.READS)

@@ -17,6 +17,7 @@ from confluent_kafka import Producer
 from prometheus_client import REGISTRY
 
 from alpr.contracts.models import FrameHeaders, ModelVersions, utc_iso
+from alpr.contracts.registry import Topic
 from services.recognizer.frames import in_lane, reads_for_frame
 from services.recognizer.main import build_consumer
 from services.recognizer.models import Recognizer
@@ -121,22 +122,22 @@ def test_plates_outside_the_cameras_region_are_not_read():
 
 @pytest.mark.parametrize("roi", ["1,2 3,4", "1,2 3,4 5", "-1,2 3,4 5,6", "1,2;3,4;5,6", ""])
 def test_a_malformed_region_breaks_the_frames_contract(roi):
-    from alpr.contracts.registry import ContractError, contract, decode
+    from alpr.contracts.registry import ContractError, Topic, decode
 
     at = utc_iso(datetime.now(timezone.utc))
     headers = {"frame_id": "cam:1", "camera_id": "cam", "facility_id": "f", "lane": "L1", "direction": "entry",
                "captured_at": at, "ingested_at": at, "content_type": "image/jpeg"}
     good = [(k, v.encode()) for k, v in headers.items()]
-    assert decode(contract("alpr.frames.v1"), b"jpeg", good + [("roi", b"1,2 3,4 5,6")]).roi_points() == [(1, 2), (3, 4), (5, 6)]
+    assert decode(Topic.FRAMES.contract, b"jpeg", good + [("roi", b"1,2 3,4 5,6")]).roi_points() == [(1, 2), (3, 4), (5, 6)]
     with pytest.raises(ContractError, match="roi"):
-        decode(contract("alpr.frames.v1"), b"jpeg", good + [("roi", roi.encode())])
+        decode(Topic.FRAMES.contract, b"jpeg", good + [("roi", roi.encode())])
 
 
 def test_frames_become_reads_and_bad_frames_go_to_the_dlq(bootstrap, topic_factory, unique):
-    frames = topic_factory("alpr.frames.v1", partitions=3)
-    reads_topic = topic_factory("alpr.reads.v1")
-    dlq = topic_factory("alpr.frames.dlq")
-    prefix = frames[: -len("alpr.frames.v1")]
+    frames = topic_factory(Topic.FRAMES, partitions=3)
+    reads_topic = topic_factory(Topic.READS)
+    dlq = topic_factory(Topic.FRAMES_DLQ)
+    prefix = frames[: -len(Topic.FRAMES)]
     producer = Producer({"bootstrap.servers": bootstrap})
     good = {}
     for i in range(12):

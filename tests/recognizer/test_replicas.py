@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from confluent_kafka import Producer
 
-from alpr.demo.stack import Stack
+from alpr_app.demo.stack import Stack
+from alpr.contracts.registry import Topic
 from tests.recognizer.test_frames_pipeline import frame_message
 from tests.test_kafka import drain
 
@@ -41,10 +42,10 @@ def scene_frames(n: int):
 
 
 def test_killing_a_replica_loses_no_frame(bootstrap, topic_factory, unique, tmp_path):
-    frames_topic = topic_factory("alpr.frames.v1", partitions=6)
-    reads_topic = topic_factory("alpr.reads.v1")
-    topic_factory("alpr.frames.dlq")
-    prefix = frames_topic[: -len("alpr.frames.v1")]
+    frames_topic = topic_factory(Topic.FRAMES, partitions=6)
+    reads_topic = topic_factory(Topic.READS)
+    topic_factory(Topic.FRAMES_DLQ)
+    prefix = frames_topic[: -len(Topic.FRAMES)]
     frames = scene_frames(32)
     env = {"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(tmp_path),
            "ALPR_CONSUMER_GROUP": f"rec-{unique}", "ALPR_BATCH_MAX_FRAMES": "4", "ALPR_DEVICE": "cpu"}

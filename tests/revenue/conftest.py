@@ -15,12 +15,13 @@ import httpx
 import pytest
 
 from alpr.auth import issue_token
+from alpr.contracts.registry import Topic
 from tests.waiting import wait_for
 
 SECRET = "r" * 40
-TOPICS = {"alpr.passes.v1": 2, "alpr.payments.v1": 2, "alpr.revenue-matches.v1": 1, "alpr.violations.v1": 1,
-          "alpr.passes.dlq": 1, "alpr.payments.dlq": 1, "alpr.audit.v1": 1, "alpr.holds.v1": 1,
-          "alpr.revocations.v1": 1}
+TOPICS = {Topic.PASSES: 2, Topic.PAYMENTS: 2, Topic.REVENUE_MATCHES: 1, Topic.VIOLATIONS: 1,
+          Topic.PASSES_DLQ: 1, Topic.PAYMENTS_DLQ: 1, Topic.AUDIT: 1, Topic.HOLDS: 1,
+          Topic.REVOCATIONS: 1}
 
 
 def free_port() -> int:
@@ -55,7 +56,7 @@ class RevenueProcess:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "revenue", "serve"], cwd=self.workdir, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "revenue", "serve"], cwd=self.workdir, env=self.env,
                                      stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_for(self.ready, 60, f"revenue service on {self.url} (log: {self.log})")
 

@@ -3,6 +3,7 @@ mid-stream and restarted: exactly the expected matches, violations and reconcili
 
 from __future__ import annotations
 
+from alpr.contracts.registry import Topic
 import hashlib
 import io
 import json
@@ -47,19 +48,19 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     service = revenue_service
     service.start()
     bad_payment = {**scenario.PAYMENTS[0], "payment_id": "pay-elsewhere", "facility_id": "garage-99"}
-    produce(bootstrap, topics["alpr.payments.v1"], scenario.encoded_payments() + [
+    produce(bootstrap, topics[Topic.PAYMENTS], scenario.encoded_payments() + [
         ("8ABC123", json.dumps(bad_payment).encode()), ("8ABC123", b"{not json")])
     # Payments first, so the day replays as it happened (paid before the exit).
     wait_for(lambda: reconciliation(service).get("collected_cents") == 2700, 60, "payments stored")
 
     passes = scenario.passes()
     half = len(passes) // 2
-    produce(bootstrap, topics["alpr.passes.v1"], scenario.encoded(passes[:half]))
+    produce(bootstrap, topics[Topic.PASSES], scenario.encoded(passes[:half]))
     wait_for(lambda: reconciliation(service).get("vehicles", 0) >= 6, 60, "first half of the passes")
     service.kill()  # SIGKILL mid-stream: no shutdown, no final commit
 
     service.start()
-    produce(bootstrap, topics["alpr.passes.v1"], scenario.encoded(passes[half:]) + [("garage-1", b'{"pass_id": 1}')])
+    produce(bootstrap, topics[Topic.PASSES], scenario.encoded(passes[half:]) + [("garage-1", b'{"pass_id": 1}')])
     seen: list[dict] = [{}]
 
     def decided():
@@ -72,7 +73,7 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     # commits reach its end (a hole in faust's acked offsets would stop them).
     assert_no_offset_jumps(service.get("/metrics").text, "revenue", service.log)
     app_id = f"{revenue_topics.prefix}alpr-revenue"
-    inputs = [topics["alpr.passes.v1"], topics["alpr.payments.v1"], f"{app_id}-sessions-by-plate", f"{app_id}-payments-by-plate"]
+    inputs = [topics[Topic.PASSES], topics[Topic.PAYMENTS], f"{app_id}-sessions-by-plate", f"{app_id}-payments-by-plate"]
     wait_for(lambda: not uncommitted(bootstrap, app_id, inputs), 60, "every input committed to its end",
              describe=lambda: f"{uncommitted(bootstrap, app_id, inputs)}; log: {service.log_tail()}")
 
@@ -93,18 +94,18 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     assert all(m["tariff_version"].startswith("demo-2026-11@") for m in r.json()["matches"])
 
     # On Kafka: redelivery after the kill may repeat a message, never change it (same ids).
-    events = read_topic(bootstrap, topics["alpr.violations.v1"])
+    events = read_topic(bootstrap, topics[Topic.VIOLATIONS])
     assert {(v["session_id"], v["kind"], v["amount_due_cents"]) for v in events} == scenario.EXPECTED_VIOLATIONS
-    published = read_topic(bootstrap, topics["alpr.revenue-matches.v1"])
+    published = read_topic(bootstrap, topics[Topic.REVENUE_MATCHES])
     latest = {m["session_id"]: (m["status"], m["amount_due_cents"], m["amount_paid_cents"]) for m in published}
     assert latest == scenario.EXPECTED_MATCHES
     assert len({m["match_id"] for m in published}) == 9  # one decision per session, however often delivered
 
     # Bad messages went to the DLQs with their reason (redelivery may repeat one); nothing else did.
-    reasons = dlq_reasons(bootstrap, topics["alpr.payments.dlq"]) + dlq_reasons(bootstrap, topics["alpr.passes.dlq"])
+    reasons = dlq_reasons(bootstrap, topics[Topic.PAYMENTS_DLQ]) + dlq_reasons(bootstrap, topics[Topic.PASSES_DLQ])
     assert len(reasons) == 3, reasons
     assert "unknown facility 'garage-99'" in reasons[0] and "Invalid JSON" in reasons[1]
-    assert "alpr.passes.v1" in reasons[2]
+    assert Topic.PASSES in reasons[2]
 
     # Evidence for the appeal of the overstay: crops of entry, patrol and exit; hashes; audited.
     session_id = scenario.sid("7XYZ001", "10:10")
@@ -122,7 +123,7 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     assert case["match"]["lookup"]["candidates"][0]["payment_id"] == "pay-under"
     assert case["tariff"]["facility_rates"]["hourly_rate_cents"] == 300
     assert {p["model_reader"] for p in case["passes"]} == {"crnn-plate@1"}
-    audit = read_topic(bootstrap, topics["alpr.audit.v1"])
+    audit = read_topic(bootstrap, topics[Topic.AUDIT])
     exports = [e for e in audit if e["action"] == "evidence.export"]
     assert [(e["user"], e["outcome"]) for e in exports] == [("test-finance", "denied"), ("test-enforcement", "allowed")]
 

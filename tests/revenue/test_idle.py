@@ -18,6 +18,7 @@ import pytest
 
 from alpr.contracts.models import utc_iso
 from alpr.settings import REPO_ROOT
+from alpr.contracts.registry import Topic
 from services.revenue.tariff import load_tariff
 from tests.revenue import scenario
 from tests.revenue.conftest import RevenueProcess, produce, read_topic
@@ -66,7 +67,7 @@ def test_the_last_exit_of_a_day_is_decided_within_its_payment_window_plus_the_id
     fee_last = TARIFF.fee(scenario.FACILITY, scenario.at("21:00"), scenario.at("22:00")).amount_cents
     fee_early = TARIFF.fee(scenario.FACILITY, scenario.at("19:00"), scenario.at("20:30")).amount_cents
     assert fee_last > 0 and fee_early > 0
-    produce(bootstrap, topics["alpr.payments.v1"],
+    produce(bootstrap, topics[Topic.PAYMENTS],
             [pay("pay-last", "8LST001", fee_last, scenario.at("21:05"), scenario.at("22:05"))])
     evening = [
         scenario.a_pass("entry", "7EVE001", "19:00"),
@@ -76,11 +77,11 @@ def test_the_last_exit_of_a_day_is_decided_within_its_payment_window_plus_the_id
         scenario.a_pass("exit", "8LST001", "22:00"),   # the last exit of the day; no traffic after it
     ]
     sent_from = time.time()
-    produce(bootstrap, topics["alpr.passes.v1"], scenario.encoded(evening))
+    produce(bootstrap, topics[Topic.PASSES], scenario.encoded(evening))
     sent_by = time.time()
 
     last = scenario.sid("8LST001", "21:00")
-    matches = wait_for(lambda: (m := published(bootstrap, topics["alpr.revenue-matches.v1"], "session_id")).get(last) and m,
+    matches = wait_for(lambda: (m := published(bootstrap, topics[Topic.REVENUE_MATCHES], "session_id")).get(last) and m,
                        late_s + lag_s + 60, "the match of the day's last exit", every=0.5,
                        describe=service.log_tail)
     m = matches[last]
@@ -92,7 +93,7 @@ def test_the_last_exit_of_a_day_is_decided_within_its_payment_window_plus_the_id
 
     early = matches[scenario.sid("7EVE001", "19:00")]
     assert (early["status"], early["amount_due_cents"], early["amount_paid_cents"]) == ("unpaid", fee_early, 0)
-    violations = wait_for(lambda: published(bootstrap, topics["alpr.violations.v1"], "session_id"), 30, "the violation")
+    violations = wait_for(lambda: published(bootstrap, topics[Topic.VIOLATIONS], "session_id"), 30, "the violation")
     assert {(sid, v["kind"]) for sid, v in violations.items()} == {(scenario.sid("7EVE001", "19:00"), "unpaid")}
     assert set(matches) == {last, scenario.sid("7EVE001", "19:00")}  # the night's vehicle is still inside
 
@@ -104,23 +105,23 @@ def test_a_replay_of_the_recorded_topics_makes_the_same_decisions(revenue_servic
     morning's by its own idle clock, at other wall times: the same decisions, id for id."""
     late_s, lag_s = 6.0, 2.0
     topics = revenue_topics.names
-    matches_topic, violations_topic = topics["alpr.revenue-matches.v1"], topics["alpr.violations.v1"]
+    matches_topic, violations_topic = topics[Topic.REVENUE_MATCHES], topics[Topic.VIOLATIONS]
     live = revenue_service
     live.env.update(quick_clock(late_s, lag_s))
     live.start()
     morning = scenario.at("07:00") + timedelta(days=1)
     fee = TARIFF.fee(scenario.FACILITY, scenario.at("19:30"), morning + timedelta(minutes=10)).amount_cents
-    produce(bootstrap, topics["alpr.payments.v1"],
+    produce(bootstrap, topics[Topic.PAYMENTS],
             [pay("pay-night", "8LST001", fee, scenario.at("19:35"), morning + timedelta(hours=1))])
     evening = [scenario.a_pass("entry", "7EVE001", "19:00"), scenario.a_pass("entry", "8LST001", "19:30"),
                scenario.a_pass("exit", "7EVE001", "20:30")]  # the evening's last pass
     sent = time.time()
-    produce(bootstrap, topics["alpr.passes.v1"], scenario.encoded(evening))
+    produce(bootstrap, topics[Topic.PASSES], scenario.encoded(evening))
     evening_sid = scenario.sid("7EVE001", "19:00")
     first = wait_for(lambda: published(bootstrap, matches_topic, "session_id").get(evening_sid), late_s + lag_s + 60,
                      "the evening's match", every=0.5, describe=live.log_tail)
     assert first["status"] == "unpaid" and decided_at(first) - sent >= late_s + lag_s - 0.01  # an idle decision
-    produce(bootstrap, topics["alpr.passes.v1"], scenario.encoded([
+    produce(bootstrap, topics[Topic.PASSES], scenario.encoded([
         scenario.a_pass("entry", "5MRN001", morning), scenario.a_pass("exit", "8LST001", morning + timedelta(minutes=10))]))
     night_sid = scenario.sid("8LST001", "19:30")
     night = wait_for(lambda: published(bootstrap, matches_topic, "session_id").get(night_sid), late_s + lag_s + 60,

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from alpr.auth import issue_token
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
+from alpr.contracts.registry import Topic
 from services.revenue.main import Services, build_app, payment_check
 from services.revenue.payments import PaymentPublisher
 from services.revenue.settings import RevenueSettings
@@ -33,7 +34,7 @@ bad-kind,cash,garage-1,7XYZ001,600,2026-11-24T18:15:00Z,,,,
 
 
 def test_csv_import_publishes_good_rows_and_names_each_bad_one(topic_factory, bootstrap, unique, tmp_path):
-    topic = topic_factory("alpr.payments.v1")
+    topic = topic_factory(Topic.PAYMENTS)
     path = tmp_path / "payments.csv"
     path.write_text(CSV)
     done = run_cli("revenue", "import-payments", str(path),
@@ -64,8 +65,8 @@ def test_a_csv_with_unknown_columns_is_refused_whole(tmp_path, bootstrap):
 
 
 def test_http_endpoint_needs_payments_write_and_answers_per_record(topic_factory, bootstrap):
-    topic = topic_factory("alpr.payments.v1")
-    audit_topic = topic_factory("alpr.audit.v1")
+    topic = topic_factory(Topic.PAYMENTS)
+    audit_topic = topic_factory(Topic.AUDIT)
     from alpr.audit import AuditClient
 
     settings = RevenueSettings(kafka_bootstrap=bootstrap, auth_secret=SECRET, environment="test")

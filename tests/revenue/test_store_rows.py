@@ -74,7 +74,7 @@ def test_a_legal_hold_marks_every_revenue_table_and_new_rows_in_scope(store):
 
 
 def test_the_demo_counts_sessions_past_their_window_and_lag_without_a_decision(store):
-    from alpr.demo.cli import DEMO_IDLE_LAG, DEMO_PAYMENT_LATE, sessions_undecided
+    from alpr_app.demo.cli import DEMO_IDLE_LAG, DEMO_PAYMENT_LATE, sessions_undecided
 
     day_rows(None).write(store)  # 7XYZ001 left at 14:10 and was decided
     pairing, state, rows = Pairing(12 * 3_600_000), new_state(), Rows()

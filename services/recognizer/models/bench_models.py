@@ -77,7 +77,7 @@ def child(backend: str, files: list[str], batch: int) -> int:
 
 def run_bench(backends: list[str], work_dir: Path, synthetic: int = 24, real: int = 24, rounds: int = 5,
               batch: int = 8, real_dir: Path | None = None, progress=print) -> dict:
-    from alpr.bench import machine
+    from alpr.measure import machine
     from services.recognizer.models.backends import split_backend
 
     if PEER not in backends:

@@ -34,6 +34,8 @@ What it achieved on a shared 2-core CPU, and what did not work: weights/MODEL_CA
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import argparse
 import hashlib
 import json
@@ -46,6 +48,9 @@ import numpy as np
 
 from alpr.errors import AlprError
 from alpr.plates import PATTERNS, US_REGION, fits, round_character
+
+if TYPE_CHECKING:  # torch is imported where training runs, not when the module is read
+    import torch
 
 OUT_FILE = "cct_us.onnx"
 CONFIG_FILE = "cct_us_plate_config.yaml"
@@ -550,7 +555,6 @@ def batch_loss(model, teacher, xb, yb, rb, n_synth: int, cfg: FineTuning) -> tup
 def finetune(cfg: FineTuning, log=print) -> dict:
     """Prepare the data, fine-tune, select, write `out_dir/cct_us.onnx` (+ config); returns a summary."""
     import torch
-    import torch.nn.functional as F
     from fast_plate_ocr.inference.config import PlateConfig
 
     from services.recognizer.models.evaluate import load_crops

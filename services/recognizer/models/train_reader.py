@@ -9,6 +9,8 @@ starts from the first (`init`) on freshly rendered crops at a lower learning rat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import csv
 import os
 import time
@@ -19,6 +21,9 @@ import numpy as np
 
 from alpr.errors import AlprError
 from alpr.plates import normalize
+
+if TYPE_CHECKING:  # torch is imported where training runs, not when the module is read
+    import torch
 
 READER_FILE = "reader.pt"
 

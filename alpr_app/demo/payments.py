@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alpr.demo.truth import TruthPass
+from alpr_app.demo.truth import TruthPass
 
 # vehicle index % 6 -> what that vehicle's driver does
 PLAN = ("paid", "paid", "underpaid", "permit", "unpaid", "paid")

@@ -7,6 +7,7 @@ topics would see.
 
 from __future__ import annotations
 
+from alpr.contracts.registry import Topic
 import json
 import threading
 import time
@@ -18,9 +19,9 @@ from confluent_kafka import Consumer
 
 
 class Observer:
-    TOPICS = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.occupancy.v1", "alpr.revenue-matches.v1",
-              "alpr.violations.v1", "alpr.audit.v1", "alpr.payments.v1")
-    DLQS = ("alpr.frames.dlq", "alpr.reads.dlq", "alpr.passes.dlq", "alpr.payments.dlq", "alpr.audit.dlq", "alpr.holds.dlq")
+    TOPICS = (Topic.FRAMES, Topic.READS, Topic.PASSES, Topic.OCCUPANCY, Topic.REVENUE_MATCHES,
+              Topic.VIOLATIONS, Topic.AUDIT, Topic.PAYMENTS)
+    DLQS = (Topic.FRAMES_DLQ, Topic.READS_DLQ, Topic.PASSES_DLQ, Topic.PAYMENTS_DLQ, Topic.AUDIT_DLQ, Topic.HOLDS_DLQ)
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
@@ -58,7 +59,7 @@ class Observer:
             if topic.endswith(".dlq"):
                 self.dead_letters[topic] += 1
                 return
-            if topic == "alpr.frames.v1":
+            if topic == Topic.FRAMES:
                 headers = {k: v.decode() for k, v in (m.headers() or [])}
                 if "frame_id" in headers:  # a poison frame without headers is the DLQ's business
                     self.frames.add(headers["frame_id"])
@@ -67,25 +68,25 @@ class Observer:
                 body = json.loads(m.value())
             except (ValueError, TypeError):
                 return  # a poison message (alpr demo --poison): counted where it lands, in a DLQ
-            if topic == "alpr.reads.v1":
+            if topic == Topic.READS:
                 self.reads[body["read_id"]] = body
                 self.read_frames.add(body["frame_id"])
-            elif topic == "alpr.passes.v1":
+            elif topic == Topic.PASSES:
                 old = self.passes.get(body["pass_id"])
                 if old is None or body["version"] >= old["version"]:
                     self.passes[body["pass_id"]] = body
                 first_seen = datetime.fromisoformat(body["first_seen"].replace("Z", "+00:00"))
                 if self.last_pass is None or first_seen > self.last_pass[0]:
                     self.last_pass = (first_seen, time.time())
-            elif topic == "alpr.occupancy.v1":
+            elif topic == Topic.OCCUPANCY:
                 self.occupancy[body["facility_id"]] = body
-            elif topic == "alpr.revenue-matches.v1":
+            elif topic == Topic.REVENUE_MATCHES:
                 self.matches[body["session_id"]] = body
-            elif topic == "alpr.violations.v1":
+            elif topic == Topic.VIOLATIONS:
                 self.violations[body["violation_id"]] = body
-            elif topic == "alpr.payments.v1":
+            elif topic == Topic.PAYMENTS:
                 self.payments.add(body["payment_id"])
-            elif topic == "alpr.audit.v1":
+            elif topic == Topic.AUDIT:
                 self.audit[body["outcome"]] += 1
 
     def clock(self) -> datetime | None:

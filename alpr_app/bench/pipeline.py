@@ -25,7 +25,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from alpr.bench import machine, percentile
+from alpr.measure import machine, percentile
+from alpr.contracts.registry import Topic
 
 TOKEN = "bench-camera-token-not-a-secret"
 PORTS = {"ingest": 8101, "recognizer": 8102, "occupancy": 8103, "revenue": 8104}
@@ -76,7 +77,7 @@ class _Latencies:
         self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:8]}",
                            "auto.offset.reset": "earliest", "log_level": 3})
         self.prefix = prefix
-        self.c.subscribe([prefix + t for t in ("alpr.reads.v1", "alpr.occupancy.v1", "alpr.revenue-matches.v1")])
+        self.c.subscribe([prefix + t for t in (Topic.READS, Topic.OCCUPANCY, Topic.REVENUE_MATCHES)])
         self.read_ms: dict[str, float] = {}
         self.occupancy_ms: list[float] = []
         self.match_ms: dict[str, float] = {}
@@ -96,11 +97,11 @@ class _Latencies:
                 at = m.timestamp()[1]
                 body = json.loads(m.value())
                 topic = m.topic()[len(self.prefix):]
-                if topic == "alpr.reads.v1":
+                if topic == Topic.READS:
                     self.read_ms.setdefault(body["frame_id"], at - self._ms(body["captured_at"]))
-                elif topic == "alpr.occupancy.v1" and body.get("origin_captured_at"):
+                elif topic == Topic.OCCUPANCY and body.get("origin_captured_at"):
                     self.occupancy_ms.append(at - self._ms(body["origin_captured_at"]))
-                elif topic == "alpr.revenue-matches.v1" and body.get("exit_at"):
+                elif topic == Topic.REVENUE_MATCHES and body.get("exit_at"):
                     self.match_ms.setdefault(body["session_id"], at - self._ms(body["exit_at"]))
 
     def close(self) -> None:
@@ -113,7 +114,7 @@ def run_bench(bootstrap: str, data_dir: Path, rate: float = 8.0, vehicles: int =
               replicas: int = 1, progress=print) -> dict:
     import httpx
 
-    from alpr.demo.stack import Stack
+    from alpr_app.demo.stack import Stack
     from alpr.kafka.topics import apply_topics
 
     run = f"bench.{uuid.uuid4().hex[:8]}."

@@ -1,8 +1,9 @@
-"""`alpr db migrate|tables`: the services' ClickHouse databases."""
+"""`alpr db migrate|tables`: the services' ClickHouse databases (each service's own settings name its store)."""
 
 from __future__ import annotations
 
 from alpr.output import emit
+from alpr.store.migrate import migrate_service
 
 
 def _service_settings(service: str):
@@ -22,17 +23,6 @@ def open_service_store(service: str):
     return open_store(service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir, cluster=s.clickhouse_cluster)
 
 
-def migrate_service(service: str, store, settings=None) -> list[str]:
-    """Apply the files, then the retention that comes from settings (audit log)."""
-    from alpr.store.migrate import migrate, set_retention
-
-    applied = migrate(store, service)
-    if service == "audit":
-        settings = settings or _service_settings("audit")
-        set_retention(store, "audit_log", "at", settings.audit_retention_days)
-    return applied
-
-
 def _migrate(args) -> int:
     from alpr.store.migrate import services_with_migrations
 
@@ -40,7 +30,7 @@ def _migrate(args) -> int:
     for service in services:
         store = open_service_store(service)
         try:
-            applied = migrate_service(service, store)
+            applied = migrate_service(service, store, _service_settings(service))
         finally:
             store.close()
         print(f"{service}: {'applied ' + ', '.join(applied) if applied else 'up to date'}")

@@ -1,4 +1,4 @@
-"""Benchmarks (`alpr bench …`): measured figures with the machine they ran on, never timed tests."""
+"""What every benchmark stores beside its figures: the machine it ran on, and percentiles."""
 
 from __future__ import annotations
 

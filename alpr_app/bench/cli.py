@@ -42,7 +42,7 @@ def _store(args) -> int:
 
 
 def _pipeline(args) -> int:
-    from alpr.bench.pipeline import run_bench
+    from alpr_app.bench.pipeline import run_bench
 
     settings = _settings()
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print

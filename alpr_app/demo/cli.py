@@ -20,6 +20,7 @@ from pathlib import Path
 
 from alpr.output import emit
 from alpr.settings import REPO_ROOT
+from alpr.contracts.registry import Topic
 
 FOOTAGE = REPO_ROOT / "var" / "footage"
 # The revenue service on the demo's compressed day: a session is decided one minute (of stream
@@ -43,7 +44,7 @@ def _footage(say) -> None:
     import subprocess
 
     say("demo: rendering the demo facility's footage (once)...")
-    proc = subprocess.run([sys.executable, "-m", "alpr.cli", "demo-footage", "--out", str(FOOTAGE)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "alpr_app.cli", "demo-footage", "--out", str(FOOTAGE)], capture_output=True, text=True)
     if proc.returncode != 0:
         from alpr.errors import AlprError
 
@@ -70,7 +71,7 @@ class _DemoApi:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def pay(self, truth) -> dict[str, str]:
-        from alpr.demo.payments import demo_payments
+        from alpr_app.demo.payments import demo_payments
 
         payments, plan = demo_payments(truth)
         if "revenue" in self.services and payments:
@@ -80,8 +81,8 @@ class _DemoApi:
         return plan
 
     def sweep(self, truth) -> None:
-        """The closing patrol (see alpr.demo.payments.patrol_sweep), uploaded by the patrol camera."""
-        from alpr.demo.payments import patrol_sweep
+        """The closing patrol (see alpr_app.demo.payments.patrol_sweep), uploaded by the patrol camera."""
+        from alpr_app.demo.payments import patrol_sweep
 
         self.swept = True
         if "ingest" not in self.services:
@@ -111,7 +112,7 @@ class _DemoApi:
                     pass
 
 
-# What revenue must decide for a vehicle that left, by what its driver did (alpr.demo.payments):
+# What revenue must decide for a vehicle that left, by what its driver did (alpr_app.demo.payments):
 # a stay of minutes costs the first hour, which "paid" pays in full and "underpaid" half.
 STATUS_BY_PLAN = {"paid": "matched", "underpaid": "underpaid", "permit": "permit", "unpaid": "unpaid"}
 
@@ -182,7 +183,7 @@ def departures_off_plan(plan: dict[str, str], departed: dict[str, str]) -> list[
             if plan.get(plate) is None or got != STATUS_BY_PLAN[plan[plate]]]
 
 
-POISONED = ("alpr.frames.v1", "alpr.reads.v1", "alpr.passes.v1", "alpr.payments.v1", "alpr.audit.v1", "alpr.holds.v1")
+POISONED = (Topic.FRAMES, Topic.READS, Topic.PASSES, Topic.PAYMENTS, Topic.AUDIT, Topic.HOLDS)
 
 
 def _offset_jumps(services: list[str]) -> dict[str, float | None]:
@@ -243,7 +244,7 @@ class _Failover:
         from alpr.settings import load_settings
 
         self.admin = AdminClient(admin_config(bootstrap))
-        self.bootstrap, self.topic, self.say = bootstrap, prefix + "alpr.reads.v1", say
+        self.bootstrap, self.topic, self.say = bootstrap, Topic.READS.on(prefix), say
         brokers = len(self.admin.list_topics(timeout=10).brokers)
         self.cluster = LocalCluster(load_settings(BrokerSettings), brokers)  # refuses a single broker
         self.killed: dict | None = None
@@ -286,7 +287,7 @@ class _Failover:
 
 def _replay_clock() -> tuple[datetime, float]:
     """When frame 0 of the demo footage was captured, and the footage's frame rate."""
-    from services.ingest.cameras import load_registry
+    from alpr.cameras import load_registry
     from services.ingest.settings import IngestSettings
 
     registry = load_registry(IngestSettings().cameras_file)
@@ -316,9 +317,9 @@ def _demo_user(env: dict, say) -> tuple[str, str]:
 def _demo(args) -> int:
     import httpx
 
-    from alpr.demo.observer import Observer
-    from alpr.demo.stack import Stack
-    from alpr.demo.truth import accuracy, expected_occupancy, load_truth
+    from alpr_app.demo.observer import Observer
+    from alpr_app.demo.stack import Stack
+    from alpr_app.demo.truth import accuracy, expected_occupancy, load_truth
     from alpr.kafka.topics import apply_topics
     from alpr.settings import CommonSettings, load_settings
 

@@ -56,7 +56,7 @@ class Stack:
         log = self.log_dir / f"{name}.log"
         env = {**os.environ, **self.env, "ALPR_HTTP_PORT": str(port), **(extra_env or {})}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr.cli", *args],
+            [sys.executable, "-m", "alpr_app.cli", *args],
             env=env,
             stdout=open(log, "ab"),
             stderr=subprocess.STDOUT,

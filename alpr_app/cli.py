@@ -20,15 +20,15 @@ from alpr.output import json_only_stdout
 COMMAND_MODULES = (
     "alpr.kafka.cli",
     "alpr.contracts.cli",
-    "alpr.store.cli",
+    "alpr_app.db_cli",
     "services.ingest.cli",
     "services.recognizer.cli",
     "services.recognizer.serve_cli",
     "services.occupancy.cli",
     "services.revenue.cli",
     "services.audit.cli",
-    "alpr.bench.cli",
-    "alpr.demo.cli",
+    "alpr_app.bench.cli",
+    "alpr_app.demo.cli",
 )
 
 
