@@ -10,15 +10,15 @@ STAMP := $(VENV)/.installed
 # project's data directory for what make runs (the user's own RUSTUP_HOME is kept).
 export RUSTUP_HOME ?= $(CURDIR)/var/lib/rustup
 
-.PHONY: demo test venv kafka-start kafka-stop clean chromium
+.PHONY: demo test lint venv kafka-start kafka-stop clean chromium
 
 ## Install everything into .venv/ (pinned), once per change of the requirement files.
 venv: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --no-cache-dir --upgrade pip
-	$(PY) -m pip install -q --no-cache-dir -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-cache-dir -r requirements-dev.txt -c constraints.txt
 	@# ultralytics pulls opencv-python (GUI build) next to the headless one; both own cv2/.
 	@# Keep only the headless build, so no libGL/X11 is needed.
 	$(PY) -m pip uninstall -q -y opencv-python
@@ -54,6 +54,12 @@ test: venv chromium
 	$(ALPR) kafka stop >/dev/null 2>&1; \
 	grep -E '^=+ .*[0-9]+ (passed|failed|error|errors|skipped|deselected|no tests ran).* in [0-9.]+s.* =+$$' var/pytest.log | tail -1; \
 	exit $$status
+
+## Quality gates (.ci/run runs them before the tests): ruff lint and format check, mypy on the kernel (alpr/).
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 clean: kafka-stop
 	rm -rf var/

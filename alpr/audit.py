@@ -10,8 +10,9 @@ too, best effort (a refusal serves no data, so it need not wait).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -33,7 +34,9 @@ class AuditClient:
         self.topic = topic
         self.timeout_s = timeout_s
         self._producer = Producer(
-            producer_config(bootstrap, f"{service}-audit", **{"linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)})
+            producer_config(
+                bootstrap, f"{service}-audit", **{"linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)}
+            )
         )
 
     def event(
@@ -42,7 +45,7 @@ class AuditClient:
         action: str,
         resource: str,
         *,
-        outcome: str,
+        outcome: Literal["allowed", "denied", "error"],
         client: str = "",
         filters: dict[str, str] | None = None,
         plates: Iterable[str] = (),
@@ -51,7 +54,7 @@ class AuditClient:
     ) -> AuditEvent:
         return AuditEvent(
             event_id=f"{self.service}:{uuid.uuid4()}",
-            at=datetime.now(timezone.utc),
+            at=datetime.now(UTC),
             service=self.service,
             user=principal.user if principal else "anonymous",
             role=principal.role if principal else "",

@@ -42,8 +42,9 @@ class Principal:
         return permission in permissions_of(self.role)
 
 
-def issue_token(secret: str, user: str, role: str, ttl_s: int = DEFAULT_TTL_S, now: float | None = None,
-                scope: dict | None = None) -> str:
+def issue_token(
+    secret: str, user: str, role: str, ttl_s: int = DEFAULT_TTL_S, now: float | None = None, scope: dict | None = None
+) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     if not 0 < ttl_s <= MAX_TOKEN_TTL_S:
@@ -58,7 +59,11 @@ def issue_token(secret: str, user: str, role: str, ttl_s: int = DEFAULT_TTL_S, n
 def verify_token(secret: str, token: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["sub", "role", "exp", "iat", "jti"]}
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["sub", "role", "exp", "iat", "jti"]},
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("token expired") from None
@@ -68,7 +73,9 @@ def verify_token(secret: str, token: str) -> Principal:
         raise AuthError("token names an unknown role")
     if claims["role"] == "release" and not isinstance(claims.get("scope"), dict):
         raise AuthError("release token without a scope")
-    return Principal(claims["sub"], claims["role"], claims["jti"], int(claims["exp"]), claims.get("scope"), int(claims["iat"]))
+    return Principal(
+        claims["sub"], claims["role"], claims["jti"], int(claims["exp"]), claims.get("scope"), int(claims["iat"])
+    )
 
 
 def bearer(authorization: str | None) -> str:

@@ -30,7 +30,16 @@ from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alpr.contracts.models import Direction, Id
 from alpr.errors import ConfigError
@@ -74,7 +83,9 @@ class Camera(Entry):
     )
     fps_cap: float = Field(5.0, gt=0, le=60, description="Most frames per second published from this camera.")
     roi: list[Point] | None = Field(
-        None, min_length=3, max_length=64,
+        None,
+        min_length=3,
+        max_length=64,
         description="Region of interest polygon (frame pixels): motion outside it is ignored, and plates whose box "
         "centre lies outside it are not read (signs, the street behind the lane).",
     )
@@ -82,7 +93,9 @@ class Camera(Entry):
         None, description="For file sources: capture time of the first frame (default: when the replay starts)."
     )
     replay_speed: float | None = Field(
-        None, gt=0, le=1000,
+        None,
+        gt=0,
+        le=1000,
         description="For file sources: publish at this multiple of real time (1: as recorded), so that several "
         "cameras' replays interleave as live cameras would; None: as fast as Kafka takes them.",
     )
@@ -99,7 +112,7 @@ class Camera(Entry):
 
     @property
     def is_stream(self) -> bool:
-        return bool(self.source) and self.source.lower().startswith(STREAM_SCHEMES)
+        return self.source is not None and self.source.lower().startswith(STREAM_SCHEMES)
 
     @property
     def accepts_uploads(self) -> bool:
@@ -118,7 +131,7 @@ class Camera(Entry):
 
     def public_source(self) -> str | None:
         """The source with any credentials in a URL removed (status pages must not show passwords)."""
-        if not self.is_stream:
+        if self.source is None or not self.is_stream:
             return self.source
         parts = urlsplit(self.source)
         host = parts.hostname or ""

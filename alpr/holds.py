@@ -61,11 +61,14 @@ class HoldKeeper:
         active = {}
         for r in rows:
             if r["action"] == "place":
-                active[r["hold_id"]] = Hold.model_validate({
-                    **r, "at": r["at"].replace(" ", "T") + "Z",
-                    "time_from": r["time_from"].replace(" ", "T") + "Z" if r["time_from"] else None,
-                    "time_to": r["time_to"].replace(" ", "T") + "Z" if r["time_to"] else None,
-                })
+                active[r["hold_id"]] = Hold.model_validate(
+                    {
+                        **r,
+                        "at": r["at"].replace(" ", "T") + "Z",
+                        "time_from": r["time_from"].replace(" ", "T") + "Z" if r["time_from"] else None,
+                        "time_to": r["time_to"].replace(" ", "T") + "Z" if r["time_to"] else None,
+                    }
+                )
         return active
 
     @property
@@ -76,10 +79,22 @@ class HoldKeeper:
     def apply(self, hold: Hold) -> None:
         """Record the hold and bring every table's `held` flags in line. Idempotent."""
         with self._lock:
-            self.store.insert("holds", [{
-                "hold_id": hold.hold_id, "action": hold.action, "basis": hold.basis, "case_ref": hold.case_ref,
-                "plates": list(hold.plates), "time_from": hold.time_from, "time_to": hold.time_to, "by": hold.by, "at": hold.at,
-            }])
+            self.store.insert(
+                "holds",
+                [
+                    {
+                        "hold_id": hold.hold_id,
+                        "action": hold.action,
+                        "basis": hold.basis,
+                        "case_ref": hold.case_ref,
+                        "plates": list(hold.plates),
+                        "time_from": hold.time_from,
+                        "time_to": hold.time_to,
+                        "by": hold.by,
+                        "at": hold.at,
+                    }
+                ],
+            )
             if hold.action == "place":
                 self._active[hold.hold_id] = hold
             else:
@@ -117,7 +132,9 @@ class HoldKeeper:
         return False
 
 
-def holds_consumer(service: str, bootstrap: str, keeper: HoldKeeper, topic_prefix: str = "", group_id: str | None = None):
+def holds_consumer(
+    service: str, bootstrap: str, keeper: HoldKeeper, topic_prefix: str = "", group_id: str | None = None
+):
     """The consumer every data-owning service runs next to its main one: alpr.holds.v1 -> keeper.
 
     Its own consumer group per service, so each service applies every hold to its own rows.

@@ -9,8 +9,8 @@ data; no complete revocation set, no data either).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -77,8 +77,14 @@ class Access:
         they are recorded without waiting, so that the status page still answers while Kafka is
         away, which is when operations need it most."""
         event = self.audit.event(
-            self.principal, self.action, self.resource, outcome="allowed", client=self.client,
-            filters=filters, plates=plates, row_count=row_count,
+            self.principal,
+            self.action,
+            self.resource,
+            outcome="allowed",
+            client=self.client,
+            filters=filters,
+            plates=plates,
+            row_count=row_count,
         )
         if not wait:
             self.audit.record_nowait(event)
@@ -139,7 +145,9 @@ class Guard:
         principal = authenticate(request, self.action, operational=self.operational)
         if not principal.can(self.permission):
             reason = f"role {principal.role} lacks {self.permission.value}"
-            audit.record_nowait(audit.event(principal, self.action, request.url.path, outcome="denied", client=client, reason=reason))
+            audit.record_nowait(
+                audit.event(principal, self.action, request.url.path, outcome="denied", client=client, reason=reason)
+            )
             raise HTTPException(403, reason)
         return Access(principal, self.action, request.url.path, client, audit)
 

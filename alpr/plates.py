@@ -57,20 +57,28 @@ _KEY_TABLE = str.maketrans({c: digit for letters, digit in CONFUSABLE_GROUPS for
 LETTER_FOR_DIGIT: dict[str, str] = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G"}
 # Which digit a letter was most likely misread from, when the pattern demands a digit.
 DIGIT_FOR_LETTER: dict[str, str] = {
-    "O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "B": "8", "S": "5", "Z": "2", "G": "6",
+    "O": "0",
+    "Q": "0",
+    "D": "0",
+    "I": "1",
+    "L": "1",
+    "B": "8",
+    "S": "5",
+    "Z": "2",
+    "G": "6",
 }
 
 # Known plate layouts, by name. `A` is a letter, `9` a digit. The US list covers the
 # common sequential formats; dealer and temporary plates have their own series.
 PATTERNS: dict[str, str] = {
-    "us-7-california": "9AAA999",   # 8ABC123
+    "us-7-california": "9AAA999",  # 8ABC123
     "us-7-letters-first": "AAA9999",  # ABC1234 (NY, PA, TX, GA ...)
-    "us-6-letters-first": "AAA999",   # ABC123 (older issues, many states)
-    "us-6-digits-first": "999AAA",    # 123ABC
-    "us-7-two-letters": "AA99999",    # AB12345
-    "us-dealer": "9999AA",            # 1234DL style dealer series
-    "us-temporary": "99A9999",        # 12T3456 paper temporary tags
-    "ar-mercosur": "AA999AA",         # AD054JI (Argentina, Mercosur layout)
+    "us-6-letters-first": "AAA999",  # ABC123 (older issues, many states)
+    "us-6-digits-first": "999AAA",  # 123ABC
+    "us-7-two-letters": "AA99999",  # AB12345
+    "us-dealer": "9999AA",  # 1234DL style dealer series
+    "us-temporary": "99A9999",  # 12T3456 paper temporary tags
+    "ar-mercosur": "AA999AA",  # AD054JI (Argentina, Mercosur layout)
 }
 
 _STRIP = re.compile(r"[^A-Z0-9]")
@@ -140,8 +148,7 @@ def _fit_cost(text: str, pattern: str, weights: Sequence[float]) -> tuple[float,
     return cost, swaps, "".join(out)
 
 
-def correct_format(text: str, confidences: Sequence[float] | None = None,
-                   patterns: Iterable[str] | None = None) -> str:
+def correct_format(text: str, confidences: Sequence[float] | None = None, patterns: Iterable[str] | None = None) -> str:
     """Apply the format-aware confusable correction described in the module docstring.
 
     `confidences` (one per character of the normalized text, e.g. a reader's) make a swap
@@ -252,8 +259,10 @@ def vote_plate(reads: Sequence[tuple[str, Sequence[float]]]) -> tuple[str, tuple
         proposals.append(_vote_on(anchor, usable))
 
     def agreement(text: str) -> float:
-        return sum(min(c, default=0.0) * max(0.0, 1 - edit_distance(text, t, len(text) + len(t)) / max(len(text), 1))
-                   for t, c in usable)
+        return sum(
+            min(c, default=0.0) * max(0.0, 1 - edit_distance(text, t, len(text) + len(t)) / max(len(text), 1))
+            for t, c in usable
+        )
 
     return max(proposals, key=lambda p: (agreement(p[0]), len(p[0])))
 

@@ -10,9 +10,10 @@ such a token, hands the scope to the service's `export` function, and audits the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Annotated, Any, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
@@ -31,7 +32,7 @@ class ReleaseScope:
     time_to: datetime | None
 
     @classmethod
-    def from_claims(cls, scope: dict) -> "ReleaseScope":
+    def from_claims(cls, scope: dict) -> ReleaseScope:
         try:
             return cls(
                 release_id=str(scope["release_id"]),
@@ -49,10 +50,12 @@ class ReleaseScope:
         def utc(value: datetime | None, default: datetime) -> datetime:
             if value is None:
                 return default
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
 
-        return {"start": utc(self.time_from, datetime(1970, 1, 1, tzinfo=timezone.utc)),
-                "end": utc(self.time_to, datetime(2200, 1, 1, tzinfo=timezone.utc))}
+        return {
+            "start": utc(self.time_from, datetime(1970, 1, 1, tzinfo=UTC)),
+            "end": utc(self.time_to, datetime(2200, 1, 1, tzinfo=UTC)),
+        }
 
 
 Exporter = Callable[[ReleaseScope], dict[str, list[dict[str, Any]]]]
@@ -67,7 +70,7 @@ def release_router(export: Exporter) -> APIRouter:
         scope = ReleaseScope.from_claims(access.principal.scope or {})
         tables = export(scope)
         rows = sum(len(v) for v in tables.values())
-        plates = sorted({r.get("plate") for v in tables.values() for r in v if r.get("plate")})
+        plates = sorted({str(r["plate"]) for v in tables.values() for r in v if r.get("plate")})
         access.served(filters={"release_id": scope.release_id, "agency": scope.agency}, plates=plates, row_count=rows)
         return {"release_id": scope.release_id, "tables": tables}
 

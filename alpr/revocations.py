@@ -30,6 +30,7 @@ from alpr.errors import ContractError
 from alpr.kafka.config import consumer_config, producer_config
 from alpr.kafka.consumer import DeliveryError, DeliveryTracker
 from alpr.kafka.dlq import DeadLetters
+from alpr.kafka.messages import where
 from alpr.metrics import MESSAGES, REVOCATION_DELAY, REVOCATIONS
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,13 @@ log = logging.getLogger(__name__)
 TOPIC = Topic.REVOCATIONS
 PRUNE_EVERY_S = 30.0
 COMMIT_ATTEMPTS = 5
-_COORDINATOR_MOVING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
-                       KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD, KafkaError._TRANSPORT)
+_COORDINATOR_MOVING = (
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._WAIT_COORD,
+    KafkaError._TRANSPORT,
+)
 
 
 def parse_revocation(key: bytes | None, value: bytes | None) -> tuple[str, Revocation | None]:
@@ -97,7 +103,7 @@ class RevocationSet:
             user = self._records.get(f"user:{principal.user}")
         if token is not None:
             return token
-        if user is not None and principal.issued_at < user.issued_before.timestamp():
+        if user is not None and user.issued_before is not None and principal.issued_at < user.issued_before.timestamp():
             return user
         return None
 
@@ -137,17 +143,22 @@ class RevocationFeed(RevocationSet):
     topic or an unreachable broker is waited out (the set stays not loaded and says so in the
     log), never a crash: the service's other work goes on, its data routes stay closed."""
 
-    def __init__(self, service: str, bootstrap: str, topic_prefix: str = "", group_id: str | None = None,
-                 poll_s: float = 0.2) -> None:
+    def __init__(
+        self, service: str, bootstrap: str, topic_prefix: str = "", group_id: str | None = None, poll_s: float = 0.2
+    ) -> None:
         super().__init__(service)
         self.topic = f"{topic_prefix}{TOPIC}"
         self.poll_s = poll_s
         self.delivery = DeliveryTracker()
         self.producer = Producer(producer_config(bootstrap, f"{service}-revocations", on_delivery=self.delivery))
-        self.consumer = Consumer(consumer_config(
-            bootstrap, group_id or f"{topic_prefix}alpr-{service}-revocations", f"{service}-revocations",
-            **{"enable.partition.eof": True, "fetch.wait.max.ms": 100},
-        ))
+        self.consumer = Consumer(
+            consumer_config(
+                bootstrap,
+                group_id or f"{topic_prefix}alpr-{service}-revocations",
+                f"{service}-revocations",
+                **{"enable.partition.eof": True, "fetch.wait.max.ms": 100},
+            )
+        )
         self.dead_letters = DeadLetters(self.producer, service, topic_prefix)
         self.failure: str | None = None
         self._ends: dict[int, int] | None = None  # partition -> end offset when assigned; None before
@@ -189,10 +200,14 @@ class RevocationFeed(RevocationSet):
         try:
             found = self.consumer.list_topics(self.topic, timeout=5).topics.get(self.topic)
             if found is None or found.error is not None or not found.partitions:
-                self._say_once("revocations topic missing (run `alpr topics apply`); data routes refuse tokens until it is read")
+                self._say_once(
+                    "revocations topic missing (run `alpr topics apply`); data routes refuse tokens until it is read"
+                )
                 return False
             partitions = sorted(found.partitions)
-            ends = {p: self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=5)[1] for p in partitions}
+            ends = {
+                p: self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=5)[1] for p in partitions
+            }
             committed = self.consumer.committed([TopicPartition(self.topic, p) for p in partitions], timeout=5)
         except KafkaException as err:
             self._say_once(f"revocations not readable yet: {err.args[0].str()}")
@@ -211,17 +226,18 @@ class RevocationFeed(RevocationSet):
             err = m.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
-                    self._reached(m.partition(), m.offset())
+                    self._reached(*where(m)[1:])
                 elif err.fatal():
                     raise KafkaException(err)
                 else:
                     log.warning("revocations consumer error", extra={"service": self.service, "error": err.str()})
                 continue
+            _, partition, offset = where(m)
             try:
                 key, record = parse_revocation(m.key(), m.value())
             except Exception as bad:  # the record's fault: it must not stop the revocations after it
                 MESSAGES.labels(self.service, m.topic(), "dlq").inc()
-                if m.offset() >= self._dlq_from.get(m.partition(), 0):
+                if offset >= self._dlq_from.get(partition, 0):
                     self.dead_letters.send(m, f"{type(bad).__name__}: {bad}")
                     dead.append(m)
             else:
@@ -230,7 +246,7 @@ class RevocationFeed(RevocationSet):
                 self.apply(key, record)
                 if record is not None and was_loaded:
                     REVOCATION_DELAY.labels(self.service).observe(max(0.0, time.time() - record.at.timestamp()))
-            self._reached(m.partition(), m.offset() + 1)
+            self._reached(partition, offset + 1)
         if dead:
             self._mark_dead_lettered(dead)
 
@@ -249,24 +265,30 @@ class RevocationFeed(RevocationSet):
         try:
             self.delivery.check(self.producer, 10.0)
         except DeliveryError as err:
-            log.warning("revocation dead letters not acknowledged; a restart sends them again",
-                        extra={"service": self.service, "error": str(err)})
+            log.warning(
+                "revocation dead letters not acknowledged; a restart sends them again",
+                extra={"service": self.service, "error": str(err)},
+            )
             return
         offsets: dict[int, int] = {}
         for m in dead:
-            offsets[m.partition()] = max(offsets.get(m.partition(), 0), m.offset() + 1)
+            _, partition, offset = where(m)
+            offsets[partition] = max(offsets.get(partition, 0), offset + 1)
         for attempt in range(COMMIT_ATTEMPTS):
             try:
-                self.consumer.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()],
-                                     asynchronous=False)
+                self.consumer.commit(
+                    offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()], asynchronous=False
+                )
                 break
             except KafkaException as err:
                 error = err.args[0]
                 if attempt == COMMIT_ATTEMPTS - 1 or not (error.retriable() or error.code() in _COORDINATOR_MOVING):
-                    log.warning("revocations commit failed; a restart dead-letters these again",
-                                extra={"service": self.service, "error": error.str()})
+                    log.warning(
+                        "revocations commit failed; a restart dead-letters these again",
+                        extra={"service": self.service, "error": error.str()},
+                    )
                     return
-                time.sleep(0.2 * 2 ** attempt)  # backing off a group coordinator that is (re)starting
+                time.sleep(0.2 * 2**attempt)  # backing off a group coordinator that is (re)starting
         for p, o in offsets.items():
             self._dlq_from[p] = max(self._dlq_from.get(p, 0), o)
 

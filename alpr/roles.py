@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 
 
-class Permission(str, Enum):
+class Permission(str, Enum):  # noqa: UP042  (StrEnum would change str(permission), which code and logs print)
     OCCUPANCY_READ = "occupancy.read"
     OCCUPANCY_ADJUST = "occupancy.adjust"
     PLATES_SEARCH = "plates.search"
@@ -34,8 +34,20 @@ P = Permission
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # Metro Parking Management: every purpose of section 4, approves releases, places holds.
     "parking_management": frozenset(
-        {P.OCCUPANCY_READ, P.OCCUPANCY_ADJUST, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT, P.REVENUE_READ,
-         P.PAYMENTS_WRITE, P.HOLDS_PLACE, P.RELEASES_REQUEST, P.RELEASES_APPROVE, P.AUDIT_READ, P.SOURCES_READ}
+        {
+            P.OCCUPANCY_READ,
+            P.OCCUPANCY_ADJUST,
+            P.PLATES_SEARCH,
+            P.IMAGES_VIEW,
+            P.EVIDENCE_EXPORT,
+            P.REVENUE_READ,
+            P.PAYMENTS_WRITE,
+            P.HOLDS_PLACE,
+            P.RELEASES_REQUEST,
+            P.RELEASES_APPROVE,
+            P.AUDIT_READ,
+            P.SOURCES_READ,
+        }
     ),
     # Contracted parking enforcement: find vehicles, see images, build appeal evidence.
     "enforcement": frozenset({P.OCCUPANCY_READ, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT}),

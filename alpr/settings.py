@@ -43,9 +43,7 @@ class CommonSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = Field(
         "development", description="Deployment stage; production refuses placeholder secrets."
     )
-    kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
-    )
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
     clickhouse_url: str | None = Field(
         None,
         description="ClickHouse server URL (http://user:pass@host:8123). Empty: embedded chDB.",
@@ -54,7 +52,7 @@ class CommonSettings(BaseSettings):
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
         description="ClickHouse cluster (remote_servers) for migrations ON CLUSTER: Replicated tables, Distributed "
-                    "for reads. Needs ALPR_CLICKHOUSE_URL. Empty: plain tables on one server or chDB.",
+        "for reads. Needs ALPR_CLICKHOUSE_URL. Empty: plain tables on one server or chDB.",
     )
     data_dir: Path = Field(
         REPO_ROOT / "var",

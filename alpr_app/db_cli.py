@@ -51,7 +51,7 @@ def _tables(args) -> int:
 
 
 def _retention(args) -> int:
-    
+
     from alpr.store.migrate import services_with_migrations
     from alpr.store.retention import as_dicts, retention_report
 
@@ -67,8 +67,10 @@ def _retention(args) -> int:
         emit(as_dicts(report))
     else:
         for t in report:
-            print(f"{'ok ' if t.ok else 'LATE'} {t.database}.{t.table:22} rows={t.rows:<9} oldest={t.oldest or '-':24} "
-                  f"past_365d={t.past_365_days:<7} held={t.held:<7} overdue={t.overdue}")
+            print(
+                f"{'ok ' if t.ok else 'LATE'} {t.database}.{t.table:22} rows={t.rows:<9} oldest={t.oldest or '-':24} "
+                f"past_365d={t.past_365_days:<7} held={t.held:<7} overdue={t.overdue}"
+            )
     # Exit 1 when a purge is late, so a scheduler (cron, Kubernetes CronJob) can alert on it.
     return 0 if all(t.ok for t in report) else 1
 

@@ -33,7 +33,9 @@ def _broker_answers(bootstrap: str) -> bool:
 @pytest.fixture(scope="session")
 def bootstrap() -> str:
     if not _broker_answers(BOOTSTRAP):
-        pytest.fail(f"Kafka is not answering at {BOOTSTRAP}: run `make test` (it starts the broker) or `alpr kafka start`")
+        pytest.fail(
+            f"Kafka is not answering at {BOOTSTRAP}: run `make test` (it starts the broker) or `alpr kafka start`"
+        )
     return BOOTSTRAP
 
 
@@ -129,5 +131,10 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
     base = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
     base.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "alpr_app.cli", *args], capture_output=True, text=True, env=base, cwd=REPO, timeout=timeout
+        [sys.executable, "-m", "alpr_app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=base,
+        cwd=REPO,
+        timeout=timeout,
     )

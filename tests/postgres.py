@@ -36,8 +36,17 @@ class PostgresServer:
             self.as_user = ["runuser", "-u", "postgres", "--"]
         data = os.path.join(self.dir, "data")
         self._run("initdb", "-D", data, "-A", "trust", "-U", "alpr", "--no-sync")
-        self._run("pg_ctl", "-D", data, "-w", "-l", os.path.join(self.dir, "log"), "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-l",
+            os.path.join(self.dir, "log"),
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
         self.data = data
 
     def _run(self, tool: str, *args: str) -> None:

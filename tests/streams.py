@@ -14,8 +14,11 @@ def offset_jumps(metrics_text: str, service: str) -> dict[str, float]:
     """`alpr_stream_offset_jumps_total` of `service` by topic, from a /metrics page."""
     families = {f.name: f for f in text_string_to_metric_families(metrics_text)}
     assert "alpr_stream_offset_jumps" in families, "the service does not expose alpr_stream_offset_jumps_total"
-    return {s.labels["topic"]: s.value for s in families["alpr_stream_offset_jumps"].samples
-            if s.name == "alpr_stream_offset_jumps_total" and s.labels.get("service") == service}
+    return {
+        s.labels["topic"]: s.value
+        for s in families["alpr_stream_offset_jumps"].samples
+        if s.name == "alpr_stream_offset_jumps_total" and s.labels.get("service") == service
+    }
 
 
 def assert_no_offset_jumps(metrics_text: str, service: str, *logs: Path) -> None:

@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.support.net import free_port
 
-pytestmark = pytest.mark.kafka
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]  # a second broker of its own
 
 
 def test_second_broker_starts_healthy_and_stops_without_leftovers(tmp_path, bootstrap):
-    env = {"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}", "ALPR_KAFKA_CONTROLLER_PORT": str(free_port()),
-           "ALPR_DATA_DIR": str(tmp_path), "ALPR_KAFKA_HEAP": "256m"}
+    env = {
+        "ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+        "ALPR_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "ALPR_DATA_DIR": str(tmp_path),
+        "ALPR_KAFKA_HEAP": "256m",
+    }
     started = run_cli("kafka", "start", env=env)
     assert started.returncode == 0, started.stderr
     pid = int((tmp_path / "kafka" / "broker.pid").read_text())
     try:
         status = run_cli("kafka", "status", "--json", env=env)
-        assert json.loads(status.stdout) | {"pid": None} == {"running": True, "healthy": True, "pid": None,
-                                                              "bootstrap": env["ALPR_KAFKA_BOOTSTRAP"]}
+        assert json.loads(status.stdout) | {"pid": None} == {
+            "running": True,
+            "healthy": True,
+            "pid": None,
+            "bootstrap": env["ALPR_KAFKA_BOOTSTRAP"],
+        }
         # Starting again is a no-op on the running broker.
         again = run_cli("kafka", "start", env=env)
         assert again.returncode == 0 and f"pid {pid}" in again.stdout

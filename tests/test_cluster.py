@@ -133,8 +133,16 @@ def test_sigkill_of_the_reads_leader_loses_and_doubles_nothing_then_the_cluster_
     # clean run and as its payment plan implies. (Sessions of vehicles still parked are decided
     # as orphans when the stream's clock passes them, which depends on when a run stops: they
     # are not compared.)
-    for key in ("frames", "reads", "reads_by_outcome", "passes", "occupancy", "occupancy_expected", "payments",
-                "departures"):
+    for key in (
+        "frames",
+        "reads",
+        "reads_by_outcome",
+        "passes",
+        "occupancy",
+        "occupancy_expected",
+        "payments",
+        "departures",
+    ):
         assert s[key] == clean_run[key], (key, s[key], clean_run[key])
     assert s["occupancy"] == s["occupancy_expected"] and s["matches_off_plan"] == []
     assert s["departures_off_plan"] == [] and len(s["departures"]) > 0

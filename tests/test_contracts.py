@@ -14,8 +14,14 @@ REGISTRY = load_registry()
 EXAMPLES = [(c, path) for c in REGISTRY.values() for path in sorted(c.examples_dir.glob("*.json"))]
 
 REQUIRED_TOPICS = {
-    Topic.FRAMES, Topic.READS, Topic.PAYMENTS, Topic.OCCUPANCY, Topic.REVENUE_MATCHES,
-    Topic.VIOLATIONS, Topic.AUDIT, Topic.HOLDS,
+    Topic.FRAMES,
+    Topic.READS,
+    Topic.PAYMENTS,
+    Topic.OCCUPANCY,
+    Topic.REVENUE_MATCHES,
+    Topic.VIOLATIONS,
+    Topic.AUDIT,
+    Topic.HOLDS,
 }
 
 

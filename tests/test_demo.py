@@ -4,12 +4,12 @@ malformed messages on every consumed topic ends in the DLQs."""
 
 from __future__ import annotations
 
-from alpr.contracts.registry import Topic
 import json
 from pathlib import Path
 
 import pytest
 
+from alpr.contracts.registry import Topic
 from tests.conftest import run_cli
 from tests.streams import SKIPPED
 
@@ -18,8 +18,16 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 @pytest.mark.timeout(900)
 def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tmp_path):
-    proc = run_cli("demo", "--duration", "300", "--json", "--poison", "3",
-                   env={"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_DATA_DIR": str(tmp_path)}, timeout=900)
+    proc = run_cli(
+        "demo",
+        "--duration",
+        "300",
+        "--json",
+        "--poison",
+        "3",
+        env={"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_DATA_DIR": str(tmp_path)},
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["complete"] is True
@@ -32,8 +40,14 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tm
     assert summary["sessions_undecided"] == 0  # every exit past its window and the idle lag is decided
     assert summary["audit_events"].get("allowed", 0) > 0
     # Every poison message in its DLQ (alpr.holds.v1 has two consumers: occupancy and revenue).
-    assert summary["dead_letters"] == {Topic.AUDIT_DLQ: 3, Topic.FRAMES_DLQ: 3, Topic.HOLDS_DLQ: 6,
-                                       Topic.PASSES_DLQ: 3, Topic.PAYMENTS_DLQ: 3, Topic.READS_DLQ: 3}
+    assert summary["dead_letters"] == {
+        Topic.AUDIT_DLQ: 3,
+        Topic.FRAMES_DLQ: 3,
+        Topic.HOLDS_DLQ: 6,
+        Topic.PASSES_DLQ: 3,
+        Topic.PAYMENTS_DLQ: 3,
+        Topic.READS_DLQ: 3,
+    }
     accuracy = summary["accuracy"]
     assert accuracy["vehicle_passes"] > 0 and accuracy["capture_rate"] > 0 and accuracy["perfect_read_rate"] > 0
     assert_no_offset_jumps(summary)
@@ -54,13 +68,23 @@ def test_demo_survives_a_broker_restart_mid_stream(tmp_path):
     every service: afterwards every frame has its reads, occupancy equals the ground truth,
     and every decided session has the status its payment plan implies (a clean run's)."""
     from alpr.kafka.broker import BrokerSettings, LocalBroker
-    from tests.test_faults import free_port
+    from tests.support.net import free_port
 
     port, controller = free_port(), free_port()
-    env = {"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "ALPR_KAFKA_CONTROLLER_PORT": str(controller),
-           "ALPR_KAFKA_HEAP": "384m", "ALPR_DATA_DIR": str(tmp_path)}
-    broker = LocalBroker(BrokerSettings(kafka_bootstrap=env["ALPR_KAFKA_BOOTSTRAP"], kafka_controller_port=controller,
-                                        kafka_heap="384m", data_dir=tmp_path))
+    env = {
+        "ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+        "ALPR_KAFKA_CONTROLLER_PORT": str(controller),
+        "ALPR_KAFKA_HEAP": "384m",
+        "ALPR_DATA_DIR": str(tmp_path),
+    }
+    broker = LocalBroker(
+        BrokerSettings(
+            kafka_bootstrap=env["ALPR_KAFKA_BOOTSTRAP"],
+            kafka_controller_port=controller,
+            kafka_heap="384m",
+            data_dir=tmp_path,
+        )
+    )
     broker.start()
     try:
         # The demo restarts the broker through the same settings (ALPR_* above).

@@ -6,32 +6,28 @@ consumer with an idempotent effect; every other confluent consumer shares its lo
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
 
 from alpr.audit import AuditClient
 from alpr.auth import Principal
+from alpr.contracts.registry import Topic
 from alpr.errors import StoreError
 from alpr.kafka.broker import BrokerSettings, LocalBroker
 from alpr.kafka.topics import apply_topics
-from alpr.contracts.registry import Topic
 from services.audit.main import build_consumer, open_audit_store
 from services.audit.settings import AuditSettings
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def publish(audit: AuditClient, n: int, start: int) -> None:
     for i in range(start, start + n):
-        event = audit.event(Principal(f"user{i}", "enforcement", "t", 0), "plate.search", "/v1/passes", outcome="allowed")
+        event = audit.event(
+            Principal(f"user{i}", "enforcement", "t", 0), "plate.search", "/v1/passes", outcome="allowed"
+        )
         audit.record(event.model_copy(update={"event_id": f"fault:{i}"}))
 
 
@@ -48,8 +44,14 @@ def drain_until(consumer, store, n: int, rounds: int = 200) -> None:
 
 def test_broker_restart_mid_stream_loses_and_doubles_nothing(tmp_path):
     port = free_port()
-    broker = LocalBroker(BrokerSettings(kafka_bootstrap=f"127.0.0.1:{port}", kafka_controller_port=free_port(),
-                                        data_dir=tmp_path / "broker", kafka_heap="256m"))
+    broker = LocalBroker(
+        BrokerSettings(
+            kafka_bootstrap=f"127.0.0.1:{port}",
+            kafka_controller_port=free_port(),
+            data_dir=tmp_path / "broker",
+            kafka_heap="256m",
+        )
+    )
     broker.start()
     try:
         bootstrap = broker.bootstrap
@@ -63,8 +65,8 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(tmp_path):
             drain_until(consumer, store, 30)
             assert stored(store) == 30
 
-            broker.stop()          # the broker goes away between batches...
-            broker.start()         # ...and comes back with its data (same KRaft log dirs)
+            broker.stop()  # the broker goes away between batches...
+            broker.start()  # ...and comes back with its data (same KRaft log dirs)
             publish(audit, 30, 30)  # the producer reconnects by itself
             drain_until(consumer, store, 60)
             assert stored(store) == 60

@@ -51,9 +51,19 @@ class Race:
         self.continuity = faust_fixes.Continuity(self.app, f"test-seek-barrier-{committed}")
 
     def record(self, offset: int) -> SimpleNamespace:
-        return SimpleNamespace(topic=self.tp.topic, partition=self.tp.partition, offset=offset, timestamp=0,
-                               timestamp_type=0, headers=[], key=b"k", value=b"v", checksum=None,
-                               serialized_key_size=1, serialized_value_size=1)
+        return SimpleNamespace(
+            topic=self.tp.topic,
+            partition=self.tp.partition,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            headers=[],
+            key=b"k",
+            value=b"v",
+            checksum=None,
+            serialized_key_size=1,
+            serialized_value_size=1,
+        )
 
     async def run(self) -> None:
         consumer, tp = self.consumer, self.tp
@@ -185,6 +195,7 @@ def test_without_the_barrier_faust_loses_the_queued_offsets(faust_0153, committe
 
 def test_flow_control_resume_clears_queues_even_when_already_active():
     """The trap under item 2: mode's FlowControlEvent.resume() is not a no-op on an active flow."""
+
     async def scenario():
         app = faust.App("seek-barrier-resume", broker="kafka://localhost:1", store="memory://")
         app.flow_control.resume()

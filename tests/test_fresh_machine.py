@@ -25,9 +25,20 @@ def _fresh_env(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
     home = tmp_path / "home"
     data = tmp_path / "data"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"YOLO_CONFIG_DIR", "MPLCONFIGDIR", "TORCH_HOME", "TRITON_CACHE_DIR",
-                        "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "ALPR_DATA_DIR"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "YOLO_CONFIG_DIR",
+            "MPLCONFIGDIR",
+            "TORCH_HOME",
+            "TRITON_CACHE_DIR",
+            "XDG_CONFIG_HOME",
+            "XDG_CACHE_HOME",
+            "ALPR_DATA_DIR",
+        }
+    }
     env.update(HOME=str(home), ALPR_DATA_DIR=str(data))
     return env, home, data
 
@@ -46,9 +57,24 @@ def _files_under(folder: Path) -> list[str]:
 def test_eval_json_on_a_fresh_machine_is_one_object_and_leaves_home_empty(tmp_path):
     env, home, data = _fresh_env(tmp_path)
     write_openalpr_testset(str(tmp_path / "set"), 2, seed=5160)
-    out = subprocess.run([sys.executable, "-m", "alpr_app.cli", "eval", "--dataset", str(tmp_path / "set"),
-                          "--format", "openalpr", "--json"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=240)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alpr_app.cli",
+            "eval",
+            "--dataset",
+            str(tmp_path / "set"),
+            "--format",
+            "openalpr",
+            "--json",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     result = _one_json_line(out)
     assert result["images"] == 2
     assert _files_under(home) == []
@@ -59,8 +85,14 @@ def test_eval_json_on_a_fresh_machine_is_one_object_and_leaves_home_empty(tmp_pa
 @pytest.mark.clickhouse
 def test_bench_json_on_a_fresh_machine_is_one_object_and_leaves_home_empty(tmp_path):
     env, home, _ = _fresh_env(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "alpr_app.cli", "bench", "store", "--rows", "2000", "--json"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    out = subprocess.run(
+        [sys.executable, "-m", "alpr_app.cli", "bench", "store", "--rows", "2000", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     result = _one_json_line(out)
     assert result["rows"] == 2000
     assert _files_under(home) == []

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Annotated
 
 import pytest
-from confluent_kafka import Consumer
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
@@ -16,6 +14,7 @@ from alpr.auth import issue_token
 from alpr.http import Access, Guard, create_app, install_auth
 from alpr.revocations import RevocationSet
 from alpr.roles import Permission
+from tests.support.kafka import audit_events
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 Search = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))]
@@ -24,6 +23,7 @@ Search = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search
 def make_app(audit: AuditClient, ready: bool = True):
     app = create_app("probe", checks={"store": lambda: ready})
     install_auth(app, auth_secret=SECRET, audit=audit, revocations=RevocationSet("probe", loaded=True))
+
     @app.get("/v1/passes")
     def passes(access: Search, plate: str):
         rows = [{"plate": plate}]
@@ -31,22 +31,6 @@ def make_app(audit: AuditClient, ready: bool = True):
         return rows
 
     return app
-
-
-def audit_events(bootstrap, topic, group, expected):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
-    c.subscribe([topic])
-    events = []
-    try:
-        for _ in range(40):
-            events += [json.loads(m.value()) for m in c.consume(num_messages=50, timeout=0.5) if m.error() is None]
-            if len(events) >= expected:
-                # one more short poll proves nothing extra arrives
-                events += [json.loads(m.value()) for m in c.consume(num_messages=50, timeout=1.0) if m.error() is None]
-                break
-    finally:
-        c.close()
-    return events
 
 
 def test_healthz_and_metrics():
@@ -70,9 +54,15 @@ def test_data_route_requires_login_and_leaves_one_audit_event(bootstrap, topic_f
     expired = issue_token(SECRET, "jdoe", "enforcement", ttl_s=60, now=1_000_000)
     forged = issue_token("another-secret-0123456789-0123456789", "jdoe", "enforcement")
     for token in (tampered, expired, forged):
-        assert client.get("/v1/passes", params={"plate": "X"}, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert (
+            client.get("/v1/passes", params={"plate": "X"}, headers={"Authorization": f"Bearer {token}"}).status_code
+            == 401
+        )
     wrong_role = issue_token(SECRET, "ops", "operations")
-    assert client.get("/v1/passes", params={"plate": "X"}, headers={"Authorization": f"Bearer {wrong_role}"}).status_code == 403
+    assert (
+        client.get("/v1/passes", params={"plate": "X"}, headers={"Authorization": f"Bearer {wrong_role}"}).status_code
+        == 403
+    )
 
     r = client.get("/v1/passes", params={"plate": "8ABC123"}, headers={"Authorization": f"Bearer {good}"})
     assert r.status_code == 200 and r.json() == [{"plate": "8ABC123"}]
@@ -83,7 +73,11 @@ def test_data_route_requires_login_and_leaves_one_audit_event(bootstrap, topic_f
     assert len(allowed) == 1 and len(denied) == 5
     assert allowed[0]["user"] == "jdoe" and allowed[0]["plates"] == ["8ABC123"] and allowed[0]["row_count"] == 1
     assert allowed[0]["action"] == "plate.search" and allowed[0]["filters"] == {"plate": "8ABC123"}
-    assert {e["reason"] for e in denied} >= {"missing bearer token", "token expired", "role operations lacks plates.search"}
+    assert {e["reason"] for e in denied} >= {
+        "missing bearer token",
+        "token expired",
+        "role operations lacks plates.search",
+    }
 
 
 @pytest.mark.kafka

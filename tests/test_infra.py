@@ -50,8 +50,9 @@ def exported_metrics() -> set[str]:
     import importlib
     import pkgutil
 
-    import services
     from prometheus_client import REGISTRY
+
+    import services
 
     importlib.import_module("alpr.metrics")
     for mod in pkgutil.iter_modules(services.__path__):
@@ -63,7 +64,9 @@ def exported_metrics() -> set[str]:
     for metric in REGISTRY.collect():
         for sample in metric.samples:
             names.add(sample.name)
-        names.update({metric.name, f"{metric.name}_total", f"{metric.name}_bucket", f"{metric.name}_count", f"{metric.name}_sum"})
+        names.update(
+            {metric.name, f"{metric.name}_total", f"{metric.name}_bucket", f"{metric.name}_count", f"{metric.name}_sum"}
+        )
     return names
 
 
@@ -77,7 +80,13 @@ def test_alert_rules_use_metrics_the_code_exports():
             used = set(re.findall(r"\balpr_[a-z0-9_]+", rule["expr"]))
             assert used <= exported, f"{rule['alert']}: {used - exported}"
             names.add(rule["alert"])
-    assert {"ConsumerLagHigh", "DeadLettersFlowing", "NoReadRateHigh", "CaptureRateDrop", "RetentionReportFailed"} <= names
+    assert {
+        "ConsumerLagHigh",
+        "DeadLettersFlowing",
+        "NoReadRateHigh",
+        "CaptureRateDrop",
+        "RetentionReportFailed",
+    } <= names
 
 
 def test_grafana_dashboards_query_exported_metrics():
@@ -121,7 +130,10 @@ def test_kubernetes_manifests_are_complete_and_match_the_services():
     from services.recognizer.settings import RecognizerSettings
 
     trigger = scaled["triggers"][0]["metadata"]
-    assert trigger["topic"] == Topic.FRAMES and trigger["consumerGroup"] == RecognizerSettings.model_fields["consumer_group"].default
+    assert (
+        trigger["topic"] == Topic.FRAMES
+        and trigger["consumerGroup"] == RecognizerSettings.model_fields["consumer_group"].default
+    )
     assert scaled["maxReplicaCount"] <= load_registry()[Topic.FRAMES].partitions
 
 
@@ -178,30 +190,45 @@ def test_no_durable_state_lands_on_an_emptydir():
                 value = _env_value(container, setting)
                 assert value and value.startswith(schemes), (
                     f"{file}: {doc['metadata']['name']} keeps its {setting} state under the data dir, which is not "
-                    f"a persistent volume: set {setting} (from a Secret) to a server")
+                    f"a persistent volume: set {setting} (from a Secret) to a server"
+                )
                 checked.add((command, setting))
-    assert {("audit", "ALPR_GOVERNANCE_DB_URL"), ("audit", "ALPR_CLICKHOUSE_URL"), ("occupancy", "ALPR_CLICKHOUSE_URL"),
-            ("revenue", "ALPR_CLICKHOUSE_URL"), ("db", "ALPR_CLICKHOUSE_URL")} <= checked
+    assert {
+        ("audit", "ALPR_GOVERNANCE_DB_URL"),
+        ("audit", "ALPR_CLICKHOUSE_URL"),
+        ("occupancy", "ALPR_CLICKHOUSE_URL"),
+        ("revenue", "ALPR_CLICKHOUSE_URL"),
+        ("db", "ALPR_CLICKHOUSE_URL"),
+    } <= checked
 
 
 def test_the_governance_database_is_a_statefulset_on_a_persistent_volume():
-    docs = {(d["kind"], d["metadata"]["name"]): d for p in (INFRA / "k8s").glob("*.yaml") for d in yaml.safe_load_all(p.read_text())}
+    docs = {
+        (d["kind"], d["metadata"]["name"]): d
+        for p in (INFRA / "k8s").glob("*.yaml")
+        for d in yaml.safe_load_all(p.read_text())
+    }
     db = docs[("StatefulSet", "alpr-governance-db")]["spec"]
     assert db["volumeClaimTemplates"][0]["metadata"]["name"] in {
-        m["name"] for m in db["template"]["spec"]["containers"][0]["volumeMounts"]}
+        m["name"] for m in db["template"]["spec"]["containers"][0]["volumeMounts"]
+    }
     assert not any("emptyDir" in v for v in db["template"]["spec"].get("volumes") or [])
     assert ("Service", "alpr-governance-db") in docs
     audit = compose()["services"]["audit"]["environment"]
-    assert audit["ALPR_GOVERNANCE_DB_URL"].startswith("postgresql://") and "@governance-db:" in audit["ALPR_GOVERNANCE_DB_URL"]
+    assert (
+        audit["ALPR_GOVERNANCE_DB_URL"].startswith("postgresql://")
+        and "@governance-db:" in audit["ALPR_GOVERNANCE_DB_URL"]
+    )
     assert "governance-data:/var/lib/postgresql/data" in compose()["services"]["governance-db"]["volumes"]
 
 
 def test_faust_keeps_no_table_on_disk():
     # What allows faust's data directory on an emptyDir: every table is in memory and is
     # rebuilt from its changelog topic on start.
+    import inspect
+
     from services.occupancy.stream import OccupancyStream
     from services.revenue.stream import RevenueStream
-    import inspect
 
     for stream in (OccupancyStream, RevenueStream):
         source = inspect.getsource(stream)

@@ -5,42 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
 
 from alpr.contracts.registry import Topic, load_registry
 from alpr.kafka.consumer import BatchConsumer
 from alpr.kafka.topics import apply_topics
+from tests.support.kafka import committed, drain, produce_all
 
 pytestmark = pytest.mark.kafka
-
-
-def produce_all(bootstrap, topic, messages):
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    for key, value in messages:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0
-
-
-def committed(bootstrap, group, topic, partitions):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        return {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)}
-    finally:
-        c.close()
-
-
-def drain(bootstrap, topic, expected, group):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
-    c.subscribe([topic])
-    got = []
-    try:
-        for _ in range(200):
-            got += [m for m in c.consume(num_messages=100, timeout=0.5) if m.error() is None]
-            if len(got) >= expected:
-                break
-    finally:
-        c.close()
-    return got
 
 
 def test_batch_consumer_writes_then_commits_and_dead_letters_bad_messages(bootstrap, topic_factory, unique):
@@ -54,10 +25,15 @@ def test_batch_consumer_writes_then_commits_and_dead_letters_bad_messages(bootst
     written: list[int] = []
     group = f"test-{unique}"
     consumer = BatchConsumer(
-        service="test", topics=[topic], group_id=group, bootstrap=bootstrap,
+        service="test",
+        topics=[topic],
+        group_id=group,
+        bootstrap=bootstrap,
         process=lambda m: int(m.value().decode()),
         write=lambda values, producer: written.extend(values),
-        max_batch=10, max_wait_s=0.5, topic_prefix=f"test.{unique}.",
+        max_batch=10,
+        max_wait_s=0.5,
+        topic_prefix=f"test.{unique}.",
     )
     handled = 0
     try:
@@ -93,8 +69,14 @@ def test_failed_write_is_retried_and_nothing_is_committed_before_it_succeeds(boo
         written.extend(values)
 
     consumer = BatchConsumer(
-        service="test", topics=[topic], group_id=group, bootstrap=bootstrap,
-        process=lambda m: int(m.value()), write=flaky_write, max_wait_s=0.5, topic_prefix=f"test.{unique}.",
+        service="test",
+        topics=[topic],
+        group_id=group,
+        bootstrap=bootstrap,
+        process=lambda m: int(m.value()),
+        write=flaky_write,
+        max_wait_s=0.5,
+        topic_prefix=f"test.{unique}.",
     )
     try:
         handled = 0

@@ -36,24 +36,31 @@ def _outside(module: str) -> bool:
 
 
 def test_the_kernel_imports_no_service_and_not_the_application_layer():
-    offending = [f"{path.relative_to(ROOT)}:{line}: {module}"
-                 for path in sorted((ROOT / "alpr").rglob("*.py"))
-                 for line, module in _imported(path) if _outside(module)]
+    offending = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in sorted((ROOT / "alpr").rglob("*.py"))
+        for line, module in _imported(path)
+        if _outside(module)
+    ]
     assert not offending, "the kernel must not know a service:\n" + "\n".join(offending)
 
 
 def test_the_check_sees_an_import_of_a_service(tmp_path):
     sample = tmp_path / "m.py"
-    sample.write_text("import importlib\nfrom services.ingest import main\nimportlib.import_module('services.audit.settings')\n")
+    sample.write_text(
+        "import importlib\nfrom services.ingest import main\nimportlib.import_module('services.audit.settings')\n"
+    )
     assert [m for _, m in _imported(sample) if _outside(m)] == ["services.ingest", "services.audit.settings"]
 
 
 def test_every_settings_module_is_registered_for_the_unknown_variable_check():
     import tomllib
 
-    registered = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["alpr.settings"].values())
+    registered = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["alpr.settings"].values()
+    )
     on_disk = {f"services.{p.parent.name}.settings" for p in (ROOT / "services").glob("*/settings.py")}
-    assert on_disk <= registered, f"add to [project.entry-points.\"alpr.settings\"]: {sorted(on_disk - registered)}"
+    assert on_disk <= registered, f'add to [project.entry-points."alpr.settings"]: {sorted(on_disk - registered)}'
 
 
 TOPIC_NAME = re.compile(r"[\w.-]*alpr\.[a-z-]+\.(v\d+|dlq)")
@@ -74,18 +81,29 @@ def _topic_literals(path: Path) -> list[tuple[int, str]]:
     prefix before it; prose that mentions a topic (help texts, messages) is not one."""
     tree = ast.parse(path.read_text(), filename=str(path))
     skip = _docstrings(tree)
-    found = [node for node in ast.walk(tree)
-             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
-             and TOPIC_NAME.fullmatch(node.value)]
+    found = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skip
+        and TOPIC_NAME.fullmatch(node.value)
+    ]
     return [(n.lineno, n.value) for n in sorted(found, key=lambda n: (n.lineno, n.col_offset))]
 
 
 def test_no_topic_is_named_outside_the_registry():
-    allowed = {ROOT / "alpr" / "contracts" / "registry.py", Path(__file__).resolve()}  # the list, and this check's own samples
-    offending = [f"{path.relative_to(ROOT)}:{line}: {text!r}"
-                 for top in ("alpr", "alpr_app", "services", "tests")
-                 for path in sorted((ROOT / top).rglob("*.py")) if path not in allowed
-                 for line, text in _topic_literals(path)]
+    allowed = {
+        ROOT / "alpr" / "contracts" / "registry.py",
+        Path(__file__).resolve(),
+    }  # the list, and this check's own samples
+    offending = [
+        f"{path.relative_to(ROOT)}:{line}: {text!r}"
+        for top in ("alpr", "alpr_app", "services", "tests")
+        for path in sorted((ROOT / top).rglob("*.py"))
+        if path not in allowed
+        for line, text in _topic_literals(path)
+    ]
     assert not offending, "name topics through alpr.contracts.registry.Topic:\n" + "\n".join(offending)
 
 
@@ -101,5 +119,19 @@ def test_the_topic_list_is_the_registry():
 
 def test_the_check_sees_a_topic_named_in_code(tmp_path):
     sample = tmp_path / "m.py"
-    sample.write_text('"""Reads alpr.reads.v1."""\nT = f"{p}alpr.reads.v1"\nD = "x-alpr.frames.dlq"\nH = "consume alpr.frames.v1"\n')
+    sample.write_text(
+        '"""Reads alpr.reads.v1."""\nT = f"{p}alpr.reads.v1"\nD = "x-alpr.frames.dlq"\nH = "consume alpr.frames.v1"\n'
+    )
     assert [t for _, t in _topic_literals(sample)] == ["alpr.reads.v1", "x-alpr.frames.dlq"]
+
+
+def test_no_test_module_imports_another():
+    """Shared helpers live in tests/support (fixtures in a conftest.py), so a test module can be
+    read, moved or deleted alone."""
+    offending = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        for line, module in _imported(path)
+        if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
+    ]
+    assert not offending, "move what they share to tests/support:\n" + "\n".join(offending)

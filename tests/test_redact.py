@@ -16,8 +16,7 @@ URL = "rtsp://admin:s3cr%2Ft@10.1.2.3:554/Streaming/101"
 def test_user_info_of_every_url_is_removed_and_the_rest_kept():
     text = f"cannot open {URL}; also http://viewer@cam.local/mjpg and https://cam/a?b=c@d"
     assert without_credentials(text) == (
-        "cannot open rtsp://***@10.1.2.3:554/Streaming/101; also http://***@cam.local/mjpg "
-        "and https://cam/a?b=c@d"
+        "cannot open rtsp://***@10.1.2.3:554/Streaming/101; also http://***@cam.local/mjpg and https://cam/a?b=c@d"
     )
     assert without_credentials("rtsp://u:pa@ss@host/x") == "rtsp://***@host/x"  # an unescaped '@' in the password
     assert without_credentials(None) is None and without_credentials("") == ""
@@ -26,8 +25,16 @@ def test_user_info_of_every_url_is_removed_and_the_rest_kept():
 
 def test_a_log_line_quoting_a_camera_url_carries_no_password():
     logger = logging.getLogger("test.redact")
-    record = logger.makeRecord("test.redact", logging.WARNING, __file__, 1, "failed %s", ("rtsp://cam:hunter2@h/s",),
-                               None, extra={"source": "rtsp://cam:hunter2@h/s"})
+    record = logger.makeRecord(
+        "test.redact",
+        logging.WARNING,
+        __file__,
+        1,
+        "failed %s",
+        ("rtsp://cam:hunter2@h/s",),
+        None,
+        extra={"source": "rtsp://cam:hunter2@h/s"},
+    )
     try:
         raise OSError("open rtsp://cam:hunter2@h/s failed")
     except OSError:
@@ -42,8 +49,13 @@ def test_a_log_line_quoting_a_camera_url_carries_no_password():
 
 
 def test_the_status_page_cleans_an_error_that_quotes_the_url():
-    status = SourceStatus("cam-1", "stream", "rtsp://cam:hunter2@h/s", state="backoff",
-                          last_error="ffmpeg: rtsp://cam:hunter2@h/s: 401 Unauthorized")
+    status = SourceStatus(
+        "cam-1",
+        "stream",
+        "rtsp://cam:hunter2@h/s",
+        state="backoff",
+        last_error="ffmpeg: rtsp://cam:hunter2@h/s: 401 Unauthorized",
+    )
     public = _public(status)
     assert "hunter2" not in public.model_dump_json()
     assert public.last_error == "ffmpeg: rtsp://***@h/s: 401 Unauthorized"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import pytest
@@ -33,7 +33,7 @@ from alpr.roles import Permission
 from alpr.runtime import Workers
 from services.audit.db import GovernanceDB
 from services.audit.revocations import RevocationBook, token_revocation, user_revocation
-from tests.audit.test_governance import add_user, login
+from tests.support.governance import add_user, login
 from tests.waiting import wait_for
 
 REGISTRY = load_registry()
@@ -54,6 +54,7 @@ def principal(user="jdoe", token_id="t1", issued_at=None, ttl=900) -> Principal:
 
 
 # -- pure parts ---------------------------------------------------------------------------
+
 
 def test_the_set_refuses_a_logged_out_token_and_a_disabled_users_earlier_tokens():
     revocations = RevocationSet("probe", loaded=True)
@@ -134,6 +135,7 @@ def test_data_routes_refuse_tokens_until_the_revocations_are_read_operational_ro
 
 # -- through the broker -------------------------------------------------------------------
 
+
 def apply(bootstrap: str, prefix: str, *topics: str) -> None:
     apply_topics(bootstrap, {t: REGISTRY[t] for t in topics}, prefix=prefix)
 
@@ -141,7 +143,7 @@ def apply(bootstrap: str, prefix: str, *topics: str) -> None:
 def delete_prefixed(bootstrap: str, prefix: str) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
-    for future in (admin.delete_topics(names).values() if names else []):
+    for future in admin.delete_topics(names).values() if names else []:
         try:
             future.result(timeout=30)
         except Exception:
@@ -156,15 +158,23 @@ class Governance:
         from services.audit.registry import UserRegistry
         from services.audit.settings import AuditSettings
 
-        settings = AuditSettings(kafka_bootstrap=bootstrap, data_dir=data_dir, auth_secret=secret, environment="test",
-                                 topic_prefix=prefix)
+        settings = AuditSettings(
+            kafka_bootstrap=bootstrap, data_dir=data_dir, auth_secret=secret, environment="test", topic_prefix=prefix
+        )
         self.store = open_audit_store(settings)
         self.registry = UserRegistry(GovernanceDB(settings.governance_url))
         self.workers = Workers()
         self.revocations = RevocationFeed("audit", bootstrap, topic_prefix=prefix)
         self.workers.start("revocations", self.revocations.run)
-        self.app = build_app(settings, self.store, self.workers, AuditClient(bootstrap, "audit", topic=Topic.AUDIT.on(prefix)),
-                             self.registry, topic_prefix=prefix, revocations=self.revocations)
+        self.app = build_app(
+            settings,
+            self.store,
+            self.workers,
+            AuditClient(bootstrap, "audit", topic=Topic.AUDIT.on(prefix)),
+            self.registry,
+            topic_prefix=prefix,
+            revocations=self.revocations,
+        )
         self.client = TestClient(self.app)
         assert self.revocations.wait_loaded(30), "governance never read its revocations"
 
@@ -180,14 +190,20 @@ class Governance:
 
 def audit_event(bootstrap: str, topic: str, predicate, timeout: float = 20.0) -> dict:
     """The first event of the audit topic that `predicate` accepts, reading from the beginning."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.monotonic_ns()}", "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"read-{time.monotonic_ns()}", "auto.offset.reset": "earliest"}
+    )
     c.subscribe([topic])
     seen: list[dict] = []
     try:
+
         def found():
             seen.extend(json.loads(m.value()) for m in c.consume(num_messages=100, timeout=0.2) if m.error() is None)
             return next((e for e in seen if predicate(e)), None)
-        return wait_for(found, timeout, "the audit event", describe=lambda: [(e["service"], e["user"], e["reason"]) for e in seen])
+
+        return wait_for(
+            found, timeout, "the audit event", describe=lambda: [(e["service"], e["user"], e["reason"]) for e in seen]
+        )
     finally:
         c.close()
 
@@ -214,17 +230,29 @@ def test_a_logout_reaches_another_service_within_seconds_and_a_restarted_one_sti
         assert governance.client.post("/v1/auth/logout", headers=mine).status_code == 204
         logged_out = time.monotonic()
         # The governance service refuses at once; occupancy once its feed has the record.
-        assert governance.client.post("/v1/auth/password", headers=mine,
-                                      json={"current_password": "x", "new_password": "y"}).status_code == 401
-        refused = wait_for(lambda: (r := httpx.get(facilities, headers=mine, timeout=10)).status_code == 401 and r,
-                           timeout=5, what="occupancy to refuse the logged-out token")
+        assert (
+            governance.client.post(
+                "/v1/auth/password", headers=mine, json={"current_password": "x", "new_password": "y"}
+            ).status_code
+            == 401
+        )
+        refused = wait_for(
+            lambda: (r := httpx.get(facilities, headers=mine, timeout=10)).status_code == 401 and r,
+            timeout=5,
+            what="occupancy to refuse the logged-out token",
+        )
         assert refused.json()["detail"] == "token revoked" and time.monotonic() - logged_out < 5
         metrics = httpx.get(f"{occupancy.url}/metrics", timeout=10).text  # the delay is measured, not guessed
         assert 'alpr_revocation_delay_seconds_count{service="occupancy"} 1.0' in metrics
         assert httpx.get(facilities, headers=theirs, timeout=10).status_code == 200  # only that token
-        event = audit_event(bootstrap, kafka.topic(Topic.AUDIT),
-                            lambda e: e["service"] == "occupancy" and e["outcome"] == "denied" and e["user"] == "shiftlead")
-        assert event["action"] == "occupancy.read" and event["reason"].startswith("token revoked: logout by shiftlead at ")
+        event = audit_event(
+            bootstrap,
+            kafka.topic(Topic.AUDIT),
+            lambda e: e["service"] == "occupancy" and e["outcome"] == "denied" and e["user"] == "shiftlead",
+        )
+        assert event["action"] == "occupancy.read" and event["reason"].startswith(
+            "token revoked: logout by shiftlead at "
+        )
 
         # A fresh process reads the topic from the beginning before it reports ready.
         assert occupancy.stop() == 0
@@ -258,8 +286,11 @@ def test_a_disabled_users_tokens_are_refused_by_another_service(bootstrap, uniqu
             assert client.get("/v1/sources", headers=headers).status_code == 200
 
         assert governance.client.post("/v1/users/shiftlead/disable", headers=admin).status_code == 204
-        wait_for(lambda: client.get("/v1/sources", headers=first).status_code == 401, timeout=5,
-                 what="ingest to refuse the disabled user's token")
+        wait_for(
+            lambda: client.get("/v1/sources", headers=first).status_code == 401,
+            timeout=5,
+            what="ingest to refuse the disabled user's token",
+        )
         assert client.get("/v1/sources", headers=second).status_code == 401  # every token issued before
         assert client.get("/v1/sources", headers=admin).status_code == 200
         assert login(governance.client, "shiftlead").status_code == 403
@@ -267,7 +298,7 @@ def test_a_disabled_users_tokens_are_refused_by_another_service(bootstrap, uniqu
         # Enabled again, the user's new login works; the old tokens stay refused until they expire.
         assert governance.client.post("/v1/users/shiftlead/enable", headers=admin).status_code == 204
         cut = next(r for r in governance.app.state.revocation_book.in_force() if r.user == "shiftlead").issued_before
-        wait_for(lambda: datetime.now(timezone.utc) >= cut, timeout=3, what="the clock to pass the revocation's second")
+        wait_for(lambda: datetime.now(UTC) >= cut, timeout=3, what="the clock to pass the revocation's second")
         fresh = governance.token("shiftlead")
         assert client.get("/v1/sources", headers=fresh).status_code == 200
         assert client.get("/v1/sources", headers=first).status_code == 401
@@ -309,8 +340,11 @@ def test_malformed_revocations_go_to_the_dlq_once_and_expired_ones_are_tombstone
     good = token_revocation(principal(token_id="good"), reason="logout", by="jdoe")
     body = json.loads(encode(good))
     producer = Producer(producer_config(bootstrap, "revocation-tests"))
-    bad = [(b"token:abc", b"{not json"), (b"token:abc", encode(good)),
-           (b"token:abc", json.dumps({**body, "revocation_id": "token:abc", "token_id": "abc", "kind": "user"}).encode())]
+    bad = [
+        (b"token:abc", b"{not json"),
+        (b"token:abc", encode(good)),
+        (b"token:abc", json.dumps({**body, "revocation_id": "token:abc", "token_id": "abc", "kind": "user"}).encode()),
+    ]
     for key, value in [*bad, (b"token:good", encode(good))]:
         producer.produce(topic, key=key, value=value)
     assert producer.flush(30) == 0

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from alpr.audit import AuditClient
 from alpr.auth import issue_token
+from alpr.contracts.registry import Topic
 from alpr.http import Guard
 from alpr.revocations import RevocationSet
 from alpr.roles import ROLE_PERMISSIONS
 from alpr.runtime import Workers
-from alpr.contracts.registry import Topic
 
 SECRET = "r" * 40
 
@@ -74,15 +74,19 @@ def _audit_app(tmp_path, audit):
     from services.audit.settings import AuditSettings
 
     settings = AuditSettings(data_dir=tmp_path, auth_secret=SECRET, environment="test", kafka_bootstrap=audit.bootstrap)
-    return build_app(settings, open_audit_store(settings), Workers(), audit, revocations=RevocationSet("audit", loaded=True))
+    return build_app(
+        settings, open_audit_store(settings), Workers(), audit, revocations=RevocationSet("audit", loaded=True)
+    )
 
 
 def _ingest_app(tmp_path, audit):
     from services.ingest.main import build_service
     from services.ingest.settings import IngestSettings
 
-    return build_service(IngestSettings(data_dir=tmp_path, auth_secret=SECRET, environment="test",
-                                        kafka_bootstrap=audit.bootstrap), audit=audit).app
+    return build_service(
+        IngestSettings(data_dir=tmp_path, auth_secret=SECRET, environment="test", kafka_bootstrap=audit.bootstrap),
+        audit=audit,
+    ).app
 
 
 def _recognizer_app(tmp_path, audit):
@@ -148,7 +152,9 @@ def test_every_data_route_needs_a_login_and_audits_each_allowed_request(service,
             if r.status_code == 422:
                 continue  # needs parameters: the anonymous check above still applies
             assert r.status_code < 400, f"{service} {method} {path}: {r.status_code} {r.text[:200]}"
-            assert len(audit.recorded) - before == 1, f"{service} {method} {path} recorded {len(audit.recorded) - before} events"
+            assert len(audit.recorded) - before == 1, (
+                f"{service} {method} {path} recorded {len(audit.recorded) - before} events"
+            )
     # The recognizer serves nothing to people (frames go to Kafka), so it has no user routes;
     # every other service must have some (ingest: its camera source states), or this test
     # checked nothing.

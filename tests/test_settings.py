@@ -19,20 +19,29 @@ def one_line_error(proc, *needles):
 
 
 def test_unknown_setting_is_refused(tmp_path):
-    one_line_error(run_cli("db", "migrate", env={"ALPR_KAFKA_BOOTSTRAPS": "x:1", "ALPR_DATA_DIR": str(tmp_path)}),
-                   "unknown setting ALPR_KAFKA_BOOTSTRAPS")
+    one_line_error(
+        run_cli("db", "migrate", env={"ALPR_KAFKA_BOOTSTRAPS": "x:1", "ALPR_DATA_DIR": str(tmp_path)}),
+        "unknown setting ALPR_KAFKA_BOOTSTRAPS",
+    )
 
 
 def test_invalid_value_is_named(tmp_path):
-    one_line_error(run_cli("db", "migrate", env={"ALPR_KAFKA_BOOTSTRAP": "no-port", "ALPR_DATA_DIR": str(tmp_path)}),
-                   "ALPR_KAFKA_BOOTSTRAP", "host:port")
-    one_line_error(run_cli("db", "migrate", env={"ALPR_AUDIT_RETENTION_DAYS": "30", "ALPR_DATA_DIR": str(tmp_path)}),
-                   "ALPR_AUDIT_RETENTION_DAYS")
+    one_line_error(
+        run_cli("db", "migrate", env={"ALPR_KAFKA_BOOTSTRAP": "no-port", "ALPR_DATA_DIR": str(tmp_path)}),
+        "ALPR_KAFKA_BOOTSTRAP",
+        "host:port",
+    )
+    one_line_error(
+        run_cli("db", "migrate", env={"ALPR_AUDIT_RETENTION_DAYS": "30", "ALPR_DATA_DIR": str(tmp_path)}),
+        "ALPR_AUDIT_RETENTION_DAYS",
+    )
 
 
 def test_production_requires_a_real_secret(tmp_path):
-    one_line_error(run_cli("db", "migrate", env={"ALPR_ENVIRONMENT": "production", "ALPR_DATA_DIR": str(tmp_path)}),
-                   "ALPR_AUTH_SECRET")
+    one_line_error(
+        run_cli("db", "migrate", env={"ALPR_ENVIRONMENT": "production", "ALPR_DATA_DIR": str(tmp_path)}),
+        "ALPR_AUTH_SECRET",
+    )
 
 
 def test_unreachable_clickhouse_url(tmp_path):
@@ -40,8 +49,11 @@ def test_unreachable_clickhouse_url(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound but not listening: connection refused
         line = one_line_error(
-            run_cli("db", "migrate", env={"ALPR_CLICKHOUSE_URL": f"http://127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path)}),
-            "cannot reach ClickHouse", str(port),
+            run_cli(
+                "db", "migrate", env={"ALPR_CLICKHOUSE_URL": f"http://127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path)}
+            ),
+            "cannot reach ClickHouse",
+            str(port),
         )
     assert "Connection refused" in line
 
@@ -53,6 +65,8 @@ def test_taken_port_is_named(tmp_path, bootstrap):
         s.listen()
         port = s.getsockname()[1]
         one_line_error(
-            run_cli("kafka", "start", env={"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path)}),
+            run_cli(
+                "kafka", "start", env={"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path)}
+            ),
             f"port 127.0.0.1:{port} is not available",
         )

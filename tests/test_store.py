@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from alpr.store.retention import alpr_tables
 
 pytestmark = pytest.mark.clickhouse
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def test_migrations_apply_once_and_refuse_edited_files(store_factory, monkeypatch):
@@ -60,7 +60,9 @@ def test_every_alpr_table_purges_after_365_days_except_held_rows(store_factory, 
         assert left == {"old-held", "young-unheld", "edge-unheld"}, f"{table}: {left}"
 
         # Releasing the hold lets the next TTL merge purge the row.
-        store.command(f"ALTER TABLE {store.database}.{table} UPDATE held = 0 WHERE held = 1 SETTINGS mutations_sync = 1")
+        store.command(
+            f"ALTER TABLE {store.database}.{table} UPDATE held = 0 WHERE held = 1 SETTINGS mutations_sync = 1"
+        )
         store.command(f"OPTIMIZE TABLE {store.database}.{table} FINAL")
         left = {r[key] for r in store.query(f"SELECT {key} FROM {store.database}.{table}")}
         assert left == {"young-unheld", "edge-unheld"}, f"{table} after release: {left}"
@@ -72,10 +74,18 @@ def test_audit_log_retention_comes_from_settings(store_factory):
     store = store_factory("audit")
     migrate(store, "audit")
     set_retention(store, "audit_log", "at", 400)
-    query = store.query("SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = 'audit_log'", {"db": store.database})[0]["q"]
+    query = store.query(
+        "SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = 'audit_log'",
+        {"db": store.database},
+    )[0]["q"]
     assert re.search(r"TTL toDateTime\(at\) \+ (INTERVAL 400 DAY|toIntervalDay\(400\))", query)
-    store.insert("audit_log", [{"event_id": "e1", "at": NOW - timedelta(days=401), "user": "u", "outcome": "allowed"},
-                               {"event_id": "e2", "at": NOW - timedelta(days=10), "user": "u", "outcome": "allowed"}])
+    store.insert(
+        "audit_log",
+        [
+            {"event_id": "e1", "at": NOW - timedelta(days=401), "user": "u", "outcome": "allowed"},
+            {"event_id": "e2", "at": NOW - timedelta(days=10), "user": "u", "outcome": "allowed"},
+        ],
+    )
     store.command(f"OPTIMIZE TABLE {store.database}.audit_log FINAL")
     assert [r["event_id"] for r in store.query(f"SELECT event_id FROM {store.database}.audit_log")] == ["e2"]
     with pytest.raises(StoreError):
@@ -85,10 +95,22 @@ def test_audit_log_retention_comes_from_settings(store_factory):
 def test_filter_values_are_parameters_not_sql(store_factory):
     store = store_factory("occupancy")
     migrate(store, "occupancy")
-    store.insert("passes", [{"pass_id": "p1", "plate": "8ABC123", "first_seen": NOW, "last_seen": NOW, "direction": "entry"}])
+    store.insert(
+        "passes", [{"pass_id": "p1", "plate": "8ABC123", "first_seen": NOW, "last_seen": NOW, "direction": "entry"}]
+    )
     hostile = "8ABC123' OR '1'='1"
-    assert store.query(f"SELECT pass_id FROM {store.database}.passes WHERE plate = {{plate:String}}", {"plate": hostile}) == []
-    assert len(store.query(f"SELECT pass_id FROM {store.database}.passes WHERE plate = {{plate:String}}", {"plate": "8ABC123"})) == 1
+    assert (
+        store.query(f"SELECT pass_id FROM {store.database}.passes WHERE plate = {{plate:String}}", {"plate": hostile})
+        == []
+    )
+    assert (
+        len(
+            store.query(
+                f"SELECT pass_id FROM {store.database}.passes WHERE plate = {{plate:String}}", {"plate": "8ABC123"}
+            )
+        )
+        == 1
+    )
 
 
 def test_second_process_on_a_chdb_directory_gets_a_clear_error(tmp_path):
@@ -117,11 +139,14 @@ def test_retention_report_shows_the_purge_and_flags_late_rows(store_factory):
     store = store_factory("revenue")
     migrate(store, "revenue")
     store.command(f"SYSTEM STOP TTL MERGES {store.database}.sessions")
-    store.insert("sessions", [
-        {"session_id": "old", "entry_at": NOW - timedelta(days=400)},
-        {"session_id": "held", "entry_at": NOW - timedelta(days=400), "held": 1},
-        {"session_id": "new", "entry_at": NOW - timedelta(days=3)},
-    ])
+    store.insert(
+        "sessions",
+        [
+            {"session_id": "old", "entry_at": NOW - timedelta(days=400)},
+            {"session_id": "held", "entry_at": NOW - timedelta(days=400), "held": 1},
+            {"session_id": "new", "entry_at": NOW - timedelta(days=3)},
+        ],
+    )
     by_table = {t.table: t for t in retention_report(store)}
     assert set(by_table) == {"sessions", "payments", "matches", "violations", "passes"}
     s = by_table["sessions"]

@@ -8,7 +8,7 @@ prove is the DDL's shape and syntax, not its execution (docs/architecture.md say
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -81,7 +81,8 @@ def test_without_a_cluster_the_statements_are_the_plain_ones():
         assert record_table_statements(service) == [
             f"CREATE TABLE IF NOT EXISTS {service}.schema_migrations "
             "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-            "ENGINE = MergeTree ORDER BY version"]
+            "ENGINE = MergeTree ORDER BY version"
+        ]
     plain = ClusterRecorder("occupancy", cluster=None)
     migrate(plain, "occupancy")
     assert not any("ON CLUSTER" in s or "Replicated" in s or "Distributed" in s for s in plain.statements)
@@ -95,17 +96,27 @@ def test_cluster_migrations_are_replicated_distributed_and_parse(engine, service
     assert rendered[0] == f"CREATE DATABASE IF NOT EXISTS {service} ON CLUSTER {CLUSTER}"
 
     creates = {m.group(1): r for r in rendered if (m := re.match(rf"CREATE TABLE IF NOT EXISTS {service}\.(\w+) ", r))}
-    plain_tables = {m.group(1) for mig in load_migrations(service) for s in mig.statements(service)
-                    if (m := re.match(rf"CREATE TABLE IF NOT EXISTS {service}\.(\w+)", s))} | {"schema_migrations"}
+    plain_tables = {
+        m.group(1)
+        for mig in load_migrations(service)
+        for s in mig.statements(service)
+        if (m := re.match(rf"CREATE TABLE IF NOT EXISTS {service}\.(\w+)", s))
+    } | {"schema_migrations"}
     for table in plain_tables:
         if table in EVERY_NODE:
             # A whole copy on every node: one replication path for the cluster, no Distributed table.
-            assert "ENGINE = Replicated" in creates[table] and f"/clickhouse/tables/all/{service}/{table}'" in creates[table]
+            assert (
+                "ENGINE = Replicated" in creates[table]
+                and f"/clickhouse/tables/all/{service}/{table}'" in creates[table]
+            )
             assert f"{table}_local" not in creates
             continue
         local, dist = creates[f"{table}_local"], creates[table]
-        assert re.search(rf"ENGINE = Replicated\w*MergeTree\('/clickhouse/tables/\{{shard\}}/{service}/{table}_local', "
-                         r"'\{replica\}'", local), local
+        assert re.search(
+            rf"ENGINE = Replicated\w*MergeTree\('/clickhouse/tables/\{{shard\}}/{service}/{table}_local', "
+            r"'\{replica\}'",
+            local,
+        ), local
         assert f"AS {service}.{table}_local" in dist
         assert re.search(rf"ENGINE = Distributed\({CLUSTER}|ENGINE = Distributed\('{CLUSTER}'", dist), dist
         assert f"'{table}_local', cityHash64(" in dist
@@ -135,18 +146,29 @@ def test_audit_retention_and_holds_change_the_stored_rows_on_every_node(engine):
 
     store = ClusterRecorder("occupancy")
     keeper = HoldKeeper(store, HELD_TABLES)
-    at = datetime(2026, 11, 26, 9, tzinfo=timezone.utc)
-    keeper.apply(Hold(hold_id="h1", action="place", basis="subpoena", case_ref="C-1", plates=["8ABC123"],
-                      time_from=at.replace(month=1), time_to=at, by="pm", at=at))
+    at = datetime(2026, 11, 26, 9, tzinfo=UTC)
+    keeper.apply(
+        Hold(
+            hold_id="h1",
+            action="place",
+            basis="subpoena",
+            case_ref="C-1",
+            plates=["8ABC123"],
+            time_from=at.replace(month=1),
+            time_to=at,
+            by="pm",
+            at=at,
+        )
+    )
     mutations = [formatted(engine, s) for s in store.statements]
     assert {m.split(" ON CLUSTER")[0] for m in mutations} == {"ALTER TABLE occupancy.passes_local"}
     assert all("UPDATE held = 1" in m and "mutations_sync = 2" in m for m in mutations)
 
 
 def test_a_cluster_needs_a_server(monkeypatch):
+    from alpr.errors import StoreError
     from alpr.settings import CommonSettings, load_settings
     from alpr.store import open_store
-    from alpr.errors import StoreError
 
     monkeypatch.setenv("ALPR_CLICKHOUSE_CLUSTER", CLUSTER)
     with pytest.raises(ConfigError, match="clickhouse_cluster needs clickhouse_url"):

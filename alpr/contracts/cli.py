@@ -15,8 +15,10 @@ def _apply(args) -> int:
     changes = apply_topics(_settings().kafka_bootstrap)
     if changes.capped:
         # Said once, before the topics: what the registry asks for that this cluster cannot hold.
-        print(f"capped    {', '.join(changes.capped)} (the cluster has {changes.brokers} "
-              f"broker{'s' if changes.brokers != 1 else ''})")
+        print(
+            f"capped    {', '.join(changes.capped)} (the cluster has {changes.brokers} "
+            f"broker{'s' if changes.brokers != 1 else ''})"
+        )
     for c in changes:
         print(f"{c.action:9} {c.topic}{'  ' + ', '.join(c.details) if c.details else ''}")
     return 1 if any(c.action == "conflict" for c in changes) else 0
@@ -26,8 +28,10 @@ def _list(args) -> int:
     from alpr.contracts.registry import load_registry
 
     for c in load_registry().values():
-        print(f"{c.topic:28} partitions={c.partitions:<3} replication={c.replication_factor}/{c.min_insync_replicas} "
-              f"key={c.key.split(' ')[0]:12} owner={c.owner}")
+        print(
+            f"{c.topic:28} partitions={c.partitions:<3} replication={c.replication_factor}/{c.min_insync_replicas} "
+            f"key={c.key.split(' ')[0]:12} owner={c.owner}"
+        )
     return 0
 
 
@@ -43,6 +47,10 @@ def _export(args) -> int:
 def register(sub) -> None:
     topics = sub.add_parser("topics", help="topic contracts: apply to the broker, list, export JSON Schemas")
     ops = topics.add_subparsers(dest="op", required=True)
-    ops.add_parser("apply", help="create/update topics to match schemas/topics/ (idempotent)").set_defaults(handler=_apply)
+    ops.add_parser("apply", help="create/update topics to match schemas/topics/ (idempotent)").set_defaults(
+        handler=_apply
+    )
     ops.add_parser("list", help="list the registry").set_defaults(handler=_list)
-    ops.add_parser("export-schemas", help="write each model's JSON Schema to schemas/topics/").set_defaults(handler=_export)
+    ops.add_parser("export-schemas", help="write each model's JSON Schema to schemas/topics/").set_defaults(
+        handler=_export
+    )

@@ -10,7 +10,7 @@ redelivered message overwrites instead of doubling (ReplacingMergeTree / faust t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,7 +20,9 @@ ROI_PATTERN = r"^[0-9]{1,5},[0-9]{1,5}( [0-9]{1,5},[0-9]{1,5}){2,63}$"
 
 Direction = Literal["entry", "exit", "patrol"]
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/#@-]+$")]
-Plate = Annotated[str, Field(pattern=PLATE_PATTERN, description="Normalised plate text: A-Z and 0-9, no spaces or dashes.")]
+Plate = Annotated[
+    str, Field(pattern=PLATE_PATTERN, description="Normalised plate text: A-Z and 0-9, no spaces or dashes.")
+]
 Cents = Annotated[int, Field(ge=0, le=100_000_000, description="Money in cents of the currency.")]
 
 
@@ -40,7 +42,8 @@ class FrameHeaders(Contract):
     ingested_at: AwareDatetime = Field(description="When ingest accepted the frame (latency origin).")
     content_type: Literal["image/jpeg"] = "image/jpeg"
     roi: str | None = Field(
-        None, pattern=ROI_PATTERN,
+        None,
+        pattern=ROI_PATTERN,
         description="The camera's region of interest, 'x,y x,y x,y ...' (frame pixels, 3-64 points); absent: the "
         "whole frame. Plates whose box centre lies outside it are not read (a sign, the street behind the lane).",
     )
@@ -110,7 +113,9 @@ class Pass(Contract):
     lane: Id
     direction: Direction
     plate: Plate | None
-    plate_key: str | None = Field(description="Confusable-folded plate (alpr.plates.confusable_key) for fuzzy matching.")
+    plate_key: str | None = Field(
+        description="Confusable-folded plate (alpr.plates.confusable_key) for fuzzy matching."
+    )
     confidence: float = Field(ge=0.0, le=1.0)
     first_seen: AwareDatetime
     last_seen: AwareDatetime
@@ -196,7 +201,9 @@ class AuditEvent(Contract):
     service: str = Field(min_length=1, max_length=50)
     user: str = Field(max_length=100, description="Login name; 'anonymous' for unauthenticated attempts.")
     role: str = Field(max_length=50)
-    action: str = Field(min_length=1, max_length=100, description="e.g. plate.search, image.view, evidence.export, login.")
+    action: str = Field(
+        min_length=1, max_length=100, description="e.g. plate.search, image.view, evidence.export, login."
+    )
     resource: str = Field(max_length=500)
     filters: dict[str, str] = Field(default_factory=dict)
     plates: list[Plate] = Field(default_factory=list, max_length=1000)
@@ -234,16 +241,25 @@ class Revocation(Contract):
 
     revocation_id: Id = Field(description="The message key: 'token:<token_id>' or 'user:<user>'.")
     kind: Literal["token", "user"]
-    user: Id = Field(max_length=100, description="Login name: the token's subject, or the user whose tokens are refused.")
+    user: Id = Field(
+        max_length=100, description="Login name: the token's subject, or the user whose tokens are refused."
+    )
     token_id: Id | None = Field(None, description="kind token: the token's id (its jti claim); null for kind user.")
     issued_before: AwareDatetime | None = Field(
-        None, description="kind user: tokens of the user issued before this time are refused; null for kind token.")
-    reason: str = Field(min_length=1, max_length=200, description="Why: logout, user_disabled, ... (free text: a new "
-                        "reason must not make an older consumer dead-letter a revocation it should enforce).")
+        None, description="kind user: tokens of the user issued before this time are refused; null for kind token."
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Why: logout, user_disabled, ... (free text: a new "
+        "reason must not make an older consumer dead-letter a revocation it should enforce).",
+    )
     by: str = Field(min_length=1, max_length=100, description="Who revoked: the user logging out, the administrator.")
     at: AwareDatetime = Field(description="When it was revoked (the origin of the propagation delay metric).")
-    expires_at: AwareDatetime = Field(description="Until when the record matters: the token's expiry, or issued_before "
-                                      "plus the longest token lifetime.")
+    expires_at: AwareDatetime = Field(
+        description="Until when the record matters: the token's expiry, or issued_before "
+        "plus the longest token lifetime."
+    )
 
     @model_validator(mode="after")
     def _kind_fits_key(self):
@@ -275,5 +291,5 @@ def utc_iso(value: datetime) -> str:
     """The wire form of a time: RFC 3339, UTC, millisecond precision, 'Z' suffix."""
     if value.tzinfo is None:
         raise ValueError("naive datetime: wire times must be timezone-aware")
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

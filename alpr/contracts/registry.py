@@ -32,17 +32,26 @@ class TopicContract(BaseModel):
     key: str = Field(description="What the message key holds; it decides partitioning.")
     partitions: int = Field(ge=1, le=1000)
     replication_factor: int = Field(
-        3, ge=1, description="Copies of each partition in production; `alpr topics apply` caps it at the brokers it finds."
+        3,
+        ge=1,
+        description="Copies of each partition in production; `alpr topics apply` caps it at the brokers it finds.",
     )
     min_insync_replicas: int = Field(
-        2, ge=1, description="Copies that must have a write before an acks=all producer hears it is stored (capped the same way)."
+        2,
+        ge=1,
+        description="Copies that must have a write before an acks=all producer hears it is stored (capped the same way).",
     )
     retention_ms: int = Field(ge=-1)
     cleanup_policy: Literal["delete", "compact", "compact,delete"] = "delete"
-    max_message_bytes: int = Field(1_048_588, ge=1024, le=8 * 1024 * 1024, description="Largest message the topic takes.")
+    max_message_bytes: int = Field(
+        1_048_588, ge=1024, le=8 * 1024 * 1024, description="Largest message the topic takes."
+    )
     segment_ms: int | None = Field(
-        None, ge=60_000, description="Roll a segment at least this often (segment.ms). Compaction never touches the "
-        "active segment, so a compacted topic that must stay small rolls more often than the broker's 7 days.")
+        None,
+        ge=60_000,
+        description="Roll a segment at least this often (segment.ms). Compaction never touches the "
+        "active segment, so a compacted topic that must stay small rolls more often than the broker's 7 days.",
+    )
     model: str = Field(description="Class name in alpr.contracts.models.")
     payload: Literal["value", "headers"] = "value"
     dlq: str | None = Field(None, description="Dead-letter topic used by this topic's consumers.")
@@ -50,7 +59,9 @@ class TopicContract(BaseModel):
     @model_validator(mode="after")
     def _min_insync_within_replication(self):
         if self.min_insync_replicas > self.replication_factor:
-            raise ValueError(f"min_insync_replicas {self.min_insync_replicas} exceeds replication_factor {self.replication_factor}")
+            raise ValueError(
+                f"min_insync_replicas {self.min_insync_replicas} exceeds replication_factor {self.replication_factor}"
+            )
         return self
 
     def replication_on(self, brokers: int) -> tuple[int, int]:
@@ -146,7 +157,7 @@ class Topic(StrEnum):
         return contract(self.value)
 
     @property
-    def dlq(self) -> "Topic":
+    def dlq(self) -> Topic:
         """The dead-letter topic the registry names for this topic's consumers."""
         name = self.contract.dlq
         if name is None:
@@ -156,7 +167,7 @@ class Topic(StrEnum):
 
 def dlq_for(topic: str, prefix: str = "") -> str:
     """The registry's DLQ for a topic name as it is on the cluster (`prefix` included)."""
-    base = topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
+    base = topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
     try:
         return Topic(base).dlq.on(prefix)
     except ValueError:

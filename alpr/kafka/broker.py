@@ -45,9 +45,11 @@ class BrokerSettings(CommonSettings):
     kafka_controller_port: int = Field(0, ge=0, le=65535, description="KRaft controller port; 0: client port + 1.")
     kafka_heap: str = Field("512m", pattern=r"^\d+[mg]$", description="JVM heap of the local broker (-Xmx).")
     kafka_cluster_port: int = Field(
-        19092, ge=1024, le=65000,
+        19092,
+        ge=1024,
+        le=65000,
         description="Client port of node 1 of the local cluster (`alpr kafka start --brokers N`); node i listens on "
-                    "this + i - 1 and its controller on this + 100 + i - 1.",
+        "this + i - 1 and its controller on this + 100 + i - 1.",
     )
 
 
@@ -87,8 +89,15 @@ class LocalBroker:
             raise BrokerError("Maven (mvn) is not installed; it fetches the Kafka jars from Maven Central")
         print("fetching Kafka broker jars from Maven Central (once)...", file=sys.stderr)
         proc = subprocess.run(
-            [mvn, "-q", "-B", f"-Dmaven.repo.local={self.maven_repo}", "-f", str(KAFKA_DIR / "pom.xml"),
-             "dependency:copy-dependencies"],
+            [
+                mvn,
+                "-q",
+                "-B",
+                f"-Dmaven.repo.local={self.maven_repo}",
+                "-f",
+                str(KAFKA_DIR / "pom.xml"),
+                "dependency:copy-dependencies",
+            ],
             capture_output=True,
             text=True,
         )
@@ -120,7 +129,9 @@ class LocalBroker:
         from confluent_kafka.admin import AdminClient
 
         # log_level 0: a probe of a broker that is still starting is expected to be refused.
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 2000, "log_level": 0})
+        admin = AdminClient(
+            {"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 2000, "log_level": 0}
+        )
         try:
             admin.list_topics(timeout=timeout)
             return True
@@ -235,7 +246,9 @@ class LocalBroker:
 
     def _log_tail(self) -> str:
         try:
-            lines = [l for l in self.log_file.read_text(errors="replace").splitlines() if "ERROR" in l or "Exception" in l]
+            lines = [
+                l for l in self.log_file.read_text(errors="replace").splitlines() if "ERROR" in l or "Exception" in l
+            ]
         except FileNotFoundError:
             return "no log"
         return lines[-1][-300:] if lines else f"see {self.log_file}"
@@ -304,7 +317,7 @@ class ClusterNode(LocalBroker):
     """One node of the local cluster: a broker and a controller in one process (combined mode),
     one of the quorum's voters, with its own ports, data and log."""
 
-    def __init__(self, settings: BrokerSettings, cluster: "LocalCluster", node_id: int) -> None:
+    def __init__(self, settings: BrokerSettings, cluster: LocalCluster, node_id: int) -> None:
         self.node_id = node_id
         self.cluster = cluster
         self.port = settings.kafka_cluster_port + node_id - 1
@@ -330,7 +343,9 @@ class ClusterNode(LocalBroker):
             "share.coordinator.state.topic.replication.factor": replication,
             "share.coordinator.state.topic.min.isr": min_isr,
         }
-        lines = [f"{k}={changed[k]}" if (k := line.partition("=")[0]) in changed else line for line in super()._properties()]
+        lines = [
+            f"{k}={changed[k]}" if (k := line.partition("=")[0]) in changed else line for line in super()._properties()
+        ]
         return lines + [
             f"default.replication.factor={replication}",
             f"min.insync.replicas={min_isr}",
@@ -373,8 +388,11 @@ class ClusterHealth:
     @property
     def healthy(self) -> bool:
         """Every node runs and is listed, and every partition has a leader."""
-        return (all(pid is not None for pid in self.running.values()) and len(self.brokers) == self.size
-                and not self.leaderless)
+        return (
+            all(pid is not None for pid in self.running.values())
+            and len(self.brokers) == self.size
+            and not self.leaderless
+        )
 
     @property
     def healed(self) -> bool:
@@ -411,7 +429,9 @@ class LocalCluster:
             return json.loads(self.meta_file.read_text())["cluster_id"]
         self.home.mkdir(parents=True, exist_ok=True)
         cluster_id = new_cluster_id()
-        self.meta_file.write_text(json.dumps({"cluster_id": cluster_id, "brokers": self.size, "port": self.base_port}) + "\n")
+        self.meta_file.write_text(
+            json.dumps({"cluster_id": cluster_id, "brokers": self.size, "port": self.base_port}) + "\n"
+        )
         return cluster_id
 
     def _check_layout(self) -> None:
@@ -477,11 +497,14 @@ class LocalCluster:
                 brokers = tuple(sorted(md.brokers))
                 for t in md.topics.values():
                     for p in t.partitions.values():
-                        partitions.append(PartitionState(t.topic, p.id, p.leader, tuple(p.replicas), tuple(p.isrs)))
+                        partitions.append(
+                            PartitionState(str(t.topic), p.id, p.leader, tuple(p.replicas), tuple(p.isrs))
+                        )
         return ClusterHealth(self.size, running, brokers, tuple(partitions), self.bootstrap)
 
-    def wait_healthy(self, timeout: float = CLUSTER_START_TIMEOUT_S,
-                     procs: dict[int, subprocess.Popen] | None = None) -> ClusterHealth:
+    def wait_healthy(
+        self, timeout: float = CLUSTER_START_TIMEOUT_S, procs: dict[int, subprocess.Popen] | None = None
+    ) -> ClusterHealth:
         return self._wait(lambda h: h.healthy, "every broker listed and every partition led", timeout, procs)
 
     def wait_healed(self, timeout: float = CLUSTER_START_TIMEOUT_S) -> ClusterHealth:
@@ -493,12 +516,15 @@ class LocalCluster:
         while not done(health):
             for i, proc in (procs or {}).items():
                 if proc.poll() is not None:
-                    raise BrokerError(f"cluster node {i} exited with code {proc.returncode}: {self.nodes[i]._log_tail()}")
+                    raise BrokerError(
+                        f"cluster node {i} exited with code {proc.returncode}: {self.nodes[i]._log_tail()}"
+                    )
             if time.monotonic() >= deadline:
                 raise BrokerError(
                     f"the local cluster did not reach '{what}' within {timeout:.0f}s: brokers {list(health.brokers)} of "
                     f"{self.size}, {len(health.leaderless)} partitions without a leader, "
-                    f"{len(health.under_replicated)} under-replicated")
+                    f"{len(health.under_replicated)} under-replicated"
+                )
             time.sleep(0.2)  # polling the metadata between requests, not waiting for an outcome
             health = self.health(timeout=2.0)
         return health

@@ -26,8 +26,10 @@ def _cluster(args):
 
 def _describe(health) -> str:
     nodes = ", ".join(f"{i}: pid {pid}" if pid else f"{i}: stopped" for i, pid in health.running.items())
-    return (f"brokers {len(health.brokers)}/{health.size} ({nodes}), {len(health.leaderless)} partitions without a "
-            f"leader, {len(health.under_replicated)} under-replicated, bootstrap {health.bootstrap}")
+    return (
+        f"brokers {len(health.brokers)}/{health.size} ({nodes}), {len(health.leaderless)} partitions without a "
+        f"leader, {len(health.under_replicated)} under-replicated, bootstrap {health.bootstrap}"
+    )
 
 
 def _start(args) -> int:
@@ -50,7 +52,11 @@ def _stop(args) -> int:
             print(f"kafka cluster: node {args.node} {'stopped' if stopped else 'was not running'}")
             return 0
         stopped = cluster.stop()
-        print(f"kafka cluster: stopped nodes {', '.join(map(str, stopped))}" if stopped else "kafka cluster: was not running")
+        print(
+            f"kafka cluster: stopped nodes {', '.join(map(str, stopped))}"
+            if stopped
+            else "kafka cluster: was not running"
+        )
         return 0
     if args.node:
         print("kafka: --node needs --brokers N (a node of the local cluster)")
@@ -64,9 +70,18 @@ def _status(args) -> int:
     if args.brokers > 1:
         h = _cluster(args).health()
         if args.json:
-            emit({"healthy": h.healthy, "healed": h.healed, "brokers": list(h.brokers), "size": h.size,
-                  "running": {str(i): pid for i, pid in h.running.items()}, "leaderless": len(h.leaderless),
-                  "under_replicated": len(h.under_replicated), "bootstrap": h.bootstrap})
+            emit(
+                {
+                    "healthy": h.healthy,
+                    "healed": h.healed,
+                    "brokers": list(h.brokers),
+                    "size": h.size,
+                    "running": {str(i): pid for i, pid in h.running.items()},
+                    "leaderless": len(h.leaderless),
+                    "under_replicated": len(h.under_replicated),
+                    "bootstrap": h.bootstrap,
+                }
+            )
         else:
             print(f"kafka cluster: {'healthy' if h.healthy else 'not healthy'}, {_describe(h)}")
         return 0 if h.healthy else 1
@@ -74,22 +89,30 @@ def _status(args) -> int:
     if args.json:
         emit({"running": s.running, "healthy": s.healthy, "pid": s.pid, "bootstrap": s.bootstrap})
     else:
-        print(f"kafka: {'running' if s.running else 'stopped'}{', healthy' if s.healthy else ''}"
-              f"{f', pid {s.pid}' if s.pid else ''}, bootstrap {s.bootstrap}")
+        print(
+            f"kafka: {'running' if s.running else 'stopped'}{', healthy' if s.healthy else ''}"
+            f"{f', pid {s.pid}' if s.pid else ''}, bootstrap {s.bootstrap}"
+        )
     return 0 if s.healthy else 1
 
 
 def register(sub) -> None:
-    kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker or cluster (KRaft, Maven Central jars)")
+    kafka = sub.add_parser(
+        "kafka", help="start, stop or check the local Kafka broker or cluster (KRaft, Maven Central jars)"
+    )
     ops = kafka.add_subparsers(dest="op", required=True)
-    brokers_help = ("1: the single broker on ALPR_KAFKA_BOOTSTRAP (default); 3-5: the local cluster on its own ports "
-                    "from ALPR_KAFKA_CLUSTER_PORT (19092) and data in <data dir>/kafka-cluster/")
+    brokers_help = (
+        "1: the single broker on ALPR_KAFKA_BOOTSTRAP (default); 3-5: the local cluster on its own ports "
+        "from ALPR_KAFKA_CLUSTER_PORT (19092) and data in <data dir>/kafka-cluster/"
+    )
     start = ops.add_parser("start", help="fetch jars if needed, start (every node not running), wait until healthy")
     start.add_argument("--brokers", type=int, default=1, help=brokers_help)
     start.set_defaults(handler=_start)
     stop = ops.add_parser("stop", help="stop the broker (or cluster, or one --node of it) and wait until gone")
     stop.add_argument("--brokers", type=int, default=1, help=brokers_help)
-    stop.add_argument("--node", type=int, default=0, help="only this node of the cluster (a failover try: start brings it back)")
+    stop.add_argument(
+        "--node", type=int, default=0, help="only this node of the cluster (a failover try: start brings it back)"
+    )
     stop.set_defaults(handler=_stop)
     st = ops.add_parser("status", help="running/healthy; exit 1 when not healthy")
     st.add_argument("--brokers", type=int, default=1, help=brokers_help)

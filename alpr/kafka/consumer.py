@@ -1,6 +1,6 @@
 """The batch consumer every confluent-kafka service runs: process, write, flush, commit.
 
-A consumer is a pure processor plus a batch writer (STYLE.md 2-3):
+A consumer is a pure processor plus a batch writer (docs/style.md 2-3):
 
 1. take up to `max_batch` messages or whatever arrived within `max_wait_s`;
 2. `process(message)` turns each message into a value, with no I/O; a message it rejects
@@ -19,13 +19,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from alpr.kafka.config import consumer_config, producer_config
 from alpr.kafka.dlq import DeadLetters
+from alpr.kafka.messages import where
 from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, CONSUMER_LAG, MESSAGES, WRITE_FAILURES
 
 log = logging.getLogger(__name__)
@@ -135,8 +137,8 @@ class BatchConsumer(Generic[T]):
         result.written = len(values)
         offsets: dict[tuple[str, int], int] = {}
         for m in messages:
-            key = (m.topic(), m.partition())
-            offsets[key] = max(offsets.get(key, -1), m.offset() + 1)
+            topic, partition, offset = where(m)
+            offsets[(topic, partition)] = max(offsets.get((topic, partition), -1), offset + 1)
         self._commit([TopicPartition(t, p, o) for (t, p), o in offsets.items()], stop)
         result.committed = offsets
         BATCH_SIZE.labels(self.service).observe(len(messages))
@@ -154,17 +156,35 @@ class BatchConsumer(Generic[T]):
                 return
             except KafkaException as err:
                 error = err.args[0]
-                if error.code() in (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
-                                    KafkaError.UNKNOWN_MEMBER_ID, KafkaError._NO_OFFSET):
-                    log.warning("commit dropped after a rebalance; the batch will be redone",
-                                extra={"service": self.service, "error": error.str()})
+                if error.code() in (
+                    KafkaError.REBALANCE_IN_PROGRESS,
+                    KafkaError.ILLEGAL_GENERATION,
+                    KafkaError.UNKNOWN_MEMBER_ID,
+                    KafkaError._NO_OFFSET,
+                ):
+                    log.warning(
+                        "commit dropped after a rebalance; the batch will be redone",
+                        extra={"service": self.service, "error": error.str()},
+                    )
                     return
-                if error.fatal() or not (error.retriable() or error.code() in (
-                        KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
-                        KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
-                        KafkaError.REQUEST_TIMED_OUT, KafkaError._WAIT_COORD)):
+                if error.fatal() or not (
+                    error.retriable()
+                    or error.code()
+                    in (
+                        KafkaError.NOT_COORDINATOR,
+                        KafkaError.COORDINATOR_NOT_AVAILABLE,
+                        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                        KafkaError._TRANSPORT,
+                        KafkaError._TIMED_OUT,
+                        KafkaError.REQUEST_TIMED_OUT,
+                        KafkaError._WAIT_COORD,
+                    )
+                ):
                     raise
-                log.warning("commit failed; retrying", extra={"service": self.service, "error": error.str(), "backoff_s": backoff})
+                log.warning(
+                    "commit failed; retrying",
+                    extra={"service": self.service, "error": error.str(), "backoff_s": backoff},
+                )
                 if stop is not None and stop.is_set():
                     raise
                 time.sleep(backoff)  # backing off a coordinator that is coming back

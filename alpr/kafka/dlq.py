@@ -2,17 +2,18 @@
 
 The original key, value and headers are kept byte for byte, so an operator can fix the cause
 and replay; the `dlq.*` headers say why, from where and when. A counter per (service, topic)
-makes DLQ traffic alertable. Bad messages never block a partition (STYLE.md, item 4).
+makes DLQ traffic alertable. Bad messages never block a partition (docs/style.md 4).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from confluent_kafka import Message, Producer
 
 from alpr.contracts.models import utc_iso
 from alpr.contracts.registry import dlq_for
+from alpr.kafka.messages import where
 from alpr.metrics import DLQ_MESSAGES
 
 MAX_REASON = 2000
@@ -28,7 +29,7 @@ def dead_letter_headers(headers, topic: str, partition: int, offset: int, servic
         ("dlq.source_partition", str(partition).encode()),
         ("dlq.source_offset", str(offset).encode()),
         ("dlq.service", service.encode()),
-        ("dlq.at", utc_iso(datetime.now(timezone.utc)).encode()),
+        ("dlq.at", utc_iso(datetime.now(UTC)).encode()),
     ]
 
 
@@ -39,9 +40,7 @@ class DeadLetters:
         self._prefix = prefix
 
     def send(self, message: Message, reason: str) -> None:
-        headers = dead_letter_headers(message.headers(), message.topic(), message.partition(), message.offset(),
-                                      self._service, reason)
-        self._producer.produce(
-            dlq_for(message.topic(), self._prefix), key=message.key(), value=message.value(), headers=headers
-        )
+        topic, partition, offset = where(message)
+        headers = dead_letter_headers(message.headers(), topic, partition, offset, self._service, reason)
+        self._producer.produce(dlq_for(topic, self._prefix), key=message.key(), value=message.value(), headers=headers)
         DLQ_MESSAGES.labels(service=self._service, topic=message.topic()).inc()

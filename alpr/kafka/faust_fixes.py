@@ -65,8 +65,10 @@ def install() -> None:
     import faust
 
     if faust.__version__ != FAUST_VERSION:
-        raise RuntimeError(f"alpr.kafka.faust_fixes patches faust-streaming {FAUST_VERSION}, not {faust.__version__}: "
-                           "read the faust source again (see the module docstring) before changing the pin")
+        raise RuntimeError(
+            f"alpr.kafka.faust_fixes patches faust-streaming {FAUST_VERSION}, not {faust.__version__}: "
+            "read the faust source again (see the module docstring) before changing the pin"
+        )
     _install_seek_to_beginning()
     _install_seek_barrier()
     _installed = True
@@ -82,15 +84,21 @@ def _install_seek_to_beginning() -> None:
         committed = await original(self, *partitions)
         # Changelog partitions are positioned by faust's recovery itself; only stream
         # partitions without a commit (None, or 0, which aiokafka skips too) need the seek.
-        uncommitted = [tp for tp, offset in committed.items()
-                       if not (offset and offset > 0) and not tp.topic.endswith("-changelog")]
+        uncommitted = [
+            tp
+            for tp, offset in committed.items()
+            if not (offset and offset > 0) and not tp.topic.endswith("-changelog")
+        ]
         if uncommitted:
-            log.info("no committed offset: reading from the earliest offset",
-                     extra={"partitions": [f"{tp.topic}[{tp.partition}]" for tp in uncommitted]})
+            log.info(
+                "no committed offset: reading from the earliest offset",
+                extra={"partitions": [f"{tp.topic}[{tp.partition}]" for tp in uncommitted]},
+            )
             await self.seek_to_beginning(*uncommitted)
         return committed
 
-    seek_to_committed.__wrapped__ = original
+    # Patching the library's methods is what this module is for; mypy is told so per line.
+    seek_to_committed.__wrapped__ = original  # type: ignore[attr-defined]
     AIOKafkaConsumer.seek_to_committed = seek_to_committed
 
 
@@ -140,10 +148,10 @@ def _install_seek_barrier() -> None:
         _between_batches(self).clear()
         return records, active
 
-    perform_seek_after_the_batch.__wrapped__ = perform_seek
-    wait_next_records_marking_batches.__wrapped__ = wait_next_records
-    Consumer.perform_seek = perform_seek_after_the_batch
-    Consumer._wait_next_records = wait_next_records_marking_batches
+    perform_seek_after_the_batch.__wrapped__ = perform_seek  # type: ignore[attr-defined]
+    wait_next_records_marking_batches.__wrapped__ = wait_next_records  # type: ignore[attr-defined]
+    Consumer.perform_seek = perform_seek_after_the_batch  # type: ignore[method-assign]
+    Consumer._wait_next_records = wait_next_records_marking_batches  # type: ignore[method-assign]
 
 
 def _between_batches(consumer: Any) -> asyncio.Event:
@@ -159,8 +167,12 @@ async def _drain_loop_between_batches(consumer: Any) -> None:
     recovers nothing and starts it after the seek, recovery.py:476-480 and :662; or cancelled
     by a stop or rebalance)."""
     task = getattr(consumer, "_alpr_drain_task", None)
-    if not getattr(consumer, "_alpr_delivering", False) or task is None or task.done() \
-            or task is asyncio.current_task():
+    if (
+        not getattr(consumer, "_alpr_delivering", False)
+        or task is None
+        or task.done()
+        or task is asyncio.current_task()
+    ):
         return
     between = asyncio.ensure_future(_between_batches(consumer).wait())
     try:
@@ -196,8 +208,15 @@ class Continuity:
             if expected is not None and offset > expected:
                 self.jumps += 1
                 OFFSET_JUMPS.labels(self.service, tp.topic).inc()
-                log.error("stream skipped offsets: messages were not processed",
-                          extra={"service": self.service, "topic": tp.topic, "partition": tp.partition,
-                                 "expected_offset": expected, "offset": offset})
+                log.error(
+                    "stream skipped offsets: messages were not processed",
+                    extra={
+                        "service": self.service,
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "expected_offset": expected,
+                        "offset": offset,
+                    },
+                )
             if expected is None or offset >= expected:
                 self.next[tp] = offset + 1

@@ -35,6 +35,8 @@ def faust_data_dir(data_dir: Path, app_id: str) -> Path:
     path = Path(data_dir).resolve() / "faust" / app_id
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
 MAX_BACKOFF_S = 10.0
 ACK_TIMEOUT_S = 30.0
 
@@ -57,8 +59,13 @@ async def save_state(table: Any, changes: Iterable[tuple[int, Any, Any]]) -> Non
         except asyncio.CancelledError:
             raise
         except Exception as err:
-            log.warning("state changelog write failed; retrying",
-                        extra={"table": getattr(table, "name", "?"), "error": f"{type(err).__name__}: {err}",
-                               "backoff_s": backoff})
+            log.warning(
+                "state changelog write failed; retrying",
+                extra={
+                    "table": getattr(table, "name", "?"),
+                    "error": f"{type(err).__name__}: {err}",
+                    "backoff_s": backoff,
+                },
+            )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)

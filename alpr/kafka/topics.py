@@ -89,9 +89,7 @@ def _wait(futures: dict, what: str) -> None:
             raise BrokerError(f"{what} {key}: {err.args[0].str()}") from None
 
 
-def apply_topics(
-    bootstrap: str, contracts: dict[str, TopicContract] | None = None, prefix: str = ""
-) -> TopicChanges:
+def apply_topics(bootstrap: str, contracts: dict[str, TopicContract] | None = None, prefix: str = "") -> TopicChanges:
     """Bring the broker in line with `contracts` (the registry by default).
 
     `prefix` lets tests apply the registry under fresh names on a shared broker.
@@ -120,8 +118,10 @@ def apply_topics(
         have_factor = min((len(p.replicas) for p in existing.partitions.values()), default=factor)
         if have_factor < factor:
             change.action = "conflict"
-            change.details.append(f"has {have_factor} replicas, the cluster can hold {factor}; adding replicas is a "
-                                  "partition reassignment (kafka-reassign-partitions), which apply does not start")
+            change.details.append(
+                f"has {have_factor} replicas, the cluster can hold {factor}; adding replicas is a "
+                "partition reassignment (kafka-reassign-partitions), which apply does not start"
+            )
         have = len(existing.partitions)
         if have < c.partitions:
             _wait(admin.create_partitions([NewPartitions(name, c.partitions)]), "partitions of")
@@ -135,7 +135,12 @@ def apply_topics(
         diffs = {k: v for k, v in wanted.items() if current[k].value != v}
         if diffs:
             entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in diffs.items()]
-            _wait(admin.incremental_alter_configs([ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)]), "config of")
+            _wait(
+                admin.incremental_alter_configs(
+                    [ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)]
+                ),
+                "config of",
+            )
             change.details.extend(f"{k}={v}" for k, v in diffs.items())
         if change.details and change.action == "unchanged":
             change.action = "updated"

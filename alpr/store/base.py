@@ -6,8 +6,9 @@ filter value is never spliced into SQL text: plates with quotes are just strings
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from alpr.errors import StoreError
 
@@ -36,7 +37,7 @@ class LazyStore:
     process, and chDB serves one data directory per process, so an app must not open its store
     before a request needs it."""
 
-    def __init__(self, database: str, opener: "Callable[[], Store]", cluster: str | None = None) -> None:
+    def __init__(self, database: str, opener: Callable[[], Store], cluster: str | None = None) -> None:
         self.database = database
         self.cluster = cluster
         self._opener = opener

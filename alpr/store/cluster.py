@@ -68,8 +68,8 @@ def cluster_statements(statement: str, cluster: str | None) -> list[str]:
 def _create(statement: str, m: re.Match, cluster: str) -> list[str]:
     db, table = m.group("db"), m.group("table")
     columns_end = _closing_paren(statement, m.end() - 1)
-    columns = statement[m.end() - 1:columns_end + 1]
-    tail = statement[columns_end + 1:]
+    columns = statement[m.end() - 1 : columns_end + 1]
+    tail = statement[columns_end + 1 :]
     engine = _ENGINE.search(tail)
     if engine is None:
         raise ValueError(f"{db}.{table}: only MergeTree-family tables have a cluster form")
@@ -80,20 +80,24 @@ def _create(statement: str, m: re.Match, cluster: str) -> list[str]:
     if engine.group("args") and engine.group("args").strip():
         args.append(engine.group("args").strip())
     replicated = f"ENGINE = Replicated{engine.group('engine')}({', '.join(args)})"
-    tail = tail[:engine.start()] + replicated + tail[engine.end():]
+    tail = tail[: engine.start()] + replicated + tail[engine.end() :]
     on = f"ON CLUSTER {quote(cluster)}"
     stored = f"CREATE TABLE IF NOT EXISTS {db}.{local} {on}\n{columns}{tail}"
     if every_node:
         return [stored]
     key = _sorting_key(tail)
-    distributed = (f"CREATE TABLE IF NOT EXISTS {db}.{table} {on} AS {db}.{local}\n"
-                   f"ENGINE = Distributed({quote(cluster)}, '{db}', '{local}', cityHash64({key}))")
+    distributed = (
+        f"CREATE TABLE IF NOT EXISTS {db}.{table} {on} AS {db}.{local}\n"
+        f"ENGINE = Distributed({quote(cluster)}, '{db}', '{local}', cityHash64({key}))"
+    )
     return [stored, distributed]
 
 
 def _sorting_key(tail: str) -> str:
     """The ORDER BY expression, without its outer parentheses: the shard key hashes all of it."""
-    m = re.search(r"\bORDER BY\s+(.+?)\s*(?:\bPRIMARY KEY\b|\bSAMPLE BY\b|\bTTL\b|\bSETTINGS\b|\bCOMMENT\b|$)", tail, re.S)
+    m = re.search(
+        r"\bORDER BY\s+(.+?)\s*(?:\bPRIMARY KEY\b|\bSAMPLE BY\b|\bTTL\b|\bSETTINGS\b|\bCOMMENT\b|$)", tail, re.S
+    )
     if m is None:
         raise ValueError("a sharded table needs an ORDER BY to shard by")
     key = m.group(1).strip()

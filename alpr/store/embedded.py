@@ -11,9 +11,10 @@ import fcntl
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from alpr.errors import StoreError
 from alpr.store.rows import to_json_each_row
@@ -32,7 +33,7 @@ def _param_text(value: Any) -> str:
     formats them itself); arrays become ['a','b'], times 'YYYY-MM-DD hh:mm:ss.fff' in UTC."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat(sep=" ", timespec="milliseconds")
     if isinstance(value, (list, tuple, set, frozenset)):
         return "[" + ",".join(_quote(v) for v in value) + "]"
@@ -45,7 +46,7 @@ class _Engine:
     """The process's one chDB engine: chDB serves a single data directory per process, so
     every ChdbStore of the process shares it (one lock, one session, a reference count)."""
 
-    current: "_Engine | None" = None
+    current: _Engine | None = None
     guard = threading.Lock()
 
     def __init__(self, path: Path) -> None:
@@ -62,7 +63,7 @@ class _Engine:
             raise StoreError(f"cannot open chDB at {path}: {err}") from err
 
     @classmethod
-    def acquire(cls, path: Path) -> "_Engine":
+    def acquire(cls, path: Path) -> _Engine:
         with cls.guard:
             if cls.current is None:
                 cls.current = _Engine(path)

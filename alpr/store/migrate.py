@@ -102,7 +102,9 @@ def set_retention(store: Store, table: str, time_column: str, days: int, where: 
         raise StoreError(f"retention of {table} must be at least one day, got {days}")
     condition = f" WHERE {where}" if where else ""
     target = stored_table(store.database, table, getattr(store, "cluster", None))
-    store.command(f"ALTER TABLE {target} MODIFY TTL toDateTime({time_column}) + INTERVAL {int(days)} DAY DELETE{condition}")
+    store.command(
+        f"ALTER TABLE {target} MODIFY TTL toDateTime({time_column}) + INTERVAL {int(days)} DAY DELETE{condition}"
+    )
 
 
 def migrate_service(service: str, store, settings) -> list[str]:

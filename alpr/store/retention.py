@@ -55,10 +55,19 @@ def retention_report(store: Store, grace_days: int = 1) -> list[TableRetention]:
             f"FROM {store.database}.{table}"
         )[0]
         rows = int(r["n_rows"])
-        report.append(TableRetention(
-            store.database, table, col, rows, r["oldest"] if rows else None,
-            int(r["n_past"]), int(r["n_held"]), int(r["n_overdue"]), int(r["n_late"]) == 0,
-        ))
+        report.append(
+            TableRetention(
+                store.database,
+                table,
+                col,
+                rows,
+                r["oldest"] if rows else None,
+                int(r["n_past"]),
+                int(r["n_held"]),
+                int(r["n_overdue"]),
+                int(r["n_late"]) == 0,
+            )
+        )
     return report
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any
 from uuid import UUID
 
 
@@ -13,8 +14,8 @@ def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         # ClickHouse parses 'YYYY-MM-DD hh:mm:ss.fff' in the column's time zone (UTC here);
         # naive datetimes are taken as UTC, aware ones converted.
-        if value.tzinfo is not None and value.tzinfo is not timezone.utc:
-            value = value.astimezone(timezone.utc)
+        if value.tzinfo is not None and value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
         return value.replace(tzinfo=None).isoformat(sep=" ", timespec="milliseconds")
     if isinstance(value, date):
         return value.isoformat()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 from alpr.errors import StoreError
 from alpr.store.rows import to_json_each_row
-
 
 # clickhouse-connect logs a generic line before raising; our error says more, once.
 logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
@@ -67,7 +67,9 @@ class ClickHouseServerStore:
             return 0
         try:
             self._client.raw_insert(
-                f"{self.database}.{table}", insert_block=to_json_each_row(rows).encode(), fmt="JSONEachRow",
+                f"{self.database}.{table}",
+                insert_block=to_json_each_row(rows).encode(),
+                fmt="JSONEachRow",
                 settings=self._insert_settings,
             )
         except self._error as err:

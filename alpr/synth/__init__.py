@@ -17,7 +17,19 @@ from alpr.synth.plate import STYLES, PlateStyle, random_plate_text, random_style
 from alpr.synth.scene import CLEAN, HARD, TRAIN, Conditions, PlateLabel, Scene, render_scene
 
 __all__ = [
-    "CLEAN", "HARD", "STYLES", "TRAIN", "Conditions", "PlateLabel", "PlateStyle", "Scene", "random_plate_text",
-    "random_style", "render_plate", "render_scene", "write_crops_dataset", "write_detection_dataset",
+    "CLEAN",
+    "HARD",
+    "STYLES",
+    "TRAIN",
+    "Conditions",
+    "PlateLabel",
+    "PlateStyle",
+    "Scene",
+    "random_plate_text",
+    "random_style",
+    "render_plate",
+    "render_scene",
+    "write_crops_dataset",
+    "write_detection_dataset",
     "write_openalpr_testset",
 ]

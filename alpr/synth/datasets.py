@@ -54,8 +54,9 @@ def _detection_item(job: tuple[str, int, int]) -> None:
             f.write(f"0 {(x + bw / 2) / w:.6f} {(y + bh / 2) / h:.6f} {bw / w:.6f} {bh / h:.6f}\n")
 
 
-def write_detection_dataset(out_dir: str, n: int, seed: int, workers: int = 1,
-                            progress: Callable[[int, int], None] | None = None) -> str:
+def write_detection_dataset(
+    out_dir: str, n: int, seed: int, workers: int = 1, progress: Callable[[int, int], None] | None = None
+) -> str:
     """Write `n` labelled frames as a YOLO split: `out_dir/images/*.jpg`, `out_dir/labels/*.txt`.
 
     Class 0 is `plate`; boxes are normalized centre/size. Returns `out_dir`.
@@ -66,8 +67,9 @@ def write_detection_dataset(out_dir: str, n: int, seed: int, workers: int = 1,
     return out_dir
 
 
-def plate_crop(seed: int, index: int, conditions: Conditions = TRAIN,
-               pad: tuple[float, float] = (-0.03, 0.12)) -> tuple[np.ndarray, str]:
+def plate_crop(
+    seed: int, index: int, conditions: Conditions = TRAIN, pad: tuple[float, float] = (-0.03, 0.12)
+) -> tuple[np.ndarray, str]:
     """One reader training sample: a plate cut from a small rendered frame, and its text.
 
     The cut is the true box grown or shrunk on each side by a fraction drawn from `pad`,
@@ -93,7 +95,7 @@ def crop_box(image: np.ndarray, box: tuple[int, int, int, int], pad: np.ndarray 
     x1 = int(min(W, np.ceil(x + w + p[1] * w)))
     y0 = int(max(0, np.floor(y - p[2] * h)))
     y1 = int(min(H, np.ceil(y + h + p[3] * h)))
-    return image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+    return image[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
 
 
 def _crop_item(job: tuple[str, int, int]) -> tuple[str, str]:
@@ -104,8 +106,9 @@ def _crop_item(job: tuple[str, int, int]) -> tuple[str, str]:
     return rel, text
 
 
-def write_crops_dataset(out_dir: str, n: int, seed: int, workers: int = 1,
-                        progress: Callable[[int, int], None] | None = None) -> str:
+def write_crops_dataset(
+    out_dir: str, n: int, seed: int, workers: int = 1, progress: Callable[[int, int], None] | None = None
+) -> str:
     """Write `n` plate crops and `out_dir/labels.csv` (image_path,plate_text; paths relative).
 
     Returns the CSV path.
@@ -132,8 +135,9 @@ def _testset_item(job: tuple[str, int, int]) -> None:
             f.write(f"{name}\t{x}\t{y}\t{w}\t{h}\t{p.text}\n")
 
 
-def write_openalpr_testset(out_dir: str, n: int, seed: int, workers: int = 1,
-                           progress: Callable[[int, int], None] | None = None) -> str:
+def write_openalpr_testset(
+    out_dir: str, n: int, seed: int, workers: int = 1, progress: Callable[[int, int], None] | None = None
+) -> str:
     """Write a held-out set of 1280x720 frames under the `HARD` conditions, openalpr style.
 
     Per image `NNNNN.jpg` a `NNNNN.txt` with one line per plate:

@@ -14,7 +14,12 @@ from PIL import ImageFont
 # Families a plate maker would plausibly use: bold sans for embossed characters, mono for
 # paper tags, serif/italic for the state-name banners.
 PLATE_FONTS = ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSans.ttf")
-BANNER_FONTS = ("DejaVuSerif-BoldItalic.ttf", "DejaVuSans-BoldOblique.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSans-Bold.ttf")
+BANNER_FONTS = (
+    "DejaVuSerif-BoldItalic.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSans-Bold.ttf",
+)
 SMALL_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf")
 
 

@@ -50,57 +50,257 @@ class PlateStyle:
 
 
 STYLES: tuple[PlateStyle, ...] = (
-    PlateStyle("California", "California", "DMV.CA.GOV", (246, 246, 246), (20, 30, 110), (200, 20, 30),
-               formats=("us-7-california",), border=(20, 30, 110)),
-    PlateStyle("Texas", "TEXAS", "THE LONE STAR STATE", (250, 250, 250), (15, 15, 15), (15, 15, 15),
-               background2=(225, 225, 235), formats=("us-7-letters-first",), separator="-", graphic="mountains"),
-    PlateStyle("New York", "NEW YORK", "EXCELSIOR", (245, 242, 232), (20, 40, 100), (20, 40, 100),
-               background2=(250, 200, 90), formats=("us-7-letters-first",), separator="-", graphic="sun"),
-    PlateStyle("Florida", "FLORIDA", "Sunshine State", (248, 248, 248), (20, 90, 60), (20, 90, 60),
-               formats=("us-6-letters-first", "us-7-letters-first"), separator=" ", graphic="sun"),
-    PlateStyle("Illinois", "Illinois", "Land of Lincoln", (245, 245, 245), (160, 20, 30), (20, 30, 90),
-               background2=(210, 225, 240), formats=("us-7-two-letters", "us-6-letters-first"), separator=" "),
-    PlateStyle("Arizona", "ARIZONA", "Grand Canyon State", (240, 225, 190), (40, 70, 50), (120, 40, 30),
-               background2=(210, 130, 80), formats=("us-7-letters-first", "us-6-letters-first"), graphic="mountains"),
-    PlateStyle("Nevada", "NEVADA", "Home Means Nevada", (230, 238, 250), (25, 45, 120), (25, 45, 120),
-               background2=(190, 210, 240), formats=("us-6-digits-first", "us-7-letters-first"), graphic="mountains"),
-    PlateStyle("Washington", "Washington", "EVERGREEN STATE", (245, 245, 250), (30, 40, 140), (30, 40, 140),
-               formats=("us-7-letters-first",), graphic="mountains", border=(30, 40, 140)),
-    PlateStyle("Oregon", "OREGON", "", (240, 245, 240), (30, 60, 30), (30, 60, 30),
-               background2=(150, 190, 160), formats=("us-6-digits-first", "us-6-letters-first"), graphic="mountains"),
-    PlateStyle("Pennsylvania", "PENNSYLVANIA", "visitPA.com", (245, 245, 240), (20, 30, 110), (20, 30, 110),
-               background2=(240, 215, 120), formats=("us-7-letters-first",), separator="-"),
-    PlateStyle("New Jersey", "NEW JERSEY", "Garden State", (245, 220, 120), (20, 20, 20), (20, 20, 20),
-               background2=(250, 240, 190), formats=("us-6-letters-first", "us-7-letters-first"), separator=" "),
-    PlateStyle("Georgia", "GEORGIA", "Peach State", (250, 250, 250), (10, 10, 10), (10, 10, 10),
-               formats=("us-7-letters-first",), separator=" ", graphic="sun", font="DejaVuSerif-Bold.ttf"),
-    PlateStyle("Ohio", "OHIO", "Birthplace of Aviation", (245, 245, 245), (15, 15, 60), (150, 20, 30),
-               background2=(200, 220, 240), formats=("us-7-letters-first",), graphic="waves"),
-    PlateStyle("Colorado", "COLORADO", "", (40, 110, 60), (245, 245, 245), (245, 245, 245),
-               background2=(30, 80, 45), formats=("us-6-digits-first", "us-7-letters-first"), separator="-",
-               graphic="mountains"),
-    PlateStyle("Michigan", "MICHIGAN", "Great Lakes State", (20, 20, 25), (240, 240, 240), (240, 240, 240),
-               formats=("us-7-letters-first", "us-6-letters-first"), separator=" "),
+    PlateStyle(
+        "California",
+        "California",
+        "DMV.CA.GOV",
+        (246, 246, 246),
+        (20, 30, 110),
+        (200, 20, 30),
+        formats=("us-7-california",),
+        border=(20, 30, 110),
+    ),
+    PlateStyle(
+        "Texas",
+        "TEXAS",
+        "THE LONE STAR STATE",
+        (250, 250, 250),
+        (15, 15, 15),
+        (15, 15, 15),
+        background2=(225, 225, 235),
+        formats=("us-7-letters-first",),
+        separator="-",
+        graphic="mountains",
+    ),
+    PlateStyle(
+        "New York",
+        "NEW YORK",
+        "EXCELSIOR",
+        (245, 242, 232),
+        (20, 40, 100),
+        (20, 40, 100),
+        background2=(250, 200, 90),
+        formats=("us-7-letters-first",),
+        separator="-",
+        graphic="sun",
+    ),
+    PlateStyle(
+        "Florida",
+        "FLORIDA",
+        "Sunshine State",
+        (248, 248, 248),
+        (20, 90, 60),
+        (20, 90, 60),
+        formats=("us-6-letters-first", "us-7-letters-first"),
+        separator=" ",
+        graphic="sun",
+    ),
+    PlateStyle(
+        "Illinois",
+        "Illinois",
+        "Land of Lincoln",
+        (245, 245, 245),
+        (160, 20, 30),
+        (20, 30, 90),
+        background2=(210, 225, 240),
+        formats=("us-7-two-letters", "us-6-letters-first"),
+        separator=" ",
+    ),
+    PlateStyle(
+        "Arizona",
+        "ARIZONA",
+        "Grand Canyon State",
+        (240, 225, 190),
+        (40, 70, 50),
+        (120, 40, 30),
+        background2=(210, 130, 80),
+        formats=("us-7-letters-first", "us-6-letters-first"),
+        graphic="mountains",
+    ),
+    PlateStyle(
+        "Nevada",
+        "NEVADA",
+        "Home Means Nevada",
+        (230, 238, 250),
+        (25, 45, 120),
+        (25, 45, 120),
+        background2=(190, 210, 240),
+        formats=("us-6-digits-first", "us-7-letters-first"),
+        graphic="mountains",
+    ),
+    PlateStyle(
+        "Washington",
+        "Washington",
+        "EVERGREEN STATE",
+        (245, 245, 250),
+        (30, 40, 140),
+        (30, 40, 140),
+        formats=("us-7-letters-first",),
+        graphic="mountains",
+        border=(30, 40, 140),
+    ),
+    PlateStyle(
+        "Oregon",
+        "OREGON",
+        "",
+        (240, 245, 240),
+        (30, 60, 30),
+        (30, 60, 30),
+        background2=(150, 190, 160),
+        formats=("us-6-digits-first", "us-6-letters-first"),
+        graphic="mountains",
+    ),
+    PlateStyle(
+        "Pennsylvania",
+        "PENNSYLVANIA",
+        "visitPA.com",
+        (245, 245, 240),
+        (20, 30, 110),
+        (20, 30, 110),
+        background2=(240, 215, 120),
+        formats=("us-7-letters-first",),
+        separator="-",
+    ),
+    PlateStyle(
+        "New Jersey",
+        "NEW JERSEY",
+        "Garden State",
+        (245, 220, 120),
+        (20, 20, 20),
+        (20, 20, 20),
+        background2=(250, 240, 190),
+        formats=("us-6-letters-first", "us-7-letters-first"),
+        separator=" ",
+    ),
+    PlateStyle(
+        "Georgia",
+        "GEORGIA",
+        "Peach State",
+        (250, 250, 250),
+        (10, 10, 10),
+        (10, 10, 10),
+        formats=("us-7-letters-first",),
+        separator=" ",
+        graphic="sun",
+        font="DejaVuSerif-Bold.ttf",
+    ),
+    PlateStyle(
+        "Ohio",
+        "OHIO",
+        "Birthplace of Aviation",
+        (245, 245, 245),
+        (15, 15, 60),
+        (150, 20, 30),
+        background2=(200, 220, 240),
+        formats=("us-7-letters-first",),
+        graphic="waves",
+    ),
+    PlateStyle(
+        "Colorado",
+        "COLORADO",
+        "",
+        (40, 110, 60),
+        (245, 245, 245),
+        (245, 245, 245),
+        background2=(30, 80, 45),
+        formats=("us-6-digits-first", "us-7-letters-first"),
+        separator="-",
+        graphic="mountains",
+    ),
+    PlateStyle(
+        "Michigan",
+        "MICHIGAN",
+        "Great Lakes State",
+        (20, 20, 25),
+        (240, 240, 240),
+        (240, 240, 240),
+        formats=("us-7-letters-first", "us-6-letters-first"),
+        separator=" ",
+    ),
     # South American layouts: the real reader data (plates-ar-ocr) is Argentine.
-    PlateStyle("Argentina Mercosur", "REPUBLICA ARGENTINA", "", (245, 245, 245), (15, 15, 15), (245, 245, 245),
-               formats=("ar-mercosur",), separator=" ", border=(15, 15, 15), graphic="band", stickers=False),
-    PlateStyle("Argentina", "ARGENTINA", "", (20, 20, 22), (240, 240, 240), (240, 240, 240),
-               formats=("us-6-letters-first",), separator=" ", border=(240, 240, 240), stickers=False),
-    PlateStyle("Dealer", "CALIFORNIA", "DEALER", (250, 250, 250), (170, 20, 30), (20, 30, 110),
-               formats=("us-dealer",), border=(170, 20, 30), stickers=False),
-    PlateStyle("Temporary", "TEMPORARY", "EXPIRES 12/31", (252, 252, 245), (10, 10, 10), (10, 10, 10),
-               formats=("us-temporary",), font="DejaVuSansMono-Bold.ttf", stickers=False),
+    PlateStyle(
+        "Argentina Mercosur",
+        "REPUBLICA ARGENTINA",
+        "",
+        (245, 245, 245),
+        (15, 15, 15),
+        (245, 245, 245),
+        formats=("ar-mercosur",),
+        separator=" ",
+        border=(15, 15, 15),
+        graphic="band",
+        stickers=False,
+    ),
+    PlateStyle(
+        "Argentina",
+        "ARGENTINA",
+        "",
+        (20, 20, 22),
+        (240, 240, 240),
+        (240, 240, 240),
+        formats=("us-6-letters-first",),
+        separator=" ",
+        border=(240, 240, 240),
+        stickers=False,
+    ),
+    PlateStyle(
+        "Dealer",
+        "CALIFORNIA",
+        "DEALER",
+        (250, 250, 250),
+        (170, 20, 30),
+        (20, 30, 110),
+        formats=("us-dealer",),
+        border=(170, 20, 30),
+        stickers=False,
+    ),
+    PlateStyle(
+        "Temporary",
+        "TEMPORARY",
+        "EXPIRES 12/31",
+        (252, 252, 245),
+        (10, 10, 10),
+        (10, 10, 10),
+        formats=("us-temporary",),
+        font="DejaVuSansMono-Bold.ttf",
+        stickers=False,
+    ),
 )
 
 STYLE_BY_STATE: dict[str, PlateStyle] = {s.state: s for s in STYLES}
 
 # Vanity stems; random suffixes and letter-only strings keep the set open.
-_VANITY_WORDS = ("GO", "LUV", "SURF", "CAT", "DOG", "ZOOM", "FAST", "MOM", "DAD", "KING", "JOY", "SKY",
-                 "RUN", "WAVE", "JAZZ", "BEE", "OWL", "FOX", "HAPPY", "TACO", "ROCK", "XRAY", "VW", "EV")
+_VANITY_WORDS = (
+    "GO",
+    "LUV",
+    "SURF",
+    "CAT",
+    "DOG",
+    "ZOOM",
+    "FAST",
+    "MOM",
+    "DAD",
+    "KING",
+    "JOY",
+    "SKY",
+    "RUN",
+    "WAVE",
+    "JAZZ",
+    "BEE",
+    "OWL",
+    "FOX",
+    "HAPPY",
+    "TACO",
+    "ROCK",
+    "XRAY",
+    "VW",
+    "EV",
+)
 
 
-def random_plate_text(style: PlateStyle, rng: np.random.Generator, vanity_p: float = 0.12,
-                      letter_o: bool = False) -> str:
+def random_plate_text(
+    style: PlateStyle, rng: np.random.Generator, vanity_p: float = 0.12, letter_o: bool = False
+) -> str:
     """A plate number that the style could carry (normalized, no separators). `letter_o`: the
     generator's old convention (O drawn like any letter), kept for the committed weights' data."""
     letters = LETTERS if letter_o else TEXT_LETTERS
@@ -113,8 +313,11 @@ def random_plate_text(style: PlateStyle, rng: np.random.Generator, vanity_p: flo
                 return text
     pattern = PATTERNS[style.formats[int(rng.integers(len(style.formats)))]]
     return "".join(
-        letters[int(rng.integers(len(letters)))] if slot == "A" else DIGITS[int(rng.integers(10))]
-        if slot == "9" else slot
+        letters[int(rng.integers(len(letters)))]
+        if slot == "A"
+        else DIGITS[int(rng.integers(10))]
+        if slot == "9"
+        else slot
         for slot in pattern
     )
 
@@ -134,7 +337,8 @@ def random_style(rng: np.random.Generator) -> PlateStyle:
     style = STYLES[int(rng.integers(len(STYLES)))]
 
     def jitter(color: RGB) -> RGB:
-        return tuple(int(np.clip(v + rng.integers(-12, 13), 0, 255)) for v in color)
+        r, g, b = (int(np.clip(v + rng.integers(-12, 13), 0, 255)) for v in color)
+        return r, g, b
 
     return replace(style, background=jitter(style.background), text_color=jitter(style.text_color))
 
@@ -151,8 +355,9 @@ def display_text(text: str, style: PlateStyle) -> str:
     return text[:split] + style.separator + text[split:]
 
 
-def render_plate(text: str, style: PlateStyle, rng: np.random.Generator, *, frame_p: float = 0.35,
-                 dirt: float = 0.0) -> np.ndarray:
+def render_plate(
+    text: str, style: PlateStyle, rng: np.random.Generator, *, frame_p: float = 0.35, dirt: float = 0.0
+) -> np.ndarray:
     """Draw `text` on a plate of `style`; returns a PLATE_H x PLATE_W BGR uint8 image.
 
     `rng` picks the small variations (offsets, stickers, a dealer frame with probability
@@ -165,11 +370,18 @@ def render_plate(text: str, style: PlateStyle, rng: np.random.Generator, *, fram
         draw.rounded_rectangle((4, 4, PLATE_W - 5, PLATE_H - 5), radius=12, outline=style.border, width=4)
 
     banner_font = BANNER_FONTS[int(rng.integers(len(BANNER_FONTS)))]
-    _draw_fit(draw, style.banner, font(banner_font, 34), style.banner_color, center=(PLATE_W / 2, 26),
-              max_w=PLATE_W * 0.6)
+    _draw_fit(
+        draw, style.banner, font(banner_font, 34), style.banner_color, center=(PLATE_W / 2, 26), max_w=PLATE_W * 0.6
+    )
     if style.slogan:
-        _draw_fit(draw, style.slogan, font(SMALL_FONTS[int(rng.integers(len(SMALL_FONTS)))], 20),
-                  style.banner_color, center=(PLATE_W / 2, PLATE_H - 20), max_w=PLATE_W * 0.7)
+        _draw_fit(
+            draw,
+            style.slogan,
+            font(SMALL_FONTS[int(rng.integers(len(SMALL_FONTS)))], 20),
+            style.banner_color,
+            center=(PLATE_W / 2, PLATE_H - 20),
+            max_w=PLATE_W * 0.7,
+        )
     if style.stickers:
         _stickers(draw, rng)
     for x in (PLATE_W * 0.22, PLATE_W * 0.78):  # bolt holes
@@ -209,13 +421,18 @@ def _background(style: PlateStyle, rng: np.random.Generator) -> np.ndarray:
         img[: int(PLATE_H * 0.26)] = (20, 50, 150)
     elif style.graphic == "sun":
         cx = int(PLATE_W * rng.uniform(0.3, 0.7))
-        cv2.circle(img, (cx, int(PLATE_H * 0.55)), int(PLATE_H * 0.3), tuple(float(v) for v in (top * 0.6 + np.array([255, 200, 120]) * 0.4)), -1)
+        cv2.circle(
+            img,
+            (cx, int(PLATE_H * 0.55)),
+            int(PLATE_H * 0.3),
+            tuple(float(v) for v in (top * 0.6 + np.array([255, 200, 120]) * 0.4)),
+            -1,
+        )
         img = cv2.GaussianBlur(img, (0, 0), 3)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _draw_fit(draw: ImageDraw.ImageDraw, text: str, fnt, color: RGB, center: tuple[float, float],
-              max_w: float) -> None:
+def _draw_fit(draw: ImageDraw.ImageDraw, text: str, fnt, color: RGB, center: tuple[float, float], max_w: float) -> None:
     left, top, right, bottom = draw.textbbox((0, 0), text, font=fnt)
     if right - left > max_w:
         fnt = fnt.font_variant(size=max(8, int(fnt.size * max_w / (right - left))))
@@ -233,7 +450,7 @@ def _characters(img: np.ndarray, text: str, style: PlateStyle, rng: np.random.Ge
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
         return
-    mask = mask[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     th = int(PLATE_H * rng.uniform(0.40, 0.50))
     tw = int(mask.shape[1] * th / mask.shape[0] * rng.uniform(0.72, 0.95))
     tw = min(tw, int(PLATE_W * rng.uniform(0.80, 0.90)))
@@ -241,13 +458,13 @@ def _characters(img: np.ndarray, text: str, style: PlateStyle, rng: np.random.Ge
     x0 = int((PLATE_W - tw) / 2 + rng.integers(-6, 7))
     y0 = int(PLATE_H * 0.52 - th / 2 + rng.integers(-5, 6))
     x0, y0 = max(0, min(x0, PLATE_W - tw)), max(0, min(y0, PLATE_H - th))
-    region = img[y0: y0 + th, x0: x0 + tw].astype(np.float32)
+    region: np.ndarray = img[y0 : y0 + th, x0 : x0 + tw].astype(np.float32)
     color = np.array(style.text_color, np.float32)
     if rng.random() < 0.5:  # embossed characters catch light on one edge
         shadow = np.roll(mask, (2, 2), axis=(0, 1)) * 0.5
         region = region * (1 - shadow[..., None]) + (color * 0.4) * shadow[..., None]
     region = region * (1 - mask[..., None]) + color * mask[..., None]
-    img[y0: y0 + th, x0: x0 + tw] = np.clip(region, 0, 255).astype(np.uint8)
+    img[y0 : y0 + th, x0 : x0 + tw] = np.clip(region, 0, 255).astype(np.uint8)
 
 
 def _stickers(draw: ImageDraw.ImageDraw, rng: np.random.Generator) -> None:
@@ -267,13 +484,19 @@ def _frame(img: np.ndarray, rng: np.random.Generator) -> None:
     t = int(rng.integers(5, 11))
     bottom = int(rng.integers(16, 30))
     cv2.rectangle(img, (0, 0), (PLATE_W - 1, PLATE_H - 1), color, t)
-    img[PLATE_H - bottom:, :] = color
+    img[PLATE_H - bottom :, :] = color
     label = ("AUTO MALL", "HONDA OF TOWN", "FORD", "TOYOTA CENTER", "I'D RATHER BE FISHING")[int(rng.integers(5))]
     pil = Image.fromarray(img)
     d = ImageDraw.Draw(pil)
     ink = (235, 235, 235) if sum(color) < 300 else (20, 20, 20)
-    _draw_fit(d, label, font("DejaVuSans-Bold.ttf", bottom - 6), ink, center=(PLATE_W / 2, PLATE_H - bottom / 2),
-              max_w=PLATE_W * 0.8)
+    _draw_fit(
+        d,
+        label,
+        font("DejaVuSans-Bold.ttf", bottom - 6),
+        ink,
+        center=(PLATE_W / 2, PLATE_H - bottom / 2),
+        max_w=PLATE_W * 0.8,
+    )
     img[:] = np.asarray(pil)
 
 

@@ -73,18 +73,47 @@ class Conditions:
 TRAIN = Conditions(letter_o=True)
 # No camera effects at all (no blur, noise, JPEG, night, glare, dirt, occluders): for
 # label checks, recognition smoke tests and clean demo footage.
-CLEAN = Conditions(motion_blur_p=0, focus_blur_p=0, noise_sigma=(0, 0), jpeg_quality=(0, 0), night_p=0, ir_p=0,
-                   glare_p=0, dirt_p=0, occlusion_p=0)
+CLEAN = Conditions(
+    motion_blur_p=0,
+    focus_blur_p=0,
+    noise_sigma=(0, 0),
+    jpeg_quality=(0, 0),
+    night_p=0,
+    ir_p=0,
+    glare_p=0,
+    dirt_p=0,
+    occlusion_p=0,
+)
 HARD = Conditions(
-    plate_width=(60, 300), max_rotation_deg=15.0, max_perspective=0.24, motion_blur_px=(0.0, 6.0),
-    motion_blur_p=0.45, focus_blur_sigma=(0.0, 1.5), focus_blur_p=0.45, noise_sigma=(2.0, 9.0),
-    jpeg_quality=(30, 85), night_p=0.25, ir_p=0.12, glare_p=0.25, dirt_p=0.3, occlusion_p=0.15,
-    frame_p=0.4, distractor_signs=(1, 4), occluder_reach=0.2,
+    plate_width=(60, 300),
+    max_rotation_deg=15.0,
+    max_perspective=0.24,
+    motion_blur_px=(0.0, 6.0),
+    motion_blur_p=0.45,
+    focus_blur_sigma=(0.0, 1.5),
+    focus_blur_p=0.45,
+    noise_sigma=(2.0, 9.0),
+    jpeg_quality=(30, 85),
+    night_p=0.25,
+    ir_p=0.12,
+    glare_p=0.25,
+    dirt_p=0.3,
+    occlusion_p=0.15,
+    frame_p=0.4,
+    distractor_signs=(1, 4),
+    occluder_reach=0.2,
 )
 
 
-def render_scene(rng: np.random.Generator, width: int = 1280, height: int = 720, n_plates: int = 1,
-                 conditions: Conditions = TRAIN, *, draw_plates: bool = True) -> Scene:
+def render_scene(
+    rng: np.random.Generator,
+    width: int = 1280,
+    height: int = 720,
+    n_plates: int = 1,
+    conditions: Conditions = TRAIN,
+    *,
+    draw_plates: bool = True,
+) -> Scene:
     """Render a frame with `n_plates` vehicles (fewer only if they cannot fit) and label it.
 
     Deterministic: the same rng state gives the same pixels and labels. `draw_plates=False`
@@ -162,7 +191,7 @@ def _distractor_sign(img: np.ndarray, rng: np.random.Generator) -> None:
     x, y = int(rng.integers(0, max(1, w - sw))), int(rng.integers(0, max(1, h - sh)))
     bg = tuple(int(v) for v in rng.integers(0, 256, 3))
     ink = tuple(255 - v for v in bg)
-    pil = Image.fromarray(np.ascontiguousarray(img[y: y + sh, x: x + sw]))
+    pil = Image.fromarray(np.ascontiguousarray(img[y : y + sh, x : x + sw]))
     if pil.size[0] < 4 or pil.size[1] < 4:
         return
     d = ImageDraw.Draw(pil)
@@ -171,8 +200,13 @@ def _distractor_sign(img: np.ndarray, rng: np.random.Generator) -> None:
     lines = int(rng.integers(1, 4))
     size = max(6, int(sh / (lines + 1)))
     for i in range(lines):
-        d.text((4, 2 + i * size * 1.1), words[int(rng.integers(len(words)))], font=font("DejaVuSans-Bold.ttf", size), fill=ink)
-    img[y: y + sh, x: x + sw] = np.asarray(pil)
+        d.text(
+            (4, 2 + i * size * 1.1),
+            words[int(rng.integers(len(words)))],
+            font=font("DejaVuSans-Bold.ttf", size),
+            fill=ink,
+        )
+    img[y : y + sh, x : x + sw] = np.asarray(pil)
 
 
 def _place_plates(rng: np.random.Generator, w: int, h: int, n: int, cond: Conditions) -> list[np.ndarray]:
@@ -235,8 +269,13 @@ def _vehicle(img: np.ndarray, rng: np.random.Generator, quad: np.ndarray) -> Non
     cv2.rectangle(overlay, (x0, y0 + int(vh * 0.3)), (x1, y1), body, -1)
     cv2.rectangle(overlay, (x0 + int(vw * 0.12), y0), (x1 - int(vw * 0.12), y0 + int(vh * 0.35)), body, -1)
     glass = float(rng.uniform(15, 70))
-    cv2.rectangle(overlay, (x0 + int(vw * 0.17), y0 + int(vh * 0.05)), (x1 - int(vw * 0.17), y0 + int(vh * 0.3)),
-                  (glass, glass, glass * 1.1), -1)
+    cv2.rectangle(
+        overlay,
+        (x0 + int(vw * 0.17), y0 + int(vh * 0.05)),
+        (x1 - int(vw * 0.17), y0 + int(vh * 0.3)),
+        (glass, glass, glass * 1.1),
+        -1,
+    )
     light = (30.0, 30.0, float(rng.uniform(150, 255)))
     ly = y0 + int(vh * 0.38)
     cv2.rectangle(overlay, (x0 + int(vw * 0.03), ly), (x0 + int(vw * 0.18), ly + int(vh * 0.12)), light, -1)
@@ -283,8 +322,13 @@ def _occlude(img: np.ndarray, rng: np.random.Generator, quad: np.ndarray, reach:
     color = tuple(float(v) for v in rng.uniform(20, 200, 3))
     if rng.random() < 0.5:
         x = int(rng.uniform(x0, x1))
-        cv2.line(img, (x, int(y0 - r)), (x + int(rng.uniform(-0.1, 0.1) * pw), int(y1 + r)), color,
-                 max(1, int(pw * rng.uniform(0.01, 0.035))))
+        cv2.line(
+            img,
+            (x, int(y0 - r)),
+            (x + int(rng.uniform(-0.1, 0.1) * pw), int(y1 + r)),
+            color,
+            max(1, int(pw * rng.uniform(0.01, 0.035))),
+        )
     else:
         cover = pw * rng.uniform(0.02, 0.07)
         if rng.random() < 0.5:
@@ -293,10 +337,11 @@ def _occlude(img: np.ndarray, rng: np.random.Generator, quad: np.ndarray, reach:
             cv2.rectangle(img, (int(x1 - cover), int(y0 - r)), (int(x1 + r), int(y1 + r)), color, -1)
 
 
-def _camera(img: np.ndarray, rng: np.random.Generator, cond: Conditions, *, night: bool, ir: bool,
-            plate_masks: np.ndarray) -> np.ndarray:
+def _camera(
+    img: np.ndarray, rng: np.random.Generator, cond: Conditions, *, night: bool, ir: bool, plate_masks: np.ndarray
+) -> np.ndarray:
     """Lighting, optics and compression, applied to the whole frame."""
-    f = img.astype(np.float32)
+    f: np.ndarray = img.astype(np.float32)  # float32 while it is worked on; numpy widens some steps
     if night or ir:
         # Plates are retroreflective: under headlights or IR flash they stay bright while
         # the rest of the frame falls dark.
@@ -310,8 +355,13 @@ def _camera(img: np.ndarray, rng: np.random.Generator, cond: Conditions, *, nigh
             f = f * np.array([1.0, 0.95, 1.05 * rng.uniform(0.9, 1.2)], np.float32)
             for _ in range(int(rng.integers(0, 3))):  # headlight blooms
                 spot = np.zeros(img.shape[:2], np.float32)
-                cv2.circle(spot, (int(rng.integers(0, img.shape[1])), int(rng.integers(0, img.shape[0]))),
-                           int(rng.integers(10, 60)), 1.0, -1)
+                cv2.circle(
+                    spot,
+                    (int(rng.integers(0, img.shape[1])), int(rng.integers(0, img.shape[0]))),
+                    int(rng.integers(10, 60)),
+                    1.0,
+                    -1,
+                )
                 f += cv2.GaussianBlur(spot, (0, 0), 25)[..., None] * 255 * rng.uniform(0.5, 1.0)
     else:
         f = f * rng.uniform(0.65, 1.25) + rng.uniform(-25, 25)
@@ -328,14 +378,15 @@ def _camera(img: np.ndarray, rng: np.random.Generator, cond: Conditions, *, nigh
         return out
     q = int(rng.integers(cond.jpeg_quality[0], cond.jpeg_quality[1] + 1))
     ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else out
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    return decoded if decoded is not None else out
 
 
 def _motion_blur(f: np.ndarray, length: float, angle: float) -> np.ndarray:
     k = int(round(length))
     if k < 2:
         return f
-    kernel = np.zeros((k, k), np.float32)
+    kernel: np.ndarray = np.zeros((k, k), np.float32)
     kernel[k // 2, :] = 1.0
     rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), angle, 1.0)
     kernel = cv2.warpAffine(kernel, rot, (k, k))

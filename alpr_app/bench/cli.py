@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+
 from alpr.output import emit
 
 
@@ -25,8 +26,10 @@ def _recognizer(args) -> int:
     from services.recognizer.bench import run_bench
 
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    return _emit(run_bench(_settings().kafka_bootstrap, frames=args.frames, batch=args.batch, device=args.device,
-                           progress=say), args.json)
+    return _emit(
+        run_bench(_settings().kafka_bootstrap, frames=args.frames, batch=args.batch, device=args.device, progress=say),
+        args.json,
+    )
 
 
 def _ingest(args) -> int:
@@ -46,34 +49,55 @@ def _pipeline(args) -> int:
 
     settings = _settings()
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    return _emit(run_bench(settings.kafka_bootstrap, settings.data_dir, rate=args.rate, vehicles=args.vehicles,
-                           replicas=args.replicas, progress=say), args.json)
+    return _emit(
+        run_bench(
+            settings.kafka_bootstrap,
+            settings.data_dir,
+            rate=args.rate,
+            vehicles=args.vehicles,
+            replicas=args.replicas,
+            progress=say,
+        ),
+        args.json,
+    )
 
 
 def _models(args) -> int:
     from pathlib import Path
 
+    from alpr.settings import load_settings
     from services.recognizer.cli import datasets_dir
     from services.recognizer.models.bench_models import run_bench
     from services.recognizer.settings import RecognizerSettings
-    from alpr.settings import load_settings
 
     settings = load_settings(RecognizerSettings)
     configured = f"{settings.detector}+{settings.reader}"
     backends = [configured if b == "default" else b for b in args.backends.split(",") if b]
     real = Path(args.real) if args.real else Path(datasets_dir(None)) / "plates-ro-detect" / "images" / "val"
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    result = run_bench(backends, Path(settings.data_dir) / "bench" / "models", synthetic=args.synthetic,
-                       real=args.real_frames, rounds=args.rounds, batch=args.batch, real_dir=real, progress=say)
+    result = run_bench(
+        backends,
+        Path(settings.data_dir) / "bench" / "models",
+        synthetic=args.synthetic,
+        real=args.real_frames,
+        rounds=args.rounds,
+        batch=args.batch,
+        real_dir=real,
+        progress=say,
+    )
     result["default"] = configured
     if args.json:
         return _emit(result, True)
-    print(f"{result['machine']}; {result['frames']} frames ({result['synthetic_frames']} synthetic, "
-          f"{result['real_frames']} real), median of {result['rounds']} interleaved rounds, "
-          f"load {result['load_average_1m_after']}")
+    print(
+        f"{result['machine']}; {result['frames']} frames ({result['synthetic_frames']} synthetic, "
+        f"{result['real_frames']} real), median of {result['rounds']} interleaved rounds, "
+        f"load {result['load_average_1m_after']}"
+    )
     for name, row in result["backends"].items():
-        print(f"{name:36} {row['ms_per_frame']:7.1f} ms/frame {row['frames_per_s']:6.2f} frames/s "
-              f"{row['frames_per_s_vs_peer']:5.2f}x the peer  peak RSS {row['peak_rss_mb']:.0f} MB")
+        print(
+            f"{name:36} {row['ms_per_frame']:7.1f} ms/frame {row['frames_per_s']:6.2f} frames/s "
+            f"{row['frames_per_s_vs_peer']:5.2f}x the peer  peak RSS {row['peak_rss_mb']:.0f} MB"
+        )
     return 0
 
 
@@ -96,13 +120,21 @@ def register(sub) -> None:
     p.add_argument("--replicas", type=int, default=1, help="recognizer replicas")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_pipeline)
-    m = ops.add_parser("models", help="ms/frame and peak RSS of each model backend, one replica process each, "
-                       "interleaved, against the peer's models in the same run")
-    m.add_argument("--backends", default="default,project,fast-alpr",
-                   help="comma-separated: default (the configured pair), project, fast-alpr, fused, DETECTOR+READER")
+    m = ops.add_parser(
+        "models",
+        help="ms/frame and peak RSS of each model backend, one replica process each, "
+        "interleaved, against the peer's models in the same run",
+    )
+    m.add_argument(
+        "--backends",
+        default="default,project,fast-alpr",
+        help="comma-separated: default (the configured pair), project, fast-alpr, fused, DETECTOR+READER",
+    )
     m.add_argument("--synthetic", type=int, default=24, help="synthetic HARD frames (seed 9001)")
     m.add_argument("--real-frames", type=int, default=24, help="real frames (plates-ro-detect val) when present")
-    m.add_argument("--real", default=None, help="folder of real 1280x720 JPEGs (default: <datasets>/plates-ro-detect/images/val)")
+    m.add_argument(
+        "--real", default=None, help="folder of real 1280x720 JPEGs (default: <datasets>/plates-ro-detect/images/val)"
+    )
     m.add_argument("--rounds", type=int, default=5)
     m.add_argument("--batch", type=int, default=8)
     m.add_argument("--json", action="store_true")

@@ -22,11 +22,11 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from alpr.measure import machine, percentile
 from alpr.contracts.registry import Topic
+from alpr.measure import machine, percentile
 
 TOKEN = "bench-camera-token-not-a-secret"
 PORTS = {"ingest": 8101, "recognizer": 8102, "occupancy": 8103, "revenue": 8104}
@@ -44,8 +44,10 @@ def _cameras_file(path: Path) -> Path:
 
 
 def _tariff_file(path: Path) -> Path:
-    path.write_text("version: bench\ntimezone: UTC\nfacilities:\n  \"*\": {hourly_rate_cents: 200, daily_max_cents: 1000, "
-                    "grace_minutes: 0, permit_types: [monthly]}\n")
+    path.write_text(
+        'version: bench\ntimezone: UTC\nfacilities:\n  "*": {hourly_rate_cents: 200, daily_max_cents: 1000, '
+        "grace_minutes: 0, permit_types: [monthly]}\n"
+    )
     return path
 
 
@@ -64,7 +66,7 @@ def _frames(vehicles: int, seed: int) -> list[tuple[str, bytes]]:
         canvas = np.full((720, 1280, 3), 95, np.uint8)
         flat = render_plate(plate, style, rng)
         flat = cv2.resize(flat, (280, int(280 * flat.shape[0] / flat.shape[1])))
-        canvas[400: 400 + flat.shape[0], 500: 500 + flat.shape[1]] = flat[..., :3]
+        canvas[400 : 400 + flat.shape[0], 500 : 500 + flat.shape[1]] = flat[..., :3]
         ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 85])
         out.append((plate, buf.tobytes()))
     return out
@@ -74,8 +76,14 @@ class _Latencies:
     def __init__(self, bootstrap: str, prefix: str) -> None:
         from confluent_kafka import Consumer
 
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:8]}",
-                           "auto.offset.reset": "earliest", "log_level": 3})
+        self.c = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "log_level": 3,
+            }
+        )
         self.prefix = prefix
         self.c.subscribe([prefix + t for t in (Topic.READS, Topic.OCCUPANCY, Topic.REVENUE_MATCHES)])
         self.read_ms: dict[str, float] = {}
@@ -96,7 +104,7 @@ class _Latencies:
                     continue
                 at = m.timestamp()[1]
                 body = json.loads(m.value())
-                topic = m.topic()[len(self.prefix):]
+                topic = m.topic()[len(self.prefix) :]
                 if topic == Topic.READS:
                     self.read_ms.setdefault(body["frame_id"], at - self._ms(body["captured_at"]))
                 elif topic == Topic.OCCUPANCY and body.get("origin_captured_at"):
@@ -110,29 +118,41 @@ class _Latencies:
         self.c.close()
 
 
-def run_bench(bootstrap: str, data_dir: Path, rate: float = 8.0, vehicles: int = 40, frames_per_vehicle: int = 2,
-              replicas: int = 1, progress=print) -> dict:
+def run_bench(
+    bootstrap: str,
+    data_dir: Path,
+    rate: float = 8.0,
+    vehicles: int = 40,
+    frames_per_vehicle: int = 2,
+    replicas: int = 1,
+    progress=print,
+) -> dict:
     import httpx
 
-    from alpr_app.demo.stack import Stack
     from alpr.kafka.topics import apply_topics
+    from alpr_app.demo.stack import Stack
 
     run = f"bench.{uuid.uuid4().hex[:8]}."
     work = Path(data_dir) / "bench" / run.strip(".")
     work.mkdir(parents=True, exist_ok=True)
     apply_topics(bootstrap, prefix=run)
-    env = {"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": run, "ALPR_DATA_DIR": str(work),
-           "ALPR_CAMERAS_FILE": str(_cameras_file(work / "cameras.yaml")),
-           "ALPR_TARIFF_FILE": str(_tariff_file(work / "tariff.yaml")), "ALPR_PAYMENT_LATE_MIN": "0"}
+    env = {
+        "ALPR_KAFKA_BOOTSTRAP": bootstrap,
+        "ALPR_TOPIC_PREFIX": run,
+        "ALPR_DATA_DIR": str(work),
+        "ALPR_CAMERAS_FILE": str(_cameras_file(work / "cameras.yaml")),
+        "ALPR_TARIFF_FILE": str(_tariff_file(work / "tariff.yaml")),
+        "ALPR_PAYMENT_LATE_MIN": "0",
+    }
     progress(f"rendering {vehicles} vehicles...")
     cars = _frames(vehicles, seed=31)
     # Entries first, each car's exit a few vehicles later: a steady stream of both.
     schedule = []
-    for i, (plate, jpeg) in enumerate(cars):
+    for i, (_plate, jpeg) in enumerate(cars):
         schedule += [("bench-entry", jpeg)] * frames_per_vehicle
         if i >= 3:
             schedule += [("bench-exit", cars[i - 3][1])] * frames_per_vehicle
-    for plate, jpeg in cars[-3:]:
+    for _plate, jpeg in cars[-3:]:
         schedule += [("bench-exit", jpeg)] * frames_per_vehicle
     latencies = _Latencies(bootstrap, run)
     with Stack(env, work / "logs") as stack:
@@ -146,10 +166,17 @@ def run_bench(bootstrap: str, data_dir: Path, rate: float = 8.0, vehicles: int =
             for n, (camera, jpeg) in enumerate(schedule):
                 due = started + n / rate
                 time.sleep(max(0.0, due - time.monotonic()))  # pacing the offered load
-                at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-                r = client.post(f"http://127.0.0.1:{PORTS['ingest']}/v1/frames", content=jpeg, headers={
-                    "X-Camera-Id": camera, "Authorization": f"Bearer {TOKEN}", "Content-Type": "image/jpeg",
-                    "X-Captured-At": at})
+                at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                r = client.post(
+                    f"http://127.0.0.1:{PORTS['ingest']}/v1/frames",
+                    content=jpeg,
+                    headers={
+                        "X-Camera-Id": camera,
+                        "Authorization": f"Bearer {TOKEN}",
+                        "Content-Type": "image/jpeg",
+                        "X-Captured-At": at,
+                    },
+                )
                 r.raise_for_status()
         offered_s = time.monotonic() - started
         deadline = time.monotonic() + 120
@@ -160,7 +187,11 @@ def run_bench(bootstrap: str, data_dir: Path, rate: float = 8.0, vehicles: int =
     reads, occ, matches = list(latencies.read_ms.values()), latencies.occupancy_ms, list(latencies.match_ms.values())
 
     def pct(values):
-        return {"n": len(values), "p50_ms": round(percentile(values, 50), 1), "p99_ms": round(percentile(values, 99), 1)}
+        return {
+            "n": len(values),
+            "p50_ms": round(percentile(values, 50), 1),
+            "p99_ms": round(percentile(values, 99), 1),
+        }
 
     return {
         "benchmark": "pipeline",

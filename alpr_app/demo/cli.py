@@ -11,16 +11,16 @@ Ctrl-C (or --duration) stops every process it started.
 from __future__ import annotations
 
 import importlib.util
-from collections import Counter
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alpr.contracts.registry import Topic
 from alpr.output import emit
 from alpr.settings import REPO_ROOT
-from alpr.contracts.registry import Topic
 
 FOOTAGE = REPO_ROOT / "var" / "footage"
 # The revenue service on the demo's compressed day: a session is decided one minute (of stream
@@ -44,7 +44,9 @@ def _footage(say) -> None:
     import subprocess
 
     say("demo: rendering the demo facility's footage (once)...")
-    proc = subprocess.run([sys.executable, "-m", "alpr_app.cli", "demo-footage", "--out", str(FOOTAGE)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "alpr_app.cli", "demo-footage", "--out", str(FOOTAGE)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         from alpr.errors import AlprError
 
@@ -62,7 +64,9 @@ class _DemoApi:
         self.swept = False
         self.token = None
         if "audit" in services:
-            r = self.http.post(f"http://127.0.0.1:{PORTS['audit']}/v1/auth/login", json={"username": user, "password": password})
+            r = self.http.post(
+                f"http://127.0.0.1:{PORTS['audit']}/v1/auth/login", json={"username": user, "password": password}
+            )
             r.raise_for_status()
             self.token = r.json()["access_token"]
 
@@ -75,7 +79,9 @@ class _DemoApi:
 
         payments, plan = demo_payments(truth)
         if "revenue" in self.services and payments:
-            r = self.http.post(f"http://127.0.0.1:{PORTS['revenue']}/v1/payments", json={"payments": payments}, headers=self.auth)
+            r = self.http.post(
+                f"http://127.0.0.1:{PORTS['revenue']}/v1/payments", json={"payments": payments}, headers=self.auth
+            )
             r.raise_for_status()
             self.say(f"demo: finance feed: {r.json()['accepted']} payments accepted, {r.json()['refused']} refused")
         return plan
@@ -87,10 +93,17 @@ class _DemoApi:
         self.swept = True
         if "ingest" not in self.services:
             return
-        for plate, jpeg, at in patrol_sweep(truth):
-            self.http.post(f"http://127.0.0.1:{PORTS['ingest']}/v1/frames", content=jpeg, headers={
-                "X-Camera-Id": "cam-g1-patrol-1", "Authorization": "Bearer demo-patrol-token-not-a-secret",
-                "Content-Type": "image/jpeg", "X-Captured-At": at})
+        for _plate, jpeg, at in patrol_sweep(truth):
+            self.http.post(
+                f"http://127.0.0.1:{PORTS['ingest']}/v1/frames",
+                content=jpeg,
+                headers={
+                    "X-Camera-Id": "cam-g1-patrol-1",
+                    "Authorization": "Bearer demo-patrol-token-not-a-secret",
+                    "Content-Type": "image/jpeg",
+                    "X-Captured-At": at,
+                },
+            )
         self.say("demo: closing patrol uploaded")
 
     def settled(self, observer, truth) -> bool:
@@ -172,15 +185,19 @@ def departures(truth, matches: list[dict]) -> dict[str, str]:
     for m in matches:
         plate = left.get(confusable_key(m.get("plate") or ""))
         if plate is not None:
-            found[plate].append(m["status"] + ("" if m.get("entry_at") else ", no entry")
-                                + ("" if m.get("exit_at") else ", no exit"))
+            found[plate].append(
+                m["status"] + ("" if m.get("entry_at") else ", no entry") + ("" if m.get("exit_at") else ", no exit")
+            )
     return {plate: " + ".join(sorted(got)) or "undecided" for plate, got in sorted(found.items())}
 
 
 def departures_off_plan(plan: dict[str, str], departed: dict[str, str]) -> list[dict]:
     """Vehicles that left whose stay was not decided once, as their payment plan implies."""
-    return [{"plate": plate, "plan": plan.get(plate), "decided": got} for plate, got in departed.items()
-            if plan.get(plate) is None or got != STATUS_BY_PLAN[plan[plate]]]
+    return [
+        {"plate": plate, "plan": plan.get(plate), "decided": got}
+        for plate, got in departed.items()
+        if plan.get(plate) is None or got != STATUS_BY_PLAN[plan[plate]]
+    ]
 
 
 POISONED = (Topic.FRAMES, Topic.READS, Topic.PASSES, Topic.PAYMENTS, Topic.AUDIT, Topic.HOLDS)
@@ -202,8 +219,12 @@ def _offset_jumps(services: list[str]) -> dict[str, float | None]:
         except httpx.HTTPError:
             out[name] = None
             continue
-        out[name] = sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-                        if s.name == "alpr_stream_offset_jumps_total")
+        out[name] = sum(
+            s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "alpr_stream_offset_jumps_total"
+        )
     return out
 
 
@@ -281,8 +302,12 @@ class _Failover:
         self.cluster.start()
         health = self.cluster.wait_healed()
         self.say(f"demo: cluster healed: {len(health.partitions)} partitions, every in-sync replica set full")
-        return {**self.killed, "leader_after": leader_after, "healed": health.healed,
-                "healed_after_s": round(time.monotonic() - started, 1)}
+        return {
+            **self.killed,
+            "leader_after": leader_after,
+            "healed": health.healed,
+            "healed_after_s": round(time.monotonic() - started, 1),
+        }
 
 
 def _replay_clock() -> tuple[datetime, float]:
@@ -309,7 +334,9 @@ def _demo_user(env: dict, say) -> tuple[str, str]:
     password = one_time_password()
     registry.create_user("demo", "Demo Operator", "parking_management", hash_password(password), "alpr demo")
     registry.authorize("demo", "Demo setup (alpr demo)", date.today(), "DEMO-AUTH-1")
-    registry.record_training("demo", "ALPR access and privacy (demo)", date.today(), date.today() + timedelta(days=30), "alpr demo")
+    registry.record_training(
+        "demo", "ALPR access and privacy (demo)", date.today(), date.today() + timedelta(days=30), "alpr demo"
+    )
     registry.close()
     return "demo", password
 
@@ -317,29 +344,40 @@ def _demo_user(env: dict, say) -> tuple[str, str]:
 def _demo(args) -> int:
     import httpx
 
+    from alpr.kafka.topics import apply_topics
+    from alpr.settings import CommonSettings, load_settings
     from alpr_app.demo.observer import Observer
     from alpr_app.demo.stack import Stack
     from alpr_app.demo.truth import accuracy, expected_occupancy, load_truth
-    from alpr.kafka.topics import apply_topics
-    from alpr.settings import CommonSettings, load_settings
 
     settings = load_settings(CommonSettings)
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    run = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     prefix = f"demo.{run}."
     data_dir = Path(settings.data_dir) / "demo" / run
-    env = {"ALPR_DATA_DIR": str(data_dir), "ALPR_TOPIC_PREFIX": prefix, "ALPR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    env = {
+        "ALPR_DATA_DIR": str(data_dir),
+        "ALPR_TOPIC_PREFIX": prefix,
+        "ALPR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+    }
     # The revenue service on the demo's compressed day (no grace period; DEMO_PAYMENT_LATE, DEMO_IDLE_LAG).
-    revenue_env = {"ALPR_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"),
-                   "ALPR_PAYMENT_LATE_MIN": str(DEMO_PAYMENT_LATE / timedelta(minutes=1)),
-                   "ALPR_IDLE_LAG_S": str(DEMO_IDLE_LAG.total_seconds()), "ALPR_ORPHAN_AFTER_H": "0.05"}
+    revenue_env = {
+        "ALPR_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"),
+        "ALPR_PAYMENT_LATE_MIN": str(DEMO_PAYMENT_LATE / timedelta(minutes=1)),
+        "ALPR_IDLE_LAG_S": str(DEMO_IDLE_LAG.total_seconds()),
+        "ALPR_ORPHAN_AFTER_H": "0.05",
+    }
     _footage(say)
     truth = load_truth(FOOTAGE / "ground_truth.jsonl")
     apply_topics(settings.kafka_bootstrap, prefix=prefix)
     user, password = _demo_user(env, say)
 
     wanted = args.services.split(",") if args.services else None
-    services = [s for s in ("audit", "recognizer", "occupancy", "revenue", "ingest") if _exists(s) and (wanted is None or s in wanted)]
+    services = [
+        s
+        for s in ("audit", "recognizer", "occupancy", "revenue", "ingest")
+        if _exists(s) and (wanted is None or s in wanted)
+    ]
     missing = [s for s in ("ingest", "recognizer", "occupancy", "revenue", "audit") if s not in services]
     if missing:
         say(f"demo: not built yet, skipped: {', '.join(missing)}")
@@ -355,7 +393,9 @@ def _demo(args) -> int:
                     stack.start(replica, PORTS[replica], "recognizer", "serve", timeout=300)
                     say(f"demo: {replica} healthy on :{PORTS[replica]}")
                 continue
-            stack.start(name, PORTS[name], name, "serve", timeout=300, extra_env=revenue_env if name == "revenue" else None)
+            stack.start(
+                name, PORTS[name], name, "serve", timeout=300, extra_env=revenue_env if name == "revenue" else None
+            )
             say(f"demo: {name} healthy on :{PORTS[name]}")
         if args.poison:
             _poison(settings.kafka_bootstrap, prefix, args.poison)
@@ -369,19 +409,33 @@ def _demo(args) -> int:
         try:
             with httpx.Client(timeout=5) as client:
                 while deadline is None or time.monotonic() < deadline:
-                    sources = client.get(f"http://127.0.0.1:{PORTS['ingest']}/v1/sources", headers=api.auth).json()["sources"] if "ingest" in services else []
+                    sources = (
+                        client.get(f"http://127.0.0.1:{PORTS['ingest']}/v1/sources", headers=api.auth).json()["sources"]
+                        if "ingest" in services
+                        else []
+                    )
                     replayed = all(s["state"] in ("finished", "failed") for s in sources if s["kind"] != "upload")
                     with observer.lock:
-                        line = (f"demo: {time.monotonic() - started:5.0f}s frames={len(observer.frames)} "
-                                f"reads={len(observer.reads)} passes={len(observer.passes)} "
-                                f"occupancy={ {k: v['occupied'] for k, v in observer.occupancy.items()} } "
-                                f"matches={len(observer.matches)} violations={len(observer.violations)}")
+                        line = (
+                            f"demo: {time.monotonic() - started:5.0f}s frames={len(observer.frames)} "
+                            f"reads={len(observer.reads)} passes={len(observer.passes)} "
+                            f"occupancy={ {k: v['occupied'] for k, v in observer.occupancy.items()} } "
+                            f"matches={len(observer.matches)} violations={len(observer.violations)}"
+                        )
                     say(line)
-                    if args.restart_broker_after and not restarted and time.monotonic() - replay_started >= args.restart_broker_after:
+                    if (
+                        args.restart_broker_after
+                        and not restarted
+                        and time.monotonic() - replay_started >= args.restart_broker_after
+                    ):
                         restarted = True
                         _restart_local_broker(say)
-                    if (failover and failover.killed is None
-                            and time.monotonic() - replay_started >= args.kill_broker_after and failover.kill()):
+                    if (
+                        failover
+                        and failover.killed is None
+                        and time.monotonic() - replay_started >= args.kill_broker_after
+                        and failover.kill()
+                    ):
                         failover.killed["at_s"] = round(time.monotonic() - replay_started, 1)
                     if replayed and observer.all_frames_read() and not api.swept:
                         api.sweep(truth)
@@ -406,7 +460,9 @@ def _demo(args) -> int:
         "services": services,
         "frames": len(observer.frames),
         "reads": len(observer.reads),
-        "reads_by_outcome": {o: sum(r["outcome"] == o for r in observer.reads.values()) for o in ("read", "unreadable", "no_plate")},
+        "reads_by_outcome": {
+            o: sum(r["outcome"] == o for r in observer.reads.values()) for o in ("read", "unreadable", "no_plate")
+        },
         "passes": len(observer.passes),
         "occupancy": {k: v["occupied"] for k, v in observer.occupancy.items()},
         "occupancy_expected": expected_occupancy(truth),
@@ -423,8 +479,6 @@ def _demo(args) -> int:
         "dead_letters": dict(sorted(observer.dead_letters.items())),
         "broker_restarted": bool(args.restart_broker_after) and restarted,
         "stream_offset_jumps": offset_jumps,
-
-
         "broker_killed": healed,
         "accuracy": acc,
         "topic_prefix": prefix,
@@ -440,13 +494,23 @@ def _demo(args) -> int:
 
 def register(sub) -> None:
     demo = sub.add_parser("demo", help="run the whole pipeline on synthetic garage footage and report")
-    demo.add_argument("--duration", type=float, default=0, help="stop after this many seconds (or when done) and report")
+    demo.add_argument(
+        "--duration", type=float, default=0, help="stop after this many seconds (or when done) and report"
+    )
     demo.add_argument("--json", action="store_true", help="print one JSON summary (progress goes to stderr)")
     demo.add_argument("--services", help="comma-separated subset to run (default: every service)")
     demo.add_argument("--poison", type=int, default=0, help="also publish N malformed messages to every consumed topic")
-    demo.add_argument("--restart-broker-after", type=float, default=0,
-                      help="fault injection: restart the local broker this many seconds into the replay")
-    demo.add_argument("--kill-broker-after", type=float, default=0,
-                      help="fault injection on the local cluster (alpr kafka start --brokers 3): SIGKILL the broker "
-                           "leading the reads partition this many seconds into the replay, start it again at the end")
+    demo.add_argument(
+        "--restart-broker-after",
+        type=float,
+        default=0,
+        help="fault injection: restart the local broker this many seconds into the replay",
+    )
+    demo.add_argument(
+        "--kill-broker-after",
+        type=float,
+        default=0,
+        help="fault injection on the local cluster (alpr kafka start --brokers 3): SIGKILL the broker "
+        "leading the reads partition this many seconds into the replay, start it again at the end",
+    )
     demo.set_defaults(handler=_demo)

@@ -7,7 +7,6 @@ topics would see.
 
 from __future__ import annotations
 
-from alpr.contracts.registry import Topic
 import json
 import threading
 import time
@@ -17,16 +16,33 @@ from datetime import datetime, timedelta
 
 from confluent_kafka import Consumer
 
+from alpr.contracts.registry import Topic
+
 
 class Observer:
-    TOPICS = (Topic.FRAMES, Topic.READS, Topic.PASSES, Topic.OCCUPANCY, Topic.REVENUE_MATCHES,
-              Topic.VIOLATIONS, Topic.AUDIT, Topic.PAYMENTS)
+    TOPICS = (
+        Topic.FRAMES,
+        Topic.READS,
+        Topic.PASSES,
+        Topic.OCCUPANCY,
+        Topic.REVENUE_MATCHES,
+        Topic.VIOLATIONS,
+        Topic.AUDIT,
+        Topic.PAYMENTS,
+    )
     DLQS = (Topic.FRAMES_DLQ, Topic.READS_DLQ, Topic.PASSES_DLQ, Topic.PAYMENTS_DLQ, Topic.AUDIT_DLQ, Topic.HOLDS_DLQ)
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-observer-{uuid.uuid4().hex[:8]}",
-                                   "auto.offset.reset": "earliest", "enable.auto.commit": False, "log_level": 3})
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"demo-observer-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "log_level": 3,
+            }
+        )
         self._consumer.subscribe([prefix + t for t in self.TOPICS + self.DLQS])
         self.dead_letters: Counter = Counter()
         self.lock = threading.Lock()
@@ -44,7 +60,7 @@ class Observer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-observer", daemon=True)
 
-    def start(self) -> "Observer":
+    def start(self) -> Observer:
         self._thread.start()
         return self
 
@@ -52,7 +68,7 @@ class Observer:
         while not self._stop.is_set():
             for m in self._consumer.consume(num_messages=500, timeout=0.5):
                 if m.error() is None:
-                    self._take(m.topic()[len(self.prefix):], m)
+                    self._take(m.topic()[len(self.prefix) :], m)
 
     def _take(self, topic: str, m) -> None:
         with self.lock:

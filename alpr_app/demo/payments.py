@@ -35,7 +35,9 @@ def demo_payments(truth: list[TruthPass]) -> tuple[list[dict], dict[str, str]]:
             "currency": "USD",
             "paid_at": at.isoformat().replace("+00:00", "Z"),
             "valid_from": (t.captured_at - timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
-            "valid_until": (t.captured_at + timedelta(hours=(24 * 30 if what == "permit" else 1))).isoformat().replace("+00:00", "Z"),
+            "valid_until": (t.captured_at + timedelta(hours=(24 * 30 if what == "permit" else 1)))
+            .isoformat()
+            .replace("+00:00", "Z"),
             "permit_type": "monthly" if what == "permit" else None,
             "source": "demo-paybyplate" if what != "permit" else "demo-permit-office",
         }
@@ -65,13 +67,13 @@ def patrol_sweep(truth: list[TruthPass]) -> list[tuple[str, bytes, str]]:
         return []
     rng = np.random.default_rng(99)
     frames = []
-    for i, (plate, t) in enumerate(sorted(inside.items())):
+    for i, (plate, _t) in enumerate(sorted(inside.items())):
         canvas = np.full((720, 1280, 3), 90, np.uint8)
         canvas[300:720] = (60, 62, 64)  # the garage floor
         flat = render_plate(plate, random_style(rng), rng)
         flat = cv2.resize(flat, (300, int(300 * flat.shape[0] / flat.shape[1])))
         y, x = 380, 490
-        canvas[y: y + flat.shape[0], x: x + flat.shape[1]] = flat[..., :3]
+        canvas[y : y + flat.shape[0], x : x + flat.shape[1]] = flat[..., :3]
         ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
         for k in range(2):  # the patrol camera sees each car in a couple of frames
             at = end + timedelta(minutes=2, seconds=i, milliseconds=250 * k)

@@ -51,7 +51,9 @@ class Stack:
     log_dir: Path
     started: list[ServiceProcess] = field(default_factory=list)
 
-    def start(self, name: str, port: int, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 120) -> ServiceProcess:
+    def start(
+        self, name: str, port: int, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 120
+    ) -> ServiceProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
         env = {**os.environ, **self.env, "ALPR_HTTP_PORT": str(port), **(extra_env or {})}
@@ -95,7 +97,7 @@ class Stack:
                 s.proc.wait()
         self.started.clear()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc) -> None:

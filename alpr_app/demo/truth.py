@@ -34,9 +34,17 @@ def load_truth(path: Path) -> list[TruthPass]:
     for line in Path(path).read_text().splitlines():
         if line.strip():
             r = json.loads(line)
-            out.append(TruthPass(normalize(r["plate"]), r["facility_id"], r["camera_id"], r["direction"],
-                                 int(r["frame_first"]), int(r["frame_last"]),
-                                 datetime.fromisoformat(r["captured_at"].replace("Z", "+00:00"))))
+            out.append(
+                TruthPass(
+                    normalize(r["plate"]),
+                    r["facility_id"],
+                    r["camera_id"],
+                    r["direction"],
+                    int(r["frame_first"]),
+                    int(r["frame_last"]),
+                    datetime.fromisoformat(r["captured_at"].replace("Z", "+00:00")),
+                )
+            )
     return out
 
 

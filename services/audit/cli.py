@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from alpr.contracts.registry import Topic
 import getpass
 import sys
 from datetime import date
+
+from alpr.contracts.registry import Topic
 
 
 def _serve(args) -> int:
@@ -54,7 +55,9 @@ class _Admin:
         from services.audit.db import GovernanceDB
 
         self.registry = UserRegistry(GovernanceDB(self.settings.governance_url))
-        self.audit = AuditClient(self.settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(self.settings.topic_prefix))
+        self.audit = AuditClient(
+            self.settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(self.settings.topic_prefix)
+        )
         self.principal = Principal(f"cli:{getpass.getuser()}", "admin", "", 0)
 
     def done(self, action: str, **filters) -> None:
@@ -62,8 +65,16 @@ class _Admin:
         from alpr.errors import AlprError
 
         try:
-            self.audit.record(self.audit.event(self.principal, action, "alpr users", outcome="allowed",
-                                               filters={k: str(v) for k, v in filters.items()}, row_count=1))
+            self.audit.record(
+                self.audit.event(
+                    self.principal,
+                    action,
+                    "alpr users",
+                    outcome="allowed",
+                    filters={k: str(v) for k, v in filters.items()},
+                    row_count=1,
+                )
+            )
         except AuditUnavailable as err:
             raise AlprError(f"done, but the audit event could not be recorded: {err}") from None
 
@@ -88,7 +99,9 @@ def _create(args) -> int:
     admin = _Admin()
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else one_time_password()
     check_policy(password, args.username)
-    admin.registry.create_user(args.username, args.name, args.role, hash_password(password), admin.principal.user, args.supervisor)
+    admin.registry.create_user(
+        args.username, args.name, args.role, hash_password(password), admin.principal.user, args.supervisor
+    )
     admin.done("users.create", user=args.username, role=args.role)
     print(f"created {args.username} ({args.role})")
     if not args.password_stdin:
@@ -107,8 +120,13 @@ def _authorize(args) -> int:
 
 def _train(args) -> int:
     admin = _Admin()
-    admin.registry.record_training(args.username, args.course, date.fromisoformat(args.completed),
-                                   date.fromisoformat(args.expires), admin.principal.user)
+    admin.registry.record_training(
+        args.username,
+        args.course,
+        date.fromisoformat(args.completed),
+        date.fromisoformat(args.expires),
+        admin.principal.user,
+    )
     admin.done("users.train", user=args.username, course=args.course)
     print(f"{args.username}: training {args.course} recorded, valid until {args.expires}")
     return 0
@@ -122,13 +140,15 @@ def _disable(args) -> int:
     admin.registry.set_disabled(args.username, not args.enable)
     if not args.enable:
         # As the API does: the tokens issued before are revoked everywhere before we say done.
-        book = RevocationBook(admin.registry.db, admin.settings.kafka_bootstrap,
-                              topic=Topic.REVOCATIONS.on(admin.settings.topic_prefix))
+        book = RevocationBook(
+            admin.registry.db, admin.settings.kafka_bootstrap, topic=Topic.REVOCATIONS.on(admin.settings.topic_prefix)
+        )
         try:
             book.publish(user_revocation(args.username, reason="user_disabled", by=admin.principal.user))
         except RevocationUnpublished as err:
-            raise AlprError(f"{args.username} disabled, but the tokens already issued are still valid: {err}; "
-                            "run the command again") from None
+            raise AlprError(
+                f"{args.username} disabled, but the tokens already issued are still valid: {err}; run the command again"
+            ) from None
     admin.done("users.enable" if args.enable else "users.disable", user=args.username)
     print(f"{args.username}: {'enabled' if args.enable else 'disabled'}")
     return 0
@@ -141,8 +161,10 @@ def _list(args) -> int:
     today = date.today()
     for u in users:
         standing = admin.registry.standing(u["username"], today)
-        print(f"{u['username']:20} {u['role']:20} {'disabled' if u['disabled'] else 'active':9} "
-              f"{'may access' if standing.allowed else 'no access: ' + standing.reason}")
+        print(
+            f"{u['username']:20} {u['role']:20} {'disabled' if u['disabled'] else 'active':9} "
+            f"{'may access' if standing.allowed else 'no access: ' + standing.reason}"
+        )
     return 0
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from alpr.errors import StoreError
 
@@ -22,7 +23,7 @@ class GovernanceDB:
         self.url = url
         self._lock = threading.RLock()
         if url.startswith("sqlite:///"):
-            path = Path(url[len("sqlite:///"):])
+            path = Path(url[len("sqlite:///") :])
             path.parent.mkdir(parents=True, exist_ok=True)
             self.kind = "sqlite"
             self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -62,7 +63,7 @@ class GovernanceDB:
                 self.execute(statement)
 
     @contextmanager
-    def transaction(self) -> Iterator["GovernanceDB"]:
+    def transaction(self) -> Iterator[GovernanceDB]:
         """All statements inside run atomically (and, in SQLite, with the write lock held)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE" if self.kind == "sqlite" else "BEGIN")

@@ -1,4 +1,4 @@
-"""FastAPI dependencies of the governance service, as Annotated aliases (STYLE.md 7)."""
+"""FastAPI dependencies of the governance service, as Annotated aliases (docs/style.md 7)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from alpr.store import Store
 from services.audit.login import LoginService
 from services.audit.registry import UserRegistry
 from services.audit.revocations import RevocationBook
-
 
 RegistryDep = Annotated[UserRegistry, Depends(state_dep("registry"))]
 StoreDep = Annotated[Store, Depends(state_dep("store"))]

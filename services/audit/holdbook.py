@@ -31,8 +31,11 @@ class HoldBook:
         with self._lock:
             self._producer.produce(self.topic, key=hold.hold_id, value=encode(hold))
             self._delivery.check(self._producer, 10.0)
-            self._db.execute("INSERT INTO holds (hold_id, body) VALUES (?, ?) "
-                             "ON CONFLICT (hold_id) DO UPDATE SET body = excluded.body", (hold.hold_id, hold.model_dump_json()))
+            self._db.execute(
+                "INSERT INTO holds (hold_id, body) VALUES (?, ?) "
+                "ON CONFLICT (hold_id) DO UPDATE SET body = excluded.body",
+                (hold.hold_id, hold.model_dump_json()),
+            )
 
     def get(self, hold_id: str) -> Hold | None:
         row = self._db.one("SELECT body FROM holds WHERE hold_id = ?", (hold_id,))

@@ -8,13 +8,12 @@ an audit event; an unknown user and a wrong password get the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from alpr.audit import AuditClient
 from alpr.auth import Principal, issue_token
 from services.audit.passwords import hash_password, verify_password
 from services.audit.registry import UserRegistry
-
 
 _DUMMY_HASH = hash_password("not-a-real-password-0")
 
@@ -45,19 +44,23 @@ class LoginService:
     token_ttl: timedelta = timedelta(minutes=15)
 
     def login(self, username: str, password: str, client: str, now: datetime | None = None) -> Session:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         try:
             session = self._check(username, password, now)
         except LoginRefused as refused:
             user = self.registry.get(username)
             who = Principal(username, user.role, "", 0) if user else None
-            self.audit.record_nowait(self.audit.event(who, "login", "/v1/auth/login", outcome="denied", client=client,
-                                                       reason=refused.reason))
+            self.audit.record_nowait(
+                self.audit.event(who, "login", "/v1/auth/login", outcome="denied", client=client, reason=refused.reason)
+            )
             raise
         user = self.registry.require(username)
         # A login is an access to the system: recorded (and required) like any other.
-        self.audit.record(self.audit.event(Principal(username, user.role, "", 0), "login", "/v1/auth/login",
-                                           outcome="allowed", client=client))
+        self.audit.record(
+            self.audit.event(
+                Principal(username, user.role, "", 0), "login", "/v1/auth/login", outcome="allowed", client=client
+            )
+        )
         return session
 
     def _check(self, username: str, password: str, now: datetime) -> Session:
@@ -68,7 +71,9 @@ class LoginService:
         if user.disabled:
             raise LoginRefused(403, "account disabled", "account disabled")
         if user.locked_until and user.locked_until > now:
-            raise LoginRefused(423, f"account locked until {user.locked_until.isoformat(timespec='minutes')}", "account locked")
+            raise LoginRefused(
+                423, f"account locked until {user.locked_until.isoformat(timespec='minutes')}", "account locked"
+            )
         if not verify_password(user.password_hash, password):
             locked = self.registry.record_failure(username, self.max_failures, now + self.lockout)
             reason = f"wrong password; account locked for {self.lockout}" if locked else "wrong password"

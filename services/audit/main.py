@@ -4,16 +4,17 @@ auditors' API, legal holds, and the public transparency page."""
 from __future__ import annotations
 
 from datetime import timedelta
+
 import httpx
 from fastapi import FastAPI
 
 from alpr.audit import AuditClient
+from alpr.contracts.registry import Topic
 from alpr.http import create_app, install_auth
 from alpr.kafka.consumer import BatchConsumer
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from alpr.store import Store, open_store
-from alpr.contracts.registry import Topic
 from services.audit.db import GovernanceDB
 from services.audit.holdbook import HoldBook
 from services.audit.login import LoginService
@@ -27,7 +28,9 @@ from services.audit.settings import AuditSettings
 SERVICE = "audit"
 
 
-def build_consumer(settings: AuditSettings, store: Store, topic_prefix: str = "", group_id: str = "alpr-audit-sink") -> BatchConsumer:
+def build_consumer(
+    settings: AuditSettings, store: Store, topic_prefix: str = "", group_id: str = "alpr-audit-sink"
+) -> BatchConsumer:
     return BatchConsumer(
         service=SERVICE,
         topics=[Topic.AUDIT.on(topic_prefix)],
@@ -65,10 +68,13 @@ def build_app(
     app.state.store = store
     app.state.registry = registry
     app.state.holds = HoldBook(db, settings.kafka_bootstrap, topic=Topic.HOLDS.on(topic_prefix))
-    app.state.revocation_book = RevocationBook(db, settings.kafka_bootstrap, topic=Topic.REVOCATIONS.on(topic_prefix),
-                                               applied=revocations)
+    app.state.revocation_book = RevocationBook(
+        db, settings.kafka_bootstrap, topic=Topic.REVOCATIONS.on(topic_prefix), applied=revocations
+    )
     app.state.login = LoginService(
-        registry, settings.auth_secret.get_secret_value(), audit,
+        registry,
+        settings.auth_secret.get_secret_value(),
+        audit,
         max_failures=settings.max_failed_logins,
         lockout=timedelta(minutes=settings.lockout_minutes),
         token_ttl=timedelta(minutes=settings.token_ttl_minutes),
@@ -86,7 +92,8 @@ def build_app(
 def open_audit_store(settings: AuditSettings) -> Store:
     from alpr.store.migrate import migrate_service
 
-    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
-                       cluster=settings.clickhouse_cluster)
+    store = open_store(
+        SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir, cluster=settings.clickhouse_cluster
+    )
     migrate_service(SERVICE, store, settings)
     return store

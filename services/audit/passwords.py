@@ -47,7 +47,11 @@ def one_time_password() -> str:
     """A random password that satisfies the policy, for new users (changed at first login)."""
     alphabet = string.ascii_letters + string.digits
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(16)) + secrets.choice("!#%+-=") + secrets.choice(string.digits)
+        candidate = (
+            "".join(secrets.choice(alphabet) for _ in range(16))
+            + secrets.choice("!#%+-=")
+            + secrets.choice(string.digits)
+        )
         try:
             check_policy(candidate, "\x00")
             return candidate

@@ -9,7 +9,7 @@ training"; a user without a current authorization and current training cannot lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from alpr.roles import PERSON_ROLES
 from services.audit.db import GovernanceDB
@@ -76,8 +76,15 @@ class UserRegistry:
         db.script(SCHEMA)
 
     # -- users ---------------------------------------------------------------------------
-    def create_user(self, username: str, full_name: str, role: str, password_hash: str, created_by: str,
-                    supervisor: str | None = None) -> None:
+    def create_user(
+        self,
+        username: str,
+        full_name: str,
+        role: str,
+        password_hash: str,
+        created_by: str,
+        supervisor: str | None = None,
+    ) -> None:
         if role not in PERSON_ROLES:
             raise RegistryError(f"unknown role {role!r}; roles: {', '.join(sorted(PERSON_ROLES))}")
         if not username.replace(".", "").replace("-", "").replace("_", "").isalnum() or len(username) > 64:
@@ -98,8 +105,14 @@ class UserRegistry:
         if row is None:
             return None
         return User(
-            row["username"], row["full_name"], row["role"], row["supervisor"], row["password_hash"],
-            bool(row["must_change"]), bool(row["disabled"]), row["failed_logins"],
+            row["username"],
+            row["full_name"],
+            row["role"],
+            row["supervisor"],
+            row["password_hash"],
+            bool(row["must_change"]),
+            bool(row["disabled"]),
+            row["failed_logins"],
             datetime.fromisoformat(row["locked_until"]) if row["locked_until"] else None,
         )
 
@@ -112,32 +125,43 @@ class UserRegistry:
     def list_users(self) -> list[dict]:
         return self.db.execute(
             "SELECT username, full_name, role, supervisor, disabled, failed_logins, locked_until, must_change "
-            "FROM users ORDER BY username")
+            "FROM users ORDER BY username"
+        )
 
     def staff_of(self, supervisor: str) -> list[str]:
-        return [r["username"] for r in self.db.execute("SELECT username FROM users WHERE supervisor = ?", (supervisor,))]
+        return [
+            r["username"] for r in self.db.execute("SELECT username FROM users WHERE supervisor = ?", (supervisor,))
+        ]
 
     def set_password(self, username: str, password_hash: str, must_change: bool = False) -> None:
         self.require(username)
-        self.db.execute("UPDATE users SET password_hash = ?, must_change = ? WHERE username = ?",
-                        (password_hash, int(must_change), username))
+        self.db.execute(
+            "UPDATE users SET password_hash = ?, must_change = ? WHERE username = ?",
+            (password_hash, int(must_change), username),
+        )
 
     def set_disabled(self, username: str, disabled: bool) -> None:
         self.require(username)
-        self.db.execute("UPDATE users SET disabled = ?, failed_logins = 0, locked_until = NULL WHERE username = ?",
-                        (int(disabled), username))
+        self.db.execute(
+            "UPDATE users SET disabled = ?, failed_logins = 0, locked_until = NULL WHERE username = ?",
+            (int(disabled), username),
+        )
 
     def record_failure(self, username: str, max_failures: int, lock_until: datetime) -> bool:
         """Count a failed login; returns True when this failure locks the account."""
         with self.db.transaction() as db:
-            row = db.one("UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? RETURNING failed_logins",
-                         (username,))
+            row = db.one(
+                "UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? RETURNING failed_logins",
+                (username,),
+            )
             if row is None:
                 return False
             if row["failed_logins"] < max_failures:
                 return False
-            db.execute("UPDATE users SET failed_logins = 0, locked_until = ? WHERE username = ?",
-                       (lock_until.isoformat(), username))
+            db.execute(
+                "UPDATE users SET failed_logins = 0, locked_until = ? WHERE username = ?",
+                (lock_until.isoformat(), username),
+            )
             return True
 
     def record_success(self, username: str) -> None:
@@ -148,18 +172,24 @@ class UserRegistry:
         if not document_ref.strip():
             raise RegistryError("a written authorization needs its document reference")
         self.require(username)
-        self.db.execute("INSERT INTO authorizations (username, authorized_by, authorized_on, document_ref) VALUES (?, ?, ?, ?)",
-                        (username, authorized_by, authorized_on.isoformat(), document_ref))
+        self.db.execute(
+            "INSERT INTO authorizations (username, authorized_by, authorized_on, document_ref) VALUES (?, ?, ?, ?)",
+            (username, authorized_by, authorized_on.isoformat(), document_ref),
+        )
 
     def revoke_authorizations(self, username: str) -> None:
         self.db.execute("UPDATE authorizations SET revoked = 1 WHERE username = ?", (username,))
 
-    def record_training(self, username: str, course: str, completed_on: date, expires_on: date, recorded_by: str) -> None:
+    def record_training(
+        self, username: str, course: str, completed_on: date, expires_on: date, recorded_by: str
+    ) -> None:
         if expires_on <= completed_on:
             raise RegistryError("training must expire after it was completed")
         self.require(username)
-        self.db.execute("INSERT INTO training (username, course, completed_on, expires_on, recorded_by) VALUES (?, ?, ?, ?, ?)",
-                        (username, course, completed_on.isoformat(), expires_on.isoformat(), recorded_by))
+        self.db.execute(
+            "INSERT INTO training (username, course, completed_on, expires_on, recorded_by) VALUES (?, ?, ?, ?, ?)",
+            (username, course, completed_on.isoformat(), expires_on.isoformat(), recorded_by),
+        )
 
     def standing(self, username: str, today: date) -> Standing:
         """May this user access ALPR data today? Written authorization + current training (section 5)."""
@@ -168,20 +198,33 @@ class UserRegistry:
             return Standing(False, "unknown user")
         if user.disabled:
             return Standing(False, "account disabled")
-        if self.db.one("SELECT 1 AS x FROM authorizations WHERE username = ? AND revoked = 0 AND authorized_on <= ?",
-                       (username, today.isoformat())) is None:
+        if (
+            self.db.one(
+                "SELECT 1 AS x FROM authorizations WHERE username = ? AND revoked = 0 AND authorized_on <= ?",
+                (username, today.isoformat()),
+            )
+            is None
+        ):
             return Standing(False, "no written authorization on record")
-        if self.db.one("SELECT 1 AS x FROM training WHERE username = ? AND completed_on <= ? AND expires_on > ?",
-                       (username, today.isoformat(), today.isoformat())) is None:
+        if (
+            self.db.one(
+                "SELECT 1 AS x FROM training WHERE username = ? AND completed_on <= ? AND expires_on > ?",
+                (username, today.isoformat(), today.isoformat()),
+            )
+            is None
+        ):
             return Standing(False, "no current training record")
         return Standing(True, "")
 
     def records(self, username: str) -> dict:
         return {
             "authorizations": self.db.execute(
-                "SELECT authorized_by, authorized_on, document_ref, revoked FROM authorizations WHERE username = ?", (username,)),
+                "SELECT authorized_by, authorized_on, document_ref, revoked FROM authorizations WHERE username = ?",
+                (username,),
+            ),
             "training": self.db.execute(
-                "SELECT course, completed_on, expires_on, recorded_by FROM training WHERE username = ?", (username,)),
+                "SELECT course, completed_on, expires_on, recorded_by FROM training WHERE username = ?", (username,)
+            ),
         }
 
     def close(self) -> None:
@@ -189,4 +232,4 @@ class UserRegistry:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

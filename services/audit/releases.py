@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
@@ -75,7 +75,9 @@ class ReleaseBook:
         return record
 
     def all(self) -> list[dict]:
-        return [self.get(r["release_id"]) for r in self._db.execute("SELECT release_id FROM releases ORDER BY entered_at")]
+        return [
+            self.get(r["release_id"]) for r in self._db.execute("SELECT release_id FROM releases ORDER BY entered_at")
+        ]
 
     def decide(self, release_id: str, approver: str, approve: bool, note: str) -> dict:
         with self._db.transaction():
@@ -95,7 +97,9 @@ class ReleaseBook:
         with self._db.transaction():
             record = self.get(release_id)
             if record["state"] != "approved":
-                raise ReleaseError(409, f"release {release_id} is {record['state']}; only an approved release is exported")
+                raise ReleaseError(
+                    409, f"release {release_id} is {record['state']}; only an approved release is exported"
+                )
             self._db.execute("UPDATE releases SET state = 'exporting' WHERE release_id = ?", (release_id,))
         return record
 
@@ -104,9 +108,11 @@ class ReleaseBook:
             if sha256 is None:  # the export failed: it may be tried again
                 self._db.execute("UPDATE releases SET state = 'approved' WHERE release_id = ?", (release_id,))
             else:
-                self._db.execute("UPDATE releases SET state = 'exported', exported_at = ?, export_sha256 = ? WHERE release_id = ?",
-                                 (_now(), sha256, release_id))
+                self._db.execute(
+                    "UPDATE releases SET state = 'exported', exported_at = ?, export_sha256 = ? WHERE release_id = ?",
+                    (_now(), sha256, release_id),
+                )
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

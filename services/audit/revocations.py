@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from confluent_kafka import Producer
 
@@ -42,14 +42,22 @@ class RevocationUnpublished(Exception):
 
 
 def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def token_revocation(principal: Principal, reason: str, by: str, now: float | None = None) -> Revocation:
     """Revoke one token (a logout), until it expires."""
     now = time.time() if now is None else now
-    return Revocation(revocation_id=f"token:{principal.token_id}", kind="token", user=principal.user,
-                      token_id=principal.token_id, reason=reason, by=by, at=_utc(now), expires_at=_utc(principal.expires_at))
+    return Revocation(
+        revocation_id=f"token:{principal.token_id}",
+        kind="token",
+        user=principal.user,
+        token_id=principal.token_id,
+        reason=reason,
+        by=by,
+        at=_utc(now),
+        expires_at=_utc(principal.expires_at),
+    )
 
 
 def user_revocation(user: str, reason: str, by: str, now: float | None = None) -> Revocation:
@@ -58,8 +66,16 @@ def user_revocation(user: str, reason: str, by: str, now: float | None = None) -
     (and so is one issued after it within that second: the user logs in again)."""
     now = time.time() if now is None else now
     issued_before = math.floor(now) + 1
-    return Revocation(revocation_id=f"user:{user}", kind="user", user=user, issued_before=_utc(issued_before),
-                      reason=reason, by=by, at=_utc(now), expires_at=_utc(issued_before + MAX_TOKEN_TTL_S))
+    return Revocation(
+        revocation_id=f"user:{user}",
+        kind="user",
+        user=user,
+        issued_before=_utc(issued_before),
+        reason=reason,
+        by=by,
+        at=_utc(now),
+        expires_at=_utc(issued_before + MAX_TOKEN_TTL_S),
+    )
 
 
 class RevocationBook:
@@ -68,8 +84,14 @@ class RevocationBook:
     `applied`: the governance service's own set, which takes each revocation as soon as Kafka
     has it (the service's next request must already refuse the token)."""
 
-    def __init__(self, db: GovernanceDB, bootstrap: str, topic: str = TOPIC, applied: RevocationSet | None = None,
-                 timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        db: GovernanceDB,
+        bootstrap: str,
+        topic: str = TOPIC,
+        applied: RevocationSet | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
         self._db = db
         db.script(SCHEMA)
         self.topic = topic
@@ -77,8 +99,14 @@ class RevocationBook:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._delivery = DeliveryTracker()
-        self._producer = Producer(producer_config(bootstrap, "audit-revocations", on_delivery=self._delivery,
-                                                  **{"linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)}))
+        self._producer = Producer(
+            producer_config(
+                bootstrap,
+                "audit-revocations",
+                on_delivery=self._delivery,
+                **{"linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)},
+            )
+        )
 
     def publish(self, revocation: Revocation) -> None:
         """Return only once Kafka acknowledged it; raise RevocationUnpublished otherwise.
@@ -104,19 +132,25 @@ class RevocationBook:
             raise RevocationUnpublished(str(err)) from None
 
     def in_force(self) -> list[Revocation]:
-        return [Revocation.model_validate_json(r["body"]) for r in
-                self._db.execute("SELECT body FROM revocations ORDER BY revocation_id")]
+        return [
+            Revocation.model_validate_json(r["body"])
+            for r in self._db.execute("SELECT body FROM revocations ORDER BY revocation_id")
+        ]
 
     def sweep(self, now: float | None = None) -> int:
         """Tombstone every revocation past its expiry; returns how many."""
         now = time.time() if now is None else now
         with self._lock:
-            rows = self._db.execute("SELECT revocation_id, expires_at FROM revocations WHERE expires_at <= ?", (int(now),))
+            rows = self._db.execute(
+                "SELECT revocation_id, expires_at FROM revocations WHERE expires_at <= ?", (int(now),)
+            )
             for row in rows:
                 self._send(row["revocation_id"], None)
                 # Only this expiry: a newer record of the key (a user disabled again) stays.
-                self._db.execute("DELETE FROM revocations WHERE revocation_id = ? AND expires_at = ?",
-                                 (row["revocation_id"], row["expires_at"]))
+                self._db.execute(
+                    "DELETE FROM revocations WHERE revocation_id = ? AND expires_at = ?",
+                    (row["revocation_id"], row["expires_at"]),
+                )
         return len(rows)
 
     def sweeper(self, every_s: float):

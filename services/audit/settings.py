@@ -30,7 +30,8 @@ class AuditSettings(ServiceSettings):
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
     token_ttl_minutes: int = Field(15, ge=1, le=MAX_TOKEN_TTL_S // 60, description="Lifetime of an access token.")
     revocation_sweep_s: float = Field(
-        60.0, ge=1.0, description="How often expired token revocations are tombstoned on alpr.revocations.v1.")
+        60.0, ge=1.0, description="How often expired token revocations are tombstoned on alpr.revocations.v1."
+    )
     policy_file: Path = Field(
         REPO_ROOT / "docs" / "alpr-policy.md",
         description="The operator's ALPR policy, published on the public transparency page (section 11).",
@@ -39,8 +40,11 @@ class AuditSettings(ServiceSettings):
     @property
     def governance_url(self) -> str:
         return self.governance_db_url or f"sqlite:///{Path(self.data_dir) / 'governance' / 'governance.sqlite3'}"
+
     release_sources: dict[str, str] = Field(
         default_factory=lambda: {"occupancy": "http://127.0.0.1:8003", "revenue": "http://127.0.0.1:8004"},
         description="Data-owning services a release package is exported from: name -> base URL (JSON in the env).",
     )
-    release_token_minutes: int = Field(10, ge=1, le=60, description="Lifetime of the token minted for one release export.")
+    release_token_minutes: int = Field(
+        10, ge=1, le=60, description="Lifetime of the token minted for one release export."
+    )

@@ -27,7 +27,11 @@ class TrailQuery:
     users: tuple[str, ...] | None = None  # a supervisor's view: only these users
 
     def filters(self) -> dict[str, str]:
-        return {k: (",".join(v) if isinstance(v, tuple) else str(v)) for k, v in vars(self).items() if v is not None and k != "limit"}
+        return {
+            k: (",".join(v) if isinstance(v, tuple) else str(v))
+            for k, v in vars(self).items()
+            if v is not None and k != "limit"
+        }
 
 
 def query_trail(store: Store, q: TrailQuery) -> list[dict[str, Any]]:

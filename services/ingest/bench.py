@@ -20,13 +20,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from alpr.measure import machine  # noqa: F401  (re-exported for the CLI)
-from alpr.contracts.registry import contract
 from alpr.cameras import Camera
+from alpr.contracts.registry import contract
+from alpr.measure import machine  # noqa: F401  (re-exported for the CLI)
 from services.ingest.frame import Frame, encode_jpeg
 from services.ingest.publisher import FRAMES_TOPIC, Delivery, Publisher
 
@@ -63,7 +63,7 @@ def _run(publisher: Publisher, frames, count: int, cameras: list[Camera], encode
         if not delivery.ok:
             failed[0] += 1
 
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     began = time.perf_counter()
     size = 0
     for i in range(count):
@@ -96,29 +96,47 @@ def _uploads(settings, prefix: str, jpegs: list[bytes], count: int, concurrency:
     from services.ingest.main import build_service
 
     token, digest = new_token()
-    registry = Registry.model_validate({
-        "facilities": [{"facility_id": "bench", "capacity": 1}],
-        "cameras": [{"camera_id": "bench-up", "facility_id": "bench", "lane": "L1", "direction": "entry",
-                     "upload_token_sha256": digest}],
-    })
+    registry = Registry.model_validate(
+        {
+            "facilities": [{"facility_id": "bench", "capacity": 1}],
+            "cameras": [
+                {
+                    "camera_id": "bench-up",
+                    "facility_id": "bench",
+                    "lane": "L1",
+                    "direction": "entry",
+                    "upload_token_sha256": digest,
+                }
+            ],
+        }
+    )
     service = build_service(settings, registry, topic_prefix=prefix)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(service.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
 
     async def client(worker: int, client: httpx.AsyncClient) -> None:
         for i in range(worker, count, concurrency):
             captured = start + timedelta(milliseconds=i)
             began = time.perf_counter()
-            r = await client.post("/v1/frames", content=jpegs[i % len(jpegs)], headers={
-                "X-Camera-Id": "bench-up", "Authorization": f"Bearer {token}", "Content-Type": "image/jpeg",
-                "X-Captured-At": captured.isoformat()})
+            r = await client.post(
+                "/v1/frames",
+                content=jpegs[i % len(jpegs)],
+                headers={
+                    "X-Camera-Id": "bench-up",
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "image/jpeg",
+                    "X-Captured-At": captured.isoformat(),
+                },
+            )
             latencies.append(time.perf_counter() - began)
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
@@ -148,8 +166,14 @@ def _uploads(settings, prefix: str, jpegs: list[bytes], count: int, concurrency:
     }
 
 
-def run_bench(bootstrap: str, frames: int = 2000, quality: int = 85, max_bytes: int = 1_000_000,
-              queue_frames: int = 256, settings=None) -> dict:
+def run_bench(
+    bootstrap: str,
+    frames: int = 2000,
+    quality: int = 85,
+    max_bytes: int = 1_000_000,
+    queue_frames: int = 256,
+    settings=None,
+) -> dict:
     """Measure both figures against the broker at `bootstrap`; returns a JSON-able summary."""
     from confluent_kafka.admin import AdminClient, NewTopic
 

@@ -66,19 +66,31 @@ def _replay(args) -> int:
     if not camera.source or camera.is_stream:
         raise ConfigError(f"camera {camera.camera_id} has no file source; pass --file PATH")
     prefix = settings.topic_prefix if args.topic_prefix is None else args.topic_prefix
-    publisher = Publisher(settings.kafka_bootstrap, f"{prefix}{FRAMES_TOPIC}",
-                          queue_frames=settings.queue_frames, delivery_timeout_s=settings.delivery_timeout_s,
-                          replay_delivery_timeout_s=settings.replay_delivery_timeout_s,
-                          client_id="ingest-replay").start()
-    feed = make_feed(settings, registry, camera, publisher, select=not args.all_frames,
-                     start=_time(args.start) if args.start else None)
+    publisher = Publisher(
+        settings.kafka_bootstrap,
+        f"{prefix}{FRAMES_TOPIC}",
+        queue_frames=settings.queue_frames,
+        delivery_timeout_s=settings.delivery_timeout_s,
+        replay_delivery_timeout_s=settings.replay_delivery_timeout_s,
+        client_id="ingest-replay",
+    ).start()
+    feed = make_feed(
+        settings,
+        registry,
+        camera,
+        publisher,
+        select=not args.all_frames,
+        start=_time(args.start) if args.start else None,
+    )
     try:
         feed.run(threading.Event())
         publisher.wait_idle(settings.delivery_timeout_s + 5)
     finally:
         undelivered = publisher.close(settings.delivery_timeout_s)
-    counts = {k: feed.tally.get(k, 0) for k in
-              ("seen", "selected", "skipped_fps", "skipped_still", "published", "failed", "error")}
+    counts = {
+        k: feed.tally.get(k, 0)
+        for k in ("seen", "selected", "skipped_fps", "skipped_still", "published", "failed", "error")
+    }
     counts["undelivered"] = undelivered
     emit({"camera": camera.camera_id, "topic": publisher.topic, **counts})
     if feed.status.state == "failed":
@@ -103,43 +115,72 @@ def _bench(args) -> int:
     from services.ingest.bench import run_bench
 
     settings = _settings()
-    result = run_bench(settings.kafka_bootstrap, frames=args.frames, quality=settings.jpeg_quality,
-                       max_bytes=settings.max_frame_bytes, queue_frames=settings.queue_frames, settings=settings)
+    result = run_bench(
+        settings.kafka_bootstrap,
+        frames=args.frames,
+        quality=settings.jpeg_quality,
+        max_bytes=settings.max_frame_bytes,
+        queue_frames=settings.queue_frames,
+        settings=settings,
+    )
     if args.json:
         emit(result)
     else:
         for name in ("publish", "encode_and_publish"):
             r = result[name]
-            print(f"{name}: {r['frames_per_s']} frames/s ({r['mb_per_s']} MB/s, {r['mean_jpeg_kb']} kB/frame, "
-                  f"{r['frames']} frames, {r['failed']} failed) on {result['machine']}")
+            print(
+                f"{name}: {r['frames_per_s']} frames/s ({r['mb_per_s']} MB/s, {r['mean_jpeg_kb']} kB/frame, "
+                f"{r['frames']} frames, {r['failed']} failed) on {result['machine']}"
+            )
         u = result["upload"]
-        print(f"upload: {u['frames_per_s']} frames/s with {u['concurrency']} clients, p50 {u['latency_ms_p50']} ms, "
-              f"p99 {u['latency_ms_p99']} ms, answers {u['status_codes']}")
+        print(
+            f"upload: {u['frames_per_s']} frames/s with {u['concurrency']} clients, p50 {u['latency_ms_p50']} ms, "
+            f"p99 {u['latency_ms_p99']} ms, answers {u['status_codes']}"
+        )
     return 0
 
 
 def _demo_footage(args) -> int:
     from services.ingest.footage import render_footage
 
-    footage = render_footage(Path(args.out), seed=args.seed, vehicles=args.vehicles, minutes=args.minutes,
-                             fps=args.fps, width=args.width, height=args.height, start=_time(args.start))
-    emit({"videos": [str(p) for p in footage.videos], "ground_truth": str(footage.ground_truth),
-          "passes": footage.passes, "frames": footage.frames})
+    footage = render_footage(
+        Path(args.out),
+        seed=args.seed,
+        vehicles=args.vehicles,
+        minutes=args.minutes,
+        fps=args.fps,
+        width=args.width,
+        height=args.height,
+        start=_time(args.start),
+    )
+    emit(
+        {
+            "videos": [str(p) for p in footage.videos],
+            "ground_truth": str(footage.ground_truth),
+            "passes": footage.passes,
+            "frames": footage.frames,
+        }
+    )
     return 0
 
 
 def register(sub) -> None:
     ingest = sub.add_parser("ingest", help="frames in: camera feeds, uploads, replays -> alpr.frames.v1")
     ops = ingest.add_subparsers(dest="op", required=True)
-    ops.add_parser("serve", help="run the registry's camera feeds and the upload API (POST /v1/frames)") \
-        .set_defaults(handler=_serve)
+    ops.add_parser("serve", help="run the registry's camera feeds and the upload API (POST /v1/frames)").set_defaults(
+        handler=_serve
+    )
 
     replay = ops.add_parser("replay", help="publish one camera's video file or image folder once, print counts")
     replay.add_argument("--camera", required=True, help="camera id from the registry (ALPR_CAMERAS_FILE)")
     replay.add_argument("--file", help="video file or image folder (default: the camera's source)")
-    replay.add_argument("--start", help="capture time of the first frame, RFC 3339 (default: camera replay_start, else now)")
+    replay.add_argument(
+        "--start", help="capture time of the first frame, RFC 3339 (default: camera replay_start, else now)"
+    )
     replay.add_argument("--all-frames", action="store_true", help="skip the fps cap and motion gate")
-    replay.add_argument("--topic-prefix", default=None, help="prefix before alpr.frames.v1 (default: ALPR_TOPIC_PREFIX)")
+    replay.add_argument(
+        "--topic-prefix", default=None, help="prefix before alpr.frames.v1 (default: ALPR_TOPIC_PREFIX)"
+    )
     replay.set_defaults(handler=_replay)
 
     token = ops.add_parser("camera-token", help="make an upload token for a camera and the digest for the YAML")
@@ -159,7 +200,9 @@ def register(sub) -> None:
     footage.add_argument("--fps", type=float, default=4.0)
     footage.add_argument("--width", type=int, default=1280)
     footage.add_argument("--height", type=int, default=720)
-    footage.add_argument("--start", default="2026-11-26T06:00:00Z",
-                         help="captured_at of frame 0 in the ground truth (use it as the cameras' replay_start)")
+    footage.add_argument(
+        "--start",
+        default="2026-11-26T06:00:00Z",
+        help="captured_at of frame 0 in the ground truth (use it as the cameras' replay_start)",
+    )
     footage.set_defaults(handler=_demo_footage)
-

@@ -14,13 +14,13 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
-from services.ingest import metrics
 from alpr.cameras import Camera
+from services.ingest import metrics
 from services.ingest.frame import Frame, FrameTooLarge, encode_jpeg
 from services.ingest.publisher import Delivery, Publisher
 from services.ingest.selection import Selector
@@ -93,8 +93,12 @@ class Feed:
     # -- files: once, waiting for Kafka ------------------------------------------------------
 
     def _run_file(self, stop: threading.Event) -> None:
-        start = self.start or self.camera.replay_start or datetime.now(timezone.utc)
-        frames = image_folder(self.path, start, self.camera.fps_cap) if self.kind == "folder" else video_file(self.path, start)
+        start = self.start or self.camera.replay_start or datetime.now(UTC)
+        frames = (
+            image_folder(self.path, start, self.camera.fps_cap)
+            if self.kind == "folder"
+            else video_file(self.path, start)
+        )
         self._set_state("streaming")
         metrics.SOURCE_UP.labels(self.camera.camera_id).set(1)
         speed = self.camera.replay_speed
@@ -144,15 +148,24 @@ class Feed:
                     self.status.state = "backoff"
                 metrics.SOURCE_UP.labels(camera_id).set(0)
                 metrics.SOURCE_RECONNECTS.labels(metrics.SERVICE).inc()
-                log.warning("stream unavailable, reconnecting after backoff", extra={
-                    "camera": camera_id, "source": self.status.source, "reason": str(err),
-                    "failures": self.status.failures, "retry_in_s": round(delay, 3)})
+                log.warning(
+                    "stream unavailable, reconnecting after backoff",
+                    extra={
+                        "camera": camera_id,
+                        "source": self.status.source,
+                        "reason": str(err),
+                        "failures": self.status.failures,
+                        "retry_in_s": round(delay, 3),
+                    },
+                )
                 stop.wait(delay)
 
     def _connected(self) -> None:
         with self._lock:
             if self.status.failures:
-                log.info("stream connected", extra={"camera": self.camera.camera_id, "after_failures": self.status.failures})
+                log.info(
+                    "stream connected", extra={"camera": self.camera.camera_id, "after_failures": self.status.failures}
+                )
             self.status.state, self.status.failures, self.status.retry_in_s = "streaming", 0, None
         metrics.SOURCE_UP.labels(self.camera.camera_id).set(1)
 
@@ -211,4 +224,3 @@ class Feed:
 
 def selector_for(camera: Camera, motion_threshold: float, hold_s: float) -> Selector:
     return Selector(camera, motion_threshold=motion_threshold, hold_s=hold_s)
-

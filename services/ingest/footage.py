@@ -19,10 +19,10 @@ plate generator), with a plain drawn plate as the fallback when it is not import
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -32,7 +32,7 @@ from alpr.contracts.models import utc_iso
 PlateArtist = Callable[[str, np.random.Generator], np.ndarray]
 PlateNamer = Callable[[np.random.Generator], str]
 
-DEFAULT_START = datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 FACILITY = "garage-1"
 LANES = (("cam-g1-entry-1", "L1", "entry"), ("cam-g1-exit-1", "L2", "exit"))
 PASS_S = (1.4, 1.0, 1.4)  # drive in, wait at the barrier, drive out
@@ -120,11 +120,15 @@ def render_footage(
     videos: list[Path] = []
     total_frames = int(round(duration * fps))
     for camera_id, lane, direction in LANES:
-        visits = [(v, plate, t) for v, plate, t_in, t_out in schedule
-                  for t in ([t_in] if direction == "entry" else [t_out] if t_out is not None else [])]
+        visits = [
+            (v, plate, t)
+            for v, plate, t_in, t_out in schedule
+            for t in ([t_in] if direction == "entry" else [t_out] if t_out is not None else [])
+        ]
         path = out_dir / f"{camera_id}.mp4"
-        passes += _render_lane(path, camera_id, lane, direction, visits, artist, rng, total_frames, fps,
-                               width, height, start)
+        passes += _render_lane(
+            path, camera_id, lane, direction, visits, artist, rng, total_frames, fps, width, height, start
+        )
         videos.append(path)
     truth = out_dir / "ground_truth.jsonl"
     passes.sort(key=lambda p: (p.t_stop_s, p.camera_id))
@@ -162,9 +166,20 @@ def _spread(times: np.ndarray, slot: float, latest: float) -> list[float]:
     return out
 
 
-def _render_lane(path: Path, camera_id: str, lane: str, direction: str, visits, artist: PlateArtist,
-                 rng: np.random.Generator, total_frames: int, fps: float, width: int, height: int,
-                 start: datetime) -> list[Pass]:
+def _render_lane(
+    path: Path,
+    camera_id: str,
+    lane: str,
+    direction: str,
+    visits,
+    artist: PlateArtist,
+    rng: np.random.Generator,
+    total_frames: int,
+    fps: float,
+    width: int,
+    height: int,
+    start: datetime,
+) -> list[Pass]:
     background = _lane_background(width, height, f"{FACILITY.upper()}  {direction.upper()}  {lane}", direction)
     cars = [(v, plate, t0, _car_sprite(plate, artist, rng, width)) for v, plate, t0 in visits]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
@@ -176,7 +191,7 @@ def _render_lane(path: Path, camera_id: str, lane: str, direction: str, visits, 
         for index in range(total_frames):
             t = index / fps
             frame = background.copy()
-            for v, plate, t0, sprite in cars:
+            for v, _plate, t0, sprite in cars:
                 y = _car_top(t - t0, height, sprite.body.shape[0])
                 if y is None:
                     continue
@@ -193,11 +208,22 @@ def _render_lane(path: Path, camera_id: str, lane: str, direction: str, visits, 
         if v not in seen:
             continue
         t_stop = round((t0 + PASS_S[0] + PASS_S[1] / 2) * fps) / fps  # a frame's own time: its captured_at exists
-        passes.append(Pass(
-            vehicle=v, plate=plate, facility_id=FACILITY, camera_id=camera_id, lane=lane, direction=direction,
-            video=path.name, frame_first=seen[v][0], frame_last=seen[v][-1], t_stop_s=round(t_stop, 3),
-            captured_at=utc_iso(start + timedelta(seconds=t_stop)), box=boxes.get(v, (0, 0, 0, 0)),
-        ))
+        passes.append(
+            Pass(
+                vehicle=v,
+                plate=plate,
+                facility_id=FACILITY,
+                camera_id=camera_id,
+                lane=lane,
+                direction=direction,
+                video=path.name,
+                frame_first=seen[v][0],
+                frame_last=seen[v][-1],
+                t_stop_s=round(t_stop, 3),
+                captured_at=utc_iso(start + timedelta(seconds=t_stop)),
+                box=boxes.get(v, (0, 0, 0, 0)),
+            )
+        )
     return passes
 
 
@@ -226,7 +252,7 @@ def _car_sprite(plate: str, artist: PlateArtist, rng: np.random.Generator, width
     pw = int(w * 0.36)
     ph = int(pw * flat.shape[0] / flat.shape[1])
     px, py = (w - pw) // 2, int(h * 0.56)
-    body[py:py + ph, px:px + pw] = cv2.resize(flat, (pw, ph), interpolation=cv2.INTER_AREA)
+    body[py : py + ph, px : px + pw] = cv2.resize(flat, (pw, ph), interpolation=cv2.INTER_AREA)
     x = int(rng.integers(width // 5, width - w - width // 5))
     return _Sprite(body, mask > 0, x, (px, py, pw, ph))
 
@@ -252,9 +278,9 @@ def _draw_car(frame: np.ndarray, sprite: _Sprite, top: int) -> tuple[int, int, i
     if y0 >= y1:
         return None
     sy0 = y0 - top
-    region = frame[y0:y1, sprite.x:sprite.x + w]
-    m = sprite.mask[sy0:sy0 + (y1 - y0)]
-    region[m] = sprite.body[sy0:sy0 + (y1 - y0)][m]
+    region = frame[y0:y1, sprite.x : sprite.x + w]
+    m = sprite.mask[sy0 : sy0 + (y1 - y0)]
+    region[m] = sprite.body[sy0 : sy0 + (y1 - y0)][m]
     px, py, pw, ph = sprite.plate_box
     if top + py < 0 or top + py + ph > fh:
         return None
@@ -264,8 +290,15 @@ def _draw_car(frame: np.ndarray, sprite: _Sprite, top: int) -> tuple[int, int, i
 def _lane_background(width: int, height: int, label: str, direction: str) -> np.ndarray:
     img = np.full((height, width, 3), (92, 94, 96), np.uint8)
     cv2.rectangle(img, (0, 0), (width, int(height * 0.12)), (60, 70, 85), -1)  # garage wall
-    cv2.putText(img, label, (int(width * 0.03), int(height * 0.085)), cv2.FONT_HERSHEY_SIMPLEX,
-                height / 480, (230, 230, 230), max(1, height // 240))
+    cv2.putText(
+        img,
+        label,
+        (int(width * 0.03), int(height * 0.085)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        height / 480,
+        (230, 230, 230),
+        max(1, height // 240),
+    )
     for x in (int(width * 0.15), int(width * 0.85)):  # lane edges
         cv2.line(img, (x, int(height * 0.12)), (x, height), (220, 220, 220), max(2, width // 160))
     arm_y = int(height * 0.26)

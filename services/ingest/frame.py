@@ -8,15 +8,15 @@ folds the copies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
 
-from alpr.contracts.models import utc_iso
 from alpr.cameras import Camera
+from alpr.contracts.models import utc_iso
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 JPEG_SOI = b"\xff\xd8"
 JPEG_EOI = b"\xff\xd9"
 CONTENT_TYPE = "image/jpeg"
@@ -42,7 +42,7 @@ class Frame:
     camera: Camera
     captured_at: datetime
     jpeg: bytes
-    ingested_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    ingested_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def frame_id(self) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import anyio
@@ -28,15 +28,15 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from pydantic import BaseModel
 
 from alpr.audit import AuditClient
+from alpr.cameras import Camera, Registry, load_registry, parse_time
 from alpr.contracts.models import utc_iso
+from alpr.contracts.registry import Topic
 from alpr.http import Access, Guard, create_app, install_auth
 from alpr.redact import without_credentials
 from alpr.revocations import RevocationFeed
 from alpr.roles import Permission
 from alpr.runtime import Workers
 from services.ingest import metrics
-from alpr.cameras import Camera, Registry, load_registry, parse_time
-from alpr.contracts.registry import Topic
 from services.ingest.feed import Backoff, Encoding, Feed
 from services.ingest.frame import BadImage, Frame, FrameTooLarge, check_jpeg, shrink_jpeg
 from services.ingest.publisher import FRAMES_TOPIC, Publisher, QueueFull
@@ -123,14 +123,22 @@ def _keep_alive(feed: Feed):
     return run
 
 
-def build_service(settings: IngestSettings, registry: Registry | None = None, topic_prefix: str = "",
-                  producer_extra: dict | None = None, audit: AuditClient | None = None) -> IngestService:
+def build_service(
+    settings: IngestSettings,
+    registry: Registry | None = None,
+    topic_prefix: str = "",
+    producer_extra: dict | None = None,
+    audit: AuditClient | None = None,
+) -> IngestService:
     registry = registry or load_registry(settings.cameras_file)
     publisher = Publisher(
-        settings.kafka_bootstrap, f"{topic_prefix}{FRAMES_TOPIC}",
-        queue_frames=settings.queue_frames, buffer_frames=settings.stream_buffer_frames,
+        settings.kafka_bootstrap,
+        f"{topic_prefix}{FRAMES_TOPIC}",
+        queue_frames=settings.queue_frames,
+        buffer_frames=settings.stream_buffer_frames,
         delivery_timeout_s=settings.delivery_timeout_s,
-        replay_delivery_timeout_s=settings.replay_delivery_timeout_s, producer_extra=producer_extra,
+        replay_delivery_timeout_s=settings.replay_delivery_timeout_s,
+        producer_extra=producer_extra,
     ).start()
     feeds = [make_feed(settings, registry, camera, publisher) for camera in registry.cameras if camera.source]
     audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(topic_prefix))
@@ -141,26 +149,43 @@ def build_service(settings: IngestSettings, registry: Registry | None = None, to
     return service
 
 
-def make_feed(settings: IngestSettings, registry: Registry, camera: Camera, publisher: Publisher,
-              select: bool = True, start: datetime | None = None) -> Feed:
+def make_feed(
+    settings: IngestSettings,
+    registry: Registry,
+    camera: Camera,
+    publisher: Publisher,
+    select: bool = True,
+    start: datetime | None = None,
+) -> Feed:
     selector = Selector(camera, settings.motion_threshold, settings.motion_hold_s) if select else None
     return Feed(
-        camera, publisher, selector,
+        camera,
+        publisher,
+        selector,
         encoding=Encoding(settings.jpeg_quality, settings.max_frame_bytes),
         backoff=Backoff(settings.reconnect_initial_s, settings.reconnect_max_s),
-        base_dir=registry.base_dir, start=start, stream_timeout_s=settings.stream_open_timeout_s,
+        base_dir=registry.base_dir,
+        start=start,
+        stream_timeout_s=settings.stream_open_timeout_s,
     )
 
 
 def build_app(service: IngestService) -> FastAPI:
     settings, registry, publisher = service.settings, service.registry, service.publisher
-    app = create_app(SERVICE, checks={"kafka": publisher.kafka_ok, "workers": service.workers.alive,
-                                      "revocations": service.revocations.ready})
+    app = create_app(
+        SERVICE,
+        checks={
+            "kafka": publisher.kafka_ok,
+            "workers": service.workers.alive,
+            "revocations": service.revocations.ready,
+        },
+    )
     # uvicorn re-raises SIGTERM after its shutdown, which ends the process before the code after
     # `run_service` runs: the shutdown hook is where accepted frames get flushed.
     app.router.on_shutdown.append(service.close)
-    install_auth(app, auth_secret=settings.auth_secret.get_secret_value(), audit=service.audit,
-                 revocations=service.revocations)
+    install_auth(
+        app, auth_secret=settings.auth_secret.get_secret_value(), audit=service.audit, revocations=service.revocations
+    )
     busy_headers = {"Retry-After": str(settings.upload_retry_after_s)}
 
     def refuse(status: int, reason: str, camera_id: str | None, headers: dict | None = None) -> HTTPException:
@@ -177,10 +202,14 @@ def build_app(service: IngestService) -> FastAPI:
         content_type: Annotated[str | None, Header()] = None,
         content_length: Annotated[int | None, Header()] = None,
     ) -> FramePublic:
-        received_at = datetime.now(timezone.utc)
+        received_at = datetime.now(UTC)
         camera = _authenticate(registry, x_camera_id, authorization, refuse)
         if content_length is not None and content_length > settings.upload_max_bytes:
-            raise refuse(413, f"body of {content_length} bytes exceeds the {settings.upload_max_bytes}-byte limit", camera.camera_id)
+            raise refuse(
+                413,
+                f"body of {content_length} bytes exceeds the {settings.upload_max_bytes}-byte limit",
+                camera.camera_id,
+            )
         if (content_type or "").split(";")[0].strip().lower() != "image/jpeg":
             raise refuse(415, "Content-Type must be image/jpeg", camera.camera_id)
         try:
@@ -188,7 +217,9 @@ def build_app(service: IngestService) -> FastAPI:
         except ValueError:
             raise refuse(400, "X-Captured-At must be an RFC 3339 time with a zone", camera.camera_id) from None
         if captured_at > received_at + MAX_FUTURE_SKEW:
-            raise refuse(400, "X-Captured-At is more than 5 minutes in the future: check the camera's clock", camera.camera_id)
+            raise refuse(
+                400, "X-Captured-At is more than 5 minutes in the future: check the camera's clock", camera.camera_id
+            )
         body = await _read_limited(request, settings.upload_max_bytes)
         if body is None:
             raise refuse(413, f"body exceeds the {settings.upload_max_bytes}-byte limit", camera.camera_id)
@@ -208,18 +239,29 @@ def build_app(service: IngestService) -> FastAPI:
             raise refuse(503, f"Kafka is not keeping up ({err}); retry later", camera.camera_id, busy_headers) from None
         if not delivery.ok:
             raise HTTPException(503, f"frame not stored: {delivery.error}; retry later", headers=busy_headers)
-        return FramePublic(frame_id=frame.frame_id, topic=publisher.topic, partition=delivery.partition,
-                           offset=delivery.offset, captured_at=utc_iso(frame.captured_at))
+        return FramePublic(
+            frame_id=frame.frame_id,
+            topic=publisher.topic,
+            partition=delivery.partition,
+            offset=delivery.offset,
+            captured_at=utc_iso(frame.captured_at),
+        )
 
     @app.get("/v1/sources", response_model=SourcesPublic, tags=["operations"])
-    def sources(access: Annotated[Access, Depends(Guard(Permission.SOURCES_READ, "sources.read", operational=True))]) -> SourcesPublic:
+    def sources(
+        access: Annotated[Access, Depends(Guard(Permission.SOURCES_READ, "sources.read", operational=True))],
+    ) -> SourcesPublic:
         statuses = [feed.status for feed in service.feeds]
-        statuses += [SourceStatus(c.camera_id, "upload", None, state="push") for c in registry.cameras
-                     if c.accepts_uploads and not c.source]
+        statuses += [
+            SourceStatus(c.camera_id, "upload", None, state="push")
+            for c in registry.cameras
+            if c.accepts_uploads and not c.source
+        ]
         access.served(row_count=len(statuses), wait=False)
         return SourcesPublic(
             sources=[_public(s) for s in statuses],
-            queue_frames=publisher.in_flight, stream_buffer_frames=publisher.buffered,
+            queue_frames=publisher.in_flight,
+            stream_buffer_frames=publisher.buffered,
         )
 
     return app
@@ -228,8 +270,10 @@ def build_app(service: IngestService) -> FastAPI:
 def _public(status: SourceStatus) -> SourcePublic:
     # The feed already shows its source without credentials; an error message may quote the
     # URL it failed to open, so every text leaving here is cleaned once more.
-    fields = vars(status) | {"source": without_credentials(status.source),
-                             "last_error": without_credentials(status.last_error)}
+    fields = vars(status) | {
+        "source": without_credentials(status.source),
+        "last_error": without_credentials(status.last_error),
+    }
     return SourcePublic(**fields)
 
 

@@ -25,13 +25,13 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from alpr.kafka.config import producer_config
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import producer_config
 from services.ingest import metrics
 from services.ingest.frame import Frame
 
@@ -64,9 +64,17 @@ OnDone = Callable[[Delivery], None]
 REPLAYS = ("file", "folder")  # sources that can wait for Kafka: their own, patient producer
 
 # Delivery errors of a broker that is away or restarting: worth sending a replayed frame again.
-_RETRY_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
-                          KafkaError.REQUEST_TIMED_OUT, KafkaError.LEADER_NOT_AVAILABLE,
-                          KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError._ALL_BROKERS_DOWN})
+_RETRY_CODES = frozenset(
+    {
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError._ALL_BROKERS_DOWN,
+    }
+)
 
 
 class Publisher:
@@ -93,18 +101,22 @@ class Publisher:
         self.delivery_timeout_s = delivery_timeout_s
 
         def config(timeout_s: float, suffix: str = "") -> dict:
-            return producer_config(bootstrap, client_id + suffix, **{
-                "message.timeout.ms": int(timeout_s * 1000),
-                # JPEG does not compress: lz4 would spend CPU for nothing on the hottest topic.
-                "compression.type": "none",
-                # The broker's default max.message.bytes (1 MB) caps one batch; frames are ~100-300 kB.
-                "batch.size": 1_000_000,
-                # Our queue is the bound; librdkafka's only needs to be larger so it never refuses first.
-                "queue.buffering.max.messages": queue_frames + 1000,
-                "error_cb": self._on_error,
-                "logger": logging.getLogger("librdkafka"),
-                **(producer_extra or {}),
-            })
+            return producer_config(
+                bootstrap,
+                client_id + suffix,
+                **{
+                    "message.timeout.ms": int(timeout_s * 1000),
+                    # JPEG does not compress: lz4 would spend CPU for nothing on the hottest topic.
+                    "compression.type": "none",
+                    # The broker's default max.message.bytes (1 MB) caps one batch; frames are ~100-300 kB.
+                    "batch.size": 1_000_000,
+                    # Our queue is the bound; librdkafka's only needs to be larger so it never refuses first.
+                    "queue.buffering.max.messages": queue_frames + 1000,
+                    "error_cb": self._on_error,
+                    "logger": logging.getLogger("librdkafka"),
+                    **(producer_extra or {}),
+                },
+            )
 
         self._producer = Producer(config(delivery_timeout_s))
         self._replay = Producer(config(replay_delivery_timeout_s, "-replay"))
@@ -119,7 +131,7 @@ class Publisher:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> "Publisher":
+    def start(self) -> Publisher:
         self._sender = threading.Thread(target=self._send_loop, name="ingest-sender", daemon=True)
         self._sender.start()
         return self
@@ -140,7 +152,7 @@ class Publisher:
             log.error("frames not delivered at shutdown", extra={"frames": left, "topic": self.topic})
         return left
 
-    def __enter__(self) -> "Publisher":
+    def __enter__(self) -> Publisher:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -175,8 +187,10 @@ class Publisher:
                 dropped, dropped_source, _ = self._buffer.popleft()
                 metrics.count(dropped_source, "dropped_overflow")
                 if self._overflow_dropped == 0:
-                    log.warning("Kafka queue full: dropping oldest live frames",
-                                extra={"frame_id": dropped.frame_id, "queue_frames": self.queue_frames})
+                    log.warning(
+                        "Kafka queue full: dropping oldest live frames",
+                        extra={"frame_id": dropped.frame_id, "queue_frames": self.queue_frames},
+                    )
                 self._overflow_dropped += 1
             self._buffer.append((frame, source, on_done))
             metrics.BUFFER_DEPTH.labels(metrics.SERVICE).set(len(self._buffer))
@@ -193,7 +207,7 @@ class Publisher:
         try:
             # librdkafka answers within message.timeout.ms; the margin covers a busy sender thread.
             return await asyncio.wait_for(answer, self.delivery_timeout_s + 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Delivery(frame.frame_id, error="no answer from Kafka in time")
 
     def wait_idle(self, timeout: float) -> bool:
@@ -235,7 +249,10 @@ class Publisher:
         producer = self._replay if source in REPLAYS else self._producer
         try:
             producer.produce(
-                self.topic, key=frame.key, value=frame.jpeg, headers=frame.headers(),
+                self.topic,
+                key=frame.key,
+                value=frame.jpeg,
+                headers=frame.headers(),
                 on_delivery=lambda err, msg: self._delivered(frame, source, on_done, err, msg),
             )
         except BufferError as err:
@@ -243,14 +260,22 @@ class Publisher:
         self._in_flight += 1
         metrics.QUEUE_DEPTH.labels(metrics.SERVICE).set(self._in_flight)
 
-    def _delivered(self, frame: Frame, source: str, on_done: OnDone | None, err: KafkaError | None, msg: Message) -> None:
-        if err is not None and source in REPLAYS and not self._stopping and (
-                err.retriable() or err.code() in _RETRY_CODES):
+    def _delivered(
+        self, frame: Frame, source: str, on_done: OnDone | None, err: KafkaError | None, msg: Message
+    ) -> None:
+        if (
+            err is not None
+            and source in REPLAYS
+            and not self._stopping
+            and (err.retriable() or err.code() in _RETRY_CODES)
+        ):
             # A replayed file waits for Kafka (its policy): a frame that timed out (a broker
             # away longer than replay_delivery_timeout_s) is sent again, not dropped; it now
             # lands after newer frames. The same frame_id makes it harmless.
             metrics.count(source, "retried")
-            log.warning("frame not delivered; sending it again", extra={"frame_id": frame.frame_id, "reason": err.str()})
+            log.warning(
+                "frame not delivered; sending it again", extra={"frame_id": frame.frame_id, "reason": err.str()}
+            )
             with self._cond:
                 self._in_flight -= 1
                 try:
@@ -259,7 +284,9 @@ class Publisher:
                 except QueueFull:
                     self._cond.notify_all()  # fall through: counted as failed below
             metrics.count(source, "failed")
-            log.error("frame not delivered", extra={"frame_id": frame.frame_id, "reason": err.str(), "topic": self.topic})
+            log.error(
+                "frame not delivered", extra={"frame_id": frame.frame_id, "reason": err.str(), "topic": self.topic}
+            )
             if on_done is not None:
                 on_done(Delivery(frame.frame_id, error=err.str()))
             return
@@ -270,11 +297,15 @@ class Publisher:
         if err is None:
             self._broker_down = False
             metrics.count(source, "published")
-            metrics.DELIVERY_SECONDS.labels(metrics.SERVICE).observe(max(0.0, time.time() - frame.ingested_at.timestamp()))
+            metrics.DELIVERY_SECONDS.labels(metrics.SERVICE).observe(
+                max(0.0, time.time() - frame.ingested_at.timestamp())
+            )
             delivery = Delivery(frame.frame_id, msg.partition(), msg.offset())
         else:
             metrics.count(source, "failed")
-            log.error("frame not delivered", extra={"frame_id": frame.frame_id, "reason": err.str(), "topic": self.topic})
+            log.error(
+                "frame not delivered", extra={"frame_id": frame.frame_id, "reason": err.str(), "topic": self.topic}
+            )
             delivery = Delivery(frame.frame_id, error=err.str())
         if on_done is not None:
             try:

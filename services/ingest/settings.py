@@ -47,7 +47,10 @@ class IngestSettings(ServiceSettings):
         10.0, gt=0, le=300, description="How long Kafka may take to acknowledge a frame before it counts as failed."
     )
     replay_delivery_timeout_s: float = Field(
-        300.0, gt=0, le=3600, description="How long Kafka may take to acknowledge a replayed file frame: librdkafka "
+        300.0,
+        gt=0,
+        le=3600,
+        description="How long Kafka may take to acknowledge a replayed file frame: librdkafka "
         "retries in order until then (through a broker restart); after it the frame is sent again, behind newer ones.",
     )
     upload_retry_after_s: int = Field(

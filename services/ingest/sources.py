@@ -9,10 +9,11 @@ clocks drift). Failures are `SourceError`s with a sentence that an operator can 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -111,6 +112,6 @@ def stream(url: str, timeout_s: float) -> Iterator[Captured]:
                 raise SourceError(f"stream decode error: {str(err).strip().splitlines()[-1]}") from None
             if not ok:
                 raise SourceError("stream stopped delivering frames")
-            yield datetime.now(timezone.utc), image
+            yield datetime.now(UTC), image
     finally:
         capture.release()

@@ -18,11 +18,16 @@ def build_app(parts) -> FastAPI:
 
     app = create_app(
         "occupancy",
-        checks={"store": store_ok, "stream": parts.stream.ready, "holds": parts.holds.alive,
-                "revocations": parts.revocations.ready},
+        checks={
+            "store": store_ok,
+            "stream": parts.stream.ready,
+            "holds": parts.holds.alive,
+            "revocations": parts.revocations.ready,
+        },
     )
-    install_auth(app, auth_secret=parts.settings.auth_secret.get_secret_value(), audit=parts.audit,
-                 revocations=parts.revocations)
+    install_auth(
+        app, auth_secret=parts.settings.auth_secret.get_secret_value(), audit=parts.audit, revocations=parts.revocations
+    )
     app.state.settings = parts.settings
     app.state.store = parts.store
     app.state.board = parts.board

@@ -24,26 +24,35 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.settings import REPO_ROOT
-from alpr.contracts.registry import Topic
 from services.occupancy.settings import OccupancySettings
 
 MACHINE = "dev-2c: 2-core x86-64, 24 GB, no GPU"
 FACILITIES = [f"bench-{i}" for i in range(1, 9)]
-TOPICS = {Topic.READS: 12, Topic.READS_DLQ: 1, Topic.OCCUPANCY: 3, Topic.PASSES: 12, Topic.HOLDS: 1, Topic.AUDIT: 1,
-          Topic.REVOCATIONS: 1}  # the service reads revocations before it is ready
+TOPICS = {
+    Topic.READS: 12,
+    Topic.READS_DLQ: 1,
+    Topic.OCCUPANCY: 3,
+    Topic.PASSES: 12,
+    Topic.HOLDS: 1,
+    Topic.AUDIT: 1,
+    Topic.REVOCATIONS: 1,
+}  # the service reads revocations before it is ready
 
 
 def _cameras() -> str:
     lines = ["facilities:"] + [f"  - {{facility_id: {f}, name: {f}, capacity: 100000}}" for f in FACILITIES]
     lines += ["cameras:"]
     for f in FACILITIES:
-        lines += [f"  - {{camera_id: {f}-in, facility_id: {f}, lane: L1, direction: entry}}",
-                  f"  - {{camera_id: {f}-out, facility_id: {f}, lane: L2, direction: exit}}"]
+        lines += [
+            f"  - {{camera_id: {f}-in, facility_id: {f}, lane: L1, direction: entry}}",
+            f"  - {{camera_id: {f}-out, facility_id: {f}, lane: L2, direction: exit}}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -95,15 +104,27 @@ class _Bench:
         import httpx
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-        env.update({
-            "ALPR_ENVIRONMENT": "test", "ALPR_KAFKA_BOOTSTRAP": self.bootstrap, "ALPR_TOPIC_PREFIX": self.prefix,
-            "ALPR_DATA_DIR": str(self.workdir), "ALPR_CAMERAS_FILE": str(self.workdir / "cameras.yaml"),
-            "ALPR_HTTP_PORT": str(self.port), "ALPR_LOG_LEVEL": "WARNING",
-            "ALPR_AUTH_SECRET": self.settings.auth_secret.get_secret_value(),
-            "ALPR_BATCH_MAX": str(self.settings.batch_max), "ALPR_BATCH_WITHIN_S": str(self.settings.batch_within_s),
-        })
-        self.proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"], cwd=REPO_ROOT, env=env,
-                                     stdout=open(self.workdir / "service.log", "wb"), stderr=subprocess.STDOUT)
+        env.update(
+            {
+                "ALPR_ENVIRONMENT": "test",
+                "ALPR_KAFKA_BOOTSTRAP": self.bootstrap,
+                "ALPR_TOPIC_PREFIX": self.prefix,
+                "ALPR_DATA_DIR": str(self.workdir),
+                "ALPR_CAMERAS_FILE": str(self.workdir / "cameras.yaml"),
+                "ALPR_HTTP_PORT": str(self.port),
+                "ALPR_LOG_LEVEL": "WARNING",
+                "ALPR_AUTH_SECRET": self.settings.auth_secret.get_secret_value(),
+                "ALPR_BATCH_MAX": str(self.settings.batch_max),
+                "ALPR_BATCH_WITHIN_S": str(self.settings.batch_within_s),
+            }
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=open(self.workdir / "service.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 90
         with httpx.Client(timeout=2) as client:
             while time.monotonic() < deadline:
@@ -121,8 +142,14 @@ class _Bench:
     def events_consumer(self):
         from confluent_kafka import Consumer
 
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"bench-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         c.subscribe([Topic.OCCUPANCY.on(self.prefix)])
         return c
 
@@ -134,7 +161,9 @@ class _Bench:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         topics = [self.prefix + t for t in TOPICS]
-        topics += [self.prefix + self.settings.faust_app_id + s for s in ("-facility-state-changelog", "-__assignor-__leader")]
+        topics += [
+            self.prefix + self.settings.faust_app_id + s for s in ("-facility-state-changelog", "-__assignor-__leader")
+        ]
         for future in self.admin.delete_topics(topics).values():
             try:
                 future.result(timeout=30)
@@ -161,9 +190,12 @@ def _live_reads(rate: float, count: int):
         facility, lane, direction = lanes[slot]
         plate, frames = active.get(slot, ("", 4))
         if frames >= 4:
-            plate, frames = f"{rng.randrange(1, 10)}{''.join(rng.choice('ACEFHJKMNPRTUVWXY') for _ in range(3))}{rng.randrange(100, 1000)}", 0
+            plate, frames = (
+                f"{rng.randrange(1, 10)}{''.join(rng.choice('ACEFHJKMNPRTUVWXY') for _ in range(3))}{rng.randrange(100, 1000)}",
+                0,
+            )
         active[slot] = (plate, frames + 1)
-        yield read(facility, lane, direction, datetime.now(timezone.utc), plate)
+        yield read(facility, lane, direction, datetime.now(UTC), plate)
 
 
 def _latency_run(bench: _Bench, consumer, rate: float, count: int) -> list[float]:
@@ -211,9 +243,14 @@ def run_bench(settings: OccupancySettings, reads: int = 20_000, rate: float = 20
 
         # 2. throughput: a backlog published at once, drained by the same instance.
         # Captured after the latency run's reads: older ones would be late for its lanes' horizon.
-        traffic = Traffic(FACILITIES, seed=1).reads(max(1, reads // 4), start=datetime.now(timezone.utc))
-        _, clean = replay(Occupancy(PassFolder(gap_ms=int(settings.pass_gap_s * 1000), horizon_ms=int(settings.pass_horizon_s * 1000)), {f: 100000 for f in FACILITIES}),
-                          traffic)
+        traffic = Traffic(FACILITIES, seed=1).reads(max(1, reads // 4), start=datetime.now(UTC))
+        _, clean = replay(
+            Occupancy(
+                PassFolder(gap_ms=int(settings.pass_gap_s * 1000), horizon_ms=int(settings.pass_horizon_s * 1000)),
+                {f: 100000 for f in FACILITIES},
+            ),
+            traffic,
+        )
         expected = {e.event_id for e in clean.events}
         started = time.monotonic()
         bench.publish(traffic)

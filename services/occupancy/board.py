@@ -22,8 +22,14 @@ class Board:
         self.facilities = facilities
         self.current: dict[str, dict[str, Any]] = {
             f.facility_id: {
-                "facility_id": f.facility_id, "name": f.name, "occupied": 0, "capacity": f.capacity,
-                "available": f.capacity, "as_of": None, "reason": None, "last_pass_id": None,
+                "facility_id": f.facility_id,
+                "name": f.name,
+                "occupied": 0,
+                "capacity": f.capacity,
+                "available": f.capacity,
+                "as_of": None,
+                "reason": None,
+                "last_pass_id": None,
             }
             for f in facilities.values()
         }
@@ -35,7 +41,9 @@ class Board:
         """Take an OccupancyEvent (JSON form) and tell every subscriber."""
         fid = event["facility_id"]
         entry = self.current.setdefault(fid, {"facility_id": fid, "name": fid})
-        entry.update({k: event.get(k) for k in ("occupied", "capacity", "available", "as_of", "reason", "last_pass_id")})
+        entry.update(
+            {k: event.get(k) for k in ("occupied", "capacity", "available", "as_of", "reason", "last_pass_id")}
+        )
         self.updated_monotonic = time.monotonic()
         message = dict(entry)
         for queue in self._subscribers:

@@ -34,9 +34,9 @@ def _bench(args) -> int:
 def register(sub) -> None:
     occ = sub.add_parser("occupancy", help="vehicle passes and live facility occupancy (faust worker + API)")
     ops = occ.add_subparsers(dest="op", required=True)
-    ops.add_parser("serve", help="run the occupancy service: reads -> passes -> occupancy, API and dashboard").set_defaults(
-        handler=_serve
-    )
+    ops.add_parser(
+        "serve", help="run the occupancy service: reads -> passes -> occupancy, API and dashboard"
+    ).set_defaults(handler=_serve)
     b = ops.add_parser("bench", help="throughput (reads/s) and read->event latency at a fixed rate, on the real broker")
     b.add_argument("--reads", type=int, default=20_000, help="reads in the throughput run")
     b.add_argument("--rate", type=float, default=200.0, help="reads/s of the latency run")

@@ -1,4 +1,4 @@
-"""FastAPI dependencies of the occupancy service, as Annotated aliases (STYLE.md 7)."""
+"""FastAPI dependencies of the occupancy service, as Annotated aliases (docs/style.md 7)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from services.occupancy.board import Board
 from services.occupancy.facilities import Facility
 from services.occupancy.settings import OccupancySettings
 from services.occupancy.stream import OccupancyStream
-
 
 StoreDep = Annotated[Store, Depends(state_dep("store"))]
 BoardDep = Annotated[Board, Depends(state_dep("board"))]

@@ -26,12 +26,12 @@ import faust
 from mode import Service
 
 from alpr.audit import AuditClient
+from alpr.contracts.registry import Topic
 from alpr.errors import ConfigError
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
 from alpr.kafka.topics import replication_of
 from alpr.revocations import RevocationFeed
 from alpr.store import LazyStore, Store, open_store
-from alpr.contracts.registry import Topic
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility, load_facilities
 from services.occupancy.settings import OccupancySettings
@@ -45,8 +45,9 @@ HELD_TABLES = [HeldTable("passes", "plate", "first_seen"), HeldTable("occupancy_
 def open_occupancy_store(settings: OccupancySettings) -> Store:
     from alpr.store.migrate import migrate_service
 
-    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
-                       cluster=settings.clickhouse_cluster)
+    store = open_store(
+        SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir, cluster=settings.clickhouse_cluster
+    )
     migrate_service(SERVICE, store, settings)
     return store
 
@@ -107,8 +108,14 @@ class ApiServer(Service):
         import uvicorn
 
         config = uvicorn.Config(
-            self.api, host=self.host, port=self.port, log_level=self.log_level, access_log=False,
-            lifespan="off", timeout_graceful_shutdown=3, log_config=None,
+            self.api,
+            host=self.host,
+            port=self.port,
+            log_level=self.log_level,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+            log_config=None,
         )
         self.server = _Server(config)
         self._serving = asyncio.ensure_future(self.server.serve())
@@ -174,11 +181,17 @@ class Components:
         self.store = open_occupancy_store(settings)
         self.keeper = HoldKeeper(self.store, HELD_TABLES)
         self.board = Board(self.facilities)
-        self.stream = OccupancyStream(settings, self.facilities, self.store, self.keeper, self.board, partitions, prefix,
-                                      replication=replication)
+        self.stream = OccupancyStream(
+            settings, self.facilities, self.store, self.keeper, self.board, partitions, prefix, replication=replication
+        )
         self.holds = ThreadService(
-            holds_consumer(SERVICE, settings.kafka_bootstrap, self.keeper, topic_prefix=prefix,
-                           group_id=f"{prefix}alpr-{SERVICE}-holds").run,
+            holds_consumer(
+                SERVICE,
+                settings.kafka_bootstrap,
+                self.keeper,
+                topic_prefix=prefix,
+                group_id=f"{prefix}alpr-{SERVICE}-holds",
+            ).run,
             "occupancy-holds",
         )
         # Token revocations: the API refuses data until this has read the whole topic.
@@ -186,8 +199,9 @@ class Components:
         self.revocations_thread = ThreadService(self.revocations.run, "occupancy-revocations")
         self.audit = audit or AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(prefix))
         self.api = build_app(self)
-        self.api_server = ApiServer(self.api, settings.http_host, settings.http_port, self.board,
-                                    settings.log_level.lower())
+        self.api_server = ApiServer(
+            self.api, settings.http_host, settings.http_port, self.board, settings.log_level.lower()
+        )
 
     def close(self) -> None:
         # Refused requests are audited without waiting (alpr.http); send what is queued.
@@ -203,8 +217,13 @@ def run(settings: OccupancySettings) -> int:
     check_codecs()
     parts = Components(settings)
     worker = faust.Worker(
-        parts.stream.app, parts.holds, parts.revocations_thread, parts.api_server,
-        loglevel=faust_log_level(settings.log_level), override_logging=False, quiet=True,
+        parts.stream.app,
+        parts.holds,
+        parts.revocations_thread,
+        parts.api_server,
+        loglevel=faust_log_level(settings.log_level),
+        override_logging=False,
+        quiet=True,
     )
     try:
         worker.execute_from_commandline()
@@ -229,14 +248,25 @@ def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str, store: 
     from alpr.revocations import RevocationSet
     from services.occupancy.api import build_app
 
-    settings = OccupancySettings(data_dir=tmp_path, auth_secret=secret, environment="test",
-                                 kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
+    settings = OccupancySettings(
+        data_dir=tmp_path,
+        auth_secret=secret,
+        environment="test",
+        kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"),
+    )
     facilities = load_facilities(settings.cameras_file)
     store = store or _store_on_first_use(settings)
     board = Board(facilities)
     board.close()
     stream = OccupancyStream(settings, facilities, store, None, board, reads_partitions=1)
-    parts = SimpleNamespace(settings=settings, store=store, board=board, stream=stream, facilities=facilities,
-                            audit=audit, holds=SimpleNamespace(alive=lambda: False),
-                            revocations=RevocationSet(SERVICE, loaded=True))  # no consumer: nothing revoked
+    parts = SimpleNamespace(
+        settings=settings,
+        store=store,
+        board=board,
+        stream=stream,
+        facilities=facilities,
+        audit=audit,
+        holds=SimpleNamespace(alive=lambda: False),
+        revocations=RevocationSet(SERVICE, loaded=True),
+    )  # no consumer: nothing revoked
     return build_app(parts)

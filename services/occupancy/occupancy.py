@@ -7,9 +7,11 @@ that the state reflects change together in one changelog message, or not at all.
 
 Exactly once, in three guards (all part of that value):
 
-1. `offsets`: the next source offset per partition that the state already includes. faust
-   commits offsets after it has flushed the changelog, so after a crash the recovered state
-   is at or ahead of the committed offset; redelivered reads below `offsets` are skipped.
+1. `offsets`: the next source offset per partition that the state already includes. The
+   state is written and acknowledged by the broker before faust can commit the batch's
+   offsets (`alpr.kafka.state.save_state`: faust's own flush gives up after 0.1 s), so after
+   a crash the recovered state is at or ahead of the committed offset; redelivered reads
+   below `offsets` are skipped.
 2. `recent_reads`: read ids seen lately. The recognizer publishes at least once, so the
    same read can come back at a new offset; it is folded once.
 3. `counted`: pass ids already counted. A pass re-formed from re-published reads (same
@@ -82,7 +84,7 @@ class FacilityState:
         }
 
     @classmethod
-    def from_state(cls, data: dict[str, Any]) -> "FacilityState":
+    def from_state(cls, data: dict[str, Any]) -> FacilityState:
         return cls(
             facility_id=data["facility_id"],
             occupied=int(data["occupied"]),
@@ -195,9 +197,19 @@ class Occupancy:
                     note = "entry over capacity tolerance: not counted"
         state.occupied = after
         event_id = f"{state.facility_id}:{p.pass_id}"
-        effects.history.append(self.history_row(
-            event_id, state.facility_id, read.captured_at, after, after - before, "pass", p.pass_id, "", note,
-        ))
+        effects.history.append(
+            self.history_row(
+                event_id,
+                state.facility_id,
+                read.captured_at,
+                after,
+                after - before,
+                "pass",
+                p.pass_id,
+                "",
+                note,
+            )
+        )
         if after != before:
             event = self.event(state, event_id, read.captured_at, "pass", p.pass_id, read.captured_at)
             effects.events.append(event)
@@ -206,25 +218,58 @@ class Occupancy:
         """A manual count replaces the occupancy (drift correction); returns (history row, event)."""
         before = state.occupied
         state.occupied = occupied
-        row = self.history_row(event_id, state.facility_id, at, occupied, occupied - before, "adjustment", "", actor, note)
+        row = self.history_row(
+            event_id, state.facility_id, at, occupied, occupied - before, "adjustment", "", actor, note
+        )
         return row, self.event(state, event_id, at, "adjustment", None, None)
 
-    def event(self, state: FacilityState, event_id: str, at: datetime, reason: str, pass_id: str | None,
-              origin: datetime | None) -> OccupancyEvent:
+    def event(
+        self,
+        state: FacilityState,
+        event_id: str,
+        at: datetime,
+        reason: str,
+        pass_id: str | None,
+        origin: datetime | None,
+    ) -> OccupancyEvent:
         capacity = self.capacities[state.facility_id]
         event = OccupancyEvent(
-            event_id=event_id, facility_id=state.facility_id, occupied=state.occupied, capacity=capacity,
-            available=capacity - state.occupied, as_of=at, reason=reason, last_pass_id=pass_id,
+            event_id=event_id,
+            facility_id=state.facility_id,
+            occupied=state.occupied,
+            capacity=capacity,
+            available=capacity - state.occupied,
+            as_of=at,
+            reason=reason,
+            last_pass_id=pass_id,
             origin_captured_at=origin,
         )
         state.last_event = event.model_dump(mode="json")
         return event
 
-    def history_row(self, event_id: str, facility_id: str, at: datetime, occupied: int, delta: int, reason: str,
-                    pass_id: str, actor: str, note: str) -> dict[str, Any]:
+    def history_row(
+        self,
+        event_id: str,
+        facility_id: str,
+        at: datetime,
+        occupied: int,
+        delta: int,
+        reason: str,
+        pass_id: str,
+        actor: str,
+        note: str,
+    ) -> dict[str, Any]:
         return {
-            "event_id": event_id, "facility_id": facility_id, "as_of": at, "occupied": occupied,
-            "capacity": self.capacities[facility_id], "delta": delta, "reason": reason, "pass_id": pass_id, "actor": actor, "note": note,
+            "event_id": event_id,
+            "facility_id": facility_id,
+            "as_of": at,
+            "occupied": occupied,
+            "capacity": self.capacities[facility_id],
+            "delta": delta,
+            "reason": reason,
+            "pass_id": pass_id,
+            "actor": actor,
+            "note": note,
         }
 
 
@@ -236,4 +281,3 @@ def replay(occupancy: Occupancy, reads: list[Read]) -> tuple[dict[str, FacilityS
         state = states.setdefault(read.facility_id, FacilityState(read.facility_id))
         occupancy.apply(state, read, 0, offset, effects)
     return states, effects
-

@@ -47,7 +47,7 @@ with the same `pass_id` = '<facility>/<lane>/<first read capture epoch ms>'.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from alpr.contracts import models as contracts
@@ -110,7 +110,7 @@ class Pass:
         return asdict(self)
 
     @classmethod
-    def from_state(cls, data: dict[str, Any]) -> "Pass":
+    def from_state(cls, data: dict[str, Any]) -> Pass:
         return cls(**{k: v for k, v in data.items() if k != "rival"})  # 'rival': state of before Lane
 
 
@@ -123,11 +123,14 @@ class Lane:
     late_before_ms: int = -1  # reads captured at or before this are late
 
     def to_state(self) -> dict[str, Any]:
-        return {"passes": [p.to_state() for p in self.passes], "watermark_ms": self.watermark_ms,
-                "late_before_ms": self.late_before_ms}
+        return {
+            "passes": [p.to_state() for p in self.passes],
+            "watermark_ms": self.watermark_ms,
+            "late_before_ms": self.late_before_ms,
+        }
 
     @classmethod
-    def from_state(cls, data: dict[str, Any]) -> "Lane":
+    def from_state(cls, data: dict[str, Any]) -> Lane:
         if "passes" not in data:  # a single open pass, as states written before Lane held
             return cls([Pass.from_state(data)], data["last_seen_ms"], -1)
         return cls([Pass.from_state(p) for p in data["passes"]], int(data["watermark_ms"]), int(data["late_before_ms"]))
@@ -159,8 +162,15 @@ class PassFolder:
             return None
         p = self._pass_of(lane, read, at)
         if p is None:
-            p = Pass(pass_id=f"{read.facility_id}/{read.lane}/{at}", facility_id=read.facility_id, lane=read.lane,
-                     camera_id=read.camera_id, direction=read.direction, first_seen_ms=at, last_seen_ms=at)
+            p = Pass(
+                pass_id=f"{read.facility_id}/{read.lane}/{at}",
+                facility_id=read.facility_id,
+                lane=read.lane,
+                camera_id=read.camera_id,
+                direction=read.direction,
+                first_seen_ms=at,
+                last_seen_ms=at,
+            )
             # One candidate at a time in a window: an unconfirmed pass this read falls next to
             # but does not match was a fragment (or a vehicle's lone first read); it gives way.
             # Fragments that alternate ('AG006AM', 'Y', 'AG006AM') then never add up to a vehicle.
@@ -216,8 +226,10 @@ class PassFolder:
             crop = read.crop_jpeg_b64 or ""
             p.crop_jpeg_b64 = crop if len(crop) <= self.crop_max_bytes else ""
         newly = False
-        if not p.confirmed and ((p.plate and p.read_count >= self.confirm_reads) or
-                                (not p.plate and p.unreadable_count >= self.no_plate_min_reads)):
+        if not p.confirmed and (
+            (p.plate and p.read_count >= self.confirm_reads)
+            or (not p.plate and p.unreadable_count >= self.no_plate_min_reads)
+        ):
             p.confirmed = True
             p.origin_ms = at
             newly = True
@@ -259,8 +271,8 @@ def pass_row(p: Pass, held: bool) -> dict[str, Any]:
         "plate": p.plate or "",
         "plate_key": p.plate_key,
         "confidence": p.confidence,
-        "first_seen": datetime.fromtimestamp(p.first_seen_ms / 1000, timezone.utc),
-        "last_seen": datetime.fromtimestamp(p.last_seen_ms / 1000, timezone.utc),
+        "first_seen": datetime.fromtimestamp(p.first_seen_ms / 1000, UTC),
+        "last_seen": datetime.fromtimestamp(p.last_seen_ms / 1000, UTC),
         "read_count": min(p.read_count, 65535),
         "best_read_id": p.best_read_id,
         "crop_jpeg_b64": p.crop_jpeg_b64,
@@ -280,8 +292,8 @@ def pass_message(p: Pass) -> contracts.Pass:
         plate=p.plate,
         plate_key=p.plate_key or None,
         confidence=p.confidence,
-        first_seen=datetime.fromtimestamp(p.first_seen_ms / 1000, timezone.utc),
-        last_seen=datetime.fromtimestamp(p.last_seen_ms / 1000, timezone.utc),
+        first_seen=datetime.fromtimestamp(p.first_seen_ms / 1000, UTC),
+        last_seen=datetime.fromtimestamp(p.last_seen_ms / 1000, UTC),
         read_count=p.read_count,
         best_read_id=p.best_read_id or None,
         read_ids=p.read_ids,

@@ -65,8 +65,9 @@ class OccupancySettings(ServiceSettings):
         1.0,
         gt=0,
         le=60,
-        description="How often faust commits consumed offsets (after flushing the changelog); a crash replays at "
-        "most this much, and the state's offset guard skips what it already holds.",
+        description="How often faust commits consumed offsets (each batch's state is acknowledged before, "
+        "alpr.kafka.state); a crash replays at most this much, and the state's offset guard skips what it "
+        "already holds.",
     )
     state_crop_max_bytes: int = Field(
         48_000,

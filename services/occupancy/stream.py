@@ -28,7 +28,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -39,18 +39,18 @@ from alpr.contracts.models import OccupancyEvent
 from alpr.contracts.registry import Topic, decode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
+from alpr.kafka import faust_fixes
 from alpr.kafka.config import producer_config
 from alpr.kafka.dlq import DeadLetters
 from alpr.kafka.state import faust_data_dir, save_state
-from alpr.kafka import faust_fixes
 from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, MESSAGES
 from alpr.store import Store
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility
 from services.occupancy.occupancy import Effects, FacilityState, Occupancy
 from services.occupancy.passes import PassFolder
-from services.occupancy.writer import OCCUPIED, EffectsWriter
 from services.occupancy.settings import OccupancySettings
+from services.occupancy.writer import OCCUPIED, EffectsWriter
 
 log = logging.getLogger(__name__)
 SERVICE = "occupancy"
@@ -99,8 +99,10 @@ class Topics:
     dlq: str
 
     @classmethod
-    def with_prefix(cls, prefix: str) -> "Topics":
-        return cls(Topic.READS.on(prefix), Topic.OCCUPANCY.on(prefix), Topic.PASSES.on(prefix), Topic.READS_DLQ.on(prefix))
+    def with_prefix(cls, prefix: str) -> Topics:
+        return cls(
+            Topic.READS.on(prefix), Topic.OCCUPANCY.on(prefix), Topic.PASSES.on(prefix), Topic.READS_DLQ.on(prefix)
+        )
 
 
 class OccupancyStream:
@@ -167,7 +169,9 @@ class OccupancyStream:
             producer_max_request_size=STATE_MAX_BYTES,
         )
         self.table = self.app.Table(
-            TABLE, default=None, partitions=reads_partitions,
+            TABLE,
+            default=None,
+            partitions=reads_partitions,
             # A facility's state holds an open pass per lane with its crop: room above the 1 MB default.
             extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)},
         )
@@ -175,7 +179,12 @@ class OccupancyStream:
         dlq_producer = Producer(producer_config(settings.kafka_bootstrap, f"{SERVICE}-dlq", **{"linger.ms": 0}))
         self.dead_letters = DeadLetters(dlq_producer, SERVICE, topic_prefix)
         self.writer = EffectsWriter(
-            store, keeper, board, self.app.topic(self.topics.occupancy), self.app.topic(self.topics.passes), dlq_producer,
+            store,
+            keeper,
+            board,
+            self.app.topic(self.topics.occupancy),
+            self.app.topic(self.topics.passes),
+            dlq_producer,
         )
         self.lock = asyncio.Lock()
         self.batches = 0
@@ -240,7 +249,9 @@ class OccupancyStream:
                 try:
                     read = decode(self.reads_contract, message.value)
                     if read.facility_id not in self.facilities:
-                        raise ContractError(f"facility {read.facility_id!r} is not in the facility registry (ALPR_CAMERAS_FILE)")
+                        raise ContractError(
+                            f"facility {read.facility_id!r} is not in the facility registry (ALPR_CAMERAS_FILE)"
+                        )
                 except Exception as err:
                     self.dead_letters.send(FaustMessage(message), f"{type(err).__name__}: {err}")
                     MESSAGES.labels(SERVICE, message.topic, "dlq").inc()
@@ -264,7 +275,7 @@ class OccupancyStream:
             state = self.load(facility_id)
             if state.partition < 0:
                 state.partition = partition_of(facility_id, self.reads_partitions)
-            row, event = self.occupancy.adjust(state, occupied, actor, note, datetime.now(timezone.utc), event_id)
+            row, event = self.occupancy.adjust(state, occupied, actor, note, datetime.now(UTC), event_id)
             await asyncio.to_thread(self.store.insert, "occupancy_history", [dict(row, held=0)])
             await self.writer.send_events([event])
             await self.save([state])  # acknowledged, like the event: recorded when the operator is told

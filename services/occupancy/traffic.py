@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from alpr.contracts.models import Read
 
@@ -60,11 +60,20 @@ def read(
     )
 
 
-def vehicle(facility: str, lane: str, direction: str, start: datetime, plate: str | None, frames: int = 4,
-            frame_gap_s: float = 0.25) -> list[Read]:
+def vehicle(
+    facility: str,
+    lane: str,
+    direction: str,
+    start: datetime,
+    plate: str | None,
+    frames: int = 4,
+    frame_gap_s: float = 0.25,
+) -> list[Read]:
     """The reads of one vehicle crossing a lane: `frames` frames, `frame_gap_s` apart."""
-    return [read(facility, lane, direction, start + timedelta(seconds=i * frame_gap_s), plate,
-                 confidence=0.80 + 0.04 * i) for i in range(frames)]
+    return [
+        read(facility, lane, direction, start + timedelta(seconds=i * frame_gap_s), plate, confidence=0.80 + 0.04 * i)
+        for i in range(frames)
+    ]
 
 
 @dataclass
@@ -78,7 +87,7 @@ class Traffic:
 
     def reads(self, vehicles: int, start: datetime | None = None) -> list[Read]:
         rng = random.Random(self.seed)
-        start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        start = start or datetime(2026, 1, 1, tzinfo=UTC)
         out: list[Read] = []
         inside: dict[str, list[str]] = {f: [] for f in self.facilities}
         clock = {f: start for f in self.facilities}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import Gauge
 
@@ -31,7 +31,9 @@ OCCUPIED = Gauge("alpr_occupancy_occupied", "Vehicles in the facility.", ["facil
 class EffectsWriter:
     """Makes a batch's effects durable; `write` retries (with backoff) until all are acknowledged."""
 
-    def __init__(self, store: Store, keeper: HoldKeeper | None, board: Board, events_topic, passes_topic, dlq_producer) -> None:
+    def __init__(
+        self, store: Store, keeper: HoldKeeper | None, board: Board, events_topic, passes_topic, dlq_producer
+    ) -> None:
         self.store = store
         self.keeper = keeper
         self.board = board
@@ -56,8 +58,10 @@ class EffectsWriter:
                     passes_sent = True
                 # Held flags are decided at each try: the holds consumer (another thread) may
                 # place a hold meanwhile.
-                rows = [pass_row(p, self.is_held(p.plate, datetime.fromtimestamp(p.first_seen_ms / 1000, timezone.utc)))
-                        for p in effects.passes.values()]
+                rows = [
+                    pass_row(p, self.is_held(p.plate, datetime.fromtimestamp(p.first_seen_ms / 1000, UTC)))
+                    for p in effects.passes.values()
+                ]
                 history = [dict(h, held=1 if self.is_held(None, h["as_of"]) else 0) for h in effects.history]
                 if rows or history:
                     await asyncio.to_thread(self._insert, rows, history)
@@ -65,7 +69,10 @@ class EffectsWriter:
                     await asyncio.to_thread(self._flush_dead_letters)
                 return
             except Exception as err:  # store or broker away: hold the batch (bounded memory), retry
-                log.warning("batch write failed; retrying", extra={"error": f"{type(err).__name__}: {err}", "backoff_s": backoff})
+                log.warning(
+                    "batch write failed; retrying",
+                    extra={"error": f"{type(err).__name__}: {err}", "backoff_s": backoff},
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -80,9 +87,7 @@ class EffectsWriter:
             raise RuntimeError("dead letters not acknowledged within 30 s")
 
     async def send_events(self, events: list[OccupancyEvent]) -> None:
-        futures = [
-            await self.events_topic.send(key=e.facility_id.encode(), value=encode(e)) for e in events
-        ]
+        futures = [await self.events_topic.send(key=e.facility_id.encode(), value=encode(e)) for e in events]
         await asyncio.gather(*futures)
         now = time.time()
         for e in events:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC
 
 import cv2
 import numpy as np
 
-from alpr.measure import machine, percentile
 from alpr.contracts.registry import Topic
+from alpr.measure import machine, percentile
 
 
 def _frames(n: int, seed: int) -> list[bytes]:
@@ -27,7 +28,7 @@ def _frames(n: int, seed: int) -> list[bytes]:
 
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(n):
+    for _i in range(n):
         scene = render_scene(rng, 1280, 720, n_plates=int(rng.integers(1, 4)))
         ok, buf = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
         out.append(buf.tobytes())
@@ -37,9 +38,10 @@ def _frames(n: int, seed: int) -> list[bytes]:
 STALL_S = 120.0  # a drain that reads nothing for this long has lost its broker
 
 
-def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = "auto", seed: int = 5,
-              progress=print) -> dict:
-    from datetime import datetime, timezone
+def run_bench(
+    bootstrap: str, frames: int = 200, batch: int = 16, device: str = "auto", seed: int = 5, progress=print
+) -> dict:
+    from datetime import datetime
 
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -55,8 +57,12 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
     try:
         admin.list_topics(timeout=10)
     except KafkaException as err:
-        raise BrokerError(f"cannot reach Kafka at {bootstrap}: {err.args[0].str()} (start one: alpr kafka start)") from None
-    settings = RecognizerSettings(kafka_bootstrap=bootstrap, device=device, batch_max_frames=batch, batch_max_wait_ms=50)
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap}: {err.args[0].str()} (start one: alpr kafka start)"
+        ) from None
+    settings = RecognizerSettings(
+        kafka_bootstrap=bootstrap, device=device, batch_max_frames=batch, batch_max_wait_ms=50
+    )
     progress(f"rendering {frames} synthetic 1280x720 frames...")
     jpegs = _frames(frames, seed)
     progress("loading and warming up the models...")
@@ -65,7 +71,7 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
     sample = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs[: min(len(jpegs), batch * 4)]]
     started = time.perf_counter()
     for i in range(0, len(sample), batch):
-        recognizer.recognize(sample[i: i + batch])
+        recognizer.recognize(sample[i : i + batch])
     inference_ms = (time.perf_counter() - started) * 1000 / len(sample)
 
     topics = [Topic.FRAMES.on(prefix), Topic.READS.on(prefix), Topic.FRAMES_DLQ.on(prefix)]
@@ -73,11 +79,19 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
         f.result(timeout=30)
     try:
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "message.max.bytes": 8 * 1024 * 1024})
-        now = utc_iso(datetime.now(timezone.utc))
+        now = utc_iso(datetime.now(UTC))
         for i, jpeg in enumerate(jpegs):
             camera = f"bench-cam-{i % 8}"
-            headers = {"frame_id": f"{camera}:{1_800_000_000_000 + i}", "camera_id": camera, "facility_id": "bench",
-                       "lane": "L1", "direction": "entry", "captured_at": now, "ingested_at": now, "content_type": "image/jpeg"}
+            headers = {
+                "frame_id": f"{camera}:{1_800_000_000_000 + i}",
+                "camera_id": camera,
+                "facility_id": "bench",
+                "lane": "L1",
+                "direction": "entry",
+                "captured_at": now,
+                "ingested_at": now,
+                "content_type": "image/jpeg",
+            }
             producer.produce(topics[0], key=camera, value=jpeg, headers=list(headers.items()))
         producer.flush(60)
         progress(f"draining {frames} frames through one replica (batch {batch})...")
@@ -95,7 +109,9 @@ def run_bench(bootstrap: str, frames: int = 200, batch: int = 16, device: str = 
                     done += result.consumed
                     last_progress = time.perf_counter()
                 elif time.perf_counter() - last_progress > STALL_S:
-                    raise BrokerError(f"no frames arrived for {STALL_S:.0f} s ({done} of {frames} read): is the broker healthy?")
+                    raise BrokerError(
+                        f"no frames arrived for {STALL_S:.0f} s ({done} of {frames} read): is the broker healthy?"
+                    )
             elapsed = time.perf_counter() - first
         finally:
             consumer.close()

@@ -33,7 +33,9 @@ class Frame:
     message: Message | None = None
 
 
-def parse_frame(value: bytes | None, headers: list[tuple[str, bytes]] | None, max_pixels: int) -> tuple[FrameHeaders, np.ndarray]:
+def parse_frame(
+    value: bytes | None, headers: list[tuple[str, bytes]] | None, max_pixels: int
+) -> tuple[FrameHeaders, np.ndarray]:
     meta: FrameHeaders = decode(FRAMES, value, headers)
     if not value:
         raise ValueError("frame has no image bytes")
@@ -67,8 +69,11 @@ def in_lane(meta: FrameHeaders, plates: list[PlateRead]) -> list[PlateRead]:
     if not roi:
         return plates
     polygon = np.array(roi, np.float32).reshape(-1, 1, 2)
-    return [p for p in plates
-            if cv2.pointPolygonTest(polygon, (p.bbox[0] + p.bbox[2] / 2, p.bbox[1] + p.bbox[3] / 2), False) >= 0]
+    return [
+        p
+        for p in plates
+        if cv2.pointPolygonTest(polygon, (p.bbox[0] + p.bbox[2] / 2, p.bbox[1] + p.bbox[3] / 2), False) >= 0
+    ]
 
 
 def reads_for_frame(
@@ -92,30 +97,48 @@ def reads_for_frame(
     the detector never gave. A box without a confident read stays, as 'unreadable'.
     `plates` are those in the camera's region (`in_lane`).
     """
-    plates = [p for p in plates if cut_off(p, edge_margin_px) or
-              not (p.text and len(p.text) < min_plate_chars and p.confidence >= min_confidence)]
+    plates = [
+        p
+        for p in plates
+        if cut_off(p, edge_margin_px)
+        or not (p.text and len(p.text) < min_plate_chars and p.confidence >= min_confidence)
+    ]
     common = dict(
-        frame_id=meta.frame_id, camera_id=meta.camera_id, facility_id=meta.facility_id, lane=meta.lane,
-        direction=meta.direction, models=models, captured_at=meta.captured_at, ingested_at=meta.ingested_at,
+        frame_id=meta.frame_id,
+        camera_id=meta.camera_id,
+        facility_id=meta.facility_id,
+        lane=meta.lane,
+        direction=meta.direction,
+        models=models,
+        captured_at=meta.captured_at,
+        ingested_at=meta.ingested_at,
         processed_at=processed_at,
     )
     if not plates:
-        return [Read(read_id=f"{meta.frame_id}#-", outcome="no_plate", plate=None, confidence=0.0, box_index=-1, **common)]
+        return [
+            Read(read_id=f"{meta.frame_id}#-", outcome="no_plate", plate=None, confidence=0.0, box_index=-1, **common)
+        ]
     reads = []
     for i, p in enumerate(plates):
-        readable = (bool(p.text) and 1 <= len(p.text) <= 10 and p.confidence >= min_confidence
-                    and not cut_off(p, edge_margin_px))
+        readable = (
+            bool(p.text)
+            and 1 <= len(p.text) <= 10
+            and p.confidence >= min_confidence
+            and not cut_off(p, edge_margin_px)
+        )
         x, y, w, h = p.bbox
-        reads.append(Read(
-            read_id=f"{meta.frame_id}#{i}",
-            outcome="read" if readable else "unreadable",
-            plate=p.text if readable else None,
-            confidence=round(float(p.confidence), 4) if readable else 0.0,
-            char_confidences=[round(float(c), 4) for c in p.char_confidences[:10]] if readable else [],
-            detection_confidence=round(float(p.detection_confidence), 4),
-            box_index=i,
-            bbox=BBox(x=max(0, x), y=max(0, y), w=max(1, w), h=max(1, h)),
-            crop_jpeg_b64=encode_crop(p.crop, crop_quality),
-            **common,
-        ))
+        reads.append(
+            Read(
+                read_id=f"{meta.frame_id}#{i}",
+                outcome="read" if readable else "unreadable",
+                plate=p.text if readable else None,
+                confidence=round(float(p.confidence), 4) if readable else 0.0,
+                char_confidences=[round(float(c), 4) for c in p.char_confidences[:10]] if readable else [],
+                detection_confidence=round(float(p.detection_confidence), 4),
+                box_index=i,
+                bbox=BBox(x=max(0, x), y=max(0, y), w=max(1, w), h=max(1, h)),
+                crop_jpeg_b64=encode_crop(p.crop, crop_quality),
+                **common,
+            )
+        )
     return reads

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from confluent_kafka import Producer
 from fastapi import FastAPI
@@ -38,8 +38,10 @@ class FramePipeline:
         self.settings = settings
         self.recognizer = recognizer
         self.reads_topic = Topic.READS.on(topic_prefix)
-        self.models = ModelVersions(detector=getattr(recognizer.detector, "name", "detector"),
-                                    reader=getattr(recognizer, "reader_name", None) or getattr(recognizer.reader, "name", "reader"))
+        self.models = ModelVersions(
+            detector=getattr(recognizer.detector, "name", "detector"),
+            reader=getattr(recognizer, "reader_name", None) or getattr(recognizer.reader, "name", "reader"),
+        )
         self.consumer: BatchConsumer | None = None
 
     def process(self, message) -> Frame:
@@ -54,7 +56,9 @@ class FramePipeline:
             results = self.recognizer.recognize([f.image for f in frames])
         except Exception:
             # One frame can break a whole batch (a pathological image); find it alone.
-            log.warning("batch inference failed; retrying frame by frame", extra={"service": SERVICE, "frames": len(frames)})
+            log.warning(
+                "batch inference failed; retrying frame by frame", extra={"service": SERVICE, "frames": len(frames)}
+            )
             results = []
             for f in frames:
                 try:
@@ -64,19 +68,28 @@ class FramePipeline:
         inferred = time.perf_counter()
         metrics.STAGE_SECONDS.labels("inference").observe(inferred - started)
         metrics.BATCH_FRAMES.observe(len(frames))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for frame, plates in zip(frames, results):
             if isinstance(plates, Exception):
                 if self.consumer is not None and frame.message is not None:
-                    self.consumer.dead_letters.send(frame.message, f"inference failed: {type(plates).__name__}: {plates}")
+                    self.consumer.dead_letters.send(
+                        frame.message, f"inference failed: {type(plates).__name__}: {plates}"
+                    )
                 metrics.FRAMES.labels("dlq").inc()
                 continue
             lane_plates = in_lane(frame.headers, plates)
             if outside := len(plates) - len(lane_plates):
                 metrics.OUTSIDE_REGION.labels(frame.headers.camera_id).inc(outside)
-            reads = reads_for_frame(frame.headers, lane_plates, self.models, now, self.settings.min_read_confidence,
-                                    self.settings.crop_jpeg_quality, self.settings.min_plate_chars,
-                                    self.settings.edge_margin_px)
+            reads = reads_for_frame(
+                frame.headers,
+                lane_plates,
+                self.models,
+                now,
+                self.settings.min_read_confidence,
+                self.settings.crop_jpeg_quality,
+                self.settings.min_plate_chars,
+                self.settings.edge_margin_px,
+            )
             for read in reads:
                 producer.produce(self.reads_topic, key=read.facility_id, value=encode(read))
                 metrics.READS.labels(read.outcome).inc()
@@ -87,8 +100,9 @@ class FramePipeline:
         metrics.STAGE_SECONDS.labels("total").observe(time.perf_counter() - started)
 
 
-def build_consumer(settings: RecognizerSettings, recognizer: Recognizer, topic_prefix: str = "",
-                   group_id: str | None = None) -> BatchConsumer:
+def build_consumer(
+    settings: RecognizerSettings, recognizer: Recognizer, topic_prefix: str = "", group_id: str | None = None
+) -> BatchConsumer:
     pipeline = FramePipeline(settings, recognizer, topic_prefix)
     consumer = BatchConsumer(
         service=SERVICE,
@@ -109,7 +123,6 @@ def build_consumer(settings: RecognizerSettings, recognizer: Recognizer, topic_p
 
 def load_models(settings: RecognizerSettings) -> Recognizer:
     from services.recognizer.models import load_recognizer
-
     from services.recognizer.models.model_files import resolve_models_dir
 
     recognizer = load_recognizer(

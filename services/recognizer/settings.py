@@ -11,14 +11,18 @@ from alpr.settings import ServiceSettings
 
 # The presets of services/recognizer/models/backends.py (kept here so that reading settings loads no model code).
 DetectorName = Literal["project-yolo", "project-yolo-onnx", "yolov9-onnx", "fused", "cascade"]
-ReaderName = Literal["project-crnn", "cct-onnx", "cct-v1-onnx", "cct-us", "vote", "vote-calibrated", "fallback", "fallback-us"]
+ReaderName = Literal[
+    "project-crnn", "cct-onnx", "cct-v1-onnx", "cct-us", "vote", "vote-calibrated", "fallback", "fallback-us"
+]
 
 
 class RecognizerSettings(ServiceSettings):
     """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
 
     http_port: int = Field(8002, ge=0, le=65535, description="Port of the recognizer API.")
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="Inference device; auto: first GPU, else CPU.")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="Inference device; auto: first GPU, else CPU."
+    )
     batch_max_frames: int = Field(16, ge=1, le=512, description="Most frames per inference batch.")
     batch_max_wait_ms: int = Field(50, ge=1, le=5000, description="Longest wait to fill a batch before running it.")
     max_frame_pixels: int = Field(40_000_000, ge=10_000, description="Frames larger than this go to the DLQ.")
@@ -29,26 +33,40 @@ class RecognizerSettings(ServiceSettings):
         3, ge=1, le=10, description="A box read confidently as fewer characters is not a plate and is left out."
     )
     edge_margin_px: int = Field(
-        4, ge=-1, le=100,
+        4,
+        ge=-1,
+        le=100,
         description="A plate box this close to the frame's border (pixels) is taken as cut off by it and "
         "published as 'unreadable' (its text is a fragment); -1 reads such boxes like any other.",
     )
     more_cuts_below: float = Field(
-        0.95, ge=0.0, le=1.0, description="A plate whose first cut reads below this confidence is read again from "
-        "the other cuts (wider, tilted) and the reads vote; 1: every cut of every plate.")
+        0.95,
+        ge=0.0,
+        le=1.0,
+        description="A plate whose first cut reads below this confidence is read again from "
+        "the other cuts (wider, tilted) and the reads vote; 1: every cut of every plate.",
+    )
     crop_jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of the plate crop in each read.")
     detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
-    weights_dir: Path | None = Field(None, description="Folder with detector.pt and reader.pt; default: the committed weights.")
+    weights_dir: Path | None = Field(
+        None, description="Folder with detector.pt and reader.pt; default: the committed weights."
+    )
     detector: DetectorName = Field(
-        "cascade", description="Plate detector backend: project-yolo (the project's), yolov9-onnx (open-image-models, "
-        "pretrained), fused (both, boxes merged) or cascade (the pretrained one on the frames the project's leaves in doubt); see services/recognizer/models/backends.py.")
+        "cascade",
+        description="Plate detector backend: project-yolo (the project's), yolov9-onnx (open-image-models, "
+        "pretrained), fused (both, boxes merged) or cascade (the pretrained one on the frames the project's leaves in doubt); see services/recognizer/models/backends.py.",
+    )
     reader: ReaderName = Field(
-        "fallback", description="Plate reader backend: project-crnn (the project's), cct-onnx or cct-v1-onnx "
+        "fallback",
+        description="Plate reader backend: project-crnn (the project's), cct-onnx or cct-v1-onnx "
         "(fast-plate-ocr, pretrained), vote (cct-onnx and project-crnn voted) or fallback (cct-onnx, and "
-        "project-crnn for the crops it doubts).")
+        "project-crnn for the crops it doubts).",
+    )
     models_dir: Path | None = Field(
-        None, description="Folder with the pretrained ONNX models (yolov9-onnx, cct-onnx); default: <data_dir>/models "
-        "when `alpr models fetch` filled it, else ../shared/models beside the repository.")
+        None,
+        description="Folder with the pretrained ONNX models (yolov9-onnx, cct-onnx); default: <data_dir>/models "
+        "when `alpr models fetch` filled it, else ../shared/models beside the repository.",
+    )
     consumer_group: str = Field("alpr-recognizer", min_length=1, description="Consumer group shared by all replicas.")
     decode: Literal["cpu"] = Field("cpu", description="Where JPEGs are decoded (GPU decode: see docs/architecture.md).")
 

@@ -26,20 +26,28 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alpr.contracts.models import ModelVersions, Pass, utc_iso
+from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.output import emit
 from alpr.plates import confusable_key
 from alpr.settings import REPO_ROOT
-from alpr.contracts.registry import Topic
 
 FACILITIES = [f"bench-{n}" for n in range(10)]
-TOPICS = {Topic.PASSES: 12, Topic.PAYMENTS: 6, Topic.REVENUE_MATCHES: 6, Topic.VIOLATIONS: 3,
-          Topic.PASSES_DLQ: 1, Topic.PAYMENTS_DLQ: 1, Topic.AUDIT: 1, Topic.HOLDS: 1,
-          Topic.REVOCATIONS: 1}  # the service reads revocations before it is ready
+TOPICS = {
+    Topic.PASSES: 12,
+    Topic.PAYMENTS: 6,
+    Topic.REVENUE_MATCHES: 6,
+    Topic.VIOLATIONS: 3,
+    Topic.PASSES_DLQ: 1,
+    Topic.PAYMENTS_DLQ: 1,
+    Topic.AUDIT: 1,
+    Topic.HOLDS: 1,
+    Topic.REVOCATIONS: 1,
+}  # the service reads revocations before it is ready
 
 
 def machine() -> str:
@@ -55,7 +63,7 @@ def machine() -> str:
 def workload(vehicles: int, payments: int, seed: int = 7) -> tuple[list[Pass], list[dict]]:
     """Vehicles arriving every few seconds over the day, staying 20 min to 6 h; some pay."""
     rng = random.Random(seed)
-    start = datetime(2026, 11, 24, 14, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 24, 14, tzinfo=UTC)
     passes, pays = [], []
     models = ModelVersions(detector="bench", reader="bench")
     used: set[tuple[str, str, int]] = set()
@@ -69,23 +77,61 @@ def workload(vehicles: int, payments: int, seed: int = 7) -> tuple[list[Pass], l
             while (facility, lane, ms) in used:  # pass ids are '<facility>/<lane>/<ms>': keep them distinct
                 ms += 1
             used.add((facility, lane, ms))
-            at = datetime.fromtimestamp(ms / 1000, timezone.utc)
-            passes.append(Pass(pass_id=f"{facility}/{lane}/{ms}", facility_id=facility, camera_id=f"{facility}-{lane}",
-                               lane=lane, direction=direction, plate=plate, plate_key=confusable_key(plate),
-                               confidence=0.95, first_seen=at, last_seen=at, read_count=3, best_read_id=None,
-                               read_ids=[], version=1, models=models))
+            at = datetime.fromtimestamp(ms / 1000, UTC)
+            passes.append(
+                Pass(
+                    pass_id=f"{facility}/{lane}/{ms}",
+                    facility_id=facility,
+                    camera_id=f"{facility}-{lane}",
+                    lane=lane,
+                    direction=direction,
+                    plate=plate,
+                    plate_key=confusable_key(plate),
+                    confidence=0.95,
+                    first_seen=at,
+                    last_seen=at,
+                    read_count=3,
+                    best_read_id=None,
+                    read_ids=[],
+                    version=1,
+                    models=models,
+                )
+            )
         if len(pays) < payments:
-            pays.append({"payment_id": f"bench-{i}", "kind": "pay_by_plate", "facility_id": facility, "plate": plate,
-                         "amount_cents": 600, "paid_at": utc_iso(entry + timedelta(minutes=5)),
-                         "valid_from": utc_iso(entry), "valid_until": utc_iso(entry + timedelta(hours=2)),
-                         "source": "bench"})
+            pays.append(
+                {
+                    "payment_id": f"bench-{i}",
+                    "kind": "pay_by_plate",
+                    "facility_id": facility,
+                    "plate": plate,
+                    "amount_cents": 600,
+                    "paid_at": utc_iso(entry + timedelta(minutes=5)),
+                    "valid_from": utc_iso(entry),
+                    "valid_until": utc_iso(entry + timedelta(hours=2)),
+                    "source": "bench",
+                }
+            )
     # A last pass a day later moves stream time past every payment window: all sessions final.
     late = start + timedelta(days=2)
     passes.sort(key=lambda p: p.first_seen)
-    passes.append(Pass(pass_id=f"{FACILITIES[0]}/L1/{int(late.timestamp() * 1000)}", facility_id=FACILITIES[0],
-                       camera_id="x", lane="L1", direction="entry", plate="LATE1", plate_key=confusable_key("LATE1"),
-                       confidence=0.9, first_seen=late, last_seen=late, read_count=1, best_read_id=None, read_ids=[],
-                       version=1))
+    passes.append(
+        Pass(
+            pass_id=f"{FACILITIES[0]}/L1/{int(late.timestamp() * 1000)}",
+            facility_id=FACILITIES[0],
+            camera_id="x",
+            lane="L1",
+            direction="entry",
+            plate="LATE1",
+            plate_key=confusable_key("LATE1"),
+            confidence=0.9,
+            first_seen=late,
+            last_seen=late,
+            read_count=1,
+            best_read_id=None,
+            read_ids=[],
+            version=1,
+        )
+    )
     return passes, pays
 
 
@@ -105,7 +151,9 @@ def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) ->
     for key, value in messages:
         while True:
             try:
-                producer.produce(topic, key=key, value=value, on_delivery=lambda e, m: errors.append(str(e)) if e else None)
+                producer.produce(
+                    topic, key=key, value=value, on_delivery=lambda e, m: errors.append(str(e)) if e else None
+                )
                 break
             except BufferError:
                 producer.poll(0.1)
@@ -121,7 +169,11 @@ def _counter(url: str, topic_suffix: str) -> float:
     for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=5).text):
         if family.name == "alpr_messages":
             for s in family.samples:
-                if s.name.endswith("_total") and s.labels.get("topic", "").endswith(topic_suffix) and s.labels.get("outcome") == "ok":
+                if (
+                    s.name.endswith("_total")
+                    and s.labels.get("topic", "").endswith(topic_suffix)
+                    and s.labels.get("outcome") == "ok"
+                ):
                     total += s.value
     return total
 
@@ -148,22 +200,44 @@ def run_bench(args) -> int:
     for f in admin.create_topics([NewTopic(names[n], p, 1) for n, p in TOPICS.items()]).values():
         f.result(timeout=30)
     workdir = Path(tempfile.mkdtemp(prefix="revenue-bench-"))
-    (workdir / "cameras.yaml").write_text(json.dumps({
-        "facilities": [{"facility_id": f, "capacity": 500} for f in FACILITIES],
-        "cameras": [{"camera_id": f"{f}-L1", "facility_id": f, "lane": "L1", "direction": "entry", "source": "none.mp4"}
-                    for f in FACILITIES]}))
+    (workdir / "cameras.yaml").write_text(
+        json.dumps(
+            {
+                "facilities": [{"facility_id": f, "capacity": 500} for f in FACILITIES],
+                "cameras": [
+                    {"camera_id": f"{f}-L1", "facility_id": f, "lane": "L1", "direction": "entry", "source": "none.mp4"}
+                    for f in FACILITIES
+                ],
+            }
+        )
+    )
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-    env.update({"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(workdir),
-                "ALPR_HTTP_PORT": str(port), "ALPR_CAMERAS_FILE": str(workdir / "cameras.yaml"),
-                "ALPR_ENVIRONMENT": "test", "ALPR_LOG_LEVEL": "WARNING", "ALPR_AUTH_SECRET": "bench-secret-" + "x" * 20})
+    env.update(
+        {
+            "ALPR_KAFKA_BOOTSTRAP": bootstrap,
+            "ALPR_TOPIC_PREFIX": prefix,
+            "ALPR_DATA_DIR": str(workdir),
+            "ALPR_HTTP_PORT": str(port),
+            "ALPR_CAMERAS_FILE": str(workdir / "cameras.yaml"),
+            "ALPR_ENVIRONMENT": "test",
+            "ALPR_LOG_LEVEL": "WARNING",
+            "ALPR_AUTH_SECRET": "bench-secret-" + "x" * 20,
+        }
+    )
     url = f"http://127.0.0.1:{port}"
     log = (workdir / "revenue.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "revenue", "serve"], cwd=REPO_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alpr_app.cli", "revenue", "serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     counter = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused"})
     finished = False
     try:
+
         def wait(condition, what: str, timeout: float = 600) -> float:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -190,7 +264,9 @@ def run_bench(args) -> int:
         _produce(bootstrap, names[Topic.PAYMENTS], [(p["plate"].encode(), json.dumps(p).encode()) for p in payments])
         t1 = wait(lambda: _counter(url, "payments-by-plate") >= len(payments) + 1, "the payments")
         t2 = time.monotonic()
-        _produce(bootstrap, names[Topic.PASSES], [(p.facility_id.encode(), p.model_dump_json().encode()) for p in passes])
+        _produce(
+            bootstrap, names[Topic.PASSES], [(p.facility_id.encode(), p.model_dump_json().encode()) for p in passes]
+        )
         t3 = wait(lambda: _topic_count(counter, names[Topic.REVENUE_MATCHES], 6) >= vehicles, "the matches")
         proc.send_signal(signal.SIGTERM)
         stopped = proc.wait(60) == 0
@@ -211,11 +287,18 @@ def run_bench(args) -> int:
         else:
             print(f"bench: service log kept in {workdir / 'revenue.log'}", file=sys.stderr)
     result = {
-        "machine": machine(), "broker": bootstrap, "vehicles": vehicles, "facilities": len(FACILITIES),
-        "passes": len(passes), "payments": len(payments),
-        "payments_seconds": round(t1 - t0, 3), "payments_per_s": round(len(payments) / (t1 - t0), 1),
-        "passes_seconds": round(t3 - t2, 3), "passes_per_s": round(len(passes) / (t3 - t2), 1),
-        "matches": vehicles, "clean_stop": stopped,
+        "machine": machine(),
+        "broker": bootstrap,
+        "vehicles": vehicles,
+        "facilities": len(FACILITIES),
+        "passes": len(passes),
+        "payments": len(payments),
+        "payments_seconds": round(t1 - t0, 3),
+        "payments_per_s": round(len(payments) / (t1 - t0), 1),
+        "passes_seconds": round(t3 - t2, 3),
+        "passes_per_s": round(len(passes) / (t3 - t2), 1),
+        "matches": vehicles,
+        "clean_stop": stopped,
     }
     if args.json:
         emit(result)

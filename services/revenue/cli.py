@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from alpr.contracts.registry import Topic
 import sys
+
+from alpr.contracts.registry import Topic
 
 
 def _settings():
@@ -38,7 +39,9 @@ def _import(args) -> int:
     rows, problems = read_csv(text)
     if problems:
         raise AlprError(f"{path}: {'; '.join(problems)}")
-    publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS.on(settings.topic_prefix), payment_check(settings))
+    publisher = PaymentPublisher(
+        settings.kafka_bootstrap, Topic.PAYMENTS.on(settings.topic_prefix), payment_check(settings)
+    )
     results = publisher.publish(rows, f"csv:{path.name}")
     for r in results:
         if not r.accepted:
@@ -56,12 +59,21 @@ def _bench(args) -> int:
 
 
 def register(sub) -> None:
-    revenue = sub.add_parser("revenue", help="revenue matching and enforcement: sessions, payments, matches, violations")
+    revenue = sub.add_parser(
+        "revenue", help="revenue matching and enforcement: sessions, payments, matches, violations"
+    )
     ops = revenue.add_subparsers(dest="op", required=True)
-    ops.add_parser("serve", help="run the revenue service (faust stream + API + legal holds)").set_defaults(handler=_serve)
-    imp = ops.add_parser("import-payments", help="validate a payments CSV and publish its good rows (delivery confirmed)")
-    imp.add_argument("file", help="CSV with a header row; columns: payment_id,kind,facility_id,plate,amount_cents,"
-                                   "paid_at,valid_from,valid_until,permit_type,source")
+    ops.add_parser("serve", help="run the revenue service (faust stream + API + legal holds)").set_defaults(
+        handler=_serve
+    )
+    imp = ops.add_parser(
+        "import-payments", help="validate a payments CSV and publish its good rows (delivery confirmed)"
+    )
+    imp.add_argument(
+        "file",
+        help="CSV with a header row; columns: payment_id,kind,facility_id,plate,amount_cents,"
+        "paid_at,valid_from,valid_until,permit_type,source",
+    )
     imp.set_defaults(handler=_import)
     bench = ops.add_parser("bench", help="passes/s and payments/s matched by one instance on the real broker")
     bench.add_argument("--passes", type=int, default=20_000, help="entry+exit passes to publish")

@@ -1,4 +1,4 @@
-"""FastAPI dependencies of the revenue service, as Annotated aliases (STYLE.md 7)."""
+"""FastAPI dependencies of the revenue service, as Annotated aliases (docs/style.md 7)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from alpr.store import Store
@@ -62,16 +62,21 @@ def build_package(store: Store, tariff: Tariff, session_id: str, by: str, max_pa
     if session is None:
         raise NotFound(session_id)
     match = _one(store, f"SELECT * EXCEPT held FROM {db}.matches FINAL WHERE session_id = {{sid:String}}", p)
-    violations = store.query(f"SELECT * EXCEPT held FROM {db}.violations FINAL WHERE session_id = {{sid:String}} "
-                             f"ORDER BY violation_id", p)
+    violations = store.query(
+        f"SELECT * EXCEPT held FROM {db}.violations FINAL WHERE session_id = {{sid:String}} ORDER BY violation_id", p
+    )
     pass_ids = [session["entry_pass_id"], *session.get("patrol_pass_ids", []), session["exit_pass_id"]]
     pass_ids = [i for i in pass_ids if i][:max_passes]
-    passes = store.query(f"SELECT * EXCEPT held FROM {db}.passes FINAL WHERE pass_id IN {{ids:Array(String)}} "
-                         f"ORDER BY first_seen", {"ids": pass_ids})
+    passes = store.query(
+        f"SELECT * EXCEPT held FROM {db}.passes FINAL WHERE pass_id IN {{ids:Array(String)}} ORDER BY first_seen",
+        {"ids": pass_ids},
+    )
     payments = []
     if match is not None and match["payment_ids"]:
-        payments = store.query(f"SELECT * EXCEPT held FROM {db}.payments FINAL WHERE payment_id IN {{ids:Array(String)}} "
-                               f"ORDER BY paid_at", {"ids": list(match["payment_ids"])})
+        payments = store.query(
+            f"SELECT * EXCEPT held FROM {db}.payments FINAL WHERE payment_id IN {{ids:Array(String)}} ORDER BY paid_at",
+            {"ids": list(match["payment_ids"])},
+        )
     files: dict[str, bytes] = {}
     pass_docs = []
     for n, row in enumerate(passes, start=1):
@@ -86,10 +91,18 @@ def build_package(store: Store, tariff: Tariff, session_id: str, by: str, max_pa
         match["lookup"] = json.loads(match["lookup"]) if match.get("lookup") else None
     rates = tariff.facility(session["facility_id"])
     case = {
-        "generated_at": datetime.now(timezone.utc).isoformat(), "generated_by": by,
-        "session": session, "passes": pass_docs, "match": match, "violations": violations, "payments": payments,
-        "tariff": {"version": tariff.version, "timezone": tariff.spec.timezone,
-                   "facility_rates": rates.model_dump() if rates else None},
+        "generated_at": datetime.now(UTC).isoformat(),
+        "generated_by": by,
+        "session": session,
+        "passes": pass_docs,
+        "match": match,
+        "violations": violations,
+        "payments": payments,
+        "tariff": {
+            "version": tariff.version,
+            "timezone": tariff.spec.timezone,
+            "facility_rates": rates.model_dump() if rates else None,
+        },
         "notes": "Times are UTC. Crops are the best read of each pass; read_ids name every read folded into it.",
     }
     files["case.json"] = json.dumps(case, indent=2, default=str, sort_keys=True).encode()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from alpr.audit import AuditClient
+from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
@@ -24,7 +25,6 @@ from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers
 from alpr.store import LazyStore, Store, open_store
-from alpr.contracts.registry import Topic
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
 from services.revenue.settings import RevenueSettings
@@ -51,8 +51,9 @@ def payment_check(settings: RevenueSettings) -> PaymentCheck:
 def open_revenue_store(settings: RevenueSettings) -> Store:
     from alpr.store.migrate import migrate_service
 
-    store = open_store(SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir,
-                       cluster=settings.clickhouse_cluster)
+    store = open_store(
+        SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir, cluster=settings.clickhouse_cluster
+    )
     migrate_service(SERVICE, store, settings)
     return store
 
@@ -80,8 +81,9 @@ def ensure_internal_topics(bootstrap: str, names: list[str], partitions: int, re
     from alpr.kafka.config import admin_config
 
     admin = AdminClient(admin_config(bootstrap))
-    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in names],
-                                  request_timeout=15)
+    futures = admin.create_topics(
+        [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in names], request_timeout=15
+    )
     for name, future in futures.items():
         try:
             future.result(20)
@@ -112,8 +114,9 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
     if services.stream is not None:
         checks["stream"] = services.stream.healthy
     app = create_app(SERVICE, checks=checks)
-    install_auth(app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit,
-                 revocations=services.revocations)
+    install_auth(
+        app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit, revocations=services.revocations
+    )
     app.state.services = services
     for router in (payments.router, reconciliation.router, evidence.router):
         app.include_router(router)
@@ -129,8 +132,9 @@ class _Api(threading.Thread):
         import uvicorn
 
         super().__init__(name="revenue-api", daemon=True)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
-                                                    access_log=False, lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False, lifespan="off")
+        )
 
     def run(self) -> None:
         self.server.run()
@@ -163,11 +167,18 @@ def run(settings: RevenueSettings) -> int:
         # that broker goes. Set on the app's conf here because stream.py builds the app with 1.
         replication = replication_of(settings.kafka_bootstrap, Topic.PASSES.on(prefix))
         stream.app.conf.topic_replication_factor = replication
-        ensure_internal_topics(settings.kafka_bootstrap, [stream.sessions_by_plate.get_topic_name(),
-                                                          stream.payments_by_plate.get_topic_name()],
-                               settings.rekey_partitions, replication)
-        workers.start("holds", holds_consumer(SERVICE, settings.kafka_bootstrap, keeper, topic_prefix=prefix,
-                                              group_id=f"{prefix}alpr-{SERVICE}-holds").run)
+        ensure_internal_topics(
+            settings.kafka_bootstrap,
+            [stream.sessions_by_plate.get_topic_name(), stream.payments_by_plate.get_topic_name()],
+            settings.rekey_partitions,
+            replication,
+        )
+        workers.start(
+            "holds",
+            holds_consumer(
+                SERVICE, settings.kafka_bootstrap, keeper, topic_prefix=prefix, group_id=f"{prefix}alpr-{SERVICE}-holds"
+            ).run,
+        )
         revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)
         workers.start("revocations", revocations.run)
         publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS.on(prefix), check)
@@ -200,9 +211,18 @@ def build_app_for_tests(tmp_path, audit: AuditClient, secret: str, store: Store 
     """The API over real parts that are not started (no faust worker): for the route checks of
     tests/test_routes.py, and over a given store for the release test (chDB serves one
     directory per process, so in-process services share the test's)."""
-    settings = RevenueSettings(data_dir=tmp_path, auth_secret=secret, environment="test",
-                               kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"))
+    settings = RevenueSettings(
+        data_dir=tmp_path,
+        auth_secret=secret,
+        environment="test",
+        kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"),
+    )
     publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS, payment_check(settings))
-    services = Services(settings, store or _store_on_first_use(settings), load_tariff(settings.tariff_file), publisher,
-                        RevocationSet(SERVICE, loaded=True))  # no consumer: nothing revoked
+    services = Services(
+        settings,
+        store or _store_on_first_use(settings),
+        load_tariff(settings.tariff_file),
+        publisher,
+        RevocationSet(SERVICE, loaded=True),
+    )  # no consumer: nothing revoked
     return build_app(services, Workers(), audit)

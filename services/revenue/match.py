@@ -38,7 +38,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alpr.contracts.models import Payment, RevenueMatch, Violation
@@ -73,8 +73,15 @@ class Decision:
     def digest(self) -> str:
         """What makes two decisions the same one: republish only when it changes."""
         m = self.match
-        body = [m.status, m.amount_due_cents, m.amount_paid_cents, sorted(m.payment_ids), m.evidence_pass_ids,
-                self.violation.kind if self.violation else None, m.tariff_version]
+        body = [
+            m.status,
+            m.amount_due_cents,
+            m.amount_paid_cents,
+            sorted(m.payment_ids),
+            m.evidence_pass_ids,
+            self.violation.kind if self.violation else None,
+            m.tariff_version,
+        ]
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:16]
 
 
@@ -86,17 +93,26 @@ def _status(due: int, paid: int) -> str:
     return "unpaid" if paid == 0 else "underpaid"
 
 
-def decide(session: Session, payments: list[Payment], claimed_elsewhere: set[str], tariff: Tariff,
-           windows: Windows, now: datetime | None = None) -> Decision:
+def decide(
+    session: Session,
+    payments: list[Payment],
+    claimed_elsewhere: set[str],
+    tariff: Tariff,
+    windows: Windows,
+    now: datetime | None = None,
+) -> Decision:
     """The outcome of one session given every payment of its plate key."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     entry, exit = session.entry_at, session.exit_at
     start = entry or exit
     end = exit or (entry + windows.orphan_after if entry else None)
     assert start is not None and end is not None
     lookup: dict[str, Any] = {
-        "plate": session.plate, "plate_key": session.plate_key, "facility_id": session.facility_id,
-        "window_from": (start - windows.early).isoformat(), "window_to": (end + windows.late).isoformat(),
+        "plate": session.plate,
+        "plate_key": session.plate_key,
+        "facility_id": session.facility_id,
+        "window_from": (start - windows.early).isoformat(),
+        "window_to": (end + windows.late).isoformat(),
         "candidates": [],
     }
     permit_ok: Payment | None = None
@@ -115,7 +131,9 @@ def decide(session: Session, payments: list[Payment], claimed_elsewhere: set[str
                 verdict = f"permit type {p.permit_type!r} not accepted here"
                 permit_bad.append(verdict)
             elif not (p.valid_from <= start and end <= p.valid_until):
-                verdict = f"permit valid {p.valid_from.isoformat()} to {p.valid_until.isoformat()} does not cover the stay"
+                verdict = (
+                    f"permit valid {p.valid_from.isoformat()} to {p.valid_until.isoformat()} does not cover the stay"
+                )
                 permit_bad.append(verdict)
             elif permit_ok is None:
                 permit_ok, verdict = p, "valid permit"
@@ -126,14 +144,24 @@ def decide(session: Session, payments: list[Payment], claimed_elsewhere: set[str
         else:
             used.append(p)
             verdict = "counts"
-        lookup["candidates"].append({"payment_id": p.payment_id, "kind": p.kind, "plate": p.plate,
-                                     "amount_cents": p.amount_cents, "verdict": verdict})
+        lookup["candidates"].append(
+            {
+                "payment_id": p.payment_id,
+                "kind": p.kind,
+                "plate": p.plate,
+                "amount_cents": p.amount_cents,
+                "verdict": verdict,
+            }
+        )
 
     fee = tariff.fee(session.facility_id, start, end) if entry is not None else None
     paid = sum(p.amount_cents for p in used)
     lookup["fee"] = {"rule": fee.rule, "lines": list(fee.lines)} if fee else None
-    base = {"closed": session.pair_confidence, "orphan_entry": 0.5 * session.pair_confidence,
-            "exit_without_entry": 0.0}.get(session.state, session.pair_confidence)
+    base = {
+        "closed": session.pair_confidence,
+        "orphan_entry": 0.5 * session.pair_confidence,
+        "exit_without_entry": 0.0,
+    }.get(session.state, session.pair_confidence)
     exact = all(p.plate == session.plate for p in used + ([permit_ok] if permit_ok else []))
     confidence = round(base * (1.0 if exact else 0.9), 3)
     claimed = [p.payment_id for p in used]
@@ -152,11 +180,21 @@ def decide(session: Session, payments: list[Payment], claimed_elsewhere: set[str
         if session.state == "orphan_entry":
             reason_bits.append(f"fee assumes a stay of {windows.orphan_after / timedelta(hours=1):g} h")
     match = RevenueMatch(
-        match_id="pending", session_id=session.session_id, facility_id=session.facility_id, plate=session.plate,
-        status=status, entry_at=entry, exit_at=exit, amount_due_cents=due, amount_paid_cents=paid,
+        match_id="pending",
+        session_id=session.session_id,
+        facility_id=session.facility_id,
+        plate=session.plate,
+        status=status,
+        entry_at=entry,
+        exit_at=exit,
+        amount_due_cents=due,
+        amount_paid_cents=paid,
         payment_ids=sorted(claimed + ([permit_ok.payment_id] if permit_ok else [])),
-        evidence_pass_ids=session.pass_ids, match_confidence=min(1.0, max(0.0, confidence)),
-        reason="; ".join(reason_bits)[:500], tariff_version=tariff.version, decided_at=now,
+        evidence_pass_ids=session.pass_ids,
+        match_confidence=min(1.0, max(0.0, confidence)),
+        reason="; ".join(reason_bits)[:500],
+        tariff_version=tariff.version,
+        decided_at=now,
     )
     violation = None
     if session.state == "closed" and status in ("unpaid", "underpaid") and due > paid:
@@ -169,9 +207,15 @@ def decide(session: Session, payments: list[Payment], claimed_elsewhere: set[str
         else:
             kind, why = "unpaid", f"due {due}, paid {paid}"
         violation = Violation(
-            violation_id=f"{session.session_id}#{kind}", kind=kind, session_id=session.session_id,
-            facility_id=session.facility_id, plate=session.plate, detected_at=exit, amount_due_cents=due - paid,
-            evidence_pass_ids=session.pass_ids, reason=f"{why}; {session.pair_reason}"[:500],
+            violation_id=f"{session.session_id}#{kind}",
+            kind=kind,
+            session_id=session.session_id,
+            facility_id=session.facility_id,
+            plate=session.plate,
+            detected_at=exit,
+            amount_due_cents=due - paid,
+            evidence_pass_ids=session.pass_ids,
+            reason=f"{why}; {session.pair_reason}"[:500],
         )
     decision = Decision(match, violation, lookup, claimed)
     decision.match = match.model_copy(update={"match_id": f"{session.session_id}#{decision.digest[:10]}"})
@@ -181,11 +225,21 @@ def decide(session: Session, payments: list[Payment], claimed_elsewhere: set[str
 def orphan_payment(p: Payment, tariff: Tariff, now: datetime | None = None) -> RevenueMatch:
     """The match published for a payment that no session claimed in its window."""
     return RevenueMatch(
-        match_id=f"payment/{p.payment_id}#unclaimed", session_id=f"payment/{p.payment_id}", facility_id=p.facility_id
-        if p.facility_id != "*" else "all", plate=p.plate, status="payment_without_session", entry_at=None, exit_at=None,
-        amount_due_cents=0, amount_paid_cents=p.amount_cents, payment_ids=[p.payment_id], evidence_pass_ids=[],
-        match_confidence=0.0, reason=f"{p.kind} {p.payment_id} matched no session of {p.plate} in its window",
-        tariff_version=tariff.version, decided_at=now or datetime.now(timezone.utc),
+        match_id=f"payment/{p.payment_id}#unclaimed",
+        session_id=f"payment/{p.payment_id}",
+        facility_id=p.facility_id if p.facility_id != "*" else "all",
+        plate=p.plate,
+        status="payment_without_session",
+        entry_at=None,
+        exit_at=None,
+        amount_due_cents=0,
+        amount_paid_cents=p.amount_cents,
+        payment_ids=[p.payment_id],
+        evidence_pass_ids=[],
+        match_confidence=0.0,
+        reason=f"{p.kind} {p.payment_id} matched no session of {p.plate} in its window",
+        tariff_version=tariff.version,
+        decided_at=now or datetime.now(UTC),
     )
 
 
@@ -208,14 +262,22 @@ class Ledger:
         entry = self.raw["sessions"].get(s.session_id)
         if entry is not None and entry["session"] == s.to_dict():
             return False
-        self.raw["sessions"][s.session_id] = {"session": s.to_dict(), "digest": entry["digest"] if entry else "",
-                                              "claimed": entry["claimed"] if entry else [], "decided": False}
+        self.raw["sessions"][s.session_id] = {
+            "session": s.to_dict(),
+            "digest": entry["digest"] if entry else "",
+            "claimed": entry["claimed"] if entry else [],
+            "decided": False,
+        }
         return True
 
     @staticmethod
     def due_ms(session: dict[str, Any], windows: Windows) -> int:
         """Stream time at which a session's outcome is final: its payment window has closed."""
-        end = session["exit_ms"] if session["exit_ms"] is not None else session["entry_ms"] + windows.orphan_after / timedelta(milliseconds=1)
+        end = (
+            session["exit_ms"]
+            if session["exit_ms"] is not None
+            else session["entry_ms"] + windows.orphan_after / timedelta(milliseconds=1)
+        )
         return int(end + windows.late / timedelta(milliseconds=1))
 
     def next_due_ms(self, windows: Windows) -> int | None:
@@ -224,8 +286,11 @@ class Ledger:
 
     def due_sessions(self, watermark_ms: int, windows: Windows) -> list[str]:
         """Undecided sessions whose payment window closed, in entry order."""
-        due = [(e["session"]["entry_ms"] or e["session"]["exit_ms"], sid) for sid, e in self.raw["sessions"].items()
-               if not e["decided"] and self.due_ms(e["session"], windows) <= watermark_ms]
+        due = [
+            (e["session"]["entry_ms"] or e["session"]["exit_ms"], sid)
+            for sid, e in self.raw["sessions"].items()
+            if not e["decided"] and self.due_ms(e["session"], windows) <= watermark_ms
+        ]
         return [sid for _, sid in sorted(due)]
 
     def claimed_elsewhere(self, session_id: str) -> set[str]:
@@ -234,7 +299,9 @@ class Ledger:
     def decide(self, session_id: str, tariff: Tariff, windows: Windows) -> Decision | None:
         """Decide a session again; None when the outcome is the one already published."""
         entry = self.raw["sessions"][session_id]
-        d = decide(Session.from_dict(entry["session"]), self.payments(), self.claimed_elsewhere(session_id), tariff, windows)
+        d = decide(
+            Session.from_dict(entry["session"]), self.payments(), self.claimed_elsewhere(session_id), tariff, windows
+        )
         if d.digest == entry["digest"]:
             return None
         entry["digest"], entry["claimed"], entry["decided"] = d.digest, d.claimed, True
@@ -257,8 +324,12 @@ class Ledger:
         claimed = {pid for e in self.raw["sessions"].values() for pid in e["claimed"]}
         out = []
         for p in self.payments():
-            if p.kind in PAID_KINDS and p.payment_id not in claimed and p.payment_id not in self.raw["reported"] \
-                    and p.paid_at + windows.late + windows.orphan_after < watermark:
+            if (
+                p.kind in PAID_KINDS
+                and p.payment_id not in claimed
+                and p.payment_id not in self.raw["reported"]
+                and p.paid_at + windows.late + windows.orphan_after < watermark
+            ):
                 out.append(p)
         return out
 
@@ -271,8 +342,12 @@ class Ledger:
         claimed = {pid for e in raw["sessions"].values() for pid in e["claimed"]}
         for pid, v in raw["payments"].items():
             paid = datetime.fromisoformat(v["paid_at"].replace("Z", "+00:00"))
-            if v["kind"] in PAID_KINDS and pid not in claimed and pid not in raw["reported"] \
-                    and paid + windows.late + windows.orphan_after < watermark:
+            if (
+                v["kind"] in PAID_KINDS
+                and pid not in claimed
+                and pid not in raw["reported"]
+                and paid + windows.late + windows.orphan_after < watermark
+            ):
                 return True
             if paid < limit and datetime.fromisoformat(v["valid_until"].replace("Z", "+00:00")) < limit:
                 return True
@@ -281,12 +356,18 @@ class Ledger:
 
     def prune(self, watermark: datetime) -> None:
         limit = watermark - LEDGER_KEEP
-        for sid in [sid for sid, e in self.raw["sessions"].items()
-                    if ms_to_dt(e["session"]["exit_ms"] or e["session"]["entry_ms"]) < limit]:
+        for sid in [
+            sid
+            for sid, e in self.raw["sessions"].items()
+            if ms_to_dt(e["session"]["exit_ms"] or e["session"]["entry_ms"]) < limit
+        ]:
             del self.raw["sessions"][sid]
-        for pid in [pid for pid, v in self.raw["payments"].items()
-                    if datetime.fromisoformat(v["valid_until"].replace("Z", "+00:00")) < limit
-                    and datetime.fromisoformat(v["paid_at"].replace("Z", "+00:00")) < limit]:
+        for pid in [
+            pid
+            for pid, v in self.raw["payments"].items()
+            if datetime.fromisoformat(v["valid_until"].replace("Z", "+00:00")) < limit
+            and datetime.fromisoformat(v["paid_at"].replace("Z", "+00:00")) < limit
+        ]:
             del self.raw["payments"][pid]
             if pid in self.raw["reported"]:
                 self.raw["reported"].remove(pid)

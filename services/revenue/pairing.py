@@ -105,9 +105,18 @@ class Pairing:
             s.state, s.pair_reason = "orphan_entry", "entered again before an exit was seen"
             s.watermark_ms = state["watermark_ms"]
             out.add(s)
-        s = Session(session_id(p.facility_id, p.plate, at), p.facility_id, p.plate, key, "open",
-                    entry_pass_id=p.pass_id, entry_ms=at, entry_confidence=p.confidence,
-                    pair_reason="entry", watermark_ms=state["watermark_ms"])
+        s = Session(
+            session_id(p.facility_id, p.plate, at),
+            p.facility_id,
+            p.plate,
+            key,
+            "open",
+            entry_pass_id=p.pass_id,
+            entry_ms=at,
+            entry_confidence=p.confidence,
+            pair_reason="entry",
+            watermark_ms=state["watermark_ms"],
+        )
         state["open"][key] = s.to_dict()
         out.add(s)
         # An exit of this vehicle that arrived first (captured at or after this entry) closes it now.
@@ -120,8 +129,14 @@ class Pairing:
                 break  # the entry is closed: a second held exit of the plate waits for its own entry
 
     def _exit(self, state: dict, p: Pass, at: int, out: Outcome) -> None:
-        exit_ = {"pass_id": p.pass_id, "facility_id": p.facility_id, "plate": p.plate, "key": p.plate_key or p.plate,
-                 "exit_ms": at, "confidence": p.confidence}
+        exit_ = {
+            "pass_id": p.pass_id,
+            "facility_id": p.facility_id,
+            "plate": p.plate,
+            "key": p.plate_key or p.plate,
+            "exit_ms": at,
+            "confidence": p.confidence,
+        }
         if self._candidate(state, exit_["key"], at) is None:
             state.setdefault("held_exits", {})[p.pass_id] = exit_
             return
@@ -144,9 +159,19 @@ class Pairing:
         key = p.plate_key or p.plate
         found = self._candidate(state, key, at)
         if found is None:
-            s = Session(session_id(p.facility_id, p.plate, at), p.facility_id, p.plate, key, "open",
-                        entry_pass_id=p.pass_id, entry_ms=at, entry_confidence=p.confidence, pair_confidence=0.5,
-                        pair_reason="entry not seen; first seen by patrol", watermark_ms=state["watermark_ms"])
+            s = Session(
+                session_id(p.facility_id, p.plate, at),
+                p.facility_id,
+                p.plate,
+                key,
+                "open",
+                entry_pass_id=p.pass_id,
+                entry_ms=at,
+                entry_confidence=p.confidence,
+                pair_confidence=0.5,
+                pair_reason="entry not seen; first seen by patrol",
+                watermark_ms=state["watermark_ms"],
+            )
             state["open"][key] = s.to_dict()
             out.add(s)
             return
@@ -169,8 +194,11 @@ class Pairing:
             return key, 0.9, "same plate after folding confusable characters"
         if len(key) < 5:
             return None
-        near = [(raw["entry_ms"], k) for k, raw in state["open"].items()
-                if len(k) >= 5 and raw["entry_ms"] <= at and edit_distance(k, key) <= 1]
+        near = [
+            (raw["entry_ms"], k)
+            for k, raw in state["open"].items()
+            if len(k) >= 5 and raw["entry_ms"] <= at and edit_distance(k, key) <= 1
+        ]
         if not near:
             return None
         near.sort(reverse=True)  # the latest entry: the most plausible one still inside
@@ -187,10 +215,21 @@ class Pairing:
         held = state.setdefault("held_exits", {})
         for pass_id in [i for i, e in held.items() if e["exit_ms"] < state["watermark_ms"] - self.hold_ms]:
             e = held.pop(pass_id)
-            out.add(Session(f"{e['facility_id']}/{e['plate']}/exit-{e['exit_ms']}", e["facility_id"], e["plate"], e["key"],
-                            "exit_without_entry", exit_pass_id=e["pass_id"], exit_ms=e["exit_ms"],
-                            exit_confidence=e["confidence"], pair_confidence=0.0,
-                            pair_reason="exit without a matching entry", watermark_ms=state["watermark_ms"]))
+            out.add(
+                Session(
+                    f"{e['facility_id']}/{e['plate']}/exit-{e['exit_ms']}",
+                    e["facility_id"],
+                    e["plate"],
+                    e["key"],
+                    "exit_without_entry",
+                    exit_pass_id=e["pass_id"],
+                    exit_ms=e["exit_ms"],
+                    exit_confidence=e["confidence"],
+                    pair_confidence=0.0,
+                    pair_reason="exit without a matching entry",
+                    watermark_ms=state["watermark_ms"],
+                )
+            )
         limit = state["watermark_ms"] - self.orphan_after_ms
         for key in [k for k, raw in state["open"].items() if raw["entry_ms"] < limit]:
             s = Session.from_dict(state["open"].pop(key))

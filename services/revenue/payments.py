@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from confluent_kafka import Producer
 from pydantic import ValidationError
@@ -28,8 +29,18 @@ from alpr.contracts.registry import encode
 from alpr.kafka.config import producer_config
 from alpr.plates import normalize
 
-CSV_COLUMNS = ("payment_id", "kind", "facility_id", "plate", "amount_cents", "paid_at", "valid_from", "valid_until",
-               "permit_type", "source")
+CSV_COLUMNS = (
+    "payment_id",
+    "kind",
+    "facility_id",
+    "plate",
+    "amount_cents",
+    "paid_at",
+    "valid_from",
+    "valid_until",
+    "permit_type",
+    "source",
+)
 
 
 class PaymentRefused(ValueError):
@@ -44,7 +55,7 @@ class PaymentCheck:
     max_skew: timedelta = timedelta(minutes=5)
 
     def check(self, p: Payment, now: datetime | None = None) -> Payment:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         if p.facility_id != "*" and p.facility_id not in self.facilities:
             raise PaymentRefused(f"unknown facility {p.facility_id!r}")
         if p.facility_id == "*" and p.kind != "permit":
@@ -107,7 +118,8 @@ def read_csv(text: str) -> tuple[list[dict[str, str]], list[str]]:
     unknown = sorted(set(header) - set(CSV_COLUMNS))
     missing = [c for c in ("payment_id", "kind", "facility_id", "plate", "paid_at") if c not in header]
     problems = ([f"unknown column(s) {', '.join(unknown)}"] if unknown else []) + (
-        [f"missing column(s) {', '.join(missing)}"] if missing else [])
+        [f"missing column(s) {', '.join(missing)}"] if missing else []
+    )
     return list(reader), problems
 
 
@@ -118,8 +130,14 @@ class PaymentPublisher:
         self.topic = topic
         self.check = check
         self.timeout_s = timeout_s
-        self._producer = Producer(producer_config(bootstrap, "revenue-payments", partitioner="murmur2_random",
-                                                  **{"message.timeout.ms": int(timeout_s * 1000)}))
+        self._producer = Producer(
+            producer_config(
+                bootstrap,
+                "revenue-payments",
+                partitioner="murmur2_random",
+                **{"message.timeout.ms": int(timeout_s * 1000)},
+            )
+        )
 
     def publish(self, records: Iterable[dict[str, Any]], source: str) -> list[RowResult]:
         results: list[RowResult] = []

@@ -17,8 +17,15 @@ from datetime import date
 
 from alpr.store import Store
 
-CATEGORIES = ("underpaid", "unpaid", "overpaid", "payment_without_session", "orphan_entry", "exit_without_entry",
-              "no_plate")
+CATEGORIES = (
+    "underpaid",
+    "unpaid",
+    "overpaid",
+    "payment_without_session",
+    "orphan_entry",
+    "exit_without_entry",
+    "no_plate",
+)
 
 
 @dataclass
@@ -58,20 +65,28 @@ def reconcile(store: Store, day: date, zone: str, facility_id: str | None = None
     passes = store.query(
         f"SELECT facility_id, countIf(direction = 'entry') AS vehicles, countIf(direction = 'entry' AND plate = '') AS no_plate "
         f"FROM {db}.passes FINAL WHERE {_on_day('first_seen')} "
-        f"{where_facility} GROUP BY facility_id", params)
+        f"{where_facility} GROUP BY facility_id",
+        params,
+    )
     sessions = store.query(
         f"SELECT facility_id, count() AS sessions, countIf(state = 'orphan_entry') AS orphans, "
         f"countIf(state = 'exit_without_entry') AS exits_only "
         f"FROM {db}.sessions FINAL WHERE state != 'open' AND {_on_day('entry_at')} "
-        f"{where_facility} GROUP BY facility_id", params)
+        f"{where_facility} GROUP BY facility_id",
+        params,
+    )
     matches = store.query(
         f"SELECT facility_id, status, count() AS n, sum(amount_due_cents) AS due, sum(amount_paid_cents) AS paid "
         f"FROM {db}.matches FINAL WHERE {_on_day('entry_at')} "
-        f"{where_facility} GROUP BY facility_id, status", params)
+        f"{where_facility} GROUP BY facility_id, status",
+        params,
+    )
     collected = store.query(
         f"SELECT facility_id, sum(amount_cents) AS cents FROM {db}.payments FINAL "
         f"WHERE kind != 'permit' AND {_on_day('paid_at')} "
-        f"{where_facility} GROUP BY facility_id", params)
+        f"{where_facility} GROUP BY facility_id",
+        params,
+    )
     out: dict[str, Reconciliation] = {}
 
     def of(fid: str) -> Reconciliation:
@@ -104,8 +119,16 @@ def reconcile(store: Store, day: date, zone: str, facility_id: str | None = None
     return [out[k] for k in sorted(out)]
 
 
-CSV_HEADER = ["facility_id", "day", "vehicles", "sessions", "permit_sessions", "expected_cents", "matched_paid_cents",
-              "collected_cents"] + [f"{c}_{what}" for c in CATEGORIES for what in ("count", "cents")]
+CSV_HEADER = [
+    "facility_id",
+    "day",
+    "vehicles",
+    "sessions",
+    "permit_sessions",
+    "expected_cents",
+    "matched_paid_cents",
+    "collected_cents",
+] + [f"{c}_{what}" for c in CATEGORIES for what in ("count", "cents")]
 
 
 def to_csv(recs: list[Reconciliation]) -> str:

@@ -13,14 +13,14 @@ plate key) on an internal topic as JSON, and are written to `revenue.sessions`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 State = Literal["open", "closed", "orphan_entry", "exit_without_entry"]
 
 
 def ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def dt_to_ms(value: datetime) -> int:
@@ -65,7 +65,9 @@ class Session:
     @property
     def version(self) -> int:
         """Orders the rows of one session in ReplacingMergeTree: open < closed / orphan."""
-        return {"open": 1, "closed": 2, "orphan_entry": 2, "exit_without_entry": 2}[self.state] * 1000 + len(self.patrol_pass_ids)
+        return {"open": 1, "closed": 2, "orphan_entry": 2, "exit_without_entry": 2}[self.state] * 1000 + len(
+            self.patrol_pass_ids
+        )
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy was a third of the pairing's CPU.
@@ -74,7 +76,7 @@ class Session:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Session":
+    def from_dict(cls, data: dict[str, Any]) -> Session:
         return cls(**data)
 
 

@@ -33,10 +33,15 @@ class RevenueSettings(ServiceSettings):
         description="An entry with no exit after this many hours (stream time of its facility) is closed as an orphan.",
     )
     payment_early_min: int = Field(
-        15, ge=0, le=24 * 60, description="A payment made up to this many minutes before the entry counts for the session."
+        15,
+        ge=0,
+        le=24 * 60,
+        description="A payment made up to this many minutes before the entry counts for the session.",
     )
     payment_late_min: float = Field(
-        60, ge=0, le=7 * 24 * 60,
+        60,
+        ge=0,
+        le=7 * 24 * 60,
         description="A payment made up to this many minutes after the exit counts for the session (fractions of a "
         "minute for the compressed days of demos and tests).",
     )

@@ -42,7 +42,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import faust
-from prometheus_client import Counter as MetricCounter, Gauge
+from prometheus_client import Counter as MetricCounter
+from prometheus_client import Gauge
 
 from alpr.contracts.models import Pass, Payment
 from alpr.contracts.registry import Topic, decode, dlq_for, encode
@@ -69,10 +70,13 @@ MAX_BACKOFF_S = 10.0
 IDLE_CHECK_S = 1.0
 TICK_EVERY_MS = 60_000  # of stream time, between the ticks that traffic sends
 
-IDLE_TICKS = MetricCounter("alpr_revenue_idle_ticks",
-                           "Clock ticks published to the matcher because the passes partitions were idle.")
-STREAM_CLOCK = Gauge("alpr_revenue_stream_clock_seconds",
-                     "The latest clock (capture time, epoch seconds) published to the matcher by traffic or idle ticks.")
+IDLE_TICKS = MetricCounter(
+    "alpr_revenue_idle_ticks", "Clock ticks published to the matcher because the passes partitions were idle."
+)
+STREAM_CLOCK = Gauge(
+    "alpr_revenue_stream_clock_seconds",
+    "The latest clock (capture time, epoch seconds) published to the matcher by traffic or idle ticks.",
+)
 
 
 @dataclass
@@ -93,16 +97,26 @@ class Counters:
 class RevenueStream:
     """Builds the faust app and runs its three agents over one store."""
 
-    def __init__(self, settings: RevenueSettings, store: Store, tariff: Tariff, facilities: frozenset[str],
-                 keeper: HoldKeeper | None, passes_partitions: int) -> None:
+    def __init__(
+        self,
+        settings: RevenueSettings,
+        store: Store,
+        tariff: Tariff,
+        facilities: frozenset[str],
+        keeper: HoldKeeper | None,
+        passes_partitions: int,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.tariff = tariff
         self.keeper = keeper
         self.check = PaymentCheck(facilities, timedelta(seconds=settings.max_clock_skew_s))
         self.pairing = Pairing(int(settings.orphan_after_h * 3_600_000), settings.recent_pass_ids)
-        self.windows = Windows(timedelta(minutes=settings.payment_early_min), timedelta(minutes=settings.payment_late_min),
-                               timedelta(hours=settings.orphan_after_h))
+        self.windows = Windows(
+            timedelta(minutes=settings.payment_early_min),
+            timedelta(minutes=settings.payment_late_min),
+            timedelta(hours=settings.orphan_after_h),
+        )
         self.counters = Counters()
         self.failures: list[str] = []
         self.watermarks: dict[int, datetime] = {}
@@ -145,12 +159,19 @@ class RevenueStream:
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.passes_in = app.topic(Topic.PASSES.on(prefix), **raw)
         self.payments_in = app.topic(Topic.PAYMENTS.on(prefix), **raw)
-        self.sessions_by_plate = app.topic(f"{self.app_id}-sessions-by-plate", internal=True,
-                                           partitions=settings.rekey_partitions, **raw)
-        self.payments_by_plate = app.topic(f"{self.app_id}-payments-by-plate", internal=True,
-                                           partitions=settings.rekey_partitions, **raw)
-        self.matcher_in = app.topic(f"{self.app_id}-sessions-by-plate", f"{self.app_id}-payments-by-plate",
-                                    internal=True, partitions=settings.rekey_partitions, **raw)
+        self.sessions_by_plate = app.topic(
+            f"{self.app_id}-sessions-by-plate", internal=True, partitions=settings.rekey_partitions, **raw
+        )
+        self.payments_by_plate = app.topic(
+            f"{self.app_id}-payments-by-plate", internal=True, partitions=settings.rekey_partitions, **raw
+        )
+        self.matcher_in = app.topic(
+            f"{self.app_id}-sessions-by-plate",
+            f"{self.app_id}-payments-by-plate",
+            internal=True,
+            partitions=settings.rekey_partitions,
+            **raw,
+        )
         self.matches_out = app.topic(Topic.REVENUE_MATCHES.on(prefix), **raw)
         self.violations_out = app.topic(Topic.VIOLATIONS.on(prefix), **raw)
         self.facility_state = app.Table("facility-state", default=None, partitions=passes_partitions)
@@ -187,6 +208,7 @@ class RevenueStream:
                     raise
                 self.counters.batches += 1
                 self.counters.last_batch_at = asyncio.get_running_loop().time()
+
         return agent
 
     def healthy(self) -> bool:
@@ -206,8 +228,10 @@ class RevenueStream:
             except asyncio.CancelledError:
                 raise
             except Exception as err:
-                log.warning("revenue effect failed; retrying", extra={"effect": what, "error": f"{type(err).__name__}: {err}",
-                                                                      "backoff_s": backoff})
+                log.warning(
+                    "revenue effect failed; retrying",
+                    extra={"effect": what, "error": f"{type(err).__name__}: {err}", "backoff_s": backoff},
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
@@ -218,11 +242,14 @@ class RevenueStream:
     async def _dead_letter(self, event, reason: str) -> None:
         message = event.message
         dlq = dlq_for(message.topic, self.prefix)  # the registry's DLQ of the message's topic
-        headers = dead_letter_headers(message.headers, message.topic, message.partition, message.offset, SERVICE, reason)
+        headers = dead_letter_headers(
+            message.headers, message.topic, message.partition, message.offset, SERVICE, reason
+        )
 
         async def send() -> None:
-            fut = await self.app.producer.send(dlq, message.key, message.value, partition=None, timestamp=None,
-                                               headers=headers)
+            fut = await self.app.producer.send(
+                dlq, message.key, message.value, partition=None, timestamp=None, headers=headers
+            )
             await fut
 
         await self._effect("dlq", send)
@@ -273,8 +300,10 @@ class RevenueStream:
         await self._effect("store", lambda: asyncio.to_thread(rows.write, self.store))
         await self._effect("sessions-by-plate", lambda: self._send(out))
         await self._tick(max((st["watermark_ms"] for _, st in states.values()), default=0))
-        await save_state(self.facility_state, ((event.message.partition, facility, state)
-                                               for facility, (event, state) in states.items()))
+        await save_state(
+            self.facility_state,
+            ((event.message.partition, facility, state) for facility, (event, state) in states.items()),
+        )
 
     async def _tick(self, watermark_ms: int) -> None:
         """Tell every matcher partition how far the passes' stream time got: sessions are decided
@@ -290,8 +319,10 @@ class RevenueStream:
         body = json.dumps({"tick_ms": tick_ms, "idle": idle}).encode()
 
         async def send() -> None:
-            futures = [await self.sessions_by_plate.send(key=b"", value=body, partition=p)
-                       for p in range(self.settings.rekey_partitions)]
+            futures = [
+                await self.sessions_by_plate.send(key=b"", value=body, partition=p)
+                for p in range(self.settings.rekey_partitions)
+            ]
             await asyncio.gather(*futures)
 
         await self._effect("tick", send)
@@ -405,7 +436,11 @@ class RevenueStream:
                 continue
             self.swept[partition] = watermark
             for key, raw in list(self.ledger.items()):
-                if raw and raw.get("p") == partition and (key in ledgers or Ledger.needs_sweep(raw, watermark, self.windows)):
+                if (
+                    raw
+                    and raw.get("p") == partition
+                    and (key in ledgers or Ledger.needs_sweep(raw, watermark, self.windows))
+                ):
                     ledger = ledger_for(key, event)
                     for p in ledger.unclaimed_payments(watermark, self.windows):
                         ledger.raw["reported"].append(p.payment_id)
@@ -419,7 +454,9 @@ class RevenueStream:
         self.counters.violations += sum(1 for t, _, _ in out if t is self.violations_out)
         await self._effect("store", lambda: asyncio.to_thread(rows.write, self.store))
         await self._effect("matches", lambda: self._send(out))
-        await save_state(self.ledger, ((event.message.partition, key, ledger.raw) for key, (event, ledger) in ledgers.items()))
+        await save_state(
+            self.ledger, ((event.message.partition, key, ledger.raw) for key, (event, ledger) in ledgers.items())
+        )
 
     def _load_pending(self, partition: int) -> None:
         if partition in self.pending:

@@ -93,7 +93,9 @@ class EarlyBird(_Strict):
         if entry.date() != exit.date() or WEEKDAYS[entry.weekday()] not in self.days:
             return False
         e, x = entry.hour * 60 + entry.minute, exit.hour * 60 + exit.minute
-        return _clock(self.enter_from) <= e < _clock(self.enter_by) and _clock(self.exit_from) <= x < _clock(self.exit_by)
+        return _clock(self.enter_from) <= e < _clock(self.enter_by) and _clock(self.exit_from) <= x < _clock(
+            self.exit_by
+        )
 
 
 class FacilityTariff(_Strict):
@@ -102,8 +104,12 @@ class FacilityTariff(_Strict):
     hourly_rate_cents: int = Field(ge=0, le=1_000_000, description="Price of each started hour.")
     daily_max_cents: int = Field(ge=0, le=10_000_000, description="Most one local calendar day can cost.")
     grace_minutes: int = Field(15, ge=0, le=24 * 60, description="A stay this short or shorter is free.")
-    free_periods: list[FreePeriod] = Field(default_factory=list, description="Local times in which hours are not billed.")
-    permit_types: list[str] = Field(default_factory=list, description="Permit types honoured here ('*' facility permits too).")
+    free_periods: list[FreePeriod] = Field(
+        default_factory=list, description="Local times in which hours are not billed."
+    )
+    permit_types: list[str] = Field(
+        default_factory=list, description="Permit types honoured here ('*' facility permits too)."
+    )
     early_bird: EarlyBird | None = Field(None, description="Optional commuter flat rate.")
     flat_rate_cents: int | None = Field(
         None, ge=0, le=10_000_000, description="Event/flat pricing: this much per local calendar day instead of hourly."
@@ -117,7 +123,9 @@ class FacilityTariff(_Strict):
 
 
 class TariffFile(_Strict):
-    version: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._-]+$", description="The resolution's name.")
+    version: str = Field(
+        min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._-]+$", description="The resolution's name."
+    )
     timezone: str = Field(description="IANA time zone of the facilities (local days, free periods).")
     facilities: dict[str, FacilityTariff] = Field(min_length=1)
 
@@ -174,8 +182,7 @@ def price(rates: FacilityTariff, entry: datetime, exit: datetime) -> Fee:
         return Fee(0, "grace", (f"stay of {minutes:.0f} min within the {rates.grace_minutes} min grace period",))
     if rates.flat_rate_cents is not None:
         days = _local_days(entry, exit)
-        return Fee(rates.flat_rate_cents * len(days), "flat",
-                   tuple(f"{d}: flat {rates.flat_rate_cents}" for d in days))
+        return Fee(rates.flat_rate_cents * len(days), "flat", tuple(f"{d}: flat {rates.flat_rate_cents}" for d in days))
     per_day: dict[date, int] = {}
     hours = int(-(-duration // 3600))  # started hours
     for k in range(hours):
@@ -193,7 +200,11 @@ def price(rates: FacilityTariff, entry: datetime, exit: datetime) -> Fee:
     if not per_day:
         lines.append("every hour in free periods")
     if rates.early_bird and rates.early_bird.qualifies(entry, exit) and rates.early_bird.flat_cents < total:
-        return Fee(rates.early_bird.flat_cents, "early_bird", (f"early bird flat {rates.early_bird.flat_cents} (hourly would be {total})",))
+        return Fee(
+            rates.early_bird.flat_cents,
+            "early_bird",
+            (f"early bird flat {rates.early_bird.flat_cents} (hourly would be {total})",),
+        )
     return Fee(total, "hourly", tuple(lines))
 
 

@@ -32,39 +32,77 @@ def _held(keeper: HoldKeeper | None, plate: str | None, at: datetime) -> int:
 
 def pass_row(p: Pass, keeper: HoldKeeper | None) -> dict[str, Any]:
     return {
-        "pass_id": p.pass_id, "facility_id": p.facility_id, "camera_id": p.camera_id, "lane": p.lane,
-        "direction": p.direction, "plate": p.plate or "", "plate_key": p.plate_key or "", "confidence": p.confidence,
-        "first_seen": p.first_seen, "last_seen": p.last_seen, "read_count": p.read_count,
-        "best_read_id": p.best_read_id or "", "read_ids": list(p.read_ids),
-        "model_detector": p.models.detector if p.models else "", "model_reader": p.models.reader if p.models else "",
-        "crop_jpeg_b64": p.best_crop_jpeg_b64 or "", "version": p.version, "held": _held(keeper, p.plate, p.first_seen),
+        "pass_id": p.pass_id,
+        "facility_id": p.facility_id,
+        "camera_id": p.camera_id,
+        "lane": p.lane,
+        "direction": p.direction,
+        "plate": p.plate or "",
+        "plate_key": p.plate_key or "",
+        "confidence": p.confidence,
+        "first_seen": p.first_seen,
+        "last_seen": p.last_seen,
+        "read_count": p.read_count,
+        "best_read_id": p.best_read_id or "",
+        "read_ids": list(p.read_ids),
+        "model_detector": p.models.detector if p.models else "",
+        "model_reader": p.models.reader if p.models else "",
+        "crop_jpeg_b64": p.best_crop_jpeg_b64 or "",
+        "version": p.version,
+        "held": _held(keeper, p.plate, p.first_seen),
     }
 
 
 def session_row(s: Session, keeper: HoldKeeper | None) -> dict[str, Any]:
     at = s.entry_at or s.exit_at
     return {
-        "session_id": s.session_id, "facility_id": s.facility_id, "plate": s.plate, "plate_key": s.plate_key,
-        "entry_pass_id": s.entry_pass_id, "exit_pass_id": s.exit_pass_id, "entry_at": at, "exit_at": s.exit_at,
-        "state": s.state, "pair_confidence": s.pair_confidence, "pair_reason": s.pair_reason[:500],
-        "patrol_pass_ids": s.patrol_pass_ids, "entry_confidence": s.entry_confidence,
-        "exit_confidence": s.exit_confidence, "version": s.version, "held": _held(keeper, s.plate, at),
+        "session_id": s.session_id,
+        "facility_id": s.facility_id,
+        "plate": s.plate,
+        "plate_key": s.plate_key,
+        "entry_pass_id": s.entry_pass_id,
+        "exit_pass_id": s.exit_pass_id,
+        "entry_at": at,
+        "exit_at": s.exit_at,
+        "state": s.state,
+        "pair_confidence": s.pair_confidence,
+        "pair_reason": s.pair_reason[:500],
+        "patrol_pass_ids": s.patrol_pass_ids,
+        "entry_confidence": s.entry_confidence,
+        "exit_confidence": s.exit_confidence,
+        "version": s.version,
+        "held": _held(keeper, s.plate, at),
     }
 
 
 def payment_row(p: Payment, keeper: HoldKeeper | None) -> dict[str, Any]:
     return {
-        "payment_id": p.payment_id, "kind": p.kind, "facility_id": p.facility_id, "plate": p.plate,
-        "amount_cents": p.amount_cents, "paid_at": p.paid_at, "valid_from": p.valid_from, "valid_until": p.valid_until,
-        "permit_type": p.permit_type or "", "source": p.source, "held": _held(keeper, p.plate, p.paid_at),
+        "payment_id": p.payment_id,
+        "kind": p.kind,
+        "facility_id": p.facility_id,
+        "plate": p.plate,
+        "amount_cents": p.amount_cents,
+        "paid_at": p.paid_at,
+        "valid_from": p.valid_from,
+        "valid_until": p.valid_until,
+        "permit_type": p.permit_type or "",
+        "source": p.source,
+        "held": _held(keeper, p.plate, p.paid_at),
     }
 
 
 def match_row(m: RevenueMatch, lookup: dict[str, Any], session_state: str, keeper: HoldKeeper | None) -> dict[str, Any]:
     at = m.entry_at or m.exit_at or m.decided_at
     row = m.model_dump()
-    row.update({"entry_at": at, "plate": m.plate or "", "lookup": json.dumps(lookup, default=str),
-                "session_state": session_state, "held": _held(keeper, m.plate, at)})
+    row.update(
+        {
+            "entry_at": at,
+            "plate": m.plate or "",
+            "lookup": json.dumps(lookup, default=str),
+            "session_state": session_state,
+            "held": _held(keeper, m.plate, at),
+        }
+    )
     return row
 
 

@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 
 from alpr.audit import AuditClient
 from alpr.auth import Principal, issue_token
+from alpr.contracts.registry import Topic
+from alpr.errors import ContractError
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
-from alpr.contracts.registry import Topic
 from services.audit.main import build_app, build_consumer, open_audit_store
 from services.audit.processor import audit_row
 from services.audit.settings import AuditSettings
@@ -24,7 +25,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "topics" / "example
 def test_processor_maps_an_event_to_a_row_and_rejects_garbage():
     row = audit_row((EXAMPLES / "plate-search.json").read_bytes())
     assert row["user"] == "jdoe" and row["plates"] == ["8ABC123"] and row["outcome"] == "allowed"
-    with pytest.raises(Exception):
+    with pytest.raises(ContractError):
         audit_row(b'{"event_id": "x"}')
 
 
@@ -47,17 +48,33 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
     try:
         # Three accesses by two users, one with a hostile filter value, and one poison message.
         for user, plate in (("jdoe", "8ABC123"), ("jdoe", "7XYZ987"), ("asmith", "8ABC123")):
-            audit.record(audit.event(Principal(user, "enforcement", "t", 0), "plate.search", "/v1/passes",
-                                     outcome="allowed", filters={"plate": plate, "note": "x' OR 1=1 --"}, plates=[plate], row_count=1))
+            audit.record(
+                audit.event(
+                    Principal(user, "enforcement", "t", 0),
+                    "plate.search",
+                    "/v1/passes",
+                    outcome="allowed",
+                    filters={"plate": plate, "note": "x' OR 1=1 --"},
+                    plates=[plate],
+                    row_count=1,
+                )
+            )
         p = Producer({"bootstrap.servers": bootstrap})
         p.produce(topic, b"not json")
         p.flush(10)
 
-        count = lambda: store.query(f"SELECT count() AS n FROM {store.database}.audit_log")[0]["n"]
+        def count():
+            return store.query(f"SELECT count() AS n FROM {store.database}.audit_log")[0]["n"]
+
         assert consume_until(consumer, lambda: int(count()) >= 3)
 
-        app = build_app(settings, store, Workers(), AuditClient(bootstrap, "audit", topic=topic),
-                        revocations=RevocationSet("audit", loaded=True))
+        app = build_app(
+            settings,
+            store,
+            Workers(),
+            AuditClient(bootstrap, "audit", topic=topic),
+            revocations=RevocationSet("audit", loaded=True),
+        )
         client = TestClient(app)
         auditor = issue_token("s" * 32, "auditor1", "auditor")
         enforcement = issue_token("s" * 32, "jdoe", "enforcement")
@@ -67,22 +84,34 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
         r = client.get("/v1/audit/events", params={"plate": "8ABC123"}, headers={"Authorization": f"Bearer {auditor}"})
         assert r.status_code == 200, r.text
         assert sorted(e["user"] for e in r.json()["events"]) == ["asmith", "jdoe"]
-        r = client.get("/v1/audit/events", params={"user": "jdoe' OR '1'='1"}, headers={"Authorization": f"Bearer {auditor}"})
+        r = client.get(
+            "/v1/audit/events", params={"user": "jdoe' OR '1'='1"}, headers={"Authorization": f"Bearer {auditor}"}
+        )
         assert r.status_code == 200 and r.json()["count"] == 0
-        csv_text = client.get("/v1/audit/events.csv", params={"user": "jdoe"}, headers={"Authorization": f"Bearer {auditor}"}).text
+        csv_text = client.get(
+            "/v1/audit/events.csv", params={"user": "jdoe"}, headers={"Authorization": f"Bearer {auditor}"}
+        ).text
         assert csv_text.splitlines()[0].startswith("event_id,at,service,user") and len(csv_text.splitlines()) == 3
 
         # The auditors' queries are audited too (3 allowed queries + 2 refusals), and the poison went to the DLQ.
         assert consume_until(consumer, lambda: int(count()) >= 3 + 5)
-        queries = store.query(f"SELECT user, outcome FROM {store.database}.audit_log FINAL WHERE action = 'audit.query' ORDER BY user")
+        queries = store.query(
+            f"SELECT user, outcome FROM {store.database}.audit_log FINAL WHERE action = 'audit.query' ORDER BY user"
+        )
         assert sorted((q["user"], q["outcome"]) for q in queries) == sorted(
-            [("anonymous", "denied"), ("jdoe", "denied"), ("auditor1", "allowed"), ("auditor1", "allowed"), ("auditor1", "allowed")]
+            [
+                ("anonymous", "denied"),
+                ("jdoe", "denied"),
+                ("auditor1", "allowed"),
+                ("auditor1", "allowed"),
+                ("auditor1", "allowed"),
+            ]
         )
     finally:
         consumer.close()
         store.close()
 
-    from tests.test_kafka import drain
+    from tests.support.kafka import drain
 
     dead = drain(bootstrap, Topic.AUDIT_DLQ.on(prefix), 1, f"dlq-{unique}")
     assert [m.value() for m in dead] == [b"not json"]

@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from alpr.audit import AuditClient
 from alpr.auth import issue_token
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
-from alpr.revocations import RevocationFeed
-from alpr.runtime import Workers
 from alpr.store.migrate import migrate
-from alpr.contracts.registry import Topic
-from services.audit.main import build_app, open_audit_store
-from services.audit.passwords import hash_password
-from services.audit.db import GovernanceDB
-from services.audit.registry import UserRegistry
-from services.audit.settings import AuditSettings
+from tests.support.governance import SECRET, TODAY, add_user, login
+from tests.support.kafka import audit_events as read_audit_events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
-SECRET = "g" * 40
-PASSWORD = "Correct-horse-42"
-TODAY = date.today()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def gov(request, bootstrap, topic_factory, tmp_path):
-    audit_topic = topic_factory(Topic.AUDIT)
-    topic_factory(Topic.HOLDS)
-    topic_factory(Topic.REVOCATIONS)
-    prefix = audit_topic[: -len(Topic.AUDIT)]
-    settings = AuditSettings(kafka_bootstrap=bootstrap, data_dir=tmp_path / "gov", auth_secret=SECRET, environment="test")
-    store = open_audit_store(settings)
-    url = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else settings.governance_url
-    registry = UserRegistry(GovernanceDB(url))
-    workers = Workers()
-    revocations = RevocationFeed("audit", bootstrap, topic_prefix=prefix)
-    workers.start("revocations", revocations.run)
-    app = build_app(settings, store, workers, AuditClient(bootstrap, "audit", topic=audit_topic), registry, topic_prefix=prefix,
-                    revocations=revocations)
-    assert revocations.wait_loaded(30), "the governance service never read its revocations topic"
-    yield type("Gov", (), {"client": TestClient(app), "registry": registry, "prefix": prefix, "audit_topic": audit_topic,
-                           "settings": settings, "store": store})
-    workers.shutdown()
-    store.close()
-
-
-def add_user(registry, username, role, authorized=True, trained_until=TODAY + timedelta(days=365), supervisor=None):
-    registry.create_user(username, username.title(), role, hash_password(PASSWORD), "test", supervisor)
-    if authorized:
-        registry.authorize(username, "Director, Parking Management", TODAY - timedelta(days=10), f"AUTH-{username}")
-    if trained_until:
-        registry.record_training(username, "ALPR access and privacy", trained_until - timedelta(days=365), trained_until, "test")
-
-
-def login(client, username, password=PASSWORD):
-    return client.post("/v1/auth/login", json={"username": username, "password": password})
 
 
 def audit_events(bootstrap, topic, unique, n):
-    from tests.test_http import audit_events as read
-
-    return read(bootstrap, topic, f"read-{unique}", n)
+    return read_audit_events(bootstrap, topic, f"read-{unique}", n)
 
 
 def test_only_authorized_and_trained_users_log_in(gov, bootstrap, unique):
@@ -82,21 +35,23 @@ def test_only_authorized_and_trained_users_log_in(gov, bootstrap, unique):
 
     events = audit_events(bootstrap, gov.audit_topic, unique, 5)
     logins = sorted((e["user"], e["outcome"], e["reason"]) for e in events if e["action"] == "login")
-    assert logins == sorted([
-        ("untrained", "denied", "no current training record"),
-        ("unauthorized", "denied", "no written authorization on record"),
-        ("lapsed", "denied", "no current training record"),
-        ("anonymous", "denied", "unknown user"),
-        ("officer", "allowed", ""),
-    ])
+    assert logins == sorted(
+        [
+            ("untrained", "denied", "no current training record"),
+            ("unauthorized", "denied", "no written authorization on record"),
+            ("lapsed", "denied", "no current training record"),
+            ("anonymous", "denied", "unknown user"),
+            ("officer", "allowed", ""),
+        ]
+    )
 
 
 def test_five_wrong_passwords_lock_the_account(gov):
     add_user(gov.registry, "jdoe", "enforcement")
-    for attempt in range(4):
+    for _attempt in range(4):
         assert login(gov.client, "jdoe", "Wrong-password-1").status_code == 401
     assert login(gov.client, "jdoe").status_code == 200  # success resets the count
-    for attempt in range(5):
+    for _attempt in range(5):
         assert login(gov.client, "jdoe", "Wrong-password-1").status_code == 401
     r = login(gov.client, "jdoe")
     assert r.status_code == 423 and "locked until" in r.json()["detail"]
@@ -107,7 +62,7 @@ def test_logout_revokes_and_bad_tokens_are_refused(gov):
     token = login(gov.client, "aud").json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert gov.client.get("/v1/audit/events", headers=headers).status_code == 200
-    expired = issue_token(SECRET, "aud", "auditor", ttl_s=60, now=datetime.now(timezone.utc).timestamp() - 3600)
+    expired = issue_token(SECRET, "aud", "auditor", ttl_s=60, now=datetime.now(UTC).timestamp() - 3600)
     assert gov.client.get("/v1/audit/events", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
     assert gov.client.get("/v1/audit/events", headers={"Authorization": f"Bearer {token[:-3]}xyz"}).status_code == 401
     assert gov.client.post("/v1/auth/logout", headers=headers).status_code == 204
@@ -118,19 +73,55 @@ def test_logout_revokes_and_bad_tokens_are_refused(gov):
 def test_admin_creates_authorizes_and_trains_a_user_who_then_logs_in(gov):
     add_user(gov.registry, "root", "admin")
     admin = {"Authorization": f"Bearer {login(gov.client, 'root').json()['access_token']}"}
-    r = gov.client.post("/v1/users", json={"username": "newbie", "full_name": "New Bie", "role": "enforcement"}, headers=admin)
+    r = gov.client.post(
+        "/v1/users", json={"username": "newbie", "full_name": "New Bie", "role": "enforcement"}, headers=admin
+    )
     assert r.status_code == 201
     otp = r.json()["one_time_password"]
     assert login(gov.client, "newbie", otp).status_code == 403  # not yet authorized in writing
-    assert gov.client.post("/v1/users", json={"username": "newbie", "full_name": "X", "role": "enforcement"}, headers=admin).status_code == 409
-    assert gov.client.post("/v1/users", json={"username": "x", "full_name": "X", "role": "superuser"}, headers=admin).status_code == 422
-    assert gov.client.post("/v1/users/newbie/authorizations", json={"authorized_by": "Director", "authorized_on": str(TODAY), "document_ref": "MEMO-7"}, headers=admin).status_code == 201
-    assert gov.client.post("/v1/users/newbie/training", json={"course": "ALPR 101", "completed_on": str(TODAY), "expires_on": str(TODAY + timedelta(days=365))}, headers=admin).status_code == 201
+    assert (
+        gov.client.post(
+            "/v1/users", json={"username": "newbie", "full_name": "X", "role": "enforcement"}, headers=admin
+        ).status_code
+        == 409
+    )
+    assert (
+        gov.client.post(
+            "/v1/users", json={"username": "x", "full_name": "X", "role": "superuser"}, headers=admin
+        ).status_code
+        == 422
+    )
+    assert (
+        gov.client.post(
+            "/v1/users/newbie/authorizations",
+            json={"authorized_by": "Director", "authorized_on": str(TODAY), "document_ref": "MEMO-7"},
+            headers=admin,
+        ).status_code
+        == 201
+    )
+    assert (
+        gov.client.post(
+            "/v1/users/newbie/training",
+            json={"course": "ALPR 101", "completed_on": str(TODAY), "expires_on": str(TODAY + timedelta(days=365))},
+            headers=admin,
+        ).status_code
+        == 201
+    )
     r = login(gov.client, "newbie", otp)
     assert r.status_code == 200 and r.json()["must_change_password"] is True
     token = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    assert gov.client.post("/v1/auth/password", json={"current_password": otp, "new_password": "short"}, headers=token).status_code == 422
-    assert gov.client.post("/v1/auth/password", json={"current_password": otp, "new_password": "Better-Passw0rd!"}, headers=token).status_code == 204
+    assert (
+        gov.client.post(
+            "/v1/auth/password", json={"current_password": otp, "new_password": "short"}, headers=token
+        ).status_code
+        == 422
+    )
+    assert (
+        gov.client.post(
+            "/v1/auth/password", json={"current_password": otp, "new_password": "Better-Passw0rd!"}, headers=token
+        ).status_code
+        == 204
+    )
     assert login(gov.client, "newbie", "Better-Passw0rd!").json()["must_change_password"] is False
     assert gov.client.post("/v1/users/newbie/disable", headers=admin).status_code == 204
     assert login(gov.client, "newbie", "Better-Passw0rd!").status_code == 403
@@ -152,7 +143,7 @@ def test_supervisors_see_only_their_staff(gov, bootstrap):
 def test_hold_placed_and_released_through_kafka_governs_the_purge(gov, bootstrap, unique, tmp_path):
     add_user(gov.registry, "pm", "parking_management")
     pm = {"Authorization": f"Bearer {login(gov.client, 'pm').json()['access_token']}"}
-    old = datetime.now(timezone.utc) - timedelta(days=400)
+    old = datetime.now(UTC) - timedelta(days=400)
 
     # A data-owning service's database (in the test process's one chDB engine).
     from alpr.store.embedded import ChdbStore
@@ -161,16 +152,26 @@ def test_hold_placed_and_released_through_kafka_governs_the_purge(gov, bootstrap
     try:
         migrate(data, "occupancy")
         data.command("SYSTEM STOP TTL MERGES occupancy.passes")  # the rows are born old; see tests/test_holds.py
-        data.insert("passes", [
-            {"pass_id": "held", "plate": "8ABC123", "first_seen": old, "last_seen": old, "direction": "entry"},
-            {"pass_id": "free", "plate": "7XYZ987", "first_seen": old, "last_seen": old, "direction": "entry"},
-        ])
+        data.insert(
+            "passes",
+            [
+                {"pass_id": "held", "plate": "8ABC123", "first_seen": old, "last_seen": old, "direction": "entry"},
+                {"pass_id": "free", "plate": "7XYZ987", "first_seen": old, "last_seen": old, "direction": "entry"},
+            ],
+        )
         keeper = HoldKeeper(data, [HeldTable("passes", "plate", "first_seen")])
         consumer = holds_consumer("occupancy", bootstrap, keeper, topic_prefix=gov.prefix, group_id=f"holds-{unique}")
 
         assert gov.client.post("/v1/holds", json={"basis": "subpoena", "case_ref": "X"}, headers=pm).status_code == 422
-        assert gov.client.post("/v1/holds", json={"basis": "subpoena", "case_ref": "X", "plates": ["8 ABC'"]}, headers=pm).status_code == 422
-        r = gov.client.post("/v1/holds", json={"basis": "subpoena", "case_ref": "LASC 26-CV-1", "plates": ["8ABC123"]}, headers=pm)
+        assert (
+            gov.client.post(
+                "/v1/holds", json={"basis": "subpoena", "case_ref": "X", "plates": ["8 ABC'"]}, headers=pm
+            ).status_code
+            == 422
+        )
+        r = gov.client.post(
+            "/v1/holds", json={"basis": "subpoena", "case_ref": "LASC 26-CV-1", "plates": ["8ABC123"]}, headers=pm
+        )
         assert r.status_code == 201
         hold_id = r.json()["hold_id"]
         for _ in range(40):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -14,16 +14,18 @@ import pytest
 from confluent_kafka import Consumer
 
 from alpr.auth import issue_token
-from alpr.settings import PLACEHOLDER_SECRET
 from alpr.cameras import Registry, hash_token
 from alpr.contracts.registry import Topic
+from alpr.settings import PLACEHOLDER_SECRET
 from services.ingest.settings import IngestSettings
 
 UPLOAD_TOKEN = "test-upload-token-0123456789"
-START = datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 
 
-def write_video(path: Path, frames: int, fps: float = 4.0, size: tuple[int, int] = (320, 180), moving: bool = True) -> Path:
+def write_video(
+    path: Path, frames: int, fps: float = 4.0, size: tuple[int, int] = (320, 180), moving: bool = True
+) -> Path:
     """An mp4v video whose frames all differ (a square moving across) unless `moving` is False."""
     w, h = size
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
@@ -47,16 +49,32 @@ def jpeg(width: int = 320, height: int = 180, quality: int = 85, seed: int = 0) 
 
 def registry(source: str | None = None, stream_url: str | None = None, **camera_fields) -> Registry:
     cameras = [
-        {"camera_id": "cam-up", "facility_id": "g1", "lane": "P1", "direction": "patrol",
-         "upload_token_sha256": hash_token(UPLOAD_TOKEN)},
+        {
+            "camera_id": "cam-up",
+            "facility_id": "g1",
+            "lane": "P1",
+            "direction": "patrol",
+            "upload_token_sha256": hash_token(UPLOAD_TOKEN),
+        },
         {"camera_id": "cam-nopush", "facility_id": "g1", "lane": "L9", "direction": "exit"},
     ]
     if source:
-        cameras.append({"camera_id": "cam-file", "facility_id": "g1", "lane": "L1", "direction": "entry",
-                        "source": source, "fps_cap": 30, "replay_start": START.isoformat(), **camera_fields})
+        cameras.append(
+            {
+                "camera_id": "cam-file",
+                "facility_id": "g1",
+                "lane": "L1",
+                "direction": "entry",
+                "source": source,
+                "fps_cap": 30,
+                "replay_start": START.isoformat(),
+                **camera_fields,
+            }
+        )
     if stream_url:
-        cameras.append({"camera_id": "cam-rtsp", "facility_id": "g1", "lane": "L2", "direction": "exit",
-                        "source": stream_url})
+        cameras.append(
+            {"camera_id": "cam-rtsp", "facility_id": "g1", "lane": "L2", "direction": "exit", "source": stream_url}
+        )
     return Registry.model_validate({"facilities": [{"facility_id": "g1", "capacity": 10}], "cameras": cameras})
 
 
@@ -73,8 +91,14 @@ def settings(bootstrap: str, **overrides) -> IngestSettings:
 
 def read_topic(bootstrap: str, topic: str, expected: int, group: str, deadline_s: float = 30.0) -> list:
     """Every message of `topic` once `expected` have arrived (or the deadline passed)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     got = []
     deadline = time.monotonic() + deadline_s

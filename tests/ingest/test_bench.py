@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from services.ingest.bench import run_bench
 from alpr.cameras import hash_token
+from services.ingest.bench import run_bench
 from tests.conftest import run_cli
 from tests.ingest.conftest import settings
 
@@ -28,11 +28,26 @@ def test_camera_token_and_demo_footage_commands(tmp_path):
     token = json.loads(made.stdout)
     assert hash_token(token["token"]) == token["upload_token_sha256"]
 
-    out = run_cli("demo-footage", "--out", str(tmp_path), "--vehicles", "3", "--minutes", "0.25",
-                  "--width", "320", "--height", "180")
+    out = run_cli(
+        "demo-footage",
+        "--out",
+        str(tmp_path),
+        "--vehicles",
+        "3",
+        "--minutes",
+        "0.25",
+        "--width",
+        "320",
+        "--height",
+        "180",
+    )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["frames"] == 120 and summary["passes"] >= 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam-g1-entry-1.mp4", "cam-g1-exit-1.mp4", "ground_truth.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cam-g1-entry-1.mp4",
+        "cam-g1-exit-1.mp4",
+        "ground_truth.jsonl",
+    ]
     bad = run_cli("demo-footage", "--out", str(tmp_path), "--start", "06:00")
     assert bad.returncode == 2 and "RFC 3339" in bad.stderr

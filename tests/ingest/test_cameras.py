@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from alpr.cameras import Registry, hash_token, load_registry, new_token
 from alpr.errors import ConfigError
 from alpr.settings import REPO_ROOT
-from alpr.cameras import Registry, hash_token, load_registry, new_token
 from services.ingest.settings import IngestSettings
 
 DEMO = REPO_ROOT / "infra" / "cameras.demo.yaml"
@@ -31,16 +31,19 @@ def test_new_tokens_are_stored_as_digests():
     assert len(token) >= 40 and digest == hash_token(token) and token not in digest
 
 
-@pytest.mark.parametrize("mutate, needle", [
-    (lambda r: r["cameras"][0].update(colour="red"), "colour: Extra inputs are not permitted"),
-    (lambda r: r["cameras"][0].update(facility_id="garage-9"), "facility garage-9 is not in facilities"),
-    (lambda r: r["cameras"].append(dict(r["cameras"][0])), "camera_id cam-g1-entry-1 appears twice"),
-    (lambda r: r["cameras"][0].update(direction="sideways"), "cameras.0.direction"),
-    (lambda r: r["cameras"][2].update(upload_token_sha256="plain-token"), "upload_token_sha256"),
-    (lambda r: r["cameras"][0].update(roi=[[0, 0], [10, 10]]), "cameras.0.roi"),
-    (lambda r: r["cameras"][0].update(fps_cap=0), "cameras.0.fps_cap"),
-    (lambda r: r["facilities"][0].pop("capacity"), "facilities.0.capacity"),
-])
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda r: r["cameras"][0].update(colour="red"), "colour: Extra inputs are not permitted"),
+        (lambda r: r["cameras"][0].update(facility_id="garage-9"), "facility garage-9 is not in facilities"),
+        (lambda r: r["cameras"].append(dict(r["cameras"][0])), "camera_id cam-g1-entry-1 appears twice"),
+        (lambda r: r["cameras"][0].update(direction="sideways"), "cameras.0.direction"),
+        (lambda r: r["cameras"][2].update(upload_token_sha256="plain-token"), "upload_token_sha256"),
+        (lambda r: r["cameras"][0].update(roi=[[0, 0], [10, 10]]), "cameras.0.roi"),
+        (lambda r: r["cameras"][0].update(fps_cap=0), "cameras.0.fps_cap"),
+        (lambda r: r["facilities"][0].pop("capacity"), "facilities.0.capacity"),
+    ],
+)
 def test_a_bad_registry_is_refused_with_one_line(tmp_path, mutate, needle):
     raw = yaml.safe_load(DEMO.read_text())
     mutate(raw)

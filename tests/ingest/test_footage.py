@@ -37,8 +37,12 @@ def test_same_seed_same_footage_and_the_plate_artist_is_injectable(tmp_path):
         drawn.append(text)
         return np.full((90, 180, 3), 255, np.uint8)
 
-    a = render_footage(tmp_path / "a", seed=5, namer=lambda rng: f"T{int(rng.integers(10**5)):05d}", artist=artist, **SMALL)
-    b = render_footage(tmp_path / "b", seed=5, namer=lambda rng: f"T{int(rng.integers(10**5)):05d}", artist=artist, **SMALL)
+    a = render_footage(
+        tmp_path / "a", seed=5, namer=lambda rng: f"T{int(rng.integers(10**5)):05d}", artist=artist, **SMALL
+    )
+    b = render_footage(
+        tmp_path / "b", seed=5, namer=lambda rng: f"T{int(rng.integers(10**5)):05d}", artist=artist, **SMALL
+    )
     c = render_footage(tmp_path / "c", seed=6, **SMALL)
     assert a.ground_truth.read_text() == b.ground_truth.read_text() != c.ground_truth.read_text()
     assert drawn and all(t.startswith("T") for t in drawn)

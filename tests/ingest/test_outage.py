@@ -21,7 +21,15 @@ from alpr.contracts.registry import Topic, decode
 from services.ingest.frame import Frame
 from services.ingest.main import build_service
 from tests.ingest.conftest import (
-    START, UPLOAD_TOKEN, Proxy, closed_port, jpeg, ops_auth, read_topic, registry, settings,
+    START,
+    UPLOAD_TOKEN,
+    Proxy,
+    closed_port,
+    jpeg,
+    ops_auth,
+    read_topic,
+    registry,
+    settings,
 )
 from tests.waiting import wait_for
 
@@ -31,15 +39,22 @@ FAST_RECONNECT = {"reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 100}
 
 
 def frames_total(source: str, outcome: str) -> float:
-    return REGISTRY.get_sample_value(
-        "alpr_ingest_frames_total", {"service": "ingest", "source": source, "outcome": outcome}) or 0
+    return (
+        REGISTRY.get_sample_value(
+            "alpr_ingest_frames_total", {"service": "ingest", "source": source, "outcome": outcome}
+        )
+        or 0
+    )
 
 
 def test_with_kafka_unreachable_uploads_get_503_and_health_says_why():
     with closed_port() as refused:
         port = refused.getsockname()[1]
-        svc = build_service(settings(f"127.0.0.1:{port}", delivery_timeout_s=1.0, upload_retry_after_s=7), registry(),
-                            producer_extra=FAST_RECONNECT)
+        svc = build_service(
+            settings(f"127.0.0.1:{port}", delivery_timeout_s=1.0, upload_retry_after_s=7),
+            registry(),
+            producer_extra=FAST_RECONNECT,
+        )
         try:
             client = TestClient(svc.app)
             failed = frames_total("upload", "failed")
@@ -47,7 +62,9 @@ def test_with_kafka_unreachable_uploads_get_503_and_health_says_why():
             assert r.status_code == 503 and r.headers["Retry-After"] == "7", r.text
             assert "frame not stored" in r.json()["detail"]
             assert frames_total("upload", "failed") == failed + 1
-            health = wait_for(lambda: (h := client.get("/healthz")).status_code == 503 and h.json(), what="kafka check red")
+            health = wait_for(
+                lambda: (h := client.get("/healthz")).status_code == 503 and h.json(), what="kafka check red"
+            )
             assert health["checks"] == {"kafka": False, "workers": True, "revocations": False}
         finally:
             svc.close()
@@ -56,16 +73,26 @@ def test_with_kafka_unreachable_uploads_get_503_and_health_says_why():
 def test_unreachable_stream_backs_off_exponentially_and_is_observable(caplog):
     with closed_port() as refused:
         url = f"rtsp://user:secret@127.0.0.1:{refused.getsockname()[1]}/x"
-        svc = build_service(settings("127.0.0.1:9092", reconnect_initial_s=0.05, reconnect_max_s=0.2,
-                                     stream_open_timeout_s=1), registry(stream_url=url))
+        svc = build_service(
+            settings("127.0.0.1:9092", reconnect_initial_s=0.05, reconnect_max_s=0.2, stream_open_timeout_s=1),
+            registry(stream_url=url),
+        )
         reconnects = REGISTRY.get_sample_value("alpr_ingest_source_reconnects_total", {"service": "ingest"}) or 0
         client = TestClient(svc.app)
         try:
             with caplog.at_level(logging.WARNING, logger="services.ingest.feed"):
                 svc.start_feeds()
-                rtsp = wait_for(lambda: next((s for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
-                                              if s["camera_id"] == "cam-rtsp" and s["failures"] >= 4), None),
-                                what="four failed connects")
+                rtsp = wait_for(
+                    lambda: next(
+                        (
+                            s
+                            for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
+                            if s["camera_id"] == "cam-rtsp" and s["failures"] >= 4
+                        ),
+                        None,
+                    ),
+                    what="four failed connects",
+                )
             assert client.get("/healthz").json()["checks"]["workers"] is True  # the service itself keeps running
             # The camera's password shows nowhere: status page (source and error), health, logs.
             assert "secret" not in client.get("/v1/sources", headers=ops_auth()).text
@@ -85,12 +112,18 @@ def test_unreachable_stream_backs_off_exponentially_and_is_observable(caplog):
 
 
 @pytest.mark.kafka
-def test_when_kafka_is_slow_nothing_is_lost_silently_and_ingest_resumes_when_it_returns(bootstrap, frames_topic, unique):
+def test_when_kafka_is_slow_nothing_is_lost_silently_and_ingest_resumes_when_it_returns(
+    bootstrap, frames_topic, unique
+):
     topic, prefix = frames_topic
     host, port = bootstrap.rsplit(":", 1)
     proxy = Proxy((host, int(port)))  # refuses until opened
-    svc = build_service(settings(f"127.0.0.1:{proxy.port}", queue_frames=2, stream_buffer_frames=3, delivery_timeout_s=30),
-                        registry(stream_url="rtsp://127.0.0.1:1/unused"), topic_prefix=prefix, producer_extra=FAST_RECONNECT)
+    svc = build_service(
+        settings(f"127.0.0.1:{proxy.port}", queue_frames=2, stream_buffer_frames=3, delivery_timeout_s=30),
+        registry(stream_url="rtsp://127.0.0.1:1/unused"),
+        topic_prefix=prefix,
+        producer_extra=FAST_RECONNECT,
+    )
     client = TestClient(svc.app)
     camera = svc.registry.camera("cam-rtsp")
     dropped = frames_total("stream", "dropped_overflow")
@@ -104,7 +137,9 @@ def test_when_kafka_is_slow_nothing_is_lost_silently_and_ingest_resumes_when_it_
         assert client.get("/v1/sources", headers=ops_auth()).json()["queue_frames"] == 2
 
         busy = client.post("/v1/frames", content=jpeg(), headers=AUTH)
-        assert busy.status_code == 503 and busy.headers["Retry-After"] == "2" and "not keeping up" in busy.json()["detail"]
+        assert (
+            busy.status_code == 503 and busy.headers["Retry-After"] == "2" and "not keeping up" in busy.json()["detail"]
+        )
 
         proxy.open()  # the broker is back; the service is not restarted
         assert svc.publisher.wait_idle(30)

@@ -49,7 +49,9 @@ def test_a_video_of_n_frames_ends_as_n_frames_in_the_topic(bootstrap, frames_top
     expected_ids = [f"cam-file:{epoch_ms(START + timedelta(seconds=i / 4))}" for i in range(40)]
     assert [h.frame_id for h in headers] == expected_ids  # in capture order, ids from the file's clock
     assert headers[4].captured_at == START + timedelta(seconds=1)
-    assert {(h.facility_id, h.lane, h.direction, h.content_type) for h in headers} == {("g1", "L1", "entry", "image/jpeg")}
+    assert {(h.facility_id, h.lane, h.direction, h.content_type) for h in headers} == {
+        ("g1", "L1", "entry", "image/jpeg")
+    }
     assert all(h.ingested_at >= h.captured_at for h in headers)
     first = cv2.imdecode(np.frombuffer(messages[0].value(), np.uint8), cv2.IMREAD_COLOR)
     assert first.shape == (180, 320, 3)
@@ -96,12 +98,24 @@ def test_a_truncated_video_publishes_what_it_has_and_says_it_ended_early(tmp_pat
         list(video_file(tmp_path / "cut.mp4", START))
 
 
-def test_replay_command_prints_counts_and_fails_in_one_line_on_a_corrupt_file(bootstrap, frames_topic, tmp_path, unique):
+def test_replay_command_prints_counts_and_fails_in_one_line_on_a_corrupt_file(
+    bootstrap, frames_topic, tmp_path, unique
+):
     topic, prefix = frames_topic
     video = write_video(tmp_path / "lane.mp4", frames=12)
     env = {"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_CAMERAS_FILE": str(REPO_DEMO), "ALPR_LOG_LEVEL": "WARNING"}
-    ok = run_cli("ingest", "replay", "--camera", "cam-g1-entry-1", "--file", str(video), "--all-frames",
-                 "--topic-prefix", prefix, env=env)
+    ok = run_cli(
+        "ingest",
+        "replay",
+        "--camera",
+        "cam-g1-entry-1",
+        "--file",
+        str(video),
+        "--all-frames",
+        "--topic-prefix",
+        prefix,
+        env=env,
+    )
     assert ok.returncode == 0, ok.stderr
     counts = json.loads(ok.stdout.strip().splitlines()[-1])
     assert counts["published"] == counts["seen"] == 12 and counts["failed"] == counts["undelivered"] == 0
@@ -109,15 +123,25 @@ def test_replay_command_prints_counts_and_fails_in_one_line_on_a_corrupt_file(bo
     assert headers.captured_at.isoformat().startswith("2026-11-26T06:00:00")  # the camera's replay_start
 
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
-    bad = run_cli("ingest", "replay", "--camera", "cam-g1-entry-1", "--file", str(tmp_path / "bad.mp4"),
-                  "--topic-prefix", prefix, env=env)
+    bad = run_cli(
+        "ingest",
+        "replay",
+        "--camera",
+        "cam-g1-entry-1",
+        "--file",
+        str(tmp_path / "bad.mp4"),
+        "--topic-prefix",
+        prefix,
+        env=env,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("alpr ingest: error: video file")
     assert json.loads(bad.stdout.strip().splitlines()[-1])["error"] == 1
 
 
-
-def test_frame_selection_keeps_every_ground_truth_plate_frame_of_the_demo_footage(bootstrap, frames_topic, tmp_path, unique):
+def test_frame_selection_keeps_every_ground_truth_plate_frame_of_the_demo_footage(
+    bootstrap, frames_topic, tmp_path, unique
+):
     from services.ingest.footage import render_footage
 
     topic, _ = frames_topic
@@ -126,6 +150,11 @@ def test_frame_selection_keeps_every_ground_truth_plate_frame_of_the_demo_footag
     entries = {t["captured_at"] for t in truth if t["camera_id"] == "cam-g1-entry-1"}
     feed = replay(bootstrap, topic, registry(str(tmp_path / "cam-g1-entry-1.mp4"), fps_cap=4))
     assert feed.tally["skipped_still"] > 0  # the empty lane between vehicles is not sent
-    published = {h.captured_at for h in (decode(FRAMES, None, m.headers())
-                                         for m in read_topic(bootstrap, topic, feed.tally["published"], f"t-{unique}"))}
+    published = {
+        h.captured_at
+        for h in (
+            decode(FRAMES, None, m.headers())
+            for m in read_topic(bootstrap, topic, feed.tally["published"], f"t-{unique}")
+        )
+    }
     assert entries and entries <= {utc_iso(t) for t in published}  # each vehicle's barrier frame reaches the recognizer

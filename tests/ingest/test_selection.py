@@ -18,7 +18,7 @@ def camera(**fields) -> Camera:
 def picture(x: int | None, y: int = 100) -> np.ndarray:
     img = np.full((360, 640, 3), 80, np.uint8)
     if x is not None:
-        img[y:y + 60, x:x + 80] = 230
+        img[y : y + 60, x : x + 80] = 230
     return img
 
 

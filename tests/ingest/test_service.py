@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -17,6 +16,7 @@ from alpr.contracts.registry import Topic, decode
 from services.ingest.main import build_service
 from tests.conftest import REPO
 from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, ops_auth, read_topic, registry, settings, write_video
+from tests.support.net import free_port
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -30,57 +30,96 @@ def test_file_feed_and_uploads_share_one_service(bootstrap, frames_topic, tmp_pa
     client = TestClient(svc.app)
     try:
         svc.start_feeds()
-        upload = client.post("/v1/frames", content=jpeg(), headers={
-            "X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"})
+        upload = client.post(
+            "/v1/frames",
+            content=jpeg(),
+            headers={"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"},
+        )
         assert upload.status_code == 201
-        status = wait_for(lambda: next((s for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
-                                        if s["camera_id"] == "cam-file" and s["state"] == "finished"), None),
-                          what="file feed finished")
+        status = wait_for(
+            lambda: next(
+                (
+                    s
+                    for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
+                    if s["camera_id"] == "cam-file" and s["state"] == "finished"
+                ),
+                None,
+            ),
+            what="file feed finished",
+        )
         assert status["frames_seen"] == status["frames_selected"] == 16 and status["kind"] == "file"
         assert svc.publisher.wait_idle(10)
         file_status = client.get("/v1/sources", headers=ops_auth()).json()["sources"][0]
         assert file_status["camera_id"] == "cam-file" and file_status["counts"]["published"] == 16
-        assert client.get("/healthz").json() == {"service": "ingest", "ready": True,
-                                                 "checks": {"kafka": True, "workers": True, "revocations": True}}
+        assert client.get("/healthz").json() == {
+            "service": "ingest",
+            "ready": True,
+            "checks": {"kafka": True, "workers": True, "revocations": True},
+        }
         metrics = client.get("/metrics").text
         assert 'alpr_ingest_frames_total{outcome="published",service="ingest",source="file"}' in metrics
         assert 'alpr_ingest_camera_frames_seen{camera="cam-file"} 16.0' in metrics
     finally:
         svc.close()
-    cameras = sorted(decode(FRAMES, None, m.headers()).camera_id for m in read_topic(bootstrap, topic, 17, f"t-{unique}"))
+    cameras = sorted(
+        decode(FRAMES, None, m.headers()).camera_id for m in read_topic(bootstrap, topic, 17, f"t-{unique}")
+    )
     assert cameras == ["cam-file"] * 16 + ["cam-up"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topic, tmp_path):
     _, prefix = frames_topic
     # This registry has only an upload camera: nothing is sent.
     cameras = tmp_path / "cameras.yaml"
-    cameras.write_text(yaml.safe_dump({
-        "facilities": [{"facility_id": "g1", "capacity": 5}],
-        "cameras": [{"camera_id": "cam-up", "facility_id": "g1", "lane": "P1", "direction": "patrol",
-                     "upload_token_sha256": hash_token(UPLOAD_TOKEN)}],
-    }))
+    cameras.write_text(
+        yaml.safe_dump(
+            {
+                "facilities": [{"facility_id": "g1", "capacity": 5}],
+                "cameras": [
+                    {
+                        "camera_id": "cam-up",
+                        "facility_id": "g1",
+                        "lane": "P1",
+                        "direction": "patrol",
+                        "upload_token_sha256": hash_token(UPLOAD_TOKEN),
+                    }
+                ],
+            }
+        )
+    )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-    env.update({"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_CAMERAS_FILE": str(cameras), "ALPR_HTTP_PORT": str(port),
-                "ALPR_TOPIC_PREFIX": prefix})
-    proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "ingest", "serve"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env.update(
+        {
+            "ALPR_KAFKA_BOOTSTRAP": bootstrap,
+            "ALPR_CAMERAS_FILE": str(cameras),
+            "ALPR_HTTP_PORT": str(port),
+            "ALPR_TOPIC_PREFIX": prefix,
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alpr_app.cli", "ingest", "serve"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
+
         def ready():
             try:
                 return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["ready"]
             except httpx.HTTPError:
                 return proc.poll() is not None and pytest.fail(proc.stderr.read())
+
         wait_for(ready, timeout=30, what="ingest serve healthy")
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/frames", content=b"not a jpeg", timeout=5,
-                       headers={"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"})
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/frames",
+            content=b"not a jpeg",
+            timeout=5,
+            headers={"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"},
+        )
         assert r.status_code == 400
         sources = httpx.get(f"http://127.0.0.1:{port}/v1/sources", timeout=5, headers=ops_auth()).json()
         assert [s["camera_id"] for s in sources["sources"]] == ["cam-up"]

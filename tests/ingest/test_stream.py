@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -35,17 +35,30 @@ def mjpeg_url(tmp_path):
     server.server_close()
 
 
-def test_a_stream_publishes_with_wall_clock_capture_times_and_reconnects_when_it_ends(bootstrap, frames_topic, mjpeg_url, unique):
+def test_a_stream_publishes_with_wall_clock_capture_times_and_reconnects_when_it_ends(
+    bootstrap, frames_topic, mjpeg_url, unique
+):
     topic, prefix = frames_topic
-    started = datetime.now(timezone.utc)
-    svc = build_service(settings(bootstrap, motion_threshold=0, reconnect_initial_s=0.05, reconnect_max_s=0.1),
-                        registry(stream_url=mjpeg_url), topic_prefix=prefix)
+    started = datetime.now(UTC)
+    svc = build_service(
+        settings(bootstrap, motion_threshold=0, reconnect_initial_s=0.05, reconnect_max_s=0.1),
+        registry(stream_url=mjpeg_url),
+        topic_prefix=prefix,
+    )
     client = TestClient(svc.app)
     try:
         svc.start_feeds()
-        status = wait_for(lambda: next((s for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
-                                        if s["camera_id"] == "cam-rtsp" and s["reconnects"] >= 2
-                                        and s["frames_selected"] >= 2), None), what="plays of the stream")
+        status = wait_for(
+            lambda: next(
+                (
+                    s
+                    for s in client.get("/v1/sources", headers=ops_auth()).json()["sources"]
+                    if s["camera_id"] == "cam-rtsp" and s["reconnects"] >= 2 and s["frames_selected"] >= 2
+                ),
+                None,
+            ),
+            what="plays of the stream",
+        )
         assert svc.publisher.wait_idle(10)
     finally:
         svc.close()
@@ -55,5 +68,5 @@ def test_a_stream_publishes_with_wall_clock_capture_times_and_reconnects_when_it
     messages = read_topic(bootstrap, topic, status["frames_selected"], f"t-{unique}")
     headers = [decode(FRAMES, None, m.headers()) for m in messages]
     assert len({h.frame_id for h in headers}) == len(headers) >= 2
-    assert all(started - timedelta(seconds=1) <= h.captured_at <= datetime.now(timezone.utc) for h in headers)
+    assert all(started - timedelta(seconds=1) <= h.captured_at <= datetime.now(UTC) for h in headers)
     assert {h.camera_id for h in headers} == {"cam-rtsp"}

@@ -57,7 +57,12 @@ def test_an_upload_is_answered_after_kafka_has_it(bootstrap, service, frames_top
 
 
 def rejected() -> float:
-    return REGISTRY.get_sample_value("alpr_ingest_frames_total", {"service": "ingest", "source": "upload", "outcome": "rejected"}) or 0
+    return (
+        REGISTRY.get_sample_value(
+            "alpr_ingest_frames_total", {"service": "ingest", "source": "upload", "outcome": "rejected"}
+        )
+        or 0
+    )
 
 
 def test_bad_uploads_get_a_clear_4xx_and_the_service_keeps_running(service):
@@ -82,7 +87,10 @@ def test_bad_uploads_get_a_clear_4xx_and_the_service_keeps_running(service):
     for headers, body, status, reason in cases:
         r = client.post("/v1/frames", content=body, headers=headers)
         assert (r.status_code, reason in r.json()["detail"]) == (status, True), (headers, r.text)
-    assert client.post("/v1/frames", content=b"x", headers=AUTH | {"Authorization": "x"}).headers["WWW-Authenticate"] == "Bearer"
+    assert (
+        client.post("/v1/frames", content=b"x", headers=AUTH | {"Authorization": "x"}).headers["WWW-Authenticate"]
+        == "Bearer"
+    )
     assert rejected() - before == len(cases) + 1
 
     # A chunked body carries no Content-Length: the limit is enforced while reading.

@@ -10,6 +10,7 @@ import csv
 import glob
 import os
 import shutil
+from datetime import UTC
 from pathlib import Path
 from typing import get_args
 
@@ -35,8 +36,10 @@ _missing = [str(p) for p in (MODELS / "cct_xs_v2_global.onnx", US_CROPS / "annot
 if _missing and os.environ.get("CI") == "true":
     raise RuntimeError(f"CI=true and the pretrained models or real sets are missing: {', '.join(_missing)}")
 
-needs_models = pytest.mark.skipif(not (MODELS / "cct_xs_v2_global.onnx").is_file(),
-                                  reason=f"no pretrained models in {MODELS} (set ALPR_MODELS_DIR, see docs/benchmarks-models.md)")
+needs_models = pytest.mark.skipif(
+    not (MODELS / "cct_xs_v2_global.onnx").is_file(),
+    reason=f"no pretrained models in {MODELS} (set ALPR_MODELS_DIR, see docs/benchmarks-models.md)",
+)
 needs_us = pytest.mark.skipif(not (US_CROPS / "annotations.csv").is_file(), reason=f"no {US_CROPS}")
 needs_ro = pytest.mark.skipif(not RO_VAL.is_dir(), reason=f"no {RO_VAL}")
 
@@ -248,9 +251,11 @@ def test_corrupt_model_is_one_line(tmp_path):
 
 def test_merge_keeps_the_union_one_box_per_plate():
     a = [Detection((100, 100, 80, 40), 0.9), Detection((400, 300, 60, 30), 0.5)]
-    b = [Detection((104, 102, 80, 40), 0.95),   # the same plate as a[0]: a's box is kept
-         Detection((110, 108, 40, 20), 0.8),    # inside a[0]: the same plate
-         Detection((700, 500, 90, 45), 0.3)]    # only b found it
+    b = [
+        Detection((104, 102, 80, 40), 0.95),  # the same plate as a[0]: a's box is kept
+        Detection((110, 108, 40, 20), 0.8),  # inside a[0]: the same plate
+        Detection((700, 500, 90, 45), 0.3),
+    ]  # only b found it
     assert merge([a, b]) == [a[0], a[1], b[2]]
     assert merge([b, a]) == [b[0], b[2], a[1]]
     assert merge([[], []]) == []
@@ -258,8 +263,8 @@ def test_merge_keeps_the_union_one_box_per_plate():
 
 def test_weighted_vote():
     x, y, empty = TextRead("ABC123", 0.6, (0.6,) * 6), TextRead("ABC128", 0.9, (0.9,) * 6), TextRead("", 0.0, ())
-    assert weighted_vote([(x, 1.0), (x, 1.0), (y, 1.0)]) == x        # 1.2 against 0.9
-    assert weighted_vote([(x, 1.0), (x, 1.0), (y, 2.0)]) == y        # 1.2 against 1.8
+    assert weighted_vote([(x, 1.0), (x, 1.0), (y, 1.0)]) == x  # 1.2 against 0.9
+    assert weighted_vote([(x, 1.0), (x, 1.0), (y, 2.0)]) == y  # 1.2 against 1.8
     assert weighted_vote([(empty, 1.0), (x, 1.0)]) == x
     assert weighted_vote([(empty, 1.0)]) == empty
 
@@ -298,8 +303,10 @@ def test_cascade_finds_what_the_project_detector_misses_on_real_frames():
         frame = cv2.imread(path)
         label = path.replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}").rsplit(".", 1)[0] + ".txt"
         H, W = frame.shape[:2]
-        boxes = [(round((cx - bw / 2) * W), round((cy - bh / 2) * H), round(bw * W), round(bh * H))
-                 for cx, cy, bw, bh in ((float(v) for v in line.split()[1:]) for line in open(label))]
+        boxes = [
+            (round((cx - bw / 2) * W), round((cy - bh / 2) * H), round(bw * W), round(bh * H))
+            for cx, cy, bw, bh in ((float(v) for v in line.split()[1:]) for line in open(label))
+        ]
         alone = primary.detect([frame])[0]
         (reads,) = rec.recognize([frame])
         for box in boxes:
@@ -330,8 +337,23 @@ def test_eval_backend_flag_reports_models_and_memory(capsys):
 
     from alpr_app.cli import main
 
-    assert main(["eval", "--dataset", str(US_CROPS), "--format", "crops", "--backend", "fast-alpr", "--limit", "8",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--dataset",
+                str(US_CROPS),
+                "--format",
+                "crops",
+                "--backend",
+                "fast-alpr",
+                "--limit",
+                "8",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["backend"] == {"detector": None, "reader": "cct-onnx"}
     assert result["models"]["reader"].startswith("cct_xs_v2_global@") and result["images"] == 8
@@ -382,7 +404,7 @@ def test_calibrated_vote_maps_each_readers_confidence():
 @needs_models
 @needs_ro
 def test_service_reads_name_the_configured_models_by_hash(monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from alpr.contracts.models import FrameHeaders
     from alpr.settings import load_settings
@@ -403,9 +425,16 @@ def test_service_reads_name_the_configured_models_by_hash(monkeypatch):
     assert pipeline.models.reader == f"cct_xs_v2_global@{sha256(MODELS / 'cct_xs_v2_global.onnx')[:12]}"
     frame, _ = _ro_frame_and_boxes()
     (plates,) = pipeline.recognizer.recognize([frame])
-    now = datetime.now(timezone.utc)
-    meta = FrameHeaders(frame_id="cam-1:1", camera_id="cam-1", facility_id="fac-1", lane="lane-1", direction="entry",
-                        captured_at=now, ingested_at=now)
+    now = datetime.now(UTC)
+    meta = FrameHeaders(
+        frame_id="cam-1:1",
+        camera_id="cam-1",
+        facility_id="fac-1",
+        lane="lane-1",
+        direction="entry",
+        captured_at=now,
+        ingested_at=now,
+    )
     reads = reads_for_frame(meta, plates, pipeline.models, now, 0.5, 85, 3, 4)
     assert reads and all(r.models == pipeline.models for r in reads)
 
@@ -413,8 +442,14 @@ def test_service_reads_name_the_configured_models_by_hash(monkeypatch):
 def test_a_bad_backend_setting_is_one_line(tmp_path):
     from tests.conftest import run_cli
 
-    proc = run_cli("eval", "--dataset", str(tmp_path), "--format", "crops",
-                   env={"ALPR_READER": "tesseract", "ALPR_DATA_DIR": str(tmp_path)})
+    proc = run_cli(
+        "eval",
+        "--dataset",
+        str(tmp_path),
+        "--format",
+        "crops",
+        env={"ALPR_READER": "tesseract", "ALPR_DATA_DIR": str(tmp_path)},
+    )
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "ALPR_READER" in lines[0], proc.stderr
 
@@ -423,8 +458,16 @@ def test_a_bad_backend_setting_is_one_line(tmp_path):
 def test_eval_with_a_missing_models_dir_is_one_line(tmp_path):
     from tests.conftest import run_cli
 
-    proc = run_cli("eval", "--dataset", str(US_CROPS), "--format", "crops", "--backend", "fast-alpr",
-                   env={"ALPR_MODELS_DIR": str(tmp_path / "none"), "ALPR_DATA_DIR": str(tmp_path)})
+    proc = run_cli(
+        "eval",
+        "--dataset",
+        str(US_CROPS),
+        "--format",
+        "crops",
+        "--backend",
+        "fast-alpr",
+        env={"ALPR_MODELS_DIR": str(tmp_path / "none"), "ALPR_DATA_DIR": str(tmp_path)},
+    )
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "cct_xs_v2_global.onnx not found" in lines[0] and "alpr models fetch" in lines[0]
@@ -453,8 +496,11 @@ def test_models_fetch_uses_the_packages_download_functions(tmp_path, monkeypatch
     monkeypatch.setenv("ALPR_DATA_DIR", str(tmp_path))
     assert main(["models", "fetch"]) == 0
     target = tmp_path / "models"
-    assert calls == [("detector", "yolo-v9-t-416-license-plate-end2end", target),
-                     ("reader", "cct-xs-v2-global-model", target), ("reader", "cct-xs-v1-global-model", target)]
+    assert calls == [
+        ("detector", "yolo-v9-t-416-license-plate-end2end", target),
+        ("reader", "cct-xs-v2-global-model", target),
+        ("reader", "cct-xs-v1-global-model", target),
+    ]
     assert len(capsys.readouterr().out.splitlines()) == 5
 
     def offline(name, save_directory=None, force_download=False):
@@ -470,8 +516,16 @@ def test_models_fetch_uses_the_packages_download_functions(tmp_path, monkeypatch
 def test_bench_models_runs_each_backend_in_its_own_replica_against_the_peer(tmp_path):
     from services.recognizer.models.bench_models import PEER, run_bench
 
-    result = run_bench(["project-yolo-onnx+cct-onnx"], tmp_path, synthetic=2, real=1, rounds=2, batch=2,
-                       real_dir=RO_VAL, progress=lambda _: None)
+    result = run_bench(
+        ["project-yolo-onnx+cct-onnx"],
+        tmp_path,
+        synthetic=2,
+        real=1,
+        rounds=2,
+        batch=2,
+        real_dir=RO_VAL,
+        progress=lambda _: None,
+    )
     assert set(result["backends"]) == {"project-yolo-onnx+cct-onnx", PEER}
     assert result["frames"] == 3 and result["synthetic_frames"] == 2 and result["real_frames"] == 1
     peer = result["backends"][PEER]

@@ -16,13 +16,13 @@ from services.recognizer.models.recognizer import Recognizer
 def test_isotonic_fit_rises_and_never_claims_certainty():
     rng = np.random.default_rng(7)
     conf = rng.uniform(0.0, 1.0, 4000)
-    right = rng.uniform(size=conf.size) < conf ** 3  # a reader over-confident everywhere
+    right = rng.uniform(size=conf.size) < conf**3  # a reader over-confident everywhere
     fit = fit_isotonic(conf, right)
     assert list(fit.probabilities) == sorted(set(fit.probabilities))  # strictly rising steps
     assert 0.0 < fit(0.0) < fit(0.5) < fit(0.99) < 1.0
     # Mapped probabilities track the truth (c^3), not the raw confidence.
     for c in (0.5, 0.8, 0.95):
-        assert fit(c) == pytest.approx(c ** 3, abs=0.08)
+        assert fit(c) == pytest.approx(c**3, abs=0.08)
     # 200 right reads at the top: (200 + 1) / (200 + 2), not 1.0.
     top = fit_isotonic([0.2] * 50 + [0.99] * 200, [False] * 50 + [True] * 200)
     assert top(0.999) == pytest.approx(201 / 202) and top(0.1) == pytest.approx(1 / 52)
@@ -91,8 +91,15 @@ def test_recognizer_reports_the_calibrated_confidence_and_decides_on_the_raw_one
 def test_calibration_file_is_found_by_the_readers_exact_name(tmp_path):
     path = tmp_path / "calibration.json"
     assert load_calibration("fallback(a@1|b@2)", str(path)) is None  # no file: raw confidences
-    path.write_text(json.dumps({"pipelines": [{"reader": "fallback(a@1|b@2)", "fitted": "2026-12-02",
-                                               "steps": [[0.0, 0.2], [0.99, 0.995]]}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "pipelines": [
+                    {"reader": "fallback(a@1|b@2)", "fitted": "2026-12-02", "steps": [[0.0, 0.2], [0.99, 0.995]]}
+                ]
+            }
+        )
+    )
     cal = load_calibration("fallback(a@1|b@2)", str(path))
     assert cal(0.5) == 0.2 and cal(0.995) == 0.995 and cal.tag == "calibrated@2026-12-02"
     # Another file hash is another model with confidences of its own: no fit applies.

@@ -133,8 +133,10 @@ class Fixed:
     def read(self, crops):
         keys = [int(c[0, 0, 0]) for c in crops]
         self.seen.append(keys)
-        return [TextRead(self.answers[k][0], self.answers[k][1], (self.answers[k][1],) * len(self.answers[k][0]))
-                for k in keys]
+        return [
+            TextRead(self.answers[k][0], self.answers[k][1], (self.answers[k][1],) * len(self.answers[k][0]))
+            for k in keys
+        ]
 
     def warmup(self):
         pass

@@ -2,9 +2,8 @@
 
 import json
 
-
-from alpr_app.cli import main
 from alpr.synth import write_crops_dataset, write_detection_dataset, write_openalpr_testset
+from alpr_app.cli import main
 
 KEYS = {"images", "capture_rate", "perfect_read_rate", "char_accuracy", "ms_per_image", "confusions"}
 
@@ -61,9 +60,11 @@ def test_registering_commands_loads_no_models():
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = ("import sys; from services.recognizer.cli import register; import argparse; "
-            "register(argparse.ArgumentParser().add_subparsers()); "
-            "print('torch' in sys.modules, 'ultralytics' in sys.modules)")
+    code = (
+        "import sys; from services.recognizer.cli import register; import argparse; "
+        "register(argparse.ArgumentParser().add_subparsers()); "
+        "print('torch' in sys.modules, 'ultralytics' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

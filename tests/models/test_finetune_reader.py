@@ -18,10 +18,23 @@ import torch
 
 from alpr.synth.datasets import plate_crop
 from services.recognizer.models.finetune_reader import (
-    CONFIG_FILE, OUT_FILE, FineTuning, batch_loss, convention_label, encode, freeze_stem, load_torch_model, prepare,
-    select_epoch, split_stem, synth_region, write_onnx,
+    CONFIG_FILE,
+    OUT_FILE,
+    FineTuning,
+    batch_loss,
+    convention_label,
+    encode,
+    freeze_stem,
+    load_torch_model,
+    prepare,
+    select_epoch,
+    split_stem,
+    synth_region,
+    write_onnx,
 )
 from services.recognizer.models.model_files import resolve_models_dir
+
+pytestmark = pytest.mark.slow  # trains (a few steps) on the CPU
 
 MODELS = resolve_models_dir()
 V2 = MODELS / "cct_xs_v2_global.onnx"
@@ -66,7 +79,7 @@ def test_the_torch_conversion_of_the_pretrained_reader_matches_onnxruntime():
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable > 780_000 and len(mapping) == sum(1 for p in model.parameters() if p.requires_grad)
     left = [float(b) for b in model.buffers() if b.is_floating_point()]
-    assert len(left) == 9 and min(left) == pytest.approx(1 / 255) and max(left) == pytest.approx(48 ** -0.5)
+    assert len(left) == 9 and min(left) == pytest.approx(1 / 255) and max(left) == pytest.approx(48**-0.5)
 
 
 @functools.cache
@@ -170,10 +183,12 @@ def test_synthetic_labels_follow_the_readers_round_character_rule():
 
 
 def test_selection_rule_keeps_us_val_and_argentina_then_maximizes_synthetic():
-    h = [{"epoch": 0, "us": 0.94, "ar": 0.98, "synth": 0.80},
-         {"epoch": 1, "us": 0.937, "ar": 0.98, "synth": 0.95},
-         {"epoch": 2, "us": 0.93, "ar": 0.98, "synth": 0.99},  # us-val fell too far
-         {"epoch": 3, "us": 0.95, "ar": 0.94, "synth": 0.99}]  # Argentine held-out fell
+    h = [
+        {"epoch": 0, "us": 0.94, "ar": 0.98, "synth": 0.80},
+        {"epoch": 1, "us": 0.937, "ar": 0.98, "synth": 0.95},
+        {"epoch": 2, "us": 0.93, "ar": 0.98, "synth": 0.99},  # us-val fell too far
+        {"epoch": 3, "us": 0.95, "ar": 0.94, "synth": 0.99},
+    ]  # Argentine held-out fell
     assert select_epoch(h, 0.005) == 1
     assert select_epoch([replace_us(x) for x in h], 0.005) == 2  # without us-val, Argentina alone
 

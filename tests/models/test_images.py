@@ -23,7 +23,7 @@ def _png(img: np.ndarray) -> bytes:
 
 def _with_jpeg_size(data: bytes, width: int, height: int) -> bytes:
     i = data.index(b"\xff\xc0")  # baseline frame header: FFC0, length, precision, height, width
-    return data[: i + 5] + struct.pack(">HH", height, width) + data[i + 9:]
+    return data[: i + 5] + struct.pack(">HH", height, width) + data[i + 9 :]
 
 
 FRAME = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
@@ -34,12 +34,15 @@ def test_jpeg_round_trip_is_bgr_uint8():
     assert img.shape == (48, 64, 3) and img.dtype == np.uint8
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"hello, not an image", "not a JPEG or PNG"),
-    (b"GIF89a" + b"\x00" * 64, "not a JPEG or PNG"),
-    (b"\xff\xd8\xff", "truncated JPEG"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"hello, not an image", "not a JPEG or PNG"),
+        (b"GIF89a" + b"\x00" * 64, "not a JPEG or PNG"),
+        (b"\xff\xd8\xff", "truncated JPEG"),
+    ],
+)
 def test_garbage_is_refused_with_a_reason(data, message):
     with pytest.raises(BadImageError, match=message):
         decode_image(data)
@@ -94,12 +97,15 @@ def test_sixteen_bit_png_is_scaled_to_eight_bits():
     assert np.array_equal(decode_image(_png(img16)), FRAME)
 
 
-@pytest.mark.parametrize("arr, shape", [
-    (np.zeros((10, 20), np.uint8), (10, 20, 3)),
-    (np.zeros((10, 20, 1), np.uint8), (10, 20, 3)),
-    (np.zeros((10, 20, 4), np.uint8), (10, 20, 3)),
-    (np.ones((10, 20, 3), np.float32), (10, 20, 3)),
-])
+@pytest.mark.parametrize(
+    "arr, shape",
+    [
+        (np.zeros((10, 20), np.uint8), (10, 20, 3)),
+        (np.zeros((10, 20, 1), np.uint8), (10, 20, 3)),
+        (np.zeros((10, 20, 4), np.uint8), (10, 20, 3)),
+        (np.ones((10, 20, 3), np.float32), (10, 20, 3)),
+    ],
+)
 def test_arrays_are_converted(arr, shape):
     out = as_bgr(arr)
     assert out.shape == shape and out.dtype == np.uint8

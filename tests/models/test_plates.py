@@ -19,16 +19,16 @@ def test_confusable_key_folds_each_group():
 
 
 def test_correct_format_swaps_confusables_to_fit_a_pattern():
-    assert correct_format("BABC123") == "8ABC123"   # 9AAA999: a letter where a digit belongs
-    assert correct_format("8A8C123") == "8ABC123"   # ... and a digit where a letter belongs
-    assert correct_format("ABC12S4") == "ABC1254"   # AAA9999
-    assert correct_format("A0 054 J1") == "AO054JI"    # AA999AA (Mercosur), separators ignored
+    assert correct_format("BABC123") == "8ABC123"  # 9AAA999: a letter where a digit belongs
+    assert correct_format("8A8C123") == "8ABC123"  # ... and a digit where a letter belongs
+    assert correct_format("ABC12S4") == "ABC1254"  # AAA9999
+    assert correct_format("A0 054 J1") == "AO054JI"  # AA999AA (Mercosur), separators ignored
 
 
 def test_correct_format_leaves_fitting_and_vanity_reads_alone():
     assert correct_format("8ABC123") == "8ABC123"
-    assert correct_format("GO4IT") == "GO4IT"       # no 5-character pattern
-    assert correct_format("LUVBUG") == "LUVBUG"     # 6 letters: no pattern reachable by swaps
+    assert correct_format("GO4IT") == "GO4IT"  # no 5-character pattern
+    assert correct_format("LUVBUG") == "LUVBUG"  # 6 letters: no pattern reachable by swaps
 
 
 def test_correct_format_refuses_to_guess_between_equal_patterns():
@@ -54,8 +54,9 @@ def test_vote_plate_aligns_reads_and_weights_each_character():
     from alpr.plates import vote_plate
 
     assert vote_plate([("8ABC123", [0.9] * 7)]) == ("8ABC123", (0.9,) * 7)
-    text, confs = vote_plate([("8ABC123", [0.9] * 7), ("8A8C123", [0.9, 0.9, 0.5, 0.9, 0.9, 0.9, 0.9]),
-                              ("8ABC123", [0.8] * 7)])
+    text, confs = vote_plate(
+        [("8ABC123", [0.9] * 7), ("8A8C123", [0.9, 0.9, 0.5, 0.9, 0.9, 0.9, 0.9]), ("8ABC123", [0.8] * 7)]
+    )
     assert text == "8ABC123" and confs[2] < 0.9 and confs[0] == 0.9
     # a dropped and an inserted character vote on the rest, at their aligned positions
     assert vote_plate([("8ABC123", [0.7] * 7), ("8ABC12", [0.9] * 6), ("8ABC1233", [0.6] * 8)])[0] == "8ABC123"

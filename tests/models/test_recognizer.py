@@ -8,7 +8,12 @@ import pytest
 
 from alpr.synth import CLEAN, render_scene
 from services.recognizer.models import (
-    BadImageError, PlateDetector, PlateRead, PlateReader, Recognizer, load_recognizer,
+    BadImageError,
+    PlateDetector,
+    PlateRead,
+    PlateReader,
+    Recognizer,
+    load_recognizer,
 )
 from services.recognizer.models.evaluate import iou
 from services.recognizer.models.recognizer import CUTS, Cut, cut
@@ -35,8 +40,9 @@ def test_reads_rendered_plates(recognizer):
     conditions = replace(CLEAN, plate_width=(130, 220))
     # One batch may mix cameras: frame sizes and orientations differ.
     sizes = ((1280, 720), (640, 480), (800, 1200), (1280, 720))
-    scenes = [render_scene(np.random.default_rng(seed), w, h, 1, conditions)
-              for seed, (w, h) in zip((11, 12, 13, 14), sizes)]
+    scenes = [
+        render_scene(np.random.default_rng(seed), w, h, 1, conditions) for seed, (w, h) in zip((11, 12, 13, 14), sizes)
+    ]
     results = recognizer.recognize([s.image for s in scenes])
     assert len(results) == len(scenes)
     for scene, reads in zip(scenes, results):
@@ -75,9 +81,9 @@ def test_a_tilted_cut_levels_a_tilted_plate():
     frame, box = _tilted_plate(10.0)
     level = cut(frame, box, 0.0, -10.0)
     assert abs(level.shape[1] - 200) <= 3 and abs(level.shape[0] - 100) <= 3  # the plate's own size
-    assert (level > 128).mean() > 0.97          # all plate, no background corners
-    assert (cut(frame, box, 0.0) > 128).mean() < 0.8           # the straight box has them
-    assert (cut(frame, box, 0.0, 10.0) > 128).mean() < 0.9     # turned the wrong way: 20 degrees off
+    assert (level > 128).mean() > 0.97  # all plate, no background corners
+    assert (cut(frame, box, 0.0) > 128).mean() < 0.8  # the straight box has them
+    assert (cut(frame, box, 0.0, 10.0) > 128).mean() < 0.9  # turned the wrong way: 20 degrees off
     # A box too flat to hold a plate tilted that far (no positive plate height solves it)
     # is cut at the box's own size.
     assert cut(frame, (200, 150, 200, 100), 0.0, 30.0).shape[:2] == (100, 200)
@@ -132,7 +138,7 @@ def test_vote_weighs_agreement_by_confidence():
     a = TextRead("8ABC123", 0.9, (0.9,) * 7)
     b1 = TextRead("8ABC128", 0.5, (0.5,) * 7)
     b2 = TextRead("8ABC128", 0.6, (0.6,) * 7)
-    assert vote([a, b1, b2]) is b2          # 1.1 beats 0.9; the surer of the two represents
+    assert vote([a, b1, b2]) is b2  # 1.1 beats 0.9; the surer of the two represents
     assert vote([a, b1]) is a
 
 

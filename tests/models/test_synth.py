@@ -7,12 +7,18 @@ import numpy as np
 
 from alpr.plates import correct_format, normalize, pattern_of
 from alpr.synth import (
-    CLEAN, HARD, STYLES, Conditions, render_plate, render_scene, write_crops_dataset, write_detection_dataset,
+    CLEAN,
+    HARD,
+    STYLES,
+    Conditions,
+    render_plate,
+    render_scene,
+    write_crops_dataset,
+    write_detection_dataset,
     write_openalpr_testset,
 )
 from alpr.synth.datasets import detection_scene
 from alpr.synth.plate import PLATE_H, PLATE_W, random_plate_text
-
 
 
 def test_same_seed_same_scene_and_labels():
@@ -45,7 +51,7 @@ def test_boxes_inside_frame_disjoint_and_plate_shaped():
             assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h
             assert conditions.plate_width[0] * 0.5 <= bw <= conditions.plate_width[1] * 1.1
             assert 0.9 < bw / bh < 4.0
-            for q in scene.plates[i + 1:]:
+            for q in scene.plates[i + 1 :]:
                 qx, qy, qw, qh = q.box
                 assert x + bw <= qx or qx + qw <= x or y + bh <= qy or qy + qh <= y
 
@@ -62,8 +68,8 @@ def test_box_covers_exactly_the_drawn_plate():
     inside = np.zeros_like(diff)
     for p in scene.plates:
         x, y, bw, bh = p.box
-        inside[max(0, y - 1): y + bh + 1, max(0, x - 1): x + bw + 1] = True
-        region = diff[y: y + bh, x: x + bw]
+        inside[max(0, y - 1) : y + bh + 1, max(0, x - 1) : x + bw + 1] = True
+        region = diff[y : y + bh, x : x + bw]
         assert region.mean() > 0.5
         assert region[:2].any() and region[-2:].any() and region[:, :2].any() and region[:, -2:].any()
     assert not diff[~inside].any()

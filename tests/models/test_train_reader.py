@@ -15,6 +15,8 @@ from alpr.errors import AlprError
 from alpr.synth.datasets import plate_crop
 from services.recognizer.models.train_reader import ReaderTraining, augment_batch, real_split, train_reader
 
+pytestmark = pytest.mark.slow  # trains (a few steps) on the CPU
+
 
 def _batch(n: int = 64) -> torch.Tensor:
     g = torch.Generator().manual_seed(7)
@@ -71,9 +73,19 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
     from services.recognizer.models.crnn_reader import CrnnPlateReader
 
     _fake_real_dataset(str(tmp_path / "datasets"))
-    cfg = ReaderTraining(out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"),
-                         datasets_dir=str(tmp_path / "datasets"), synth_crops=48, synth_val_crops=16, seed=4242,
-                         extra_seeds=(4250,), real_repeats=2, epochs=1, batch=16, augment=True)
+    cfg = ReaderTraining(
+        out_dir=str(tmp_path / "out"),
+        work_dir=str(tmp_path / "work"),
+        datasets_dir=str(tmp_path / "datasets"),
+        synth_crops=48,
+        synth_val_crops=16,
+        seed=4242,
+        extra_seeds=(4250,),
+        real_repeats=2,
+        epochs=1,
+        batch=16,
+        augment=True,
+    )
     path = train_reader(cfg)
     for d in ("crops-4242-48", "crops-4250-48", "crops-4243-16"):
         assert os.path.exists(tmp_path / "work" / d / ".complete")
@@ -90,7 +102,8 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
     # second stage must keep the width of the weights it starts from.
     wide = train_reader(replace(cfg, out_dir=str(tmp_path / "wide"), width="wide"))
     assert CrnnPlateReader(wide).model.width == "wide"
-    assert sum(p.numel() for p in CrnnPlateReader(wide).model.parameters()) > \
-        1.5 * sum(p.numel() for p in reader.model.parameters())
+    assert sum(p.numel() for p in CrnnPlateReader(wide).model.parameters()) > 1.5 * sum(
+        p.numel() for p in reader.model.parameters()
+    )
     with pytest.raises(AlprError, match="--width wide"):
         train_reader(replace(cfg, out_dir=str(tmp_path / "again"), init=wide))

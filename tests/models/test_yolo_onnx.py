@@ -47,7 +47,9 @@ def test_boxes_are_ultralytics_boxes(pair):
     # One frame at a time gives the same boxes as a mixed batch.
     assert [onnx_det.detect([f])[0] for f in frames] == got
     assert onnx_det.detect([]) == []
-    assert onnx_det.name.startswith("yolov8n-plates-onnx@") and onnx_det.name.split("@")[1] == torch_det.name.split("@")[1]
+    assert (
+        onnx_det.name.startswith("yolov8n-plates-onnx@") and onnx_det.name.split("@")[1] == torch_det.name.split("@")[1]
+    )
 
 
 def test_letterbox_pads_to_the_stride_like_ultralytics():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,20 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from alpr.auth import issue_token
 from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import producer_config
+from tests.support.net import free_port
 from tests.waiting import deadline_loop
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "occupancy-test-secret-0123456789abcdef"
-TOPICS = {Topic.READS: 3, Topic.READS_DLQ: 1, Topic.OCCUPANCY: 1, Topic.PASSES: 3, Topic.HOLDS: 1, Topic.AUDIT: 1,
-          Topic.REVOCATIONS: 1}
+TOPICS = {
+    Topic.READS: 3,
+    Topic.READS_DLQ: 1,
+    Topic.OCCUPANCY: 1,
+    Topic.PASSES: 3,
+    Topic.HOLDS: 1,
+    Topic.AUDIT: 1,
+    Topic.REVOCATIONS: 1,
+}
 CAMERAS = """
 facilities:
   - {facility_id: garage-a, name: Garage A, capacity: 2}
@@ -37,12 +44,6 @@ cameras:
   - {camera_id: cam-b-in, facility_id: garage-b, lane: L1, direction: entry}
   - {camera_id: cam-b-out, facility_id: garage-b, lane: L2, direction: exit}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def token(role: str, user: str | None = None) -> dict[str, str]:
@@ -78,8 +79,14 @@ class Kafka:
 
     def consume(self, name: str, n: int, timeout: float = 30.0) -> list:
         """The first `n` messages of a topic (from the beginning), waiting at most `timeout`."""
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"read-{uuid.uuid4().hex}",
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"read-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         c.subscribe([self.topic(name)])
         out = []
         end = time.monotonic() + timeout
@@ -151,21 +158,33 @@ class Service:
         cameras.parent.mkdir(parents=True, exist_ok=True)
         cameras.write_text(self.cameras)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-        env.update({
-            "ALPR_ENVIRONMENT": "test", "ALPR_KAFKA_BOOTSTRAP": self.kafka.bootstrap, "ALPR_TOPIC_PREFIX": self.kafka.prefix,
-            "ALPR_DATA_DIR": str(self.data_dir), "ALPR_CAMERAS_FILE": str(cameras), "ALPR_HTTP_PORT": str(self.port),
-            "ALPR_AUTH_SECRET": SECRET, "ALPR_LOG_LEVEL": "WARNING", "ALPR_OVERFLOW_TOLERANCE": "0.5",
-            "ALPR_PASS_GAP_S": "3", "ALPR_NO_PLATE_MIN_READS": "2",
-        })
+        env.update(
+            {
+                "ALPR_ENVIRONMENT": "test",
+                "ALPR_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+                "ALPR_TOPIC_PREFIX": self.kafka.prefix,
+                "ALPR_DATA_DIR": str(self.data_dir),
+                "ALPR_CAMERAS_FILE": str(cameras),
+                "ALPR_HTTP_PORT": str(self.port),
+                "ALPR_AUTH_SECRET": SECRET,
+                "ALPR_LOG_LEVEL": "WARNING",
+                "ALPR_OVERFLOW_TOLERANCE": "0.5",
+                "ALPR_PASS_GAP_S": "3",
+                "ALPR_NO_PLATE_MIN_READS": "2",
+            }
+        )
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 45.0) -> "Service":
+    def start(self, timeout: float = 45.0) -> Service:
         self.runs += 1
         self.log_path = self.data_dir / f"service-{self.runs}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"], cwd=REPO, env=self.env(),
-            stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"],
+            cwd=REPO,
+            env=self.env(),
+            stdout=open(self.log_path, "wb"),
+            stderr=subprocess.STDOUT,
         )
         for _ in deadline_loop(timeout, f"the occupancy service to be ready ({self.log_path})"):
             if self.proc.poll() is not None:

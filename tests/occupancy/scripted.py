@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from services.occupancy.traffic import read, vehicle
 
-T = datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -36,9 +36,20 @@ def scripted_reads():
 
 EXPECTED_OCCUPIED = {"garage-a": 2, "garage-b": 1}
 # garage-a: exit at 0 (clamped), A in (1), no-plate in (2), B in (3 = 2 x 1.5), C in (clamped), A out (2).
-EXPECTED_A_HISTORY = [(0, 0, "exit with occupancy at 0: not counted, held for a late entry"), (1, 1, ""), (2, 1, ""), (3, 1, ""),
-                      (3, 0, "entry over capacity tolerance: not counted"), (2, -1, "")]
+EXPECTED_A_HISTORY = [
+    (0, 0, "exit with occupancy at 0: not counted, held for a late entry"),
+    (1, 1, ""),
+    (2, 1, ""),
+    (3, 1, ""),
+    (3, 0, "entry over capacity tolerance: not counted"),
+    (2, -1, ""),
+]
 EXPECTED_PASSES = {
-    ("garage-a", "L2", "5EXT001"), ("garage-a", "L1", "8ABC123"), ("garage-a", "L1", ""), ("garage-a", "L1", "7XYZ999"),
-    ("garage-a", "L1", "6KLM444"), ("garage-a", "L2", "8ABC123"), ("garage-b", "L1", "3JKP555"),
+    ("garage-a", "L2", "5EXT001"),
+    ("garage-a", "L1", "8ABC123"),
+    ("garage-a", "L1", ""),
+    ("garage-a", "L1", "7XYZ999"),
+    ("garage-a", "L1", "6KLM444"),
+    ("garage-a", "L2", "8ABC123"),
+    ("garage-b", "L1", "3JKP555"),
 }

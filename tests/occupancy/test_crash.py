@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from alpr.contracts.registry import Topic
 import json
 import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from alpr.contracts.registry import Topic
 from services.occupancy.occupancy import Occupancy, replay
 from services.occupancy.passes import PassFolder
 from services.occupancy.traffic import Traffic
@@ -16,7 +16,7 @@ from tests.occupancy.conftest import open_service_store
 from tests.streams import assert_no_offset_jumps
 from tests.waiting import deadline_loop
 
-pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SIGKILL runs
 
 CAMERAS = """
 facilities:
@@ -42,8 +42,14 @@ def state_offsets(kafka, service) -> dict[int, int]:
     from confluent_kafka import Consumer
 
     topic = service.group + "-facility-state-changelog"
-    c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"probe-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap,
+            "group.id": f"probe-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([topic])
     latest: dict[bytes, dict] = {}
     try:
@@ -64,7 +70,9 @@ def state_offsets(kafka, service) -> dict[int, int]:
 def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_factory):
     reads = Traffic(["garage-a", "garage-b"], seed=11).reads(VEHICLES)
     states, clean = replay(
-        Occupancy(PassFolder(gap_ms=3000, max_distance=1, no_plate_min_reads=2), {"garage-a": 400, "garage-b": 30}, 0.5),
+        Occupancy(
+            PassFolder(gap_ms=3000, max_distance=1, no_plate_min_reads=2), {"garage-a": 400, "garage-b": 30}, 0.5
+        ),
         reads,
     )
     expected = {f: s.occupied for f, s in states.items()}
@@ -101,13 +109,15 @@ def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_facto
     try:
         passes = {r["pass_id"] for r in store.query("SELECT pass_id FROM occupancy.passes FINAL")}
         history = store.query(
-            "SELECT facility_id, occupied, delta, pass_id FROM occupancy.occupancy_history FINAL ORDER BY facility_id, as_of, event_id")
+            "SELECT facility_id, occupied, delta, pass_id FROM occupancy.occupancy_history FINAL ORDER BY facility_id, as_of, event_id"
+        )
     finally:
         store.close()
     assert passes == set(clean.passes)
     want = sorted((h["facility_id"], h["as_of"], h["occupied"], h["delta"], h["pass_id"]) for h in clean.history)
     assert [(h["facility_id"], h["occupied"], h["delta"], h["pass_id"]) for h in history] == [
-        (f, o, d, p) for f, _, o, d, p in want]
+        (f, o, d, p) for f, _, o, d, p in want
+    ]
     # Events are at least once (a crash may repeat one), but their ids and final values are the clean run's.
     events = [json.loads(m.value()) for m in kafka.consume(Topic.OCCUPANCY, len(clean.events), timeout=30)]
     assert {e["event_id"] for e in events} == {e.event_id for e in clean.events}

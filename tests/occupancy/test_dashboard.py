@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,9 +70,20 @@ class Page:
 
 def start_chromium(profile: Path) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "--window-size=1280,900",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     port_file = profile / "DevToolsActivePort"
     for _ in deadline_loop(30, "Chromium's DevTools port"):
@@ -96,11 +107,13 @@ def chromium_installed() -> str:
     return CHROMIUM
 
 
-def test_dashboard_updates_live_draws_the_day_and_warns_when_stale(chromium_installed, kafka, service_factory, tmp_path):
+def test_dashboard_updates_live_draws_the_day_and_warns_when_stale(
+    chromium_installed, kafka, service_factory, tmp_path
+):
     from alpr.auth import issue_token
 
     service = service_factory(ALPR_DASHBOARD_STALE_AFTER_S="2", ALPR_SSE_HEARTBEAT_S="60").start()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     kafka.send_reads(vehicle("garage-a", "L1", "entry", now - timedelta(minutes=5), "8ABC123"))
     kafka.wait_consumed(service.group)
     token = issue_token(SECRET, "shift-lead", "operations")
@@ -121,13 +134,18 @@ def test_dashboard_updates_live_draws_the_day_and_warns_when_stale(chromium_inst
                 await page.wait_for(f"{card} && {card}.textContent === '1'", 20, "garage-a at 1")
                 assert await page.eval("location.hash") == "", "the token must leave the address bar"
                 assert await page.eval("sessionStorage.getItem('alpr.occupancy.token') !== null")
-                await page.wait_for("document.querySelector('#chart path[data-series=\"garage-a\"]') !== null", 10, "the chart")
+                await page.wait_for(
+                    "document.querySelector('#chart path[data-series=\"garage-a\"]') !== null", 10, "the chart"
+                )
                 await page.eval("window.__noReload = true")
                 # A second vehicle: the number changes on the open page, without a reload.
                 kafka.send_reads(vehicle("garage-a", "L1", "entry", now - timedelta(minutes=1), "7XYZ999"))
                 await page.wait_for(f"{card}.textContent === '2'", 20, "garage-a at 2 over SSE")
                 assert await page.eval("window.__noReload === true")
-                assert await page.eval("document.querySelector('[data-facility=\"garage-a\"] .available').textContent") == "0"
+                assert (
+                    await page.eval("document.querySelector('[data-facility=\"garage-a\"] .available').textContent")
+                    == "0"
+                )
                 assert await page.wait_for("document.body.dataset.stale === 'false'", 5, "a fresh page")
                 await page.screenshot(tmp_path / "dashboard-live.png", artifacts / "occupancy-dashboard-live.png")
                 # No update for longer than the stale threshold (2 s; heartbeats every 60 s): the warning shows.

@@ -20,9 +20,14 @@ def test_missing_chromium_skips_for_developers_and_fails_in_ci(ci, outcome, tmp_
     env["PATH"] = str(tmp_path)  # nothing on it: shutil.which finds no chromium
     if ci:
         env["CI"] = ci
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "tests/occupancy/test_dashboard.py"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/occupancy/test_dashboard.py"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert outcome in out.stdout, out.stdout[-2000:]
     if ci:
         assert out.returncode == 1

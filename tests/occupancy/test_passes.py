@@ -11,7 +11,9 @@ from tests.occupancy.scripted import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPE
 
 
 def occupancy() -> Occupancy:
-    return Occupancy(PassFolder(gap_ms=3000, max_distance=1, no_plate_min_reads=2), {"garage-a": 2, "garage-b": 10}, 0.5)
+    return Occupancy(
+        PassFolder(gap_ms=3000, max_distance=1, no_plate_min_reads=2), {"garage-a": 2, "garage-b": 10}, 0.5
+    )
 
 
 def occupancy_of(capacity: int) -> Occupancy:
@@ -49,7 +51,12 @@ def test_the_scripted_day_gives_the_exact_passes_and_counts():
     assert history == EXPECTED_A_HISTORY
     # Events only on a change; each carries the capture time of the read that caused it.
     assert [(e.facility_id, e.occupied) for e in effects.events] == [
-        ("garage-a", 1), ("garage-a", 2), ("garage-a", 3), ("garage-b", 1), ("garage-a", 2)]
+        ("garage-a", 1),
+        ("garage-a", 2),
+        ("garage-a", 3),
+        ("garage-b", 1),
+        ("garage-a", 2),
+    ]
     assert all(e.origin_captured_at is not None and e.available == e.capacity - e.occupied for e in effects.events)
     assert effects.skipped == {"no_plate": 1, "duplicate_read": 1}
 
@@ -110,15 +117,15 @@ def test_fragments_neither_split_a_vehicle_nor_count_and_the_next_vehicle_still_
         results.append(folder.fold(lane, read("garage-a", "L1", "entry", at(t), plate, confidence=conf)))
         return results[-1]
 
-    assert not fold(0.0, "LPL6569").newly_confirmed          # one read is not yet a vehicle
-    assert fold(0.25, "LPL6569").newly_confirmed             # two agreeing reads are
-    r = fold(0.5, "LPL0509")                                  # a fragment inside the window: a pass of its own
+    assert not fold(0.0, "LPL6569").newly_confirmed  # one read is not yet a vehicle
+    assert fold(0.25, "LPL6569").newly_confirmed  # two agreeing reads are
+    r = fold(0.5, "LPL0509")  # a fragment inside the window: a pass of its own
     assert not r.newly_confirmed and r.current.plate == "LPL0509"
-    r = fold(0.75, "LPL6569")                                 # the vehicle goes on: same pass
+    r = fold(0.75, "LPL6569")  # the vehicle goes on: same pass
     assert r.current.read_count == 3 and r.current.pass_id.endswith(str(int(at(0).timestamp() * 1000)))
     # Alternating fragments inside the vehicle's window never add up (seen on the demo: 'AG006AM').
     assert not any(fold(t, p, 0.6).newly_confirmed for t, p in ((0.9, "AG006AM"), (1.0, "TEMP0RARY"), (1.1, "AG006AM")))
-    assert not fold(2.0, "Y", 0.57).newly_confirmed          # a lone fragment after it: never counted
+    assert not fold(2.0, "Y", 0.57).newly_confirmed  # a lone fragment after it: never counted
     # The next vehicle, close behind: its second read confirms it.
     assert not fold(2.5, "KZY2060").newly_confirmed
     r = fold(2.75, "KZY2060")
@@ -161,7 +168,9 @@ def test_any_arrival_order_within_the_horizon_counts_each_vehicle_once():
         # Each read is delayed by up to 20 s of capture time (within the 30 s horizon).
         shuffled = sorted(reads, key=lambda r: r.captured_at.timestamp() + rng.uniform(0, 20))
         _, effects = replay(occupancy_of(1000), shuffled)
-        assert {(p.lane, p.plate) for p in effects.passes.values()} == {(p.lane, p.plate) for p in clean_effects.passes.values()}
+        assert {(p.lane, p.plate) for p in effects.passes.values()} == {
+            (p.lane, p.plate) for p in clean_effects.passes.values()
+        }
         assert len(effects.history) == len(clean_effects.history)  # each pass counted once
         # The count itself: entries only (an exit folded before its own entry would meet the
         # clamp at zero, which is order-dependent by design).
@@ -170,9 +179,25 @@ def test_any_arrival_order_within_the_horizon_counts_each_vehicle_once():
 
 
 def test_state_written_before_lanes_kept_several_passes_still_loads():
-    old = {"facility_id": "garage-a", "occupied": 1, "lanes": {"L1": {
-        "pass_id": "garage-a/L1/0", "facility_id": "garage-a", "lane": "L1", "camera_id": "c", "direction": "entry",
-        "first_seen_ms": 0, "last_seen_ms": 250, "plate": "8ABC123", "confirmed": True, "read_count": 2, "rival": None}}}
+    old = {
+        "facility_id": "garage-a",
+        "occupied": 1,
+        "lanes": {
+            "L1": {
+                "pass_id": "garage-a/L1/0",
+                "facility_id": "garage-a",
+                "lane": "L1",
+                "camera_id": "c",
+                "direction": "entry",
+                "first_seen_ms": 0,
+                "last_seen_ms": 250,
+                "plate": "8ABC123",
+                "confirmed": True,
+                "read_count": 2,
+                "rival": None,
+            }
+        },
+    }
     state = FacilityState.from_state(old)
     assert [p.pass_id for p in state.lanes["L1"].passes] == ["garage-a/L1/0"]
     assert FacilityState.from_state(state.to_state()).to_state() == state.to_state()
@@ -187,9 +212,11 @@ def _fold(reads):
 
 def test_a_pass_votes_its_plate_from_all_its_frames_not_the_most_confident_one():
     start = at(10)
-    reads = [read("garage-a", "L1", "entry", start, "8ABC123", confidence=0.80),
-             read("garage-a", "L1", "entry", at(10.25), "8A8C123", confidence=0.95),  # the most confident, wrong
-             read("garage-a", "L1", "entry", at(10.5), "8ABC123", confidence=0.85)]
+    reads = [
+        read("garage-a", "L1", "entry", start, "8ABC123", confidence=0.80),
+        read("garage-a", "L1", "entry", at(10.25), "8A8C123", confidence=0.95),  # the most confident, wrong
+        read("garage-a", "L1", "entry", at(10.5), "8ABC123", confidence=0.85),
+    ]
     p = _fold(reads)
     assert p.plate == "8ABC123" and p.read_count == 3
     # the evidence crop is the most confident read *of the voted plate*
@@ -199,9 +226,11 @@ def test_a_pass_votes_its_plate_from_all_its_frames_not_the_most_confident_one()
 
 
 def test_a_frame_that_dropped_a_character_still_votes_on_the_others():
-    reads = [read("garage-a", "L1", "entry", at(10), "7XYZ999", confidence=0.70),
-             read("garage-a", "L1", "entry", at(10.25), "7XY999", confidence=0.95),
-             read("garage-a", "L1", "entry", at(10.5), "7XYZ999", confidence=0.75)]
+    reads = [
+        read("garage-a", "L1", "entry", at(10), "7XYZ999", confidence=0.70),
+        read("garage-a", "L1", "entry", at(10.25), "7XY999", confidence=0.95),
+        read("garage-a", "L1", "entry", at(10.5), "7XYZ999", confidence=0.75),
+    ]
     p = _fold(reads)
     assert p.plate == "7XYZ999"
 

@@ -4,14 +4,15 @@ access rules and audit trail, the live stream, adjustments, and a clean SIGTERM 
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import httpx
 import pytest
-from alpr.contracts.registry import Topic
 
+from alpr.contracts.registry import Topic
 from tests.occupancy.conftest import SECRET, open_service_store, token
-from tests.waiting import deadline_loop
 from tests.occupancy.scripted import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, scripted_reads
+from tests.waiting import deadline_loop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -21,7 +22,10 @@ def day(kafka, service_factory):
     """One service run over the scripted day (with two bad messages slipped in)."""
     service = service_factory(ALPR_SSE_HEARTBEAT_S="0.5").start()
     reads, last_exit = scripted_reads()
-    bad = [("garage-a", b"{not json"), ("garage-z", last_exit[0].model_copy(update={"facility_id": "garage-z"}).model_dump_json().encode())]
+    bad = [
+        ("garage-a", b"{not json"),
+        ("garage-z", last_exit[0].model_copy(update={"facility_id": "garage-z"}).model_dump_json().encode()),
+    ]
     kafka.send_reads(reads + bad + last_exit)
     kafka.wait_consumed(service.group)
     yield service
@@ -36,7 +40,11 @@ def test_the_scripted_day_gives_exact_counts_and_events(day, kafka):
     assert (a["occupied"], a["capacity"], a["available"]) == (2, 2, 0)
     events = [json.loads(m.value()) for m in kafka.consume(Topic.OCCUPANCY, 5)]
     assert [(e["facility_id"], e["occupied"]) for e in events if e["facility_id"] == "garage-a"] == [
-        ("garage-a", 1), ("garage-a", 2), ("garage-a", 3), ("garage-a", 2)]
+        ("garage-a", 1),
+        ("garage-a", 2),
+        ("garage-a", 3),
+        ("garage-a", 2),
+    ]
     assert all(e["reason"] == "pass" and e["origin_captured_at"] and e["last_pass_id"] for e in events)
     history = day.get("/v1/facilities/garage-a/history", params={"from": "2026-11-26T00:00:00Z"}).json()
     assert [(h["occupied"], h["delta"], h["note"]) for h in history["entries"]] == EXPECTED_A_HISTORY
@@ -69,31 +77,51 @@ def test_plate_search_is_fuzzy_and_crops_need_images_view(day):
     r = day.get("/v1/passes", role="enforcement", params={"plate": "BABC-123"})
     assert r.status_code == 200
     found = r.json()["passes"]
-    assert sorted((p["lane"], p["plate"], p["read_count"]) for p in found) == [("L1", "8ABC123", 4), ("L2", "8ABC123", 2)]
+    assert sorted((p["lane"], p["plate"], p["read_count"]) for p in found) == [
+        ("L1", "8ABC123", 4),
+        ("L2", "8ABC123", 2),
+    ]
     assert all(p["has_crop"] for p in found) and "crop_jpeg_b64" not in r.text
     assert day.get("/v1/passes", role="enforcement", params={"plate": "8ABC123", "exact": "true"}).json()["count"] == 2
     crop_path = f"/v1/passes/{found[0]['pass_id']}/crop"
     image = day.get(crop_path, role="enforcement")
-    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg" and image.content[:2] == b"\xff\xd8"
+    assert (
+        image.status_code == 200 and image.headers["content-type"] == "image/jpeg" and image.content[:2] == b"\xff\xd8"
+    )
     assert day.get(crop_path, role="operations").status_code == 403
     assert day.get("/v1/passes", role="operations", params={"plate": "8ABC123"}).status_code == 403
 
 
 def test_routes_reject_anonymous_requests_and_audit_each_allowed_access(day, kafka):
     before = len(kafka.consume(Topic.AUDIT, 10_000, timeout=3))
-    for path in ("/v1/facilities", "/v1/facilities/garage-a/occupancy", "/v1/facilities/garage-a/history",
-                 "/v1/occupancy/stream", "/v1/passes?plate=8ABC123"):
+    for path in (
+        "/v1/facilities",
+        "/v1/facilities/garage-a/occupancy",
+        "/v1/facilities/garage-a/history",
+        "/v1/occupancy/stream",
+        "/v1/passes?plate=8ABC123",
+    ):
         assert httpx.get(day.url + path, timeout=5).status_code == 401, path
     assert day.get("/v1/facilities", role="auditor").status_code == 403
-    assert httpx.post(day.url + "/v1/facilities/garage-a/adjustments", json={"occupied": 1, "note": "count"},
-                      headers=token("enforcement"), timeout=5).status_code == 403
+    assert (
+        httpx.post(
+            day.url + "/v1/facilities/garage-a/adjustments",
+            json={"occupied": 1, "note": "count"},
+            headers=token("enforcement"),
+            timeout=5,
+        ).status_code
+        == 403
+    )
     assert day.get("/v1/facilities", role="operations").status_code == 200
     assert day.get("/v1/passes", role="enforcement", params={"plate": "7XYZ999"}).status_code == 200
     events = [json.loads(m.value()) for m in kafka.consume(Topic.AUDIT, before + 9)][before:]
     allowed = [e for e in events if e["outcome"] == "allowed"]
     denied = [e for e in events if e["outcome"] == "denied"]
     assert len(denied) == 7 and {e["user"] for e in denied[:5]} == {"anonymous"}
-    assert [(e["user"], e["action"]) for e in allowed] == [("operations", "occupancy.read"), ("enforcement", "plate.search")]
+    assert [(e["user"], e["action"]) for e in allowed] == [
+        ("operations", "occupancy.read"),
+        ("enforcement", "plate.search"),
+    ]
     assert allowed[1]["plates"] == ["7XYZ999"] and allowed[1]["row_count"] == 1
 
 
@@ -110,8 +138,12 @@ def test_the_live_stream_sends_the_current_state_then_changes(day):
                 break
         assert got == EXPECTED_OCCUPIED
         # An adjustment made meanwhile arrives on the open stream.
-        adjusted = httpx.post(day.url + "/v1/facilities/garage-b/adjustments", headers=token("operations", "ops1"),
-                              json={"occupied": 4, "note": "manual count by shift lead"}, timeout=10)
+        adjusted = httpx.post(
+            day.url + "/v1/facilities/garage-b/adjustments",
+            headers=token("operations", "ops1"),
+            json={"occupied": 4, "note": "manual count by shift lead"},
+            timeout=10,
+        )
         assert adjusted.status_code == 201, adjusted.text
         for line in lines:
             if line.startswith("data: ") and '"garage-b"' in line:
@@ -120,11 +152,22 @@ def test_the_live_stream_sends_the_current_state_then_changes(day):
 
 
 def test_adjustments_are_validated_recorded_with_who_and_why(day, kafka):
-    over = httpx.post(day.url + "/v1/facilities/garage-a/adjustments", headers=token("operations"),
-                      json={"occupied": 99, "note": "typo"}, timeout=10)
+    over = httpx.post(
+        day.url + "/v1/facilities/garage-a/adjustments",
+        headers=token("operations"),
+        json={"occupied": 99, "note": "typo"},
+        timeout=10,
+    )
     assert over.status_code == 422
-    assert httpx.post(day.url + "/v1/facilities/nowhere/adjustments", headers=token("operations"),
-                      json={"occupied": 1, "note": "count"}, timeout=10).status_code == 404
+    assert (
+        httpx.post(
+            day.url + "/v1/facilities/nowhere/adjustments",
+            headers=token("operations"),
+            json={"occupied": 1, "note": "count"},
+            timeout=10,
+        ).status_code
+        == 404
+    )
     history = day.get("/v1/facilities/garage-b/history", params={"from": "2026-01-01T00:00:00Z"}).json()["entries"]
     adjustment = history[-1]
     assert (adjustment["reason"], adjustment["occupied"], adjustment["delta"]) == ("adjustment", 4, 3)
@@ -136,7 +179,13 @@ def test_adjustments_are_validated_recorded_with_who_and_why(day, kafka):
 def test_a_release_export_gives_only_the_release_scope(day):
     from alpr.auth import issue_token
 
-    scope = {"release_id": "REL-7", "agency": "County Sheriff", "plates": ["7XYZ999"], "time_from": None, "time_to": None}
+    scope = {
+        "release_id": "REL-7",
+        "agency": "County Sheriff",
+        "plates": ["7XYZ999"],
+        "time_from": None,
+        "time_to": None,
+    }
     release = {"Authorization": f"Bearer {issue_token(SECRET, 'release:REL-7', 'release', scope=scope)}"}
     r = httpx.get(day.url + "/v1/release-export", headers=release, timeout=10)
     assert r.status_code == 200, r.text
@@ -146,13 +195,20 @@ def test_a_release_export_gives_only_the_release_scope(day):
 
 
 def test_a_legal_hold_reaches_the_passes_of_its_plate(day, kafka):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from alpr.contracts.models import Hold
     from alpr.contracts.registry import encode
 
-    hold = Hold(hold_id="hold-1", action="place", basis="subpoena", case_ref="26-CV-1", plates=["8ABC123"],
-                by="pmanager", at=datetime.now(timezone.utc))
+    hold = Hold(
+        hold_id="hold-1",
+        action="place",
+        basis="subpoena",
+        case_ref="26-CV-1",
+        plates=["8ABC123"],
+        by="pmanager",
+        at=datetime.now(UTC),
+    )
     kafka.producer.produce(kafka.topic(Topic.HOLDS), key=hold.hold_id, value=encode(hold))
     assert kafka.producer.flush(10) == 0
     group = kafka.prefix + "alpr-occupancy-holds"
@@ -171,7 +227,9 @@ def test_sigterm_stops_cleanly_and_the_store_holds_exactly_the_passes(day, kafka
         assert len(rows) == len(EXPECTED_PASSES)
         assert {r["plate"]: r["held"] for r in rows if r["held"]} == {"8ABC123": 1}
         assert sum(r["held"] for r in rows) == 2  # its entry and its exit
-        history = store.query("SELECT count() AS n FROM occupancy.occupancy_history FINAL WHERE facility_id = 'garage-a'")
+        history = store.query(
+            "SELECT count() AS n FROM occupancy.occupancy_history FINAL WHERE facility_id = 'garage-a'"
+        )
         assert history[0]["n"] == len(EXPECTED_A_HISTORY)
     finally:
         store.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import time
 
 import cv2
@@ -14,18 +13,13 @@ import numpy as np
 import pytest
 from confluent_kafka import Producer
 
-from alpr_app.demo.stack import Stack
 from alpr.contracts.registry import Topic
-from tests.recognizer.test_frames_pipeline import frame_message
-from tests.test_kafka import drain
+from alpr_app.demo.stack import Stack
+from tests.support.frames import frame_message
+from tests.support.kafka import drain
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scene_frames(n: int):
@@ -47,8 +41,14 @@ def test_killing_a_replica_loses_no_frame(bootstrap, topic_factory, unique, tmp_
     topic_factory(Topic.FRAMES_DLQ)
     prefix = frames_topic[: -len(Topic.FRAMES)]
     frames = scene_frames(32)
-    env = {"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(tmp_path),
-           "ALPR_CONSUMER_GROUP": f"rec-{unique}", "ALPR_BATCH_MAX_FRAMES": "4", "ALPR_DEVICE": "cpu"}
+    env = {
+        "ALPR_KAFKA_BOOTSTRAP": bootstrap,
+        "ALPR_TOPIC_PREFIX": prefix,
+        "ALPR_DATA_DIR": str(tmp_path),
+        "ALPR_CONSUMER_GROUP": f"rec-{unique}",
+        "ALPR_BATCH_MAX_FRAMES": "4",
+        "ALPR_DEVICE": "cpu",
+    }
     with Stack(env, tmp_path / "logs") as stack:
         a = stack.start("recognizer-a", free_port(), "recognizer", "serve", timeout=240)
         b = stack.start("recognizer-b", free_port(), "recognizer", "serve", timeout=240)
@@ -69,7 +69,10 @@ def test_killing_a_replica_loses_no_frame(bootstrap, topic_factory, unique, tmp_
         reads = []
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            reads = [json.loads(m.value()) for m in drain(bootstrap, reads_topic, len(frames) * 2, f"all-{unique}-{time.monotonic()}")]
+            reads = [
+                json.loads(m.value())
+                for m in drain(bootstrap, reads_topic, len(frames) * 2, f"all-{unique}-{time.monotonic()}")
+            ]
             if expected <= {r["frame_id"] for r in reads}:
                 break
         assert b.proc.poll() is None, "the surviving replica must still run"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,21 @@ import pytest
 
 from alpr.auth import issue_token
 from alpr.contracts.registry import Topic
+from tests.support.net import free_port
 from tests.waiting import wait_for
 
 SECRET = "r" * 40
-TOPICS = {Topic.PASSES: 2, Topic.PAYMENTS: 2, Topic.REVENUE_MATCHES: 1, Topic.VIOLATIONS: 1,
-          Topic.PASSES_DLQ: 1, Topic.PAYMENTS_DLQ: 1, Topic.AUDIT: 1, Topic.HOLDS: 1,
-          Topic.REVOCATIONS: 1}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+TOPICS = {
+    Topic.PASSES: 2,
+    Topic.PAYMENTS: 2,
+    Topic.REVENUE_MATCHES: 1,
+    Topic.VIOLATIONS: 1,
+    Topic.PASSES_DLQ: 1,
+    Topic.PAYMENTS_DLQ: 1,
+    Topic.AUDIT: 1,
+    Topic.HOLDS: 1,
+    Topic.REVOCATIONS: 1,
+}
 
 
 class RevenueProcess:
@@ -40,15 +42,24 @@ class RevenueProcess:
         self.workdir = data_dir.parent / f"{data_dir.name}-workdir"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-        self.env.update({
-            "ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": prefix, "ALPR_DATA_DIR": str(data_dir),
-            "ALPR_AUTH_SECRET": SECRET, "ALPR_ENVIRONMENT": "test", "ALPR_HTTP_PORT": str(self.port),
-            # TEST_SERVICE_LOG_LEVEL=DEBUG shows faust's own log in revenue.log when chasing a failure.
-            "ALPR_ORPHAN_AFTER_H": "12", "ALPR_REKEY_PARTITIONS": "2", "ALPR_LOG_LEVEL": os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
-            "ALPR_BATCH_WITHIN_S": "0.02", "ALPR_SESSION_TIMEOUT_S": "6",
-            # The idle clock ticks in every revenue test (a SIGKILL, a restart, a scripted day in the past).
-            "ALPR_IDLE_LAG_S": "2",
-        })
+        self.env.update(
+            {
+                "ALPR_KAFKA_BOOTSTRAP": bootstrap,
+                "ALPR_TOPIC_PREFIX": prefix,
+                "ALPR_DATA_DIR": str(data_dir),
+                "ALPR_AUTH_SECRET": SECRET,
+                "ALPR_ENVIRONMENT": "test",
+                "ALPR_HTTP_PORT": str(self.port),
+                # TEST_SERVICE_LOG_LEVEL=DEBUG shows faust's own log in revenue.log when chasing a failure.
+                "ALPR_ORPHAN_AFTER_H": "12",
+                "ALPR_REKEY_PARTITIONS": "2",
+                "ALPR_LOG_LEVEL": os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
+                "ALPR_BATCH_WITHIN_S": "0.02",
+                "ALPR_SESSION_TIMEOUT_S": "6",
+                # The idle clock ticks in every revenue test (a SIGKILL, a restart, a scripted day in the past).
+                "ALPR_IDLE_LAG_S": "2",
+            }
+        )
         self.env.update(env or {})
         self.log = data_dir / "revenue.log"
         self.proc: subprocess.Popen | None = None
@@ -56,8 +67,13 @@ class RevenueProcess:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "alpr_app.cli", "revenue", "serve"], cwd=self.workdir, env=self.env,
-                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "alpr_app.cli", "revenue", "serve"],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
         wait_for(self.ready, 60, f"revenue service on {self.url} (log: {self.log})")
 
     def ready(self) -> bool:
@@ -121,8 +137,9 @@ def produce(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> No
     errors: list[str] = []
     producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 5})
     for key, value in messages:
-        producer.produce(topic, key=key.encode(), value=value,
-                         on_delivery=lambda err, msg: errors.append(str(err)) if err else None)
+        producer.produce(
+            topic, key=key.encode(), value=value, on_delivery=lambda err, msg: errors.append(str(err)) if err else None
+        )
     assert producer.flush(30) == 0 and not errors, errors
 
 

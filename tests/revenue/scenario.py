@@ -31,17 +31,39 @@ def a_pass(direction: str, plate: str | None, hhmm: str | datetime, version: int
     camera = {"entry": "cam-g1-entry-1", "exit": "cam-g1-exit-1", "patrol": "cam-g1-patrol-1"}[direction]
     first = at(hhmm) if isinstance(hhmm, str) else hhmm
     pid = f"{FACILITY}/{lane}/{int(first.timestamp() * 1000)}"
-    return Pass(pass_id=pid, facility_id=FACILITY, camera_id=camera, lane=lane, direction=direction, plate=plate,
-                plate_key=confusable_key(plate) if plate else None, confidence=confidence, first_seen=first,
-                last_seen=first + timedelta(seconds=2), read_count=3, best_read_id=f"{camera}:{int(first.timestamp() * 1000)}#0",
-                read_ids=[f"{camera}:{int(first.timestamp() * 1000)}#0"], version=version,
-                best_crop_jpeg_b64=CROP, models=ModelVersions(detector="yolo-plate-n@1", reader="crnn-plate@1"))
+    return Pass(
+        pass_id=pid,
+        facility_id=FACILITY,
+        camera_id=camera,
+        lane=lane,
+        direction=direction,
+        plate=plate,
+        plate_key=confusable_key(plate) if plate else None,
+        confidence=confidence,
+        first_seen=first,
+        last_seen=first + timedelta(seconds=2),
+        read_count=3,
+        best_read_id=f"{camera}:{int(first.timestamp() * 1000)}#0",
+        read_ids=[f"{camera}:{int(first.timestamp() * 1000)}#0"],
+        version=version,
+        best_crop_jpeg_b64=CROP,
+        models=ModelVersions(detector="yolo-plate-n@1", reader="crnn-plate@1"),
+    )
 
 
 def payment(pid: str, plate: str, cents: int, paid: str, until: str, kind: str = "pay_by_plate", **extra) -> dict:
-    return {"payment_id": pid, "kind": kind, "facility_id": extra.pop("facility_id", FACILITY), "plate": plate,
-            "amount_cents": cents, "paid_at": utc_iso(at(paid)), "valid_from": utc_iso(at(paid)),
-            "valid_until": utc_iso(at(until)), "source": "test", **extra}
+    return {
+        "payment_id": pid,
+        "kind": kind,
+        "facility_id": extra.pop("facility_id", FACILITY),
+        "plate": plate,
+        "amount_cents": cents,
+        "paid_at": utc_iso(at(paid)),
+        "valid_from": utc_iso(at(paid)),
+        "valid_until": utc_iso(at(until)),
+        "source": "test",
+        **extra,
+    }
 
 
 PAYMENTS = [
@@ -50,10 +72,16 @@ PAYMENTS = [
     payment("pay-misread", "8DEF234", 600, "13:15", "13:30", kind="pay_station"),
     payment("pay-dup", "9DUP999", 600, "14:05", "16:05"),
     payment("pay-dup", "9DUP999", 600, "14:05", "16:05"),  # the same transaction delivered twice
-    {**payment("permit-ok", "4PRM444", 0, "08:00", "08:00", kind="permit", permit_type="monthly", facility_id="*"),
-     "valid_from": "2026-11-01T08:00:00.000Z", "valid_until": "2026-12-01T08:00:00.000Z"},
-    {**payment("permit-visitor", "2INV222", 0, "08:00", "08:00", kind="permit", permit_type="visitor"),
-     "valid_from": "2026-11-01T08:00:00.000Z", "valid_until": "2026-12-01T08:00:00.000Z"},
+    {
+        **payment("permit-ok", "4PRM444", 0, "08:00", "08:00", kind="permit", permit_type="monthly", facility_id="*"),
+        "valid_from": "2026-11-01T08:00:00.000Z",
+        "valid_until": "2026-12-01T08:00:00.000Z",
+    },
+    {
+        **payment("permit-visitor", "2INV222", 0, "08:00", "08:00", kind="permit", permit_type="visitor"),
+        "valid_from": "2026-11-01T08:00:00.000Z",
+        "valid_until": "2026-12-01T08:00:00.000Z",
+    },
 ]
 
 
@@ -61,27 +89,27 @@ def passes() -> list[Pass]:
     """In capture order, with a republished (better) version and a redelivered duplicate."""
     out = [
         a_pass("entry", "4PRM444", "07:30"),
-        a_pass("entry", "6ORF666", "09:00"),               # orphan: never leaves (12 h orphan time)
+        a_pass("entry", "6ORF666", "09:00"),  # orphan: never leaves (12 h orphan time)
         a_pass("entry", "8ABC123", "10:00", version=1, confidence=0.8),
         a_pass("entry", "8ABC123", "10:00", version=2, confidence=0.97),  # republished, better
         a_pass("entry", "7XYZ001", "10:10"),
-        a_pass("entry", None, "10:30"),                    # a vehicle whose plate was never read
+        a_pass("entry", None, "10:30"),  # a vehicle whose plate was never read
         a_pass("entry", "5KLM777", "11:00"),
         a_pass("patrol", "7XYZ001", "12:00"),
         a_pass("entry", "8DEF234", "12:00"),
         a_pass("exit", "8ABC123", "12:30"),
-        a_pass("exit", "8ABC123", "12:30"),                # redelivered
+        a_pass("exit", "8ABC123", "12:30"),  # redelivered
         a_pass("exit", "5KLM777", "13:00"),
         a_pass("exit", "BDEF234", "13:20", confidence=0.7),  # misread exit: B for 8
         a_pass("entry", "9DUP999", "14:00"),
         a_pass("exit", "7XYZ001", "14:10"),
         a_pass("entry", "3GRC333", "15:00"),
         a_pass("exit", "9DUP999", "15:05"),
-        a_pass("exit", "3GRC333", "15:10"),                # within the grace period
+        a_pass("exit", "3GRC333", "15:10"),  # within the grace period
         a_pass("entry", "2INV222", "15:30"),
         a_pass("exit", "2INV222", "17:30"),
         a_pass("exit", "4PRM444", "17:45"),
-        a_pass("entry", "1LAT111", "23:00"),               # late traffic moves stream time on
+        a_pass("entry", "1LAT111", "23:00"),  # late traffic moves stream time on
     ]
     return out
 

@@ -12,8 +12,17 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
 def test_bench_reports_passes_and_payments_per_second(bootstrap):
-    done = run_cli("revenue", "bench", "--passes", "200", "--payments", "50", "--json",
-                   env={"ALPR_KAFKA_BOOTSTRAP": bootstrap}, timeout=180)
+    done = run_cli(
+        "revenue",
+        "bench",
+        "--passes",
+        "200",
+        "--payments",
+        "50",
+        "--json",
+        env={"ALPR_KAFKA_BOOTSTRAP": bootstrap},
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["vehicles"] == 100 and result["matches"] == 100 and result["clean_stop"] is True

@@ -3,7 +3,6 @@ mid-stream and restarted: exactly the expected matches, violations and reconcili
 
 from __future__ import annotations
 
-from alpr.contracts.registry import Topic
 import hashlib
 import io
 import json
@@ -11,12 +10,13 @@ import zipfile
 
 import pytest
 
+from alpr.contracts.registry import Topic
 from tests.revenue import scenario
 from tests.revenue.conftest import produce, read_topic
 from tests.streams import assert_no_offset_jumps, uncommitted
 from tests.waiting import wait_for
 
-pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SIGKILL runs
 
 
 def dlq_reasons(bootstrap: str, topic: str) -> list[str]:
@@ -48,8 +48,11 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     service = revenue_service
     service.start()
     bad_payment = {**scenario.PAYMENTS[0], "payment_id": "pay-elsewhere", "facility_id": "garage-99"}
-    produce(bootstrap, topics[Topic.PAYMENTS], scenario.encoded_payments() + [
-        ("8ABC123", json.dumps(bad_payment).encode()), ("8ABC123", b"{not json")])
+    produce(
+        bootstrap,
+        topics[Topic.PAYMENTS],
+        scenario.encoded_payments() + [("8ABC123", json.dumps(bad_payment).encode()), ("8ABC123", b"{not json")],
+    )
     # Payments first, so the day replays as it happened (paid before the exit).
     wait_for(lambda: reconciliation(service).get("collected_cents") == 2700, 60, "payments stored")
 
@@ -73,9 +76,18 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     # commits reach its end (a hole in faust's acked offsets would stop them).
     assert_no_offset_jumps(service.get("/metrics").text, "revenue", service.log)
     app_id = f"{revenue_topics.prefix}alpr-revenue"
-    inputs = [topics[Topic.PASSES], topics[Topic.PAYMENTS], f"{app_id}-sessions-by-plate", f"{app_id}-payments-by-plate"]
-    wait_for(lambda: not uncommitted(bootstrap, app_id, inputs), 60, "every input committed to its end",
-             describe=lambda: f"{uncommitted(bootstrap, app_id, inputs)}; log: {service.log_tail()}")
+    inputs = [
+        topics[Topic.PASSES],
+        topics[Topic.PAYMENTS],
+        f"{app_id}-sessions-by-plate",
+        f"{app_id}-payments-by-plate",
+    ]
+    wait_for(
+        lambda: not uncommitted(bootstrap, app_id, inputs),
+        60,
+        "every input committed to its end",
+        describe=lambda: f"{uncommitted(bootstrap, app_id, inputs)}; log: {service.log_tail()}",
+    )
 
     # faust's local files are under the data directory, none in the working directory
     assert sorted(service.workdir.iterdir()) == []
@@ -83,11 +95,20 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     assert (day["vehicles"], day["sessions"], day["permit_sessions"]) == (11, 9, 1)
     assert (day["expected_cents"], day["matched_paid_cents"], day["collected_cents"]) == (6000, 2700, 2700)
     found = {d["category"]: (d["count"], d["cents"]) for d in day["discrepancies"]}
-    assert found == {"underpaid": (1, 600), "unpaid": (3, 2700), "overpaid": (0, 0), "payment_without_session": (0, 0),
-                     "orphan_entry": (1, 0), "exit_without_entry": (0, 0), "no_plate": (1, 0)}
+    assert found == {
+        "underpaid": (1, 600),
+        "unpaid": (3, 2700),
+        "overpaid": (0, 0),
+        "payment_without_session": (0, 0),
+        "orphan_entry": (1, 0),
+        "exit_without_entry": (0, 0),
+        "no_plate": (1, 0),
+    }
 
     r = service.get("/v1/revenue/matches", day=scenario.DAY)
-    matches = {m["session_id"]: (m["status"], m["amount_due_cents"], m["amount_paid_cents"]) for m in r.json()["matches"]}
+    matches = {
+        m["session_id"]: (m["status"], m["amount_due_cents"], m["amount_paid_cents"]) for m in r.json()["matches"]
+    }
     assert matches == scenario.EXPECTED_MATCHES
     misread = next(m for m in r.json()["matches"] if m["plate"] == "8DEF234")
     assert misread["match_confidence"] == pytest.approx(0.9) and "folding confusable" in misread["reason"]

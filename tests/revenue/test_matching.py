@@ -9,7 +9,7 @@ from services.revenue.match import Ledger, Windows
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.tariff import load_tariff
 from tests.revenue import scenario
-from tests.revenue.test_tariff import DEMO
+from tests.support.tariffs import DEMO
 
 WINDOWS = Windows(orphan_after=timedelta(hours=12))
 
@@ -46,7 +46,9 @@ def _key(plate):
 
 def test_the_scripted_day_gives_the_expected_matches_and_violations():
     state, matches, violations, _ = run_day(scenario.passes(), scenario.PAYMENTS)
-    assert {sid: (m.status, m.amount_due_cents, m.amount_paid_cents) for sid, m in matches.items()} == scenario.EXPECTED_MATCHES
+    assert {
+        sid: (m.status, m.amount_due_cents, m.amount_paid_cents) for sid, m in matches.items()
+    } == scenario.EXPECTED_MATCHES
     assert {(v.session_id, v.kind, v.amount_due_cents) for v in violations.values()} == scenario.EXPECTED_VIOLATIONS
     assert list(state["open"]) == [_key("1LAT111")]
     misread = matches[scenario.sid("8DEF234", "12:00")]
@@ -81,9 +83,13 @@ def test_an_exit_that_arrives_before_its_entry_pairs_as_if_in_order():
     """The entry lane delayed behind the exit lane (a broker failing over the entry lane's
     partition while its recognizer catches up): a short stay's exit arrives first, and the
     session is the one the ordered passes give."""
+
     def stay(order):
         pairing, state = Pairing(orphan_after_ms=12 * 3_600_000), new_state()
-        passes = {"entry": scenario.a_pass("entry", "7ABC123", "10:01"), "exit": scenario.a_pass("exit", "7ABC123", "10:04")}
+        passes = {
+            "entry": scenario.a_pass("entry", "7ABC123", "10:01"),
+            "exit": scenario.a_pass("exit", "7ABC123", "10:04"),
+        }
         decided = [s for d in order for s in pairing.apply(state, passes[d]).decided]
         return decided, state
 

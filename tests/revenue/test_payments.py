@@ -7,16 +7,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alpr.auth import issue_token
+from alpr.contracts.registry import Topic
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
-from alpr.contracts.registry import Topic
 from services.revenue.main import Services, build_app, payment_check
 from services.revenue.payments import PaymentPublisher
 from services.revenue.settings import RevenueSettings
 from services.revenue.tariff import load_tariff
 from tests.conftest import run_cli
 from tests.revenue.conftest import SECRET, read_topic
-from tests.revenue.test_tariff import DEMO
+from tests.support.tariffs import DEMO
 
 pytestmark = [pytest.mark.kafka]
 
@@ -37,8 +37,12 @@ def test_csv_import_publishes_good_rows_and_names_each_bad_one(topic_factory, bo
     topic = topic_factory(Topic.PAYMENTS)
     path = tmp_path / "payments.csv"
     path.write_text(CSV)
-    done = run_cli("revenue", "import-payments", str(path),
-                   env={"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": f"test.{unique}."})
+    done = run_cli(
+        "revenue",
+        "import-payments",
+        str(path),
+        env={"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_TOPIC_PREFIX": f"test.{unique}."},
+    )
     assert done.returncode == 1 and "2 accepted, 7 refused" in done.stdout
     refused = dict(line.split(": refused: ") for line in done.stderr.strip().splitlines())
     assert refused == {
@@ -54,7 +58,9 @@ def test_csv_import_publishes_good_rows_and_names_each_bad_one(topic_factory, bo
     assert refused["row 9 (line 10) bad-kind"].startswith("kind ('cash'): Input should be")
     published = read_topic(bootstrap, topic)
     assert sorted((p["payment_id"], p["plate"], p["source"]) for p in published) == [
-        ("ok-1", "8ABC123", "station-4"), ("ok-2", "4PRM444", "csv:payments.csv")]
+        ("ok-1", "8ABC123", "station-4"),
+        ("ok-2", "4PRM444", "csv:payments.csv"),
+    ]
 
 
 def test_a_csv_with_unknown_columns_is_refused_whole(tmp_path, bootstrap):
@@ -70,16 +76,35 @@ def test_http_endpoint_needs_payments_write_and_answers_per_record(topic_factory
     from alpr.audit import AuditClient
 
     settings = RevenueSettings(kafka_bootstrap=bootstrap, auth_secret=SECRET, environment="test")
-    services = Services(settings, store=None, tariff=load_tariff(DEMO),
-                        publisher=PaymentPublisher(bootstrap, topic, payment_check(settings)),
-                        revocations=RevocationSet("revenue", loaded=True))
+    services = Services(
+        settings,
+        store=None,
+        tariff=load_tariff(DEMO),
+        publisher=PaymentPublisher(bootstrap, topic, payment_check(settings)),
+        revocations=RevocationSet("revenue", loaded=True),
+    )
     client = TestClient(build_app(services, Workers(), AuditClient(bootstrap, "revenue", topic=audit_topic)))
-    body = {"payments": [
-        {"payment_id": "web-1", "kind": "pay_by_plate", "facility_id": "garage-1", "plate": "8ABC123",
-         "amount_cents": 300, "paid_at": "2026-11-24T18:05:00Z", "valid_until": "2026-11-24T19:05:00Z"},
-        {"payment_id": "web-2", "kind": "pay_by_plate", "facility_id": "garage-1", "plate": "8ABC123",
-         "amount_cents": "many", "paid_at": "2026-11-24T18:05:00Z"},
-    ]}
+    body = {
+        "payments": [
+            {
+                "payment_id": "web-1",
+                "kind": "pay_by_plate",
+                "facility_id": "garage-1",
+                "plate": "8ABC123",
+                "amount_cents": 300,
+                "paid_at": "2026-11-24T18:05:00Z",
+                "valid_until": "2026-11-24T19:05:00Z",
+            },
+            {
+                "payment_id": "web-2",
+                "kind": "pay_by_plate",
+                "facility_id": "garage-1",
+                "plate": "8ABC123",
+                "amount_cents": "many",
+                "paid_at": "2026-11-24T18:05:00Z",
+            },
+        ]
+    }
     assert client.post("/v1/payments", json=body).status_code == 401
     enforcement = issue_token(SECRET, "officer", "enforcement")
     assert client.post("/v1/payments", json=body, headers={"Authorization": f"Bearer {enforcement}"}).status_code == 403
@@ -91,5 +116,7 @@ def test_http_endpoint_needs_payments_write_and_answers_per_record(topic_factory
     assert [p["payment_id"] for p in read_topic(bootstrap, topic)] == ["web-1"]
     events = read_topic(bootstrap, audit_topic)
     assert [(e["user"], e["action"], e["outcome"]) for e in events] == [
-        ("anonymous", "payments.write", "denied"), ("officer", "payments.write", "denied"),
-        ("clerk", "payments.write", "allowed")]
+        ("anonymous", "payments.write", "denied"),
+        ("officer", "payments.write", "denied"),
+        ("clerk", "payments.write", "allowed"),
+    ]

@@ -3,7 +3,7 @@ written, and legal holds reaching every revenue table (passes included)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from services.revenue.pairing import Pairing, new_state
 from services.revenue.tariff import load_tariff
 from services.revenue.writer import HELD_TABLES, Rows, match_row, pass_row, payment_row, session_row, violation_row
 from tests.revenue import scenario
-from tests.revenue.test_tariff import DEMO
+from tests.support.tariffs import DEMO
 
 pytestmark = [pytest.mark.clickhouse]
 
@@ -53,7 +53,8 @@ def test_redelivered_rows_leave_one_final_row_per_id(store):
     day_rows(None).write(store)  # a replay after a crash: later decided_at, same ids
     db = store.database
     assert store.query(f"SELECT status, amount_due_cents, amount_paid_cents FROM {db}.matches FINAL") == [
-        {"status": "underpaid", "amount_due_cents": 1200, "amount_paid_cents": 600}]
+        {"status": "underpaid", "amount_due_cents": 1200, "amount_paid_cents": 600}
+    ]
     assert store.query(f"SELECT state FROM {db}.sessions FINAL") == [{"state": "closed"}]
     assert store.query(f"SELECT count() AS n FROM {db}.violations FINAL") == [{"n": 1}]
     assert store.query(f"SELECT count() AS n FROM {db}.passes FINAL") == [{"n": 2}]
@@ -62,14 +63,25 @@ def test_redelivered_rows_leave_one_final_row_per_id(store):
 def test_a_legal_hold_marks_every_revenue_table_and_new_rows_in_scope(store):
     keeper = HoldKeeper(store, HELD_TABLES)
     day_rows(keeper).write(store)
-    now = datetime.now(timezone.utc)
-    keeper.apply(Hold(hold_id="h1", action="place", basis="subpoena", case_ref="SUB-1", plates=["7XYZ001"], by="counsel", at=now))
+    now = datetime.now(UTC)
+    keeper.apply(
+        Hold(hold_id="h1", action="place", basis="subpoena", case_ref="SUB-1", plates=["7XYZ001"], by="counsel", at=now)
+    )
     for t in HELD_TABLES:
         held = store.query(f"SELECT min(held) AS h FROM {store.database}.{t.table}")
         assert held == [{"h": 1}], t.table
     assert all(r["held"] == 1 for r in day_rows(keeper).tables["matches"])  # written later, still held
-    keeper.apply(Hold(hold_id="h1", action="release", basis="subpoena", case_ref="SUB-1", plates=["7XYZ001"], by="counsel",
-                      at=now + timedelta(seconds=1)))
+    keeper.apply(
+        Hold(
+            hold_id="h1",
+            action="release",
+            basis="subpoena",
+            case_ref="SUB-1",
+            plates=["7XYZ001"],
+            by="counsel",
+            at=now + timedelta(seconds=1),
+        )
+    )
     assert store.query(f"SELECT max(held) AS h FROM {store.database}.sessions") == [{"h": 0}]
 
 
@@ -78,8 +90,11 @@ def test_the_demo_counts_sessions_past_their_window_and_lag_without_a_decision(s
 
     day_rows(None).write(store)  # 7XYZ001 left at 14:10 and was decided
     pairing, state, rows = Pairing(12 * 3_600_000), new_state(), Rows()
-    for p in [scenario.a_pass("entry", "5KLM777", "11:00"), scenario.a_pass("exit", "5KLM777", "13:00"),
-              scenario.a_pass("entry", "8ABC123", "13:10")]:  # 5KLM777 left, undecided; 8ABC123 is inside
+    for p in [
+        scenario.a_pass("entry", "5KLM777", "11:00"),
+        scenario.a_pass("exit", "5KLM777", "13:00"),
+        scenario.a_pass("entry", "8ABC123", "13:10"),
+    ]:  # 5KLM777 left, undecided; 8ABC123 is inside
         for s in pairing.apply(state, p).written:
             rows.add("sessions", session_row(s, None))
     rows.write(store)

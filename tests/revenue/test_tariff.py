@@ -4,16 +4,15 @@ multi-day stays, free periods, early bird, flat rates; and the tariff file's val
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from alpr.errors import ConfigError
 from services.revenue.tariff import FacilityTariff, load_tariff, price
+from tests.support.tariffs import DEMO
 
 LA = ZoneInfo("America/Los_Angeles")
-DEMO = Path(__file__).resolve().parents[2] / "infra" / "tariff.demo.yaml"
 RATES = FacilityTariff(hourly_rate_cents=300, daily_max_cents=1500, grace_minutes=15)
 
 
@@ -64,8 +63,12 @@ def test_dst_fall_back_day_has_25_hours():
 
 
 def test_free_periods_skip_whole_free_hours_only():
-    rates = FacilityTariff(hourly_rate_cents=300, daily_max_cents=1500, grace_minutes=0,
-                           free_periods=[{"days": ["tue"], "start": "18:00", "end": "24:00"}])
+    rates = FacilityTariff(
+        hourly_rate_cents=300,
+        daily_max_cents=1500,
+        grace_minutes=0,
+        free_periods=[{"days": ["tue"], "start": "18:00", "end": "24:00"}],
+    )
     assert price(rates, t(2026, 11, 24, 17), t(2026, 11, 24, 21)).amount_cents == 300  # only 17-18 billed
     assert price(rates, t(2026, 11, 24, 17, 30), t(2026, 11, 24, 19)).amount_cents == 300  # 17:30-18:30 partly billable
     assert price(rates, t(2026, 11, 24, 19), t(2026, 11, 24, 22)).rule == "hourly"
@@ -86,13 +89,28 @@ def test_early_bird_and_flat_rates():
     assert tariff.fee("lot-new", t(2026, 11, 24, 10), t(2026, 11, 24, 11)).amount_cents == 200  # the '*' rates
 
 
-@pytest.mark.parametrize("body,problem", [
-    ("version: v1\ntimezone: Mars/Olympus\nfacilities: {g: {hourly_rate_cents: 1, daily_max_cents: 1}}", "unknown time zone"),
-    ("version: v1\ntimezone: UTC\nfacilities: {g: {hourly_rate_cents: 300, daily_max_cents: 100}}", "below one hour"),
-    ("version: v1\ntimezone: UTC\nfacilities: {g: {hourly_rate_cents: 1, daily_max_cents: 1, colour: red}}", "colour"),
-    ("version: v1\ntimezone: UTC\nfacilities: {g: {hourly_rate_cents: 1, daily_max_cents: 1, "
-     "free_periods: [{start: '20:00', end: '06:00'}]}}", "start must be before end"),
-])
+@pytest.mark.parametrize(
+    "body,problem",
+    [
+        (
+            "version: v1\ntimezone: Mars/Olympus\nfacilities: {g: {hourly_rate_cents: 1, daily_max_cents: 1}}",
+            "unknown time zone",
+        ),
+        (
+            "version: v1\ntimezone: UTC\nfacilities: {g: {hourly_rate_cents: 300, daily_max_cents: 100}}",
+            "below one hour",
+        ),
+        (
+            "version: v1\ntimezone: UTC\nfacilities: {g: {hourly_rate_cents: 1, daily_max_cents: 1, colour: red}}",
+            "colour",
+        ),
+        (
+            "version: v1\ntimezone: UTC\nfacilities: {g: {hourly_rate_cents: 1, daily_max_cents: 1, "
+            "free_periods: [{start: '20:00', end: '06:00'}]}}",
+            "start must be before end",
+        ),
+    ],
+)
 def test_a_bad_tariff_is_refused_with_the_reason(tmp_path, body, problem):
     path = tmp_path / "tariff.yaml"
     path.write_text(body)

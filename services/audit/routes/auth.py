@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
@@ -39,8 +38,12 @@ def login(body: LoginIn, request: Request, service: LoginDep) -> TokenPublic:
         session = service.login(body.username, body.password, client_of(request))
     except LoginRefused as refused:
         raise HTTPException(refused.status, refused.public) from None
-    return TokenPublic(access_token=session.token, expires_at=session.expires_at, role=session.role,
-                       must_change_password=session.must_change_password)
+    return TokenPublic(
+        access_token=session.token,
+        expires_at=session.expires_at,
+        role=session.role,
+        must_change_password=session.must_change_password,
+    )
 
 
 @router.post("/logout", status_code=204)
@@ -66,4 +69,6 @@ def change_password(body: PasswordChangeIn, request: Request, registry: Registry
     except WeakPassword as err:
         raise HTTPException(422, str(err)) from None
     registry.set_password(principal.user, hash_password(body.new_password), must_change=False)
-    audit.record(audit.event(principal, "password.change", "/v1/auth/password", outcome="allowed", client=client_of(request)))
+    audit.record(
+        audit.event(principal, "password.change", "/v1/auth/password", outcome="allowed", client=client_of(request))
+    )

@@ -4,7 +4,7 @@ alpr.holds.v1 for every data-owning service to apply to its rows."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -41,9 +41,17 @@ def list_holds(access: HoldsPlace, request: Request) -> list[dict]:
 
 @router.post("", status_code=201)
 def place(body: HoldIn, access: HoldsPlace, request: Request) -> dict:
-    hold = Hold(hold_id=f"hold-{uuid.uuid4().hex[:12]}", action="place", basis=body.basis, case_ref=body.case_ref,
-                plates=body.plates, time_from=body.time_from, time_to=body.time_to, by=access.principal.user,
-                at=datetime.now(timezone.utc))
+    hold = Hold(
+        hold_id=f"hold-{uuid.uuid4().hex[:12]}",
+        action="place",
+        basis=body.basis,
+        case_ref=body.case_ref,
+        plates=body.plates,
+        time_from=body.time_from,
+        time_to=body.time_to,
+        by=access.principal.user,
+        at=datetime.now(UTC),
+    )
     access.served(filters={"case_ref": body.case_ref, "basis": body.basis}, plates=body.plates, row_count=1)
     request.app.state.holds.publish(hold)
     return hold.model_dump(mode="json")
@@ -56,7 +64,7 @@ def release(hold_id: str, access: HoldsPlace, request: Request) -> dict:
         raise HTTPException(404, f"no hold {hold_id}")
     if current.action == "release":
         raise HTTPException(409, f"hold {hold_id} was already released")
-    hold = current.model_copy(update={"action": "release", "by": access.principal.user, "at": datetime.now(timezone.utc)})
+    hold = current.model_copy(update={"action": "release", "by": access.principal.user, "at": datetime.now(UTC)})
     access.served(filters={"hold_id": hold_id, "case_ref": current.case_ref}, plates=current.plates, row_count=1)
     request.app.state.holds.publish(hold)
     return hold.model_dump(mode="json")

@@ -30,7 +30,10 @@ def stats(store: StoreDep, request: Request) -> dict:
     )
     holds = request.app.state.holds.all()
     return {
-        "accesses_by_month": [{"month": str(r["month"]), "action": r["action"], "outcome": r["outcome"], "count": int(r["n"])} for r in rows],
+        "accesses_by_month": [
+            {"month": str(r["month"]), "action": r["action"], "outcome": r["outcome"], "count": int(r["n"])}
+            for r in rows
+        ],
         "active_legal_holds": sum(1 for h in holds if h["action"] == "place"),
         "retention_days": 365,
     }

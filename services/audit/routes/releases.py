@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -37,8 +37,11 @@ def _fail(err: ReleaseError) -> HTTPException:
 @router.post("", status_code=201)
 def request_release(body: ReleaseRequest, access: Requester, request: Request) -> dict:
     release_id = request.app.state.releases.create(body, access.principal.user)
-    access.served(filters={"release_id": release_id, "agency": body.agency, "ref": body.written_request_ref},
-                  plates=body.plates, row_count=1)
+    access.served(
+        filters={"release_id": release_id, "agency": body.agency, "ref": body.written_request_ref},
+        plates=body.plates,
+        row_count=1,
+    )
     return request.app.state.releases.get(release_id)
 
 
@@ -55,7 +58,11 @@ def decide(release_id: str, body: Decision, access: Approver, request: Request) 
         record = request.app.state.releases.decide(release_id, access.principal.user, body.approve, body.note)
     except ReleaseError as err:
         raise _fail(err) from None
-    access.served(filters={"release_id": release_id, "approve": str(body.approve)}, plates=record["request"]["plates"], row_count=1)
+    access.served(
+        filters={"release_id": release_id, "approve": str(body.approve)},
+        plates=record["request"]["plates"],
+        row_count=1,
+    )
     return record
 
 
@@ -67,10 +74,20 @@ def package(release_id: str, access: Exporter, request: Request) -> Response:
         record = state.releases.claim_export(release_id)
     except ReleaseError as err:
         raise _fail(err) from None
-    scope = {"release_id": release_id, "agency": record["request"]["agency"], "plates": record["request"]["plates"],
-             "time_from": record["request"]["time_from"], "time_to": record["request"]["time_to"]}
-    token = issue_token(state.auth_secret, f"release:{release_id}", "release",
-                        ttl_s=state.settings.release_token_minutes * 60, scope=scope)
+    scope = {
+        "release_id": release_id,
+        "agency": record["request"]["agency"],
+        "plates": record["request"]["plates"],
+        "time_from": record["request"]["time_from"],
+        "time_to": record["request"]["time_to"],
+    }
+    token = issue_token(
+        state.auth_secret,
+        f"release:{release_id}",
+        "release",
+        ttl_s=state.settings.release_token_minutes * 60,
+        scope=scope,
+    )
     files: dict[str, bytes] = {}
     try:
         for name, client in state.release_clients().items():
@@ -86,7 +103,7 @@ def package(release_id: str, access: Exporter, request: Request) -> Response:
     manifest = {
         "release": record,
         "exported_by": access.principal.user,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
@@ -96,8 +113,14 @@ def package(release_id: str, access: Exporter, request: Request) -> Response:
             z.writestr(name, data)
     data = buf.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    access.served(filters={"release_id": release_id, "agency": scope["agency"], "sha256": digest},
-                  plates=scope["plates"], row_count=len(files) - 1)
+    access.served(
+        filters={"release_id": release_id, "agency": scope["agency"], "sha256": digest},
+        plates=scope["plates"],
+        row_count=len(files) - 1,
+    )
     state.releases.finish_export(release_id, digest)
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": f"attachment; filename={release_id}.zip", "X-Package-SHA256": digest})
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f"attachment; filename={release_id}.zip", "X-Package-SHA256": digest},
+    )

@@ -93,5 +93,9 @@ def events_csv(access: AuditRead, q: TrailDep, registry: RegistryDep, store: Sto
     writer = csv.DictWriter(out, fieldnames=list(AuditEventPublic.model_fields))
     writer.writeheader()
     for r in rows:
-        writer.writerow({**r, "filters": "; ".join(f"{k}={v}" for k, v in r["filters"].items()), "plates": " ".join(r["plates"])})
-    return Response(out.getvalue(), media_type="text/csv", headers={"Content-Disposition": "attachment; filename=audit.csv"})
+        writer.writerow(
+            {**r, "filters": "; ".join(f"{k}={v}" for k, v in r["filters"].items()), "plates": " ".join(r["plates"])}
+        )
+    return Response(
+        out.getvalue(), media_type="text/csv", headers={"Content-Disposition": "attachment; filename=audit.csv"}
+    )

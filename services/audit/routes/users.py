@@ -54,7 +54,9 @@ def list_users(access: UsersAdmin, registry: RegistryDep) -> list[dict]:
 def create_user(body: UserIn, access: UsersAdmin, registry: RegistryDep) -> UserCreatedPublic:
     password = one_time_password()
     try:
-        registry.create_user(body.username, body.full_name, body.role, hash_password(password), access.principal.user, body.supervisor)
+        registry.create_user(
+            body.username, body.full_name, body.role, hash_password(password), access.principal.user, body.supervisor
+        )
     except RegistryError as err:
         raise _refused(err) from None
     access.served(filters={"created": body.username, "role": body.role}, row_count=1)
@@ -67,8 +69,15 @@ def get_user(username: str, access: UsersAdmin, registry: RegistryDep) -> dict:
     if user is None:
         raise HTTPException(404, f"no user {username}")
     access.served(filters={"user": username}, row_count=1)
-    return {"username": user.username, "full_name": user.full_name, "role": user.role, "supervisor": user.supervisor,
-            "disabled": user.disabled, "locked_until": user.locked_until, **registry.records(username)}
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "role": user.role,
+        "supervisor": user.supervisor,
+        "disabled": user.disabled,
+        "locked_until": user.locked_until,
+        **registry.records(username),
+    }
 
 
 @router.post("/{username}/authorizations", status_code=201)
@@ -102,7 +111,9 @@ def disable(username: str, access: UsersAdmin, registry: RegistryDep, revocation
     try:
         revocations.publish(user_revocation(username, reason="user_disabled", by=access.principal.user))
     except RevocationUnpublished as err:
-        raise HTTPException(503, f"user disabled, but the tokens already issued are still valid: {err}; retry") from None
+        raise HTTPException(
+            503, f"user disabled, but the tokens already issued are still valid: {err}; retry"
+        ) from None
     access.served(filters={"user": username}, row_count=1)
 
 

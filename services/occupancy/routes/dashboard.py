@@ -27,5 +27,10 @@ def root() -> RedirectResponse:
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(settings: SettingsDep) -> HTMLResponse:
     html = PAGE.read_text().replace("__STALE_AFTER_MS__", str(int(settings.dashboard_stale_after_s * 1000)))
-    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy":
-                                       "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:"})
+    return HTMLResponse(
+        html,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:",
+        },
+    )

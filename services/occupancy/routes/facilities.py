@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -66,8 +66,12 @@ class AdjustmentPublic(BaseModel):
 
 def _public(entry: dict) -> FacilityPublic:
     return FacilityPublic(
-        facility_id=entry["facility_id"], name=entry.get("name", entry["facility_id"]), capacity=entry.get("capacity", 0),
-        occupied=entry.get("occupied", 0), available=entry.get("available", 0), as_of=entry.get("as_of"),
+        facility_id=entry["facility_id"],
+        name=entry.get("name", entry["facility_id"]),
+        capacity=entry.get("capacity", 0),
+        occupied=entry.get("occupied", 0),
+        available=entry.get("available", 0),
+        as_of=entry.get("as_of"),
     )
 
 
@@ -94,7 +98,7 @@ def history(
     time_to: datetime | None = Query(None, alias="to", description="End (exclusive); default now + 1 day."),
     limit: int = Query(5000, ge=1, le=100_000),
 ) -> HistoryPublic:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = _aware(time_from) if time_from else now - timedelta(days=1)
     end = _aware(time_to) if time_to else now + timedelta(days=1)
     if end <= start:
@@ -107,8 +111,10 @@ def history(
         {"f": facility.facility_id, "start": start, "end": end, "limit": limit},
     )
     entries = [HistoryEntryPublic(**{**r, "as_of": r.pop("as_of_text").replace(" ", "T") + "Z"}) for r in rows]
-    access.served(filters={"facility_id": facility.facility_id, "from": start.isoformat(), "to": end.isoformat()},
-                  row_count=len(entries))
+    access.served(
+        filters={"facility_id": facility.facility_id, "from": start.isoformat(), "to": end.isoformat()},
+        row_count=len(entries),
+    )
     return HistoryPublic(facility_id=facility.facility_id, count=len(entries), entries=entries)
 
 
@@ -118,16 +124,22 @@ async def adjust(body: AdjustmentIn, access: Adjust, facility: FacilityDep, stre
     if body.occupied > limit:
         raise HTTPException(422, f"{body.occupied} is above the facility's limit ({limit}: capacity plus tolerance)")
     # Audit first (fail closed): an adjustment nobody can account for must not happen.
-    await asyncio.to_thread(access.served, filters={"facility_id": facility.facility_id, "occupied": str(body.occupied)},
-                            row_count=1)
+    await asyncio.to_thread(
+        access.served, filters={"facility_id": facility.facility_id, "occupied": str(body.occupied)}, row_count=1
+    )
     event_id = f"{facility.facility_id}:adjustment:{uuid.uuid4().hex}"
     event = await stream.adjust(facility.facility_id, body.occupied, access.principal.user, body.note, event_id)
     return AdjustmentPublic(
-        event_id=event.event_id, facility_id=event.facility_id, occupied=event.occupied, capacity=event.capacity,
-        available=event.available, as_of=event.as_of.isoformat().replace("+00:00", "Z"), actor=access.principal.user,
+        event_id=event.event_id,
+        facility_id=event.facility_id,
+        occupied=event.occupied,
+        capacity=event.capacity,
+        available=event.available,
+        as_of=event.as_of.isoformat().replace("+00:00", "Z"),
+        actor=access.principal.user,
         note=body.note,
     )
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -40,8 +40,9 @@ async def live(request: Request, access: LiveRead, board: BoardDep, stream: Stre
             try:
                 while not board.closed.is_set():
                     getting = asyncio.ensure_future(queue.get())
-                    done, _ = await asyncio.wait({getting, closing}, timeout=settings.sse_heartbeat_s,
-                                                 return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait(
+                        {getting, closing}, timeout=settings.sse_heartbeat_s, return_when=asyncio.FIRST_COMPLETED
+                    )
                     if getting in done:
                         yield sse("occupancy", getting.result())
                         continue
@@ -56,5 +57,6 @@ async def live(request: Request, access: LiveRead, board: BoardDep, stream: Stre
         finally:
             board.unsubscribe(queue)
 
-    return StreamingResponse(messages(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        messages(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

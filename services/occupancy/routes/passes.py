@@ -7,7 +7,7 @@ Searching plates needs `plates.search`; the crop image is a separate route that 
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
@@ -58,14 +58,21 @@ def search_passes(
     if not wanted or len(wanted) > 10:
         raise HTTPException(422, "plate must have 1 to 10 letters or digits")
     params = {
-        "plate": wanted, "key": confusable_key(wanted), "limit": limit, "facility": facility_id or "",
-        "start": time_from or datetime(1970, 1, 1, tzinfo=timezone.utc),
-        "end": time_to or datetime(2200, 1, 1, tzinfo=timezone.utc),
+        "plate": wanted,
+        "key": confusable_key(wanted),
+        "limit": limit,
+        "facility": facility_id or "",
+        "start": time_from or datetime(1970, 1, 1, tzinfo=UTC),
+        "end": time_to or datetime(2200, 1, 1, tzinfo=UTC),
     }
-    match = "plate = {plate:String}" if exact else (
+    match = (
+        "plate = {plate:String}"
+        if exact
         # Same key after folding confusables; for 5+ characters also one edit (a misread character).
-        "(plate_key = {key:String} OR (length({key:String}) >= 5 AND length(plate_key) >= 5 "
-        "AND editDistance(plate_key, {key:String}) <= 1))"
+        else (
+            "(plate_key = {key:String} OR (length({key:String}) >= 5 AND length(plate_key) >= 5 "
+            "AND editDistance(plate_key, {key:String}) <= 1))"
+        )
     )
     rows = store.query(
         "SELECT pass_id, facility_id, camera_id, lane, toString(direction) AS direction, plate, confidence, "
@@ -76,11 +83,21 @@ def search_passes(
         "ORDER BY first_seen DESC LIMIT {limit:UInt32}",
         params,
     )
-    passes = [PassPublic(**{**r, "first_seen": _iso(r.pop("first_seen_text")), "last_seen": _iso(r.pop("last_seen_text")),
-                            "has_crop": bool(r["has_crop"])}) for r in rows]
+    passes = [
+        PassPublic(
+            **{
+                **r,
+                "first_seen": _iso(r.pop("first_seen_text")),
+                "last_seen": _iso(r.pop("last_seen_text")),
+                "has_crop": bool(r["has_crop"]),
+            }
+        )
+        for r in rows
+    ]
     access.served(
         filters={"plate": wanted, "exact": str(exact).lower(), "facility_id": facility_id},
-        plates={wanted, *(p.plate for p in passes)}, row_count=len(passes),
+        plates={wanted, *(p.plate for p in passes)},
+        row_count=len(passes),
     )
     return PassesPublic(count=len(passes), passes=passes)
 

@@ -14,8 +14,19 @@ from services.recognizer.models.protocols import Detection, PlateDetector, Plate
 from services.recognizer.models.recognizer import WEIGHTS_DIR, Recognizer, load_recognizer, pick_device
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "BadImageError", "Detection", "PlateDetector", "PlateRead", "PlateReader", "Recognizer",
-    "TextRead", "WEIGHTS_DIR", "as_bgr", "decode_image", "load_recognizer", "pick_device",
+    "DEFAULT_MAX_PIXELS",
+    "BadImageError",
+    "Detection",
+    "PlateDetector",
+    "PlateRead",
+    "PlateReader",
+    "Recognizer",
+    "TextRead",
+    "WEIGHTS_DIR",
+    "as_bgr",
+    "decode_image",
+    "load_recognizer",
+    "pick_device",
 ]
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -62,14 +62,14 @@ class FusedDetectorSpec(_Spec):
     type: Literal["fused"] = "fused"
     # The first part's boxes are kept where both find a plate: the project's boxes read best
     # on the synthetic set (measured: yolov9 first lost 0.8 points of capture there).
-    parts: tuple["DetectorSpec", ...] = (ProjectYoloSpec(), YoloV9OnnxSpec())
+    parts: tuple[DetectorSpec, ...] = (ProjectYoloSpec(), YoloV9OnnxSpec())
     iou: float = Field(0.4, gt=0.0, le=1.0)
 
 
 class CascadeDetectorSpec(_Spec):
     type: Literal["cascade"] = "cascade"
-    primary: "DetectorSpec" = ProjectYoloOnnxSpec()
-    fallback: "DetectorSpec" = YoloV9OnnxSpec()
+    primary: DetectorSpec = ProjectYoloOnnxSpec()
+    fallback: DetectorSpec = YoloV9OnnxSpec()
     # Chosen on plates-ro-detect val (the one real detection set; fusion.CascadeDetector).
     box_below: float = Field(0.7, ge=0.0, le=1.0, description="run the fallback when the frame's best box scores below")
     read_below: float = Field(0.9, ge=0.0, le=1.0, description="... or when its best read is below this confidence")
@@ -90,31 +90,34 @@ class CctOnnxSpec(_Spec):
     round_zero: bool = Field(True, description="US plates (region head): round character as 0 (alpr.plates)")
     margin: float = Field(0.08, ge=0.0, le=0.5, description="replicated border added to each crop (fraction per side)")
     source: Literal["models", "project"] = Field(
-        "models", description="models: the pretrained models dir; project: the committed weights folder")
+        "models", description="models: the pretrained models dir; project: the committed weights folder"
+    )
 
 
 class VoteReaderSpec(_Spec):
     type: Literal["vote"] = "vote"
-    parts: tuple["ReaderSpec", ...] = (CctOnnxSpec(), ProjectCrnnSpec())
+    parts: tuple[ReaderSpec, ...] = (CctOnnxSpec(), ProjectCrnnSpec())
     weights: tuple[float, ...] | None = None
     calibration: tuple[tuple[float, float], ...] | None = Field(
-        None, description="per part, a Platt fit (a, b) of P(correct | confidence) from calibrate.py")
+        None, description="per part, a Platt fit (a, b) of P(correct | confidence) from calibrate.py"
+    )
 
 
 class FallbackReaderSpec(_Spec):
     type: Literal["fallback"] = "fallback"
-    primary: "ReaderSpec" = CctOnnxSpec()
+    primary: ReaderSpec = CctOnnxSpec()
     # One torch thread beside ONNX Runtime: with torch's default two on the 2-core machine (loaded),
     # the CRNN read 45-109 ms per crop in the fallback's small, varying batches, 10-11 with one.
-    fallback: "ReaderSpec" = ProjectCrnnSpec(threads=1)
+    fallback: ReaderSpec = ProjectCrnnSpec(threads=1)
     below: float = Field(0.98, ge=0.0, le=1.0, description="the fallback reads the crops the primary reads below this")
     at_least: float = Field(0.95, ge=0.0, le=1.0, description="... and replaces the primary's read when this sure")
 
 
-DetectorSpec = Annotated[Union[ProjectYoloSpec, ProjectYoloOnnxSpec, YoloV9OnnxSpec, FusedDetectorSpec, CascadeDetectorSpec],
-                        Field(discriminator="type")]
-ReaderSpec = Annotated[Union[ProjectCrnnSpec, CctOnnxSpec, VoteReaderSpec, FallbackReaderSpec],
-                      Field(discriminator="type")]
+DetectorSpec = Annotated[
+    ProjectYoloSpec | ProjectYoloOnnxSpec | YoloV9OnnxSpec | FusedDetectorSpec | CascadeDetectorSpec,
+    Field(discriminator="type"),
+]
+ReaderSpec = Annotated[ProjectCrnnSpec | CctOnnxSpec | VoteReaderSpec | FallbackReaderSpec, Field(discriminator="type")]
 FusedDetectorSpec.model_rebuild()
 CascadeDetectorSpec.model_rebuild()
 VoteReaderSpec.model_rebuild()
@@ -178,8 +181,10 @@ def split_backend(name: str) -> tuple[str, str]:
         return BACKENDS[name]
     det, plus, rd = name.partition("+")
     if not plus or det not in DETECTOR_PRESETS or rd not in READER_PRESETS:
-        raise ConfigError(f"unknown backend {name!r}: one of {', '.join(BACKENDS)}, or DETECTOR+READER with a "
-                          f"detector of {', '.join(DETECTOR_PRESETS)} and a reader of {', '.join(READER_PRESETS)}")
+        raise ConfigError(
+            f"unknown backend {name!r}: one of {', '.join(BACKENDS)}, or DETECTOR+READER with a "
+            f"detector of {', '.join(DETECTOR_PRESETS)} and a reader of {', '.join(READER_PRESETS)}"
+        )
     return det, rd
 
 
@@ -190,20 +195,24 @@ def _project_file(weights_dir: str, name: str, hint: str) -> str:
     return path
 
 
-def build_detector(spec, *, device: str, weights_dir: str, models_dir: Path, imgsz: int | None = None,
-                   conf: float | None = None):
+def build_detector(
+    spec, *, device: str, weights_dir: str, models_dir: Path, imgsz: int | None = None, conf: float | None = None
+):
     spec = detector_spec(spec)
     if spec.type == "project-yolo":
         from services.recognizer.models.yolo_detector import YoloPlateDetector
 
         path = _project_file(weights_dir, spec.weights, "alpr train detector")
-        return YoloPlateDetector(path, device=device, imgsz=imgsz or spec.imgsz,
-                                 conf=spec.conf if conf is None else conf)
+        return YoloPlateDetector(
+            path, device=device, imgsz=imgsz or spec.imgsz, conf=spec.conf if conf is None else conf
+        )
     if spec.type == "project-yolo-onnx":
         from services.recognizer.models.yolo_onnx import YoloOnnxDetector
 
         path = _project_file(weights_dir, spec.weights, "alpr train detector")
-        return YoloOnnxDetector(path, device=device, imgsz=imgsz or spec.imgsz, conf=spec.conf if conf is None else conf)
+        return YoloOnnxDetector(
+            path, device=device, imgsz=imgsz or spec.imgsz, conf=spec.conf if conf is None else conf
+        )
     if spec.type == "yolov9-onnx":
         from services.recognizer.models.onnx_models import YoloV9OnnxDetector
 
@@ -211,13 +220,20 @@ def build_detector(spec, *, device: str, weights_dir: str, models_dir: Path, img
     if spec.type == "cascade":
         from services.recognizer.models.fusion import CascadeDetector
 
-        parts = [build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir, imgsz=imgsz, conf=conf)
-                 for p in (spec.primary, spec.fallback)]
+        parts = [
+            build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir, imgsz=imgsz, conf=conf)
+            for p in (spec.primary, spec.fallback)
+        ]
         return CascadeDetector(*parts, box_below=spec.box_below, read_below=spec.read_below, iou=spec.iou)
     from services.recognizer.models.fusion import FusedDetector
 
-    return FusedDetector([build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
-                                         imgsz=imgsz, conf=conf) for p in spec.parts], iou=spec.iou)
+    return FusedDetector(
+        [
+            build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir, imgsz=imgsz, conf=conf)
+            for p in spec.parts
+        ],
+        iou=spec.iou,
+    )
 
 
 def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, correct: bool | None = None):
@@ -226,21 +242,31 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
         from services.recognizer.models.crnn_reader import CrnnPlateReader
 
         path = _project_file(weights_dir, spec.weights, "alpr train reader")
-        return CrnnPlateReader(path, device=device, correct=spec.correct if correct is None else correct,
-                               threads=spec.threads)
+        return CrnnPlateReader(
+            path, device=device, correct=spec.correct if correct is None else correct, threads=spec.threads
+        )
     if spec.type == "cct-onnx":
         from services.recognizer.models.onnx_models import CctOnnxReader
 
         folder = Path(weights_dir) if spec.source == "project" else models_dir
-        return CctOnnxReader(folder, spec.model, spec.config, device=device, round_zero=spec.round_zero,
-                             margin=spec.margin)
+        return CctOnnxReader(
+            folder, spec.model, spec.config, device=device, round_zero=spec.round_zero, margin=spec.margin
+        )
     if spec.type == "fallback":
         from services.recognizer.models.fusion import FallbackReader
 
-        primary, fallback = (build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
-                                          correct=correct) for p in (spec.primary, spec.fallback))
+        primary, fallback = (
+            build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir, correct=correct)
+            for p in (spec.primary, spec.fallback)
+        )
         return FallbackReader(primary, fallback, below=spec.below, at_least=spec.at_least)
     from services.recognizer.models.fusion import VoteReader
 
-    return VoteReader([build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir,
-                                    correct=correct) for p in spec.parts], spec.weights, spec.calibration)
+    return VoteReader(
+        [
+            build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir, correct=correct)
+            for p in spec.parts
+        ],
+        spec.weights,
+        spec.calibration,
+    )

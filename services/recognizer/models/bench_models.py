@@ -67,7 +67,7 @@ def child(backend: str, files: list[str], batch: int) -> int:
             break
         t0 = time.perf_counter()
         for start in range(0, len(blobs), batch):
-            frames = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in blobs[start: start + batch]]
+            frames = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in blobs[start : start + batch]]
             rec.recognize(frames)
         ms = 1000 * (time.perf_counter() - t0) / len(blobs)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -75,8 +75,16 @@ def child(backend: str, files: list[str], batch: int) -> int:
     return 0
 
 
-def run_bench(backends: list[str], work_dir: Path, synthetic: int = 24, real: int = 24, rounds: int = 5,
-              batch: int = 8, real_dir: Path | None = None, progress=print) -> dict:
+def run_bench(
+    backends: list[str],
+    work_dir: Path,
+    synthetic: int = 24,
+    real: int = 24,
+    rounds: int = 5,
+    batch: int = 8,
+    real_dir: Path | None = None,
+    progress=print,
+) -> dict:
     from alpr.measure import machine
     from services.recognizer.models.backends import split_backend
 
@@ -87,12 +95,19 @@ def run_bench(backends: list[str], work_dir: Path, synthetic: int = 24, real: in
     files = frame_files(work_dir, synthetic, real_dir, real)
     if not files:
         raise AlprError("no frames to measure")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[3]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH", "")]),
+    }
     procs = {}
     for b in backends:
-        procs[b] = subprocess.Popen([sys.executable, "-m", __name__, "--child", b, "--batch", str(batch), *map(str, files)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        procs[b] = subprocess.Popen(
+            [sys.executable, "-m", __name__, "--child", b, "--batch", str(batch), *map(str, files)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
     results: dict[str, list[dict]] = {b: [] for b in backends}
     try:
         for b, p in procs.items():
@@ -107,7 +122,9 @@ def run_bench(backends: list[str], work_dir: Path, synthetic: int = 24, real: in
                 if not line:
                     raise AlprError(f"backend {b}: the replica ended during round {r + 1}")
                 results[b].append(json.loads(line))
-            progress(f"round {r + 1}/{rounds}: " + ", ".join(f"{b} {results[b][-1]['ms_per_frame']} ms" for b in backends))
+            progress(
+                f"round {r + 1}/{rounds}: " + ", ".join(f"{b} {results[b][-1]['ms_per_frame']} ms" for b in backends)
+            )
     finally:
         for p in procs.values():
             try:
@@ -120,14 +137,25 @@ def run_bench(backends: list[str], work_dir: Path, synthetic: int = 24, real: in
     rows = {}
     for b in backends:
         ms = statistics.median(x["ms_per_frame"] for x in results[b])
-        rows[b] = {"ms_per_frame": round(ms, 1), "frames_per_s": round(1000 / ms, 2),
-                   "frames_per_s_vs_peer": round(peer_ms / ms, 2),
-                   "peak_rss_mb": max(x["peak_rss_mb"] for x in results[b]),
-                   "rounds_ms": [x["ms_per_frame"] for x in results[b]]}
+        rows[b] = {
+            "ms_per_frame": round(ms, 1),
+            "frames_per_s": round(1000 / ms, 2),
+            "frames_per_s_vs_peer": round(peer_ms / ms, 2),
+            "peak_rss_mb": max(x["peak_rss_mb"] for x in results[b]),
+            "rounds_ms": [x["ms_per_frame"] for x in results[b]],
+        }
     load = os.getloadavg()[0]
-    return {"machine": machine(), "frames": len(files), "synthetic_frames": min(synthetic, len(files)),
-            "real_frames": len(files) - synthetic, "rounds": rounds, "batch": batch, "peer": PEER,
-            "load_average_1m_after": round(load, 2), "backends": rows}
+    return {
+        "machine": machine(),
+        "frames": len(files),
+        "synthetic_frames": min(synthetic, len(files)),
+        "real_frames": len(files) - synthetic,
+        "rounds": rounds,
+        "batch": batch,
+        "peer": PEER,
+        "load_average_1m_after": round(load, 2),
+        "backends": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

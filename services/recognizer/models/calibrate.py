@@ -39,8 +39,9 @@ def calibrated(c: float, ab: tuple[float, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def fit_platt(confidences: Sequence[float], correct: Sequence[bool], l2: float = 1e-3,
-              iterations: int = 50) -> tuple[float, float]:
+def fit_platt(
+    confidences: Sequence[float], correct: Sequence[bool], l2: float = 1e-3, iterations: int = 50
+) -> tuple[float, float]:
     """Logistic regression of `correct` on logit(confidence) (Newton's method, a little L2)."""
     x = np.array([logit(c) for c in confidences], dtype=float)
     y = np.array(correct, dtype=float)
@@ -59,7 +60,9 @@ def fit_platt(confidences: Sequence[float], correct: Sequence[bool], l2: float =
     return float(w[0]), float(w[1])
 
 
-def tuning_reads(readers: Sequence, tuning_dir: str, datasets_dir: str | None, detector) -> list[list[tuple[float, bool]]]:
+def tuning_reads(
+    readers: Sequence, tuning_dir: str, datasets_dir: str | None, detector
+) -> list[list[tuple[float, bool]]]:
     """Per reader, (confidence, correct) of every tuning read (see the module docstring)."""
     import cv2
 
@@ -142,8 +145,11 @@ def fit_reader(recognizer, reader, tuning_items, tuning_crops, held_crops, folds
     if recognizer.calibration is not None:
         raise ValueError("fit on raw confidences: load the recognizer with calibrate=False")
     base = plate_reads(recognizer, tuning_items) + [x for x in crop_reads(reader, tuning_crops) if x]
-    held = [(zlib.crc32(t.encode()) % folds, pair) for (_, t), pair in zip(held_crops, crop_reads(reader, held_crops))
-            if pair is not None]
+    held = [
+        (zlib.crc32(t.encode()) % folds, pair)
+        for (_, t), pair in zip(held_crops, crop_reads(reader, held_crops))
+        if pair is not None
+    ]
     crossed: list[tuple[float, bool]] = []
     for k in range(folds):
         rest = [pair for f, pair in held if f != k]
@@ -151,10 +157,14 @@ def fit_reader(recognizer, reader, tuning_items, tuning_crops, held_crops, folds
         crossed += [(fit(c), ok) for f, (c, ok) in held if f == k]
     everything = base + [pair for _, pair in held]
     fit = fit_isotonic(*zip(*everything))
-    return {"steps": fit.as_json(), "reads": len(everything), "right": sum(ok for _, ok in everything),
-            "raw_held": reliability([pair for _, pair in held]),
-            "calibrated_held_cross_validated": reliability(crossed),
-            "calibrated_tuning": reliability(base, fit)}
+    return {
+        "steps": fit.as_json(),
+        "reads": len(everything),
+        "right": sum(ok for _, ok in everything),
+        "raw_held": reliability([pair for _, pair in held]),
+        "calibrated_held_cross_validated": reliability(crossed),
+        "calibrated_tuning": reliability(base, fit),
+    }
 
 
 def write_fit(entry: dict, path: str) -> None:
@@ -180,34 +190,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tuning", required=True, help="synthetic tuning frames (alpr synth testset --seed 8001)")
     ap.add_argument("--datasets", help="real data folder for the plates-ar-ocr training side (default: none)")
     ap.add_argument("--readers", nargs="+", default=["cct-onnx", "project-crnn"])
-    ap.add_argument("--fit", metavar="READER", help="fit one reader's own calibration (its spec's `calibration`) "
-                    "through the whole recognizer, cross-validated on --held")
+    ap.add_argument(
+        "--fit",
+        metavar="READER",
+        help="fit one reader's own calibration (its spec's `calibration`) "
+        "through the whole recognizer, cross-validated on --held",
+    )
     ap.add_argument("--detector", default="cascade", help="with --fit: the detector of the recognizer")
-    ap.add_argument("--held", help="with --fit: labelled crops CSV for the cross-validated figure (plates-us-ocr-val: "
-                    "measuring, selection and calibration only)")
-    ap.add_argument("--write", action="store_true",
-                    help="with --fit: store the fit in weights/calibration.json (the recognizer then reports it)")
+    ap.add_argument(
+        "--held",
+        help="with --fit: labelled crops CSV for the cross-validated figure (plates-us-ocr-val: "
+        "measuring, selection and calibration only)",
+    )
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help="with --fit: store the fit in weights/calibration.json (the recognizer then reports it)",
+    )
     args = ap.parse_args(argv)
     models = resolve_models_dir()
     if args.fit:
-        from services.recognizer.models.evaluate import load_crops, load_openalpr
-        from services.recognizer.models.recognizer import load_recognizer
-        from services.recognizer.models.train_reader import load_real_crops
-
         import datetime
 
         from services.recognizer.models.calibration import CALIBRATION_FILE
+        from services.recognizer.models.evaluate import load_crops, load_openalpr
+        from services.recognizer.models.recognizer import load_recognizer
+        from services.recognizer.models.train_reader import load_real_crops
 
         rec = load_recognizer(device="cpu", detector=args.detector, reader=args.fit, models_dir=models, calibrate=False)
         tuning_crops = load_real_crops(args.datasets, "train") if args.datasets else []
         held = load_crops(args.held) if args.held else []
         result = fit_reader(rec, rec.reader, load_openalpr(args.tuning), tuning_crops, held)
-        entry = {"reader": rec.reader.name, "fitted_with_detector": rec.detector.name,
-                 "fitted": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-                 "data": {"tuning_frames": f"{len(load_openalpr(args.tuning))} frames of {os.path.basename(os.path.normpath(args.tuning))}",
-                          "tuning_crops": len(tuning_crops),
-                          "held": f"{len(held)} crops of {os.path.basename(os.path.dirname(os.path.abspath(args.held)))}" if held else None},
-                 **result}
+        entry = {
+            "reader": rec.reader.name,
+            "fitted_with_detector": rec.detector.name,
+            "fitted": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
+            "data": {
+                "tuning_frames": f"{len(load_openalpr(args.tuning))} frames of {os.path.basename(os.path.normpath(args.tuning))}",
+                "tuning_crops": len(tuning_crops),
+                "held": f"{len(held)} crops of {os.path.basename(os.path.dirname(os.path.abspath(args.held)))}"
+                if held
+                else None,
+            },
+            **result,
+        }
         if args.write:
             write_fit(entry, CALIBRATION_FILE)
         print(json.dumps(entry))
@@ -218,8 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {}
     for name, reader, rows in zip(args.readers, readers, data):
         ab = fit_platt([c for c, _ in rows], [ok for _, ok in rows])
-        result[name] = {"model": reader.name, "a": round(ab[0], 4), "b": round(ab[1], 4), "reads": len(rows),
-                        "correct": sum(ok for _, ok in rows)}
+        result[name] = {
+            "model": reader.name,
+            "a": round(ab[0], 4),
+            "b": round(ab[1], 4),
+            "reads": len(rows),
+            "correct": sum(ok for _, ok in rows),
+        }
     print(json.dumps(result))
     return 0
 

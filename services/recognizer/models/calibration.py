@@ -91,9 +91,14 @@ def load_calibration(reader: str, path: str = CALIBRATION_FILE) -> Calibration |
         for e in entries:
             if e["reader"] == reader:
                 steps = e["steps"]
-                return Calibration(tuple(float(s) for s, _ in steps), tuple(float(p) for _, p in steps),
-                                   tag=f"calibrated@{e['fitted']}")
+                return Calibration(
+                    tuple(float(s) for s, _ in steps),
+                    tuple(float(p) for _, p in steps),
+                    tag=f"calibrated@{e['fitted']}",
+                )
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ConfigError(f"calibration file {path} is unreadable ({err}); restore it from git or refit it with "
-                          "`python -m services.recognizer.models.calibrate --fit READER --write`") from None
+        raise ConfigError(
+            f"calibration file {path} is unreadable ({err}); restore it from git or refit it with "
+            "`python -m services.recognizer.models.calibrate --fit READER --write`"
+        ) from None
     return None

@@ -42,11 +42,18 @@ class Crnn(nn.Module):
         self.width = width
         c, feat, units = WIDTHS[width]
         self.features = nn.Sequential(
-            *_block(1, c[0]), nn.MaxPool2d(2),                 # 16x64
-            *_block(c[0], c[1]), nn.MaxPool2d(2),              # 8x32
-            *_block(c[1], c[2]), *_block(c[2], c[2]), nn.MaxPool2d((2, 1)),  # 4x32
-            *_block(c[2], c[3]), nn.MaxPool2d((2, 1)),         # 2x32
-            nn.Conv2d(c[3], feat, (2, 1)), nn.BatchNorm2d(feat), nn.ReLU(inplace=True),  # 1x32
+            *_block(1, c[0]),
+            nn.MaxPool2d(2),  # 16x64
+            *_block(c[0], c[1]),
+            nn.MaxPool2d(2),  # 8x32
+            *_block(c[1], c[2]),
+            *_block(c[2], c[2]),
+            nn.MaxPool2d((2, 1)),  # 4x32
+            *_block(c[2], c[3]),
+            nn.MaxPool2d((2, 1)),  # 2x32
+            nn.Conv2d(c[3], feat, (2, 1)),
+            nn.BatchNorm2d(feat),
+            nn.ReLU(inplace=True),  # 1x32
         )
         self.rnn = nn.LSTM(feat, units, num_layers=1, bidirectional=True, batch_first=True)
         self.head = nn.Linear(2 * units, n_classes)

@@ -21,8 +21,15 @@ class CrnnPlateReader:
 
     name = "crnn-ctc"  # replaced per instance by name@weights-hash (fingerprint.versioned)
 
-    def __init__(self, weights: str, device: str = "cpu", half: bool | None = None, correct: bool = True,
-                 batch_size: int = 256, threads: int | None = None):
+    def __init__(
+        self,
+        weights: str,
+        device: str = "cpu",
+        half: bool | None = None,
+        correct: bool = True,
+        batch_size: int = 256,
+        threads: int | None = None,
+    ):
         import torch
 
         if threads:
@@ -34,7 +41,9 @@ class CrnnPlateReader:
         if ckpt.get("alphabet") != ALPHABET:
             raise ValueError(f"{weights}: reader weights were trained for another alphabet")
         self.model = Crnn(ckpt.get("width", "small"))
-        self.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+        self.model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+        )
         self.device = torch.device(device)
         self.half = self.device.type == "cuda" if half is None else half
         self.model.to(self.device).eval()
@@ -50,7 +59,7 @@ class CrnnPlateReader:
 
         out: list[TextRead] = []
         for i in range(0, len(crops), self.batch_size):
-            x = torch.from_numpy(preprocess(list(crops[i: i + self.batch_size]))).to(self.device)
+            x = torch.from_numpy(preprocess(list(crops[i : i + self.batch_size]))).to(self.device)
             with torch.inference_mode():
                 decoded = greedy_decode(self.model(x.half() if self.half else x))
             for text, confs in decoded:

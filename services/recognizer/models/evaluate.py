@@ -91,8 +91,9 @@ def load_yolo(directory: str) -> list[LabelledImage]:
                 parts = line.split()
                 if len(parts) == 5:
                     cx, cy, bw, bh = (float(v) for v in parts[1:])
-                    plates.append(((round((cx - bw / 2) * w), round((cy - bh / 2) * h), round(bw * w), round(bh * h)),
-                                   None))
+                    plates.append(
+                        ((round((cx - bw / 2) * w), round((cy - bh / 2) * h), round(bw * w), round(bh * h)), None)
+                    )
         items.append(LabelledImage(path, tuple(plates)))
     return items
 
@@ -180,8 +181,11 @@ class _Tally:
             inside = [ok for c, ok in self.scored if lo <= c < hi or (hi == 1.0 and c == 1.0)]
             out[f"{lo:.2f}-{hi:.2f}"] = {"reads": len(inside), "right": _ratio(sum(inside), len(inside))}
         sure = [ok for c, ok in self.scored if c >= 0.9]
-        out["at_or_above_0.9"] = {"reads": len(sure), "right": _ratio(sum(sure), len(sure)),
-                                  "share_of_reads": _ratio(len(sure), len(self.scored))}
+        out["at_or_above_0.9"] = {
+            "reads": len(sure),
+            "right": _ratio(sum(sure), len(sure)),
+            "share_of_reads": _ratio(len(sure), len(self.scored)),
+        }
         return out
 
     def summary(self) -> dict:
@@ -201,8 +205,13 @@ RELIABILITY_BINS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95),
 WIDTH_BUCKETS = ((0, 60), (60, 100), (100, 160), (160, 10_000))
 
 
-def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, max_pixels: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> dict:
+def evaluate_frames(
+    recognizer,
+    items: Iterable[LabelledImage],
+    batch: int = 8,
+    max_pixels: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Run the recognizer over labelled frames and compute the metrics in the module docstring."""
     from services.recognizer.models.images import DEFAULT_MAX_PIXELS, decode_image
 
@@ -213,7 +222,7 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
     elapsed = 0.0
     failures: list[dict] = []
     for start in range(0, len(items), batch):
-        chunk = items[start: start + batch]
+        chunk = items[start : start + batch]
         blobs = [open(it.path, "rb").read() for it in chunk]
         t0 = time.perf_counter()
         frames = [decode_image(b, max_pixels or DEFAULT_MAX_PIXELS) for b in blobs]
@@ -221,8 +230,10 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
         elapsed += time.perf_counter() - t0
         for item, reads in zip(chunk, results):
             used: set[int] = set()
-            pairs = sorted(((iou(box, r.bbox), p, k) for p, (box, _) in enumerate(item.plates)
-                            for k, r in enumerate(reads)), reverse=True)
+            pairs = sorted(
+                ((iou(box, r.bbox), p, k) for p, (box, _) in enumerate(item.plates) for k, r in enumerate(reads)),
+                reverse=True,
+            )
             matched: dict[int, int] = {}
             for score, p, k in pairs:
                 if score < IOU_CAPTURED:
@@ -236,17 +247,23 @@ def evaluate_frames(recognizer, items: Iterable[LabelledImage], batch: int = 8, 
                 total.add(label, read, reads[matched[p]].confidence if p in matched else None)
                 next(t for (lo, hi), t in by_width.items() if lo <= box[2] < hi).add(label, read)
                 if label and read != label and len(failures) < 20:
-                    failures.append({"image": os.path.basename(item.path), "label": label, "read": read,
-                                     "width": box[2]})
+                    failures.append(
+                        {"image": os.path.basename(item.path), "label": label, "read": read, "width": box[2]}
+                    )
         if progress is not None:
             progress(min(start + batch, len(items)), len(items))
-    out = {"images": len(items), **total.summary(), "unlabelled_detections": unlabelled,
-           "ms_per_image": round(1000 * elapsed / max(1, len(items)), 1),
-           "by_plate_width": {f"{lo}-{hi if hi < 10_000 else 'max'}px": t.summary()
-                              for (lo, hi), t in by_width.items() if t.plates},
-           "reliability": total.reliability(),
-           "confusions": total.top_confusions(),
-           "failures": failures}
+    out = {
+        "images": len(items),
+        **total.summary(),
+        "unlabelled_detections": unlabelled,
+        "ms_per_image": round(1000 * elapsed / max(1, len(items)), 1),
+        "by_plate_width": {
+            f"{lo}-{hi if hi < 10_000 else 'max'}px": t.summary() for (lo, hi), t in by_width.items() if t.plates
+        },
+        "reliability": total.reliability(),
+        "confusions": total.top_confusions(),
+        "failures": failures,
+    }
     return out
 
 
@@ -259,7 +276,7 @@ def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64, calibra
     elapsed = 0.0
     failures: list[dict] = []
     for start in range(0, len(rows), batch):
-        chunk = rows[start: start + batch]
+        chunk = rows[start : start + batch]
         crops = []
         for path, _ in chunk:
             img = cv2.imread(path, cv2.IMREAD_COLOR)
@@ -275,5 +292,11 @@ def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64, calibra
                 failures.append({"image": os.path.basename(path), "label": label, "read": read.text})
     summary = tally.summary()
     summary["capture_rate"] = None
-    return {"images": len(rows), **summary, "ms_per_image": round(1000 * elapsed / max(1, len(rows)), 2),
-            "reliability": tally.reliability(), "confusions": tally.top_confusions(), "failures": failures}
+    return {
+        "images": len(rows),
+        **summary,
+        "ms_per_image": round(1000 * elapsed / max(1, len(rows)), 2),
+        "reliability": tally.reliability(),
+        "confusions": tally.top_confusions(),
+        "failures": failures,
+    }

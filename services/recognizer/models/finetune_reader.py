@@ -34,8 +34,6 @@ What it achieved on a shared 2-core CPU, and what did not work: weights/MODEL_CA
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import argparse
 import hashlib
 import json
@@ -43,6 +41,7 @@ import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -61,7 +60,8 @@ def _constant_node(onnx_node_name: str) -> bool:
     """The graph nodes whose constant input is not a weight: the input rescale (x * 1/255) and
     each attention's query scale (1/sqrt(head size)), a `Mul` directly under an attention block."""
     return onnx_node_name.endswith("rescaling_1/mul") or (
-        "multi_head_attention" in onnx_node_name and onnx_node_name.endswith("_1/Mul"))
+        "multi_head_attention" in onnx_node_name and onnx_node_name.endswith("_1/Mul")
+    )
 
 
 @dataclass(frozen=True)
@@ -255,8 +255,9 @@ def render_synth(work_dir: str, n: int, seed: int, workers: int) -> str:
     d = os.path.join(work_dir, f"crops-{seed}-{n}")
     if not os.path.exists(os.path.join(d, ".complete")):
         t0 = time.time()
-        write_crops_dataset(d, n, seed, workers=workers,
-                            progress=lambda i, total: print(f"crops seed {seed}: {i}/{total}", flush=True))
+        write_crops_dataset(
+            d, n, seed, workers=workers, progress=lambda i, total: print(f"crops seed {seed}: {i}/{total}", flush=True)
+        )
         open(os.path.join(d, ".complete"), "w").close()
         print(f"rendered {n} crops (seed {seed}) in {time.time() - t0:.0f}s", flush=True)
     return os.path.join(d, "labels.csv")
@@ -311,8 +312,7 @@ def ro_pseudo_labels(cfg: FineTuning, rng: np.random.Generator):
     if not os.path.isdir(root):
         raise AlprError(f"{root} not found (set --datasets)")
     v2 = CctOnnxReader(cfg.models_dir, model=cfg.base_model, round_zero=False, margin=cfg.margin, threads=cfg.threads)
-    v1 = CctOnnxReader(cfg.models_dir, model=cfg.agree_model, round_zero=False, margin=cfg.margin,
-                       threads=cfg.threads)
+    v1 = CctOnnxReader(cfg.models_dir, model=cfg.agree_model, round_zero=False, margin=cfg.margin, threads=cfg.threads)
     xs, texts = [], []
     seen = kept = 0
     for item in load_yolo(root):
@@ -351,7 +351,7 @@ def encode(texts: list[str], alphabet: str, pad: str, slots: int) -> np.ndarray:
 # ---------------------------------------------------------------- augmentation
 
 
-def augment(x: "torch.Tensor", gen: "torch.Generator", p: float) -> "torch.Tensor":
+def augment(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
     """Online augmentation of a float batch (N, 3, 64, 128) in 0..255 (RGB); returns a new tensor.
 
     Per chosen item, each with its own chance: a small affine change of the cut (scale
@@ -388,8 +388,8 @@ def augment(x: "torch.Tensor", gen: "torch.Generator", p: float) -> "torch.Tenso
     for j in (r < 0.25).nonzero().squeeze(1).tolist():
         tw = int(u(40, 100, 1))
         th = max(12, tw // 2)
-        small = F.interpolate(sub[j: j + 1], size=(th, tw), mode="area")
-        sub[j: j + 1] = F.interpolate(small, size=(INPUT_H, INPUT_W), mode="bilinear", align_corners=False)
+        small = F.interpolate(sub[j : j + 1], size=(th, tw), mode="area")
+        sub[j : j + 1] = F.interpolate(small, size=(INPUT_H, INPUT_W), mode="bilinear", align_corners=False)
     blur = ((r >= 0.25) & (r < 0.45)).nonzero().squeeze(1)
     if len(blur):
         k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
@@ -399,7 +399,7 @@ def augment(x: "torch.Tensor", gen: "torch.Generator", p: float) -> "torch.Tenso
     # Light: contrast around the mean, brightness, a little colour cast.
     c = u(0.6, 1.3).view(m, 1, 1, 1)
     b = u(-40, 40).view(m, 1, 1, 1)
-    cast = (1 + 0.08 * (torch.rand(m, 3, 1, 1, generator=gen) * 2 - 1))
+    cast = 1 + 0.08 * (torch.rand(m, 3, 1, 1, generator=gen) * 2 - 1)
     mean = sub.mean(dim=(1, 2, 3), keepdim=True)
     sub = (sub - mean) * c + mean + b
     sub = sub * cast
@@ -423,15 +423,16 @@ def augment(x: "torch.Tensor", gen: "torch.Generator", p: float) -> "torch.Tenso
 # ---------------------------------------------------------------- measuring
 
 
-def read_batch(model, x_uint8: np.ndarray, alphabet: str, pad: str, regions: list[str], softmaxed: bool,
-               batch: int = 256) -> list[tuple[str, str, float]]:
+def read_batch(
+    model, x_uint8: np.ndarray, alphabet: str, pad: str, regions: list[str], softmaxed: bool, batch: int = 256
+) -> list[tuple[str, str, float]]:
     """(text after round_character, region, lowest slot probability) per image, as CctOnnxReader."""
     import torch
 
     out = []
     with torch.no_grad():
         for i in range(0, len(x_uint8), batch):
-            plate, region = model(torch.from_numpy(x_uint8[i: i + batch]))
+            plate, region = model(torch.from_numpy(x_uint8[i : i + batch]))
             if not softmaxed:
                 plate, region = plate.softmax(-1), region.softmax(-1)
             probs, idx = plate.max(-1)
@@ -467,8 +468,11 @@ def freeze_stem(model, n: int) -> list[str]:
     """Freeze the first `n` convolutions of the stem (graph order); returns their names."""
     import torch
 
-    convs = [name for name, mod in model.named_modules()
-             if isinstance(mod, torch.nn.Conv2d) and "conv_stem" in name and "max_blur" not in name]
+    convs = [
+        name
+        for name, mod in model.named_modules()
+        if isinstance(mod, torch.nn.Conv2d) and "conv_stem" in name and "max_blur" not in name
+    ]
     for name in convs[:n]:
         for p in model.get_submodule(name).parameters():
             p.requires_grad_(False)
@@ -485,14 +489,18 @@ def split_stem(model, convs: int = 5):
     import torch
     import torch.fx as fx
 
-    conv_names = [name for name, mod in model.named_modules()
-                  if isinstance(mod, torch.nn.Conv2d) and "conv_stem" in name and "max_blur" not in name]
+    conv_names = [
+        name
+        for name, mod in model.named_modules()
+        if isinstance(mod, torch.nn.Conv2d) and "conv_stem" in name and "max_blur" not in name
+    ]
     last = conv_names[convs - 1]
     nodes = list(model.graph.nodes)
     conv_node = next(n for n in nodes if n.op == "call_module" and n.target == last)
     # The activation x * sigmoid(x) after the convolution: the Mul that uses the conv's output twice.
-    cut = next(n for n in nodes[nodes.index(conv_node):] if n.op == "call_module" and conv_node in n.args
-               and len(n.args) == 2)
+    cut = next(
+        n for n in nodes[nodes.index(conv_node) :] if n.op == "call_module" and conv_node in n.args and len(n.args) == 2
+    )
     stem_g, env = fx.Graph(), {}
     for n in nodes[: nodes.index(cut) + 1]:
         env[n] = stem_g.node_copy(n, lambda a: env[a])
@@ -507,13 +515,13 @@ def split_stem(model, convs: int = 5):
             env2[a] = head_g.node_copy(a)
         return env2[a]
 
-    for n in nodes[nodes.index(cut) + 1:]:
+    for n in nodes[nodes.index(cut) + 1 :]:
         env2[n] = head_g.node_copy(n, arg)
     stem, head = fx.GraphModule(model, stem_g), fx.GraphModule(model, head_g)
     return stem, head
 
 
-def batch_loss(model, teacher, xb, yb, rb, n_synth: int, cfg: FineTuning) -> tuple["torch.Tensor", dict]:
+def batch_loss(model, teacher, xb, yb, rb, n_synth: int, cfg: FineTuning) -> tuple[torch.Tensor, dict]:
     """Cross-entropy per slot + region cross-entropy + KL to the frozen original.
 
     `xb` is a float NHWC batch whose first `n_synth` items are synthetic; the original reads
@@ -543,13 +551,13 @@ def batch_loss(model, teacher, xb, yb, rb, n_synth: int, cfg: FineTuning) -> tup
             trs = (tr.clamp_min(1e-8).log() / T).softmax(-1)
         lp = F.log_softmax(plate[kd_idx] / T, -1)
         lr_ = F.log_softmax(region[kd_idx] / T, -1)
-        kl = (tps * (tps.clamp_min(1e-8).log() - lp)).sum(-1).mean(-1) \
-            + (trs * (trs.clamp_min(1e-8).log() - lr_)).sum(-1)
+        kl = (tps * (tps.clamp_min(1e-8).log() - lp)).sum(-1).mean(-1) + (trs * (trs.clamp_min(1e-8).log() - lr_)).sum(
+            -1
+        )
         w = torch.where(kd_idx < n_synth, cfg.kd_synth, cfg.kd_real)
         kd = (w * kl).sum() / len(xb) * T * T
     loss = ce + cfg.region_weight * reg + kd
     return loss, {"ce": float(ce.detach()), "kd": float(kd.detach()), "region": float(reg.detach())}
-
 
 
 def finetune(cfg: FineTuning, log=print) -> dict:
@@ -565,8 +573,9 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     base_path = os.path.join(os.path.abspath(cfg.models_dir), cfg.base_model)
-    config_path = os.path.join(os.path.abspath(cfg.models_dir),
-                               f"{os.path.splitext(cfg.base_model)[0]}_plate_config.yaml")
+    config_path = os.path.join(
+        os.path.abspath(cfg.models_dir), f"{os.path.splitext(cfg.base_model)[0]}_plate_config.yaml"
+    )
     for p in (base_path, config_path):
         if not os.path.isfile(p):
             raise AlprError(f"{p} not found (set --models-dir)")
@@ -582,8 +591,10 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     t_syn = [t for _, t in synth_rows]
     x_ar, t_ar, n_ar = ar_train_views(cfg.datasets_dir, cfg.ar_variants, cfg.margin, rng)
     x_ro, t_ro, n_ro, seen_ro = ro_pseudo_labels(cfg, rng)
-    log(f"data: {len(t_syn)} synthetic (seed {cfg.synth_seed}), {n_ar} Argentine train crops x{cfg.ar_variants}, "
-        f"{n_ro} of {seen_ro} Romanian boxes pseudo-labelled x{cfg.ro_variants}, in {time.time() - t0:.0f}s")
+    log(
+        f"data: {len(t_syn)} synthetic (seed {cfg.synth_seed}), {n_ar} Argentine train crops x{cfg.ar_variants}, "
+        f"{n_ro} of {seen_ro} Romanian boxes pseudo-labelled x{cfg.ro_variants}, in {time.time() - t0:.0f}s"
+    )
     x_real = np.concatenate([x_ar, x_ro])
     t_real = t_ar + t_ro
     r_real = [region_index["Argentina"]] * len(t_ar) + [region_index["Romania"]] * len(t_ro)
@@ -617,20 +628,29 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     frozen = freeze_stem(model, cfg.frozen_stem_convs)
     trainable = [p for p in model.parameters() if p.requires_grad]
     log(f"frozen stem convolutions: {frozen}")
-    log(f"trainable tensors {len(trainable)} ({sum(p.numel() for p in trainable)} values) of "
-        f"{sum(1 for _ in model.parameters())}")
+    log(
+        f"trainable tensors {len(trainable)} ({sum(p.numel() for p in trainable)} values) of "
+        f"{sum(1 for _ in model.parameters())}"
+    )
 
     def measure(epoch: int, net, softmaxed: bool) -> dict:
         net.eval()
         t = time.time()
         reads = read_batch(net, x_val, alphabet, pad, regions, softmaxed)
-        h = {"epoch": epoch, "synth": exact(reads, val_conv), "synth_raw": exact(reads, val_raw),
-             "ar": exact(read_batch(net, x_arv, alphabet, pad, regions, softmaxed), arv_labels)}
+        h = {
+            "epoch": epoch,
+            "synth": exact(reads, val_conv),
+            "synth_raw": exact(reads, val_raw),
+            "ar": exact(read_batch(net, x_arv, alphabet, pad, regions, softmaxed), arv_labels),
+        }
         if x_us is not None:
             h["us"] = exact(read_batch(net, x_us, alphabet, pad, regions, softmaxed), us_labels)
         net.train()
-        log(f"epoch {epoch}: " + " ".join(f"{k} {v:.4f}" for k, v in h.items() if k != "epoch")
-            + f" (measured in {time.time() - t:.0f}s) elapsed {time.time() - started:.0f}s")
+        log(
+            f"epoch {epoch}: "
+            + " ".join(f"{k} {v:.4f}" for k, v in h.items() if k != "epoch")
+            + f" (measured in {time.time() - t:.0f}s) elapsed {time.time() - started:.0f}s"
+        )
         return h
 
     # The original's figures depend only on its file and the measuring sets: kept in work_dir
@@ -640,8 +660,12 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     if os.path.isfile(cache):
         with open(cache) as f:
             history = [json.load(f)]
-        log("epoch 0 (the original, from " + cache + "): "
-            + " ".join(f"{k} {v:.4f}" for k, v in history[0].items() if k != "epoch"))
+        log(
+            "epoch 0 (the original, from "
+            + cache
+            + "): "
+            + " ".join(f"{k} {v:.4f}" for k, v in history[0].items() if k != "epoch")
+        )
     else:
         history = [measure(0, teacher, True)]
         os.makedirs(cfg.work_dir, exist_ok=True)
@@ -671,7 +695,7 @@ def finetune(cfg: FineTuning, log=print) -> dict:
         order = np.resize(rng.permutation(len(t_syn)), steps_per_epoch * cfg.batch_synth)
         sums = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "region": 0.0}
         for k in range(steps_per_epoch):
-            si = order[k * cfg.batch_synth: (k + 1) * cfg.batch_synth]
+            si = order[k * cfg.batch_synth : (k + 1) * cfg.batch_synth]
             ri = rng.integers(0, len(t_real), cfg.batch_real)
             xb = torch.from_numpy(np.concatenate([x_syn[si], x_real[ri]])).permute(0, 3, 1, 2).float()
             xb = augment(xb, gen, cfg.aug_p).permute(0, 2, 3, 1).contiguous()
@@ -694,9 +718,11 @@ def finetune(cfg: FineTuning, log=print) -> dict:
             for name, v in parts.items():
                 sums[name] += v
             if k % 50 == 0:
-                log(f"epoch {epoch}/{cfg.epochs} step {k}/{steps_per_epoch} loss {float(loss):.4f} "
+                log(
+                    f"epoch {epoch}/{cfg.epochs} step {k}/{steps_per_epoch} loss {float(loss):.4f} "
                     + " ".join(f"{n} {v:.4f}" for n, v in parts.items())
-                    + f" lr {lr_at(step):.2e} elapsed {time.time() - started:.0f}s")
+                    + f" lr {lr_at(step):.2e} elapsed {time.time() - started:.0f}s"
+                )
         log(f"epoch {epoch} means: " + " ".join(f"{n} {v / steps_per_epoch:.4f}" for n, v in sums.items()))
         history.append(measure(epoch, model, False))
         states[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -725,15 +751,29 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     model.eval()
     with torch.no_grad():
         tp_, tr_ = model(torch.from_numpy(probe))
-    diff = max(float(np.abs(onnx_plate - tp_.softmax(-1).numpy()).max()),
-               float(np.abs(onnx_region - tr_.softmax(-1).numpy()).max()))
+    diff = max(
+        float(np.abs(onnx_plate - tp_.softmax(-1).numpy()).max()),
+        float(np.abs(onnx_region - tr_.softmax(-1).numpy()).max()),
+    )
     log(f"wrote {out_path}; onnxruntime vs torch max abs diff {diff:.2e}")
     summary = {
-        "training": asdict(cfg), "base_sha256": _sha256(base_path), "out_sha256": _sha256(out_path),
-        "history": history, "selected_epoch": chosen, "max_abs_diff": diff,
-        "data": {"synthetic": len(t_syn), "ar_train_crops": n_ar, "ro_pseudo_labelled": n_ro, "ro_boxes": seen_ro,
-                 "synth_val": len(val_raw), "ar_held_out": len(arv_labels), "us_val": len(us_labels)},
-        "seconds_total": round(time.time() - started), "seconds_training": round(time.time() - train_started),
+        "training": asdict(cfg),
+        "base_sha256": _sha256(base_path),
+        "out_sha256": _sha256(out_path),
+        "history": history,
+        "selected_epoch": chosen,
+        "max_abs_diff": diff,
+        "data": {
+            "synthetic": len(t_syn),
+            "ar_train_crops": n_ar,
+            "ro_pseudo_labelled": n_ro,
+            "ro_boxes": seen_ro,
+            "synth_val": len(val_raw),
+            "ar_held_out": len(arv_labels),
+            "us_val": len(us_labels),
+        },
+        "seconds_total": round(time.time() - started),
+        "seconds_training": round(time.time() - train_started),
     }
     with open(os.path.join(cfg.out_dir, "finetune_summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
@@ -741,8 +781,10 @@ def finetune(cfg: FineTuning, log=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m services.recognizer.models.finetune_reader",
-                                description="Fine-tune the CCT-XS v2 plate reader for US plates; writes cct_us.onnx.")
+    p = argparse.ArgumentParser(
+        prog="python -m services.recognizer.models.finetune_reader",
+        description="Fine-tune the CCT-XS v2 plate reader for US plates; writes cct_us.onnx.",
+    )
     p.add_argument("--out", required=True, help="folder for cct_us.onnx, its plate config and a summary JSON")
     defaults = FineTuning(out_dir="")
     for field, value in asdict(defaults).items():

@@ -78,8 +78,15 @@ class CascadeDetector:
     63 frames; on the synthetic HARD set (300 frames) it ran on 1 frame, capture unchanged.
     """
 
-    def __init__(self, primary: PlateDetector, fallback: PlateDetector, box_below: float = 0.7,
-                 read_below: float = 0.0, iou: float = 0.4, contain: float = 0.8):
+    def __init__(
+        self,
+        primary: PlateDetector,
+        fallback: PlateDetector,
+        box_below: float = 0.7,
+        read_below: float = 0.0,
+        iou: float = 0.4,
+        contain: float = 0.8,
+    ):
         self.primary, self.fallback = primary, fallback
         self.box_below, self.read_below = box_below, read_below
         self.iou, self.contain = iou, contain
@@ -91,8 +98,9 @@ class CascadeDetector:
             return True
         return best_read is not None and best_read < self.read_below
 
-    def add_fallback(self, images: Sequence[np.ndarray], dets: list[list[Detection]],
-                     which: Sequence[int]) -> list[list[Detection]]:
+    def add_fallback(
+        self, images: Sequence[np.ndarray], dets: list[list[Detection]], which: Sequence[int]
+    ) -> list[list[Detection]]:
         """The fallback's boxes for the frames `which`, merged into `dets` (new lists, same order)."""
         out = [list(d) for d in dets]
         if which:
@@ -116,8 +124,12 @@ class VoteReader:
     (the `Recognizer` votes them together with the other cuts of the plate), `read` the vote
     per crop. `weights` scale each reader's confidences in the vote (default 1 each)."""
 
-    def __init__(self, parts: Sequence[PlateReader], weights: Sequence[float] | None = None,
-                 calibration: Sequence[tuple[float, float]] | None = None):
+    def __init__(
+        self,
+        parts: Sequence[PlateReader],
+        weights: Sequence[float] | None = None,
+        calibration: Sequence[tuple[float, float]] | None = None,
+    ):
         if len(parts) < 2:
             raise ValueError("a reader vote needs at least two readers")
         self.parts = list(parts)
@@ -137,8 +149,10 @@ class VoteReader:
         if self.calibration is not None:
             from services.recognizer.models.calibrate import calibrated
 
-            reads = [[replace(x, confidence=calibrated(x.confidence, ab)) if x.text else x for x in r]
-                     for r, ab in zip(reads, self.calibration)]
+            reads = [
+                [replace(x, confidence=calibrated(x.confidence, ab)) if x.text else x for x in r]
+                for r, ab in zip(reads, self.calibration)
+            ]
         return [[(r[i], w) for r, w in zip(reads, self.weights)] for i in range(len(crops))]
 
     def read(self, crops: Sequence[np.ndarray]) -> list[TextRead]:

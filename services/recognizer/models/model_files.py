@@ -22,8 +22,10 @@ from alpr.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHARED_MODELS_DIR = REPO_ROOT.parent / "shared" / "models"
-HOW_TO_GET = ("set ALPR_MODELS_DIR to a folder that holds it (on the development machines and in CI: "
-              "../shared/models) or run `alpr models fetch` on a machine with internet")
+HOW_TO_GET = (
+    "set ALPR_MODELS_DIR to a folder that holds it (on the development machines and in CI: "
+    "../shared/models) or run `alpr models fetch` on a machine with internet"
+)
 
 
 def resolve_models_dir(explicit: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None) -> Path:

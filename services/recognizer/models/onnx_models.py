@@ -24,8 +24,10 @@ from services.recognizer.models.protocols import Detection, TextRead
 
 log = logging.getLogger(__name__)
 
-YOLOV9_FILES = ("yolo-v9-t-416-license-plates-end2end1.onnx",  # the dynamic-int8 copy in ../shared/models
-                "yolo-v9-t-416-license-plates-end2end.onnx")   # upstream fp32, what `alpr models fetch` gets
+YOLOV9_FILES = (
+    "yolo-v9-t-416-license-plates-end2end1.onnx",  # the dynamic-int8 copy in ../shared/models
+    "yolo-v9-t-416-license-plates-end2end.onnx",
+)  # upstream fp32, what `alpr models fetch` gets
 CCT_V2_FILE = "cct_xs_v2_global.onnx"
 CCT_V1_FILE = "cct_xs_v1_global.onnx"
 
@@ -38,8 +40,11 @@ def providers_for(device: str) -> list:
         if "CUDAExecutionProvider" in ort.get_available_providers():
             index = int(device.partition(":")[2] or 0)
             return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-        log.warning("device %s asked for, but this onnxruntime has no CUDA provider (install onnxruntime-gpu); "
-                    "running the ONNX models on the CPU", device)
+        log.warning(
+            "device %s asked for, but this onnxruntime has no CUDA provider (install onnxruntime-gpu); "
+            "running the ONNX models on the CPU",
+            device,
+        )
     return ["CPUExecutionProvider"]
 
 
@@ -72,8 +77,14 @@ class YoloV9OnnxDetector:
 
     name = "yolov9-onnx"  # replaced per instance by <file stem>@<sha256 prefix>
 
-    def __init__(self, models_dir: str | Path, model: str | None = None, device: str = "cpu", conf: float = 0.25,
-                 threads: int | None = None):
+    def __init__(
+        self,
+        models_dir: str | Path,
+        model: str | None = None,
+        device: str = "cpu",
+        conf: float = 0.25,
+        threads: int | None = None,
+    ):
         from open_image_models import create_detector
 
         path = find_model(Path(models_dir), *((model,) if model else YOLOV9_FILES))
@@ -81,9 +92,15 @@ class YoloV9OnnxDetector:
         self.path = path
         self.providers = providers_for(device)
         try:
-            self.model = create_detector(path, backend="yolo_v9", class_labels=("License Plate",), conf_thresh=conf,
-                                         batch_size=8, providers=self.providers,
-                                         sess_options=_session_options(threads))
+            self.model = create_detector(
+                path,
+                backend="yolo_v9",
+                class_labels=("License Plate",),
+                conf_thresh=conf,
+                batch_size=8,
+                providers=self.providers,
+                sess_options=_session_options(threads),
+            )
         except Exception as err:  # onnxruntime raises its own types for a truncated or foreign file
             raise corrupt(path, err) from None
         self.conf = conf
@@ -127,9 +144,17 @@ class CctOnnxReader:
 
     name = "cct-onnx"  # replaced per instance by <file stem>@<sha256 prefix>
 
-    def __init__(self, models_dir: str | Path, model: str = CCT_V2_FILE, config: str | None = None,
-                 device: str = "cpu", batch_size: int = 64, threads: int | None = None, round_zero: bool = True,
-                 margin: float = 0.08):
+    def __init__(
+        self,
+        models_dir: str | Path,
+        model: str = CCT_V2_FILE,
+        config: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 64,
+        threads: int | None = None,
+        round_zero: bool = True,
+        margin: float = 0.08,
+    ):
         from fast_plate_ocr import LicensePlateRecognizer
         from fast_plate_ocr.inference.config import PlateConfig
 
@@ -144,8 +169,12 @@ class CctOnnxReader:
         except Exception as err:  # not YAML, or not a plate config
             raise corrupt(config_path, err) from None
         try:
-            self.model = LicensePlateRecognizer(onnx_model_path=path, plate_config_path=config_path,
-                                                providers=self.providers, sess_options=_session_options(threads))
+            self.model = LicensePlateRecognizer(
+                onnx_model_path=path,
+                plate_config_path=config_path,
+                providers=self.providers,
+                sess_options=_session_options(threads),
+            )
         except Exception as err:  # onnxruntime raises its own types for a truncated or foreign file
             raise corrupt(path, err) from None
         cfg = self.model.config
@@ -186,7 +215,7 @@ class CctOnnxReader:
         good = [i for i, p in enumerate(prepared) if p is not None]
         out = [TextRead("", 0.0, ())] * len(prepared)
         for start in range(0, len(good), self.batch_size):
-            idx = good[start: start + self.batch_size]
+            idx = good[start : start + self.batch_size]
             preds = self.model.run([prepared[i] for i in idx], return_confidence=True, remove_pad_char=False)
             for i, p in zip(idx, preds):
                 chars, confs = [], []

@@ -63,9 +63,16 @@ class Recognizer:
     Per-character confidences stay the reader's own.
     """
 
-    def __init__(self, detector: PlateDetector, reader: PlateReader, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 cuts: Sequence[Cut] = CUTS, more_cuts_below: float | None = None,
-                 calibration: Calibration | None = None):
+    def __init__(
+        self,
+        detector: PlateDetector,
+        reader: PlateReader,
+        *,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        cuts: Sequence[Cut] = CUTS,
+        more_cuts_below: float | None = None,
+        calibration: Calibration | None = None,
+    ):
         if not cuts:
             raise ValueError("cuts needs at least one Cut")
         if cuts[0].tilt_deg:
@@ -102,14 +109,19 @@ class Recognizer:
         if cascade is not None:
             # The fallback detector for the frames the primary's boxes or their reads leave in
             # doubt; only its new boxes are read (merge keeps the primary's boxes first).
-            which = [i for i, plates in enumerate(out)
-                     if cascade.doubtful(detections[i], max((p.confidence for p in plates), default=0.0))]
+            which = [
+                i
+                for i, plates in enumerate(out)
+                if cascade.doubtful(detections[i], max((p.confidence for p in plates), default=0.0))
+            ]
             merged = cascade.add_fallback(frames, detections, which)
-            extra = self._read(frames, [merged[i][len(detections[i]):] for i in range(len(frames))])
+            extra = self._read(frames, [merged[i][len(detections[i]) :] for i in range(len(frames))])
             out = [a + b for a, b in zip(out, extra)]
         if self.calibration is not None:
-            out = [[replace(p, confidence=self.calibration(p.confidence)) if p.text else p for p in plates]
-                   for plates in out]
+            out = [
+                [replace(p, confidence=self.calibration(p.confidence)) if p.text else p for p in plates]
+                for plates in out
+            ]
         return out
 
     def _read(self, frames: Sequence[np.ndarray], detections: Sequence[Sequence]) -> list[list[PlateRead]]:
@@ -121,8 +133,11 @@ class Recognizer:
         if not owners:
             return [[] for _ in frames]
         first = [cut(frames[i], det.box, self.cuts[0].pad) for i, det in owners]
-        rest = [[cut(frames[i], det.box, c.pad, c.tilt_deg) for c in self.cuts[1:]] for i, det in owners] \
-            if self.more_cuts_below is None else None
+        rest = (
+            [[cut(frames[i], det.box, c.pad, c.tilt_deg) for c in self.cuts[1:]] for i, det in owners]
+            if self.more_cuts_below is None
+            else None
+        )
         if rest is not None:  # every cut of every plate, in one reader call
             ballots = self._ballots([[f, *r] for f, r in zip(first, rest)])
         else:
@@ -131,15 +146,26 @@ class Recognizer:
             ballots = self._ballots([[c] for c in first])
             more = [n for n, b in enumerate(ballots) if weighted_vote(b).confidence < self.more_cuts_below]
             if more and len(self.cuts) > 1:
-                others = [[cut(frames[owners[n][0]], owners[n][1].box, c.pad, c.tilt_deg) for c in self.cuts[1:]]
-                          for n in more]
+                others = [
+                    [cut(frames[owners[n][0]], owners[n][1].box, c.pad, c.tilt_deg) for c in self.cuts[1:]]
+                    for n in more
+                ]
                 for n, extra in zip(more, self._ballots(others)):
                     ballots[n] = ballots[n] + extra
         out: list[list[PlateRead]] = [[] for _ in frames]
         for n, (i, det) in enumerate(owners):
             read = weighted_vote(ballots[n])
-            out[i].append(PlateRead(read.text, read.confidence, read.char_confidences, det.box, first[n],  # evidence crop
-                                    det.confidence, border_px(det.box, frames[i].shape)))
+            out[i].append(
+                PlateRead(
+                    read.text,
+                    read.confidence,
+                    read.char_confidences,
+                    det.box,
+                    first[n],  # evidence crop
+                    det.confidence,
+                    border_px(det.box, frames[i].shape),
+                )
+            )
         return out
 
     def _ballots(self, views: Sequence[Sequence[np.ndarray]]) -> list[list[tuple[TextRead, float]]]:
@@ -178,7 +204,7 @@ def cut(frame: np.ndarray, box: tuple[int, int, int, int], pad: float, tilt_deg:
     if not tilt_deg:
         x0, x1 = max(0, int(x - pad * w)), min(W, int(np.ceil(x + w + pad * w)))
         y0, y1 = max(0, int(y - pad * h)), min(H, int(np.ceil(y + h + pad * h)))
-        return frame[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].copy()
+        return frame[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)].copy()
     import cv2
 
     a = np.deg2rad(abs(tilt_deg))
@@ -204,10 +230,20 @@ def pick_device(device: str = "auto") -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
-def load_recognizer(weights_dir: str | None = None, device: str = "auto", *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                    detector_imgsz: int | None = None, detector_conf: float | None = None, correct: bool | None = None,
-                    detector="project-yolo", reader="project-crnn", models_dir: str | os.PathLike | None = None,
-                    more_cuts_below: float | None = MORE_CUTS_BELOW, calibrate: bool = True) -> Recognizer:
+def load_recognizer(
+    weights_dir: str | None = None,
+    device: str = "auto",
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    detector_imgsz: int | None = None,
+    detector_conf: float | None = None,
+    correct: bool | None = None,
+    detector="project-yolo",
+    reader="project-crnn",
+    models_dir: str | os.PathLike | None = None,
+    more_cuts_below: float | None = MORE_CUTS_BELOW,
+    calibrate: bool = True,
+) -> Recognizer:
     """A `Recognizer` of the chosen backends (backends.py): by default the project's trained
     detector and reader (FP16 on CUDA, FP32 on CPU). `detector` and `reader` are preset names
     (`ALPR_DETECTOR`, `ALPR_READER`) or typed specs; the pretrained ONNX models come from
@@ -221,8 +257,9 @@ def load_recognizer(weights_dir: str | None = None, device: str = "auto", *, max
     weights_dir = weights_dir or WEIGHTS_DIR
     device = pick_device(device)
     models = resolve_models_dir(models_dir)
-    det = build_detector(detector, device=device, weights_dir=weights_dir, models_dir=models, imgsz=detector_imgsz,
-                         conf=detector_conf)
+    det = build_detector(
+        detector, device=device, weights_dir=weights_dir, models_dir=models, imgsz=detector_imgsz, conf=detector_conf
+    )
     rd = build_reader(reader, device=device, weights_dir=weights_dir, models_dir=models, correct=correct)
     if more_cuts_below is not None and more_cuts_below >= 1.0:
         more_cuts_below = None  # every cut of every plate

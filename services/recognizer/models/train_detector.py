@@ -49,8 +49,13 @@ def train_detector(cfg: DetectorTraining) -> str:
     synth = os.path.join(cfg.work_dir, f"synth-{cfg.seed}-{cfg.synth_images}")
     if not os.path.exists(os.path.join(synth, ".complete")):
         t0 = time.time()
-        write_detection_dataset(synth, cfg.synth_images, cfg.seed, workers=cfg.workers,
-                                progress=lambda i, n: print(f"synth frames {i}/{n}", flush=True))
+        write_detection_dataset(
+            synth,
+            cfg.synth_images,
+            cfg.seed,
+            workers=cfg.workers,
+            progress=lambda i, n: print(f"synth frames {i}/{n}", flush=True),
+        )
         open(os.path.join(synth, ".complete"), "w").close()
         print(f"rendered {cfg.synth_images} frames in {time.time() - t0:.0f}s", flush=True)
 
@@ -72,10 +77,26 @@ def train_detector(cfg: DetectorTraining) -> str:
         print(f"starting from {cfg.init}", flush=True)
     t0 = time.time()
     model.train(
-        data=data_yaml, epochs=cfg.epochs, imgsz=cfg.imgsz, batch=cfg.batch, workers=cfg.workers,
-        device="cpu", seed=cfg.seed, deterministic=True, amp=False, plots=False, pretrained=bool(cfg.init),
-        project=cfg.work_dir, name="run", exist_ok=True, cache="ram", close_mosaic=max(1, cfg.epochs // 4),
-        patience=cfg.epochs, verbose=True, fliplr=0.0, warmup_epochs=cfg.warmup_epochs,
+        data=data_yaml,
+        epochs=cfg.epochs,
+        imgsz=cfg.imgsz,
+        batch=cfg.batch,
+        workers=cfg.workers,
+        device="cpu",
+        seed=cfg.seed,
+        deterministic=True,
+        amp=False,
+        plots=False,
+        pretrained=bool(cfg.init),
+        project=cfg.work_dir,
+        name="run",
+        exist_ok=True,
+        cache="ram",
+        close_mosaic=max(1, cfg.epochs // 4),
+        patience=cfg.epochs,
+        verbose=True,
+        fliplr=0.0,
+        warmup_epochs=cfg.warmup_epochs,
     )
     print(f"detector training took {time.time() - t0:.0f}s", flush=True)
     best = os.path.join(cfg.work_dir, "run", "weights", "best.pt")

@@ -9,13 +9,12 @@ starts from the first (`init`) on freshly rendered crops at a lower learning rat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import csv
 import os
 import time
 import zlib
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -103,7 +102,7 @@ AUG_MIN_WIDTH = 40  # px: a crop is never shrunk below the smallest plate TRAIN 
 AUG_MAX_NOISE = 7.0
 
 
-def augment_batch(x: "torch.Tensor", widths: np.ndarray, gen: "torch.Generator") -> "torch.Tensor":
+def augment_batch(x: torch.Tensor, widths: np.ndarray, gen: torch.Generator) -> torch.Tensor:
     """Augment a float batch (N, 1, 32, 128) of 0..255 grayscale crops; returns a new tensor.
 
     Per chosen item: a small affine change of the cut (scale, shift, shear: a looser or
@@ -135,8 +134,8 @@ def augment_batch(x: "torch.Tensor", widths: np.ndarray, gen: "torch.Generator")
     for j in shrink.nonzero().squeeze(1).tolist():
         tw = int(AUG_MIN_WIDTH + (0.8 * float(w[j]) - AUG_MIN_WIDTH) * float(torch.rand(1, generator=gen)))
         th = max(8, round(tw * x.shape[2] / x.shape[3] * 2))  # US plates are about 2:1
-        small = F.interpolate(sub[j: j + 1], size=(min(th, x.shape[2]), min(tw, x.shape[3])), mode="area")
-        sub[j: j + 1] = F.interpolate(small, size=x.shape[2:], mode="bilinear", align_corners=False)
+        small = F.interpolate(sub[j : j + 1], size=(min(th, x.shape[2]), min(tw, x.shape[3])), mode="area")
+        sub[j : j + 1] = F.interpolate(small, size=x.shape[2:], mode="bilinear", align_corners=False)
     noisy = torch.rand(m, generator=gen) < 0.3
     sigma = (u(0.0, AUG_MAX_NOISE) * noisy).view(m, 1, 1, 1)
     sub = (sub + sigma * torch.randn(sub.shape, generator=gen)).clamp(0, 255)
@@ -151,7 +150,7 @@ def _jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = img.shape[:2]
     pads = (rng.uniform(-0.04, 0.12, 4) * np.array([w, w, h, h])).astype(int)
     big = cv2.copyMakeBorder(img, h, h, w, w, cv2.BORDER_REPLICATE)
-    return big[h - pads[2]: 2 * h + pads[3], w - pads[0]: 2 * w + pads[1]]
+    return big[h - pads[2] : 2 * h + pads[3], w - pads[0] : 2 * w + pads[1]]
 
 
 def train_reader(cfg: ReaderTraining) -> str:
@@ -174,8 +173,13 @@ def train_reader(cfg: ReaderTraining) -> str:
         d = os.path.join(cfg.work_dir, f"crops-{seed}-{n}")
         if not os.path.exists(os.path.join(d, ".complete")):
             t0 = time.time()
-            write_crops_dataset(d, n, seed, workers=cfg.workers,
-                                progress=lambda i, total, name=name: print(f"{name} crops {i}/{total}", flush=True))
+            write_crops_dataset(
+                d,
+                n,
+                seed,
+                workers=cfg.workers,
+                progress=lambda i, total, name=name: print(f"{name} crops {i}/{total}", flush=True),
+            )
             open(os.path.join(d, ".complete"), "w").close()
             print(f"rendered {n} {name} crops (seed {seed}) in {time.time() - t0:.0f}s", flush=True)
         paths, labels = _load_csv(os.path.join(d, "labels.csv"))
@@ -199,22 +203,28 @@ def train_reader(cfg: ReaderTraining) -> str:
     y_val = val[1]
     real_test = load_real_crops(cfg.datasets_dir, "test")
     x_real, y_real = _inputs([p for p, _ in real_test])[0], [t for _, t in real_test]
-    print(f"loaded {len(y_train)} train crops ({len(real)} real x{cfg.real_repeats}), {len(y_val)} val, "
-          f"{len(y_real)} real held out, in {time.time() - t0:.0f}s", flush=True)
+    print(
+        f"loaded {len(y_train)} train crops ({len(real)} real x{cfg.real_repeats}), {len(y_val)} val, "
+        f"{len(y_real)} real held out, in {time.time() - t0:.0f}s",
+        flush=True,
+    )
 
     targets = [torch.tensor(encode(t), dtype=torch.long) for t in y_train]
     init = torch.load(cfg.init, map_location="cpu", weights_only=True) if cfg.init else None
     if init is not None and init.get("width", "small") != cfg.width:
-        raise AlprError(f"{cfg.init} is a {init.get('width', 'small')!r} reader; train it further with --width "
-                        f"{init.get('width', 'small')}")
+        raise AlprError(
+            f"{cfg.init} is a {init.get('width', 'small')!r} reader; train it further with --width "
+            f"{init.get('width', 'small')}"
+        )
     model = Crnn(cfg.width)
     if init is not None:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init["state_dict"].items()})
         print(f"starting from {cfg.init}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     steps_per_epoch = len(y_train) // cfg.batch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
-                                                pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
+    )
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
 
     aug_gen = torch.Generator().manual_seed(cfg.seed)
@@ -232,8 +242,8 @@ def train_reader(cfg: ReaderTraining) -> str:
         ok = 0
         with torch.no_grad():
             for i in range(0, len(labels), 256):
-                decoded = greedy_decode(model(batches(x[i: i + 256])))
-                ok += sum(t == y for (t, _), y in zip(decoded, labels[i: i + 256]))
+                decoded = greedy_decode(model(batches(x[i : i + 256])))
+                ok += sum(t == y for (t, _), y in zip(decoded, labels[i : i + 256]))
         model.train()
         return ok / max(1, len(labels))
 
@@ -243,12 +253,16 @@ def train_reader(cfg: ReaderTraining) -> str:
         order = rng.permutation(len(y_train))
         total = 0.0
         for step in range(steps_per_epoch):
-            idx = order[step * cfg.batch: (step + 1) * cfg.batch]
+            idx = order[step * cfg.batch : (step + 1) * cfg.batch]
             xb = batches(x_train[idx], w_train[idx] if cfg.augment else None)
             tb = [targets[i] for i in idx]
             log_probs = model(xb).permute(1, 0, 2)  # CTC wants (columns, batch, classes)
-            loss = ctc(log_probs, torch.cat(tb), torch.full((len(idx),), log_probs.shape[0], dtype=torch.long),
-                       torch.tensor([len(t) for t in tb], dtype=torch.long))
+            loss = ctc(
+                log_probs,
+                torch.cat(tb),
+                torch.full((len(idx),), log_probs.shape[0], dtype=torch.long),
+                torch.tensor([len(t) for t in tb], dtype=torch.long),
+            )
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -256,24 +270,40 @@ def train_reader(cfg: ReaderTraining) -> str:
             sched.step()
             total += float(loss.detach())
             if step % 100 == 0:
-                print(f"epoch {epoch + 1}/{cfg.epochs} step {step}/{steps_per_epoch} loss {float(loss.detach()):.3f} "
-                      f"elapsed {time.time() - started:.0f}s", flush=True)
+                print(
+                    f"epoch {epoch + 1}/{cfg.epochs} step {step}/{steps_per_epoch} loss {float(loss.detach()):.3f} "
+                    f"elapsed {time.time() - started:.0f}s",
+                    flush=True,
+                )
         val = accuracy(x_val, y_val)
         real_acc = accuracy(x_real, y_real)
-        print(f"epoch {epoch + 1}: mean loss {total / steps_per_epoch:.3f} synth-val exact {val:.4f} "
-              f"real-held-out exact {real_acc:.4f} elapsed {time.time() - started:.0f}s", flush=True)
+        print(
+            f"epoch {epoch + 1}: mean loss {total / steps_per_epoch:.3f} synth-val exact {val:.4f} "
+            f"real-held-out exact {real_acc:.4f} elapsed {time.time() - started:.0f}s",
+            flush=True,
+        )
         if val >= best:  # select on synthetic validation only; the real held-out set stays a test
             best = val
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     os.makedirs(cfg.out_dir, exist_ok=True)
     target = os.path.join(cfg.out_dir, READER_FILE)
-    torch.save({
-        "arch": "crnn-v1", "width": cfg.width, "alphabet": ALPHABET, "input": [INPUT_H, INPUT_W],
-        # fp16 halves the file; weights are cast back to fp32 on load for CPU inference.
-        "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in best_state.items()},
-        "training": asdict(cfg), "synth_val_exact": best, "seconds": round(time.time() - started),
-    }, target)
-    print(f"reader training took {time.time() - started:.0f}s; best synth-val exact {best:.4f}; saved {target}",
-          flush=True)
+    torch.save(
+        {
+            "arch": "crnn-v1",
+            "width": cfg.width,
+            "alphabet": ALPHABET,
+            "input": [INPUT_H, INPUT_W],
+            # fp16 halves the file; weights are cast back to fp32 on load for CPU inference.
+            "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in best_state.items()},
+            "training": asdict(cfg),
+            "synth_val_exact": best,
+            "seconds": round(time.time() - started),
+        },
+        target,
+    )
+    print(
+        f"reader training took {time.time() - started:.0f}s; best synth-val exact {best:.4f}; saved {target}",
+        flush=True,
+    )
     return target

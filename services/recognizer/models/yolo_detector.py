@@ -19,8 +19,16 @@ class YoloPlateDetector:
 
     name = "yolov8n-plates"  # replaced per instance by name@weights-hash (fingerprint.versioned)
 
-    def __init__(self, weights: str, device: str = "cpu", half: bool | None = None, imgsz: int = 512,
-                 conf: float = 0.25, iou: float = 0.5, max_det: int = 100):
+    def __init__(
+        self,
+        weights: str,
+        device: str = "cpu",
+        half: bool | None = None,
+        imgsz: int = 512,
+        conf: float = 0.25,
+        iou: float = 0.5,
+        max_det: int = 100,
+    ):
         from ultralytics import YOLO
 
         self.model = YOLO(weights, task="detect")
@@ -32,9 +40,16 @@ class YoloPlateDetector:
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         if not images:
             return []
-        results = self.model.predict(list(images), imgsz=self.imgsz, conf=self.conf, iou=self.iou,
-                                     device=self.device, quantize=16 if self.half else 32, max_det=self.max_det,
-                                     verbose=False)
+        results = self.model.predict(
+            list(images),
+            imgsz=self.imgsz,
+            conf=self.conf,
+            iou=self.iou,
+            device=self.device,
+            quantize=16 if self.half else 32,
+            max_det=self.max_det,
+            verbose=False,
+        )
         out: list[list[Detection]] = []
         for img, r in zip(images, results):
             h, w = img.shape[:2]

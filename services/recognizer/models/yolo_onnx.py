@@ -91,8 +91,16 @@ class YoloOnnxDetector:
 
     name = "yolov8n-plates-onnx"  # replaced per instance by name@<hash of the .pt it was exported from>
 
-    def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 512, conf: float = 0.25,
-                 iou: float = 0.5, max_det: int = 100, threads: int | None = None):
+    def __init__(
+        self,
+        weights: str | Path,
+        device: str = "cpu",
+        imgsz: int = 512,
+        conf: float = 0.25,
+        iou: float = 0.5,
+        max_det: int = 100,
+        threads: int | None = None,
+    ):
         import onnxruntime as ort
 
         from services.recognizer.models.model_files import corrupt
@@ -118,7 +126,7 @@ class YoloOnnxDetector:
             by_shape.setdefault(img.shape[:2], []).append(i)
         for same in by_shape.values():
             for start in range(0, len(same), self.batch):
-                idx = same[start: start + self.batch]
+                idx = same[start : start + self.batch]
                 boxed = [letterbox(images[i], self.imgsz) for i in idx]
                 (pred,) = self.session.run(None, {self.input: np.stack([b[0] for b in boxed])})
                 for i, (_, r, left, top), p in zip(idx, boxed, pred):

@@ -39,9 +39,16 @@ async def submit(body: PaymentsIn, access: PaymentsWrite, request: Request) -> P
     services = request.app.state.services
     plates = [str(p.get("plate", "")).upper() for p in body.payments if isinstance(p.get("plate"), str)]
     # Audited before anything is published: no record of the access, no effect (fail closed).
-    await asyncio.to_thread(access.served, filters={"records": str(len(body.payments))},
-                            plates=[p for p in plates if p.isalnum() and len(p) <= 10], row_count=len(body.payments))
+    await asyncio.to_thread(
+        access.served,
+        filters={"records": str(len(body.payments))},
+        plates=[p for p in plates if p.isalnum() and len(p) <= 10],
+        row_count=len(body.payments),
+    )
     results = await asyncio.to_thread(services.publisher.publish, body.payments, f"api:{access.principal.user}")
     accepted = [r for r in results if r.accepted]
-    return PaymentResultsPublic(accepted=len(accepted), refused=len(results) - len(accepted),
-                                results=[PaymentResultPublic(**vars(r)) for r in results])
+    return PaymentResultsPublic(
+        accepted=len(accepted),
+        refused=len(results) - len(accepted),
+        results=[PaymentResultPublic(**vars(r)) for r in results],
+    )

@@ -65,36 +65,57 @@ class MatchesPublic(BaseModel):
 async def _reconcile(request: Request, access: Access, day: date, facility_id: str | None, fmt: str):
     services = request.app.state.services
     recs = await asyncio.to_thread(reconcile, services.store, day, services.tariff.spec.timezone, facility_id)
-    await asyncio.to_thread(access.served, filters={"day": day.isoformat(), "facility_id": facility_id, "format": fmt},
-                            row_count=len(recs))
+    await asyncio.to_thread(
+        access.served, filters={"day": day.isoformat(), "facility_id": facility_id, "format": fmt}, row_count=len(recs)
+    )
     return services, recs
 
 
 @router.get("/reconciliation", response_model=ReconciliationsPublic)
 async def reconciliation(request: Request, access: RevenueRead, day: date, facility_id: str | None = FACILITY):
     services, recs = await _reconcile(request, access, day, facility_id, "json")
-    return ReconciliationsPublic(day=day.isoformat(), tariff_version=services.tariff.version,
-                                 facilities=[ReconciliationPublic(**asdict(r)) for r in recs])
+    return ReconciliationsPublic(
+        day=day.isoformat(),
+        tariff_version=services.tariff.version,
+        facilities=[ReconciliationPublic(**asdict(r)) for r in recs],
+    )
 
 
 @router.get("/reconciliation.csv")
 async def reconciliation_csv(request: Request, access: RevenueRead, day: date, facility_id: str | None = FACILITY):
     _, recs = await _reconcile(request, access, day, facility_id, "csv")
-    return Response(to_csv(recs), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{day.isoformat()}.csv"'})
+    return Response(
+        to_csv(recs),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="reconciliation-{day.isoformat()}.csv"'},
+    )
 
 
 @router.get("/matches", response_model=MatchesPublic)
-async def matches(request: Request, access: MatchesRead, day: date, facility_id: str | None = FACILITY,
-                  limit: int = Query(1000, ge=1, le=10_000)):
+async def matches(
+    request: Request,
+    access: MatchesRead,
+    day: date,
+    facility_id: str | None = FACILITY,
+    limit: int = Query(1000, ge=1, le=10_000),
+):
     services = request.app.state.services
     store = services.store
-    sql = (f"SELECT match_id, session_id, facility_id, plate, status, session_state, amount_due_cents, amount_paid_cents, "
-           f"payment_ids, match_confidence, reason, tariff_version FROM {store.database}.matches FINAL "
-           f"WHERE toDate(entry_at, {{zone:String}}) = {{day:Date}} AND ({{facility:String}} = '' OR facility_id = {{facility:String}}) "
-           f"ORDER BY session_id LIMIT {{limit:UInt32}}")
-    rows = await asyncio.to_thread(store.query, sql, {"zone": services.tariff.spec.timezone, "day": day.isoformat(),
-                                                      "facility": facility_id or "", "limit": limit})
-    await asyncio.to_thread(access.served, filters={"day": day.isoformat(), "facility_id": facility_id},
-                            plates=[r["plate"] for r in rows if r["plate"]], row_count=len(rows))
+    sql = (
+        f"SELECT match_id, session_id, facility_id, plate, status, session_state, amount_due_cents, amount_paid_cents, "
+        f"payment_ids, match_confidence, reason, tariff_version FROM {store.database}.matches FINAL "
+        f"WHERE toDate(entry_at, {{zone:String}}) = {{day:Date}} AND ({{facility:String}} = '' OR facility_id = {{facility:String}}) "
+        f"ORDER BY session_id LIMIT {{limit:UInt32}}"
+    )
+    rows = await asyncio.to_thread(
+        store.query,
+        sql,
+        {"zone": services.tariff.spec.timezone, "day": day.isoformat(), "facility": facility_id or "", "limit": limit},
+    )
+    await asyncio.to_thread(
+        access.served,
+        filters={"day": day.isoformat(), "facility_id": facility_id},
+        plates=[r["plate"] for r in rows if r["plate"]],
+        row_count=len(rows),
+    )
     return MatchesPublic(count=len(rows), matches=[MatchPublic(**r) for r in rows])
