@@ -23,7 +23,7 @@ COMMAND_MODULES = (
     "alpr_app.db_cli",
     "services.ingest.cli",
     "services.recognizer.cli",
-    "services.recognizer.serve_cli",
+    "alpr_app.models.cli",
     "services.occupancy.cli",
     "services.revenue.cli",
     "services.audit.cli",

@@ -66,8 +66,8 @@ def _models(args) -> int:
     from pathlib import Path
 
     from alpr.settings import load_settings
-    from services.recognizer.cli import datasets_dir
-    from services.recognizer.models.bench_models import run_bench
+    from alpr_app.models.bench_models import run_bench
+    from alpr_app.models.cli import datasets_dir
     from services.recognizer.settings import RecognizerSettings
 
     settings = load_settings(RecognizerSettings)

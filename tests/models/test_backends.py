@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from alpr.errors import ConfigError
+from alpr_app.models.evaluate import iou
 from services.recognizer.models import BadImageError, PlateDetector, PlateReader, Recognizer
-from services.recognizer.models.evaluate import iou
 from services.recognizer.models.fusion import merge, weighted_vote
 from services.recognizer.models.model_files import resolve_models_dir, sha256
 from services.recognizer.models.protocols import Detection, TextRead
@@ -363,7 +363,8 @@ def test_eval_backend_flag_reports_models_and_memory(capsys):
 
 
 def test_platt_fit_recovers_a_known_calibration():
-    from services.recognizer.models.calibrate import calibrated, fit_platt, logit
+    from alpr_app.models.calibrate import fit_platt
+    from services.recognizer.models.calibration import calibrated, logit
 
     rng = np.random.default_rng(7)
     conf = rng.uniform(0.05, 0.999, 20_000)
@@ -378,7 +379,7 @@ def test_platt_fit_recovers_a_known_calibration():
 
 
 def test_calibrated_vote_maps_each_readers_confidence():
-    from services.recognizer.models.calibrate import calibrated
+    from services.recognizer.models.calibration import calibrated
     from services.recognizer.models.fusion import VoteReader
 
     class Fixed:
@@ -514,7 +515,7 @@ def test_models_fetch_uses_the_packages_download_functions(tmp_path, monkeypatch
 
 @needs_models
 def test_bench_models_runs_each_backend_in_its_own_replica_against_the_peer(tmp_path):
-    from services.recognizer.models.bench_models import PEER, run_bench
+    from alpr_app.models.bench_models import PEER, run_bench
 
     result = run_bench(
         ["project-yolo-onnx+cct-onnx"],

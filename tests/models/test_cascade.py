@@ -89,7 +89,7 @@ def test_without_a_read_threshold_only_boxes_decide():
 
 
 def test_eval_reports_a_reliability_curve():
-    from services.recognizer.models.evaluate import _Tally
+    from alpr_app.models.evaluate import _Tally
 
     tally = _Tally()
     for conf, read in [(0.95, "ABC123"), (0.97, "ABC123"), (0.99, "ABC128"), (0.4, "XYZ"), (0.999, "ABC123")]:

@@ -61,7 +61,7 @@ def test_registering_commands_loads_no_models():
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     code = (
-        "import sys; from services.recognizer.cli import register; import argparse; "
+        "import sys; from alpr_app.models.cli import register; import argparse; "
         "register(argparse.ArgumentParser().add_subparsers()); "
         "print('torch' in sys.modules, 'ultralytics' in sys.modules)"
     )
@@ -70,7 +70,7 @@ def test_registering_commands_loads_no_models():
 
 
 def test_confusions_name_each_character_error():
-    from services.recognizer.models.evaluate import _Tally, char_errors
+    from alpr_app.models.evaluate import _Tally, char_errors
 
     assert char_errors("OMT7187", "QMT7187") == ["O>Q"]
     assert char_errors("YGN1920", "YGN192") == ["0>-"]

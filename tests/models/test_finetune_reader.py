@@ -1,4 +1,4 @@
-"""The CCT fine-tuning (services/recognizer/models/finetune_reader.py) and its committed result.
+"""The CCT fine-tuning (alpr_app/models/finetune_reader.py) and its committed result.
 
 The conversion test reads the pretrained v2 model from the models dir ($ALPR_MODELS_DIR, else
 ../shared/models); without it that test skips, except under CI=true, where the module fails
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from alpr.synth.datasets import plate_crop
-from services.recognizer.models.finetune_reader import (
+from alpr_app.models.finetune_reader import (
     CONFIG_FILE,
     OUT_FILE,
     FineTuning,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from alpr.synth import CLEAN, render_scene
+from alpr_app.models.evaluate import iou
 from services.recognizer.models import (
     BadImageError,
     PlateDetector,
@@ -15,7 +16,6 @@ from services.recognizer.models import (
     Recognizer,
     load_recognizer,
 )
-from services.recognizer.models.evaluate import iou
 from services.recognizer.models.recognizer import CUTS, Cut, cut
 
 

@@ -13,7 +13,7 @@ import torch
 
 from alpr.errors import AlprError
 from alpr.synth.datasets import plate_crop
-from services.recognizer.models.train_reader import ReaderTraining, augment_batch, real_split, train_reader
+from alpr_app.models.train_reader import ReaderTraining, augment_batch, real_split, train_reader
 
 pytestmark = pytest.mark.slow  # trains (a few steps) on the CPU
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from alpr.errors import ConfigError
-from services.recognizer.models.evaluate import iou
+from alpr_app.models.evaluate import iou
 from services.recognizer.models.recognizer import DETECTOR_WEIGHTS, WEIGHTS_DIR
 from services.recognizer.models.yolo_onnx import YoloOnnxDetector, letterbox, onnx_for
 

@@ -140,7 +140,7 @@ READER_PRESETS: dict[str, object] = {
     "fallback-us": FallbackReaderSpec(primary=CctOnnxSpec(model="cct_us.onnx", source="project")),
     "vote": VoteReaderSpec(),
     "fallback": FallbackReaderSpec(),
-    # Platt fits from `python -m services.recognizer.models.calibrate --tuning <HARD seed 8001, 150 frames>
+    # Platt fits from `python -m alpr_app.models.calibrate --tuning <HARD seed 8001, 150 frames>
     # --datasets ../shared/datasets` (1,605 tuning reads per reader: synthetic cuts + plates-ar-ocr train side),
     # 2026-12-01 22:25 UTC; fitted for cct_xs_v2_global@8031afb5fdc6 (round_zero on) and crnn-ctc@d69802be2103,
     # before the CCT reader's 8% crop margin (22:40 UTC): refit before relying on it.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,19 @@ from dataclasses import dataclass
 from alpr.errors import ConfigError
 
 CALIBRATION_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "calibration.json")
+
+
+EPS = 1e-6
+
+
+def logit(c: float) -> float:
+    c = min(1.0 - EPS, max(EPS, c))
+    return math.log(c / (1.0 - c))
+
+
+def calibrated(c: float, ab: tuple[float, float]) -> float:
+    z = ab[0] * logit(c) + ab[1]
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,6 @@ def load_calibration(reader: str, path: str = CALIBRATION_FILE) -> Calibration |
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(
             f"calibration file {path} is unreadable ({err}); restore it from git or refit it with "
-            "`python -m services.recognizer.models.calibrate --fit READER --write`"
+            "`python -m alpr_app.models.calibrate --fit READER --write`"
         ) from None
     return None

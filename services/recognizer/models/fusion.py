@@ -147,7 +147,7 @@ class VoteReader:
         """Per crop, (read, vote weight) from every reader, in reader order."""
         reads = [p.read(crops) for p in self.parts]
         if self.calibration is not None:
-            from services.recognizer.models.calibrate import calibrated
+            from services.recognizer.models.calibration import calibrated
 
             reads = [
                 [replace(x, confidence=calibrated(x.confidence, ab)) if x.text else x for x in r]

@@ -12,31 +12,20 @@ on tuning data that no reported figure uses:
 * the plates-ar-ocr crops of the training side of `train_reader.real_split` (the held-out
   side is a reported set; plates-us-ocr-val is for measuring only and never used here).
 
-Run: `python -m services.recognizer.models.calibrate --tuning DIR` prints the fit as JSON.
+Run: `python -m alpr_app.models.calibrate --tuning DIR` prints the fit as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 from collections.abc import Sequence
 
 import numpy as np
 
-EPS = 1e-6
-
-
-def logit(c: float) -> float:
-    c = min(1.0 - EPS, max(EPS, c))
-    return math.log(c / (1.0 - c))
-
-
-def calibrated(c: float, ab: tuple[float, float]) -> float:
-    z = ab[0] * logit(c) + ab[1]
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+from services.recognizer.models.calibration import logit
 
 
 def fit_platt(
@@ -67,7 +56,7 @@ def tuning_reads(
     import cv2
 
     from alpr.plates import normalize
-    from services.recognizer.models.evaluate import iou, load_openalpr
+    from alpr_app.models.evaluate import iou, load_openalpr
     from services.recognizer.models.images import decode_image
     from services.recognizer.models.recognizer import CUTS, cut
 
@@ -83,7 +72,7 @@ def tuning_reads(
                     crops.append(cut(frame, best.box, c.pad, c.tilt_deg))
                     labels.append(text)
     if datasets_dir:
-        from services.recognizer.models.train_reader import load_real_crops
+        from alpr_app.models.train_reader import load_real_crops
 
         for path, text in load_real_crops(datasets_dir, "train"):
             crops.append(cv2.imread(path, cv2.IMREAD_COLOR))
@@ -99,7 +88,7 @@ def plate_reads(recognizer, items) -> list[tuple[float, bool]]:
     """(reported confidence, exact) of every labelled plate the recognizer finds in `items`
     (openalpr-style frames), matched by IoU as `evaluate_frames` matches them."""
     from alpr.plates import normalize
-    from services.recognizer.models.evaluate import IOU_CAPTURED, iou
+    from alpr_app.models.evaluate import IOU_CAPTURED, iou
     from services.recognizer.models.images import decode_image
 
     out = []
@@ -124,7 +113,7 @@ def crop_reads(reader, rows: Sequence[tuple[str, str]]) -> list[tuple[float, boo
 
 def reliability(pairs: Sequence[tuple[float, bool]], mapping=None) -> dict:
     """The reliability curve of (confidence, exact) pairs, each confidence through `mapping` when given."""
-    from services.recognizer.models.evaluate import _Tally
+    from alpr_app.models.evaluate import _Tally
 
     tally = _Tally()
     tally.scored = [(mapping(c) if mapping else c, ok) for c, ok in pairs]
@@ -212,10 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fit:
         import datetime
 
+        from alpr_app.models.evaluate import load_crops, load_openalpr
+        from alpr_app.models.train_reader import load_real_crops
         from services.recognizer.models.calibration import CALIBRATION_FILE
-        from services.recognizer.models.evaluate import load_crops, load_openalpr
         from services.recognizer.models.recognizer import load_recognizer
-        from services.recognizer.models.train_reader import load_real_crops
 
         rec = load_recognizer(device="cpu", detector=args.detector, reader=args.fit, models_dir=models, calibrate=False)
         tuning_crops = load_real_crops(args.datasets, "train") if args.datasets else []

@@ -284,7 +284,7 @@ def ar_train_views(datasets_dir: str, variants: int, margin: float, rng: np.rand
     """Jittered views of the Argentine train-side crops (`train_reader.real_split`)."""
     import cv2
 
-    from services.recognizer.models.train_reader import _jitter, load_real_crops
+    from alpr_app.models.train_reader import _jitter, load_real_crops
 
     rows = load_real_crops(datasets_dir, "train")
     xs, texts = [], []
@@ -305,7 +305,7 @@ def ro_pseudo_labels(cfg: FineTuning, rng: np.random.Generator):
     import cv2
 
     from alpr.synth.datasets import crop_box
-    from services.recognizer.models.evaluate import load_yolo
+    from alpr_app.models.evaluate import load_yolo
     from services.recognizer.models.onnx_models import CctOnnxReader
 
     root = os.path.join(os.path.abspath(cfg.datasets_dir), "plates-ro-detect", "images", "train")
@@ -565,8 +565,8 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     import torch
     from fast_plate_ocr.inference.config import PlateConfig
 
-    from services.recognizer.models.evaluate import load_crops
-    from services.recognizer.models.train_reader import load_real_crops
+    from alpr_app.models.evaluate import load_crops
+    from alpr_app.models.train_reader import load_real_crops
 
     started = time.time()
     torch.manual_seed(cfg.seed)
@@ -782,7 +782,7 @@ def finetune(cfg: FineTuning, log=print) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m services.recognizer.models.finetune_reader",
+        prog="python -m alpr_app.models.finetune_reader",
         description="Fine-tune the CCT-XS v2 plate reader for US plates; writes cct_us.onnx.",
     )
     p.add_argument("--out", required=True, help="folder for cct_us.onnx, its plate config and a summary JSON")

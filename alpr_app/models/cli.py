@@ -1,0 +1,374 @@
+"""`alpr synth`, `alpr train`, `alpr eval`, `alpr models`: synthetic data, model training and measurement, the model files.
+
+Registration is cheap; torch and ultralytics load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from alpr.errors import AlprError
+from alpr.output import emit
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Seeds the committed weights were trained with; a test set drawn from them would not be held out.
+TRAINING_SEEDS = {1000, 1002, 2000, 2001, 2002, 2003, 2004, 2005, 2006, 2008, 2009}
+TESTSET_SEED = 9001
+
+
+def datasets_dir(flag: str | None) -> str:
+    """--datasets, else $ALPR_DATASETS, else ../shared/datasets beside the repository."""
+    return flag or os.environ.get("ALPR_DATASETS") or os.path.join(REPO_ROOT, "..", "shared", "datasets")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the synth, train and eval commands to the `alpr` parser."""
+    synth = subparsers.add_parser("synth", help="render synthetic plate data sets")
+    ssub = synth.add_subparsers(dest="synth_command", required=True, metavar="KIND")
+    for kind, helptext, n in (
+        ("testset", "held-out frames under harder conditions, openalpr format (name, x, y, w, h, plate)", 300),
+        ("detection", "YOLO detection split (images/, labels/)", 1000),
+        ("crops", "plate crops and labels.csv (image_path,plate_text)", 5000),
+    ):
+        p = ssub.add_parser(kind, help=helptext)
+        p.add_argument("--out", required=True, help="output folder (created)")
+        p.add_argument(
+            "--seed",
+            type=int,
+            default=TESTSET_SEED if kind == "testset" else 1,
+            help=f"set seed (default {TESTSET_SEED} for testset, never used in training)",
+        )
+        p.add_argument("--n", type=int, default=n, help=f"number of items (default {n})")
+        p.add_argument("--workers", type=int, default=1, help="rendering processes")
+        p.set_defaults(handler=_synth)
+
+    train = subparsers.add_parser("train", help="train the plate detector or reader (CPU is fine, slow)")
+    tsub = train.add_subparsers(dest="train_command", required=True, metavar="MODEL")
+    det = tsub.add_parser("detector", help="YOLO nano plate detector on synthetic + plates-ro-detect frames")
+    det.add_argument("--epochs", type=int, default=8)
+    det.add_argument("--imgsz", type=int, default=512)
+    det.add_argument("--synth-images", type=int, default=1600)
+    det.add_argument("--seed", type=int, default=1000)
+    det.add_argument("--batch", type=int, default=16)
+    det.add_argument("--workers", type=int, default=2, help="rendering and dataloader processes")
+    det.add_argument("--init", help="start from these detector weights (a second stage on a new --seed)")
+    det.add_argument("--warmup-epochs", dest="warmup_epochs", type=float, default=3.0)
+    det.set_defaults(handler=_train_detector, work_dir="/tmp/alpr-train/detector")
+    rd = tsub.add_parser("reader", help="CRNN+CTC plate reader on synthetic crops + plates-ar-ocr")
+    rd.add_argument("--epochs", type=int, default=8)
+    rd.add_argument("--synth-crops", type=int, default=30000)
+    rd.add_argument("--seed", type=int, default=2000)
+    rd.add_argument("--batch", type=int, default=64)
+    rd.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
+    rd.add_argument("--init", help="start from these reader weights (the committed reader's second stage)")
+    rd.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to the detector run)")
+    rd.add_argument("--workers", type=int, default=1, help="crop rendering processes")
+    rd.add_argument(
+        "--extra-seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="SEED",
+        help="more synthetic training sets of --synth-crops each (rendered when missing)",
+    )
+    rd.add_argument(
+        "--width",
+        choices=("small", "wide"),
+        default="small",
+        help="reader size (crnn.WIDTHS): wide has 1.8x the parameters and trains at about 0.6x the speed",
+    )
+    rd.add_argument(
+        "--augment",
+        action="store_true",
+        help="online augmentation (cut, scale, noise) within the TRAIN conditions' ranges",
+    )
+    rd.set_defaults(handler=_train_reader, work_dir="/tmp/alpr-train/reader")
+    for p in (det, rd):
+        p.add_argument("--datasets", help="real data folder (default $ALPR_DATASETS or ../shared/datasets)")
+        p.add_argument("--out", default=None, help="where the weights file goes (default: the committed weights dir)")
+        p.add_argument("--work-dir", dest="work_dir", help="scratch for rendered data and runs")
+
+    ev = subparsers.add_parser("eval", help="measure capture and reading on a labelled set")
+    ev.add_argument("--dataset", required=True, help="folder (openalpr, yolo) or CSV file (crops)")
+    ev.add_argument(
+        "--format",
+        choices=("openalpr", "crops", "yolo"),
+        default="openalpr",
+        help="openalpr: images + name/x/y/w/h/plate .txt; crops: image_path,plate_text CSV; "
+        "yolo: images/<split> folder with labels/<split> (boxes only)",
+    )
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--weights", help="weights folder (default: the committed weights)")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda:0 ...")
+    ev.add_argument("--batch", type=int, default=8, help="frames per recognizer call")
+    ev.add_argument("--limit", type=int, help="only the first N images")
+    ev.add_argument(
+        "--holdout", action="store_true", help="crops only: keep the plates-ar-ocr plates held out of reader training"
+    )
+    ev.add_argument(
+        "--no-correct",
+        dest="correct",
+        action="store_false",
+        default=None,
+        help="disable the format correction (project-crnn reader)",
+    )
+    ev.add_argument(
+        "--raw-confidence",
+        action="store_true",
+        help="report the reader's own confidences, not the calibrated ones (weights/calibration.json)",
+    )
+    ev.add_argument(
+        "--backend",
+        help="models to measure: project, fast-alpr, fused, or DETECTOR+READER "
+        "(backends.py; default: ALPR_DETECTOR + ALPR_READER as configured)",
+    )
+    ev.add_argument(
+        "--models-dir",
+        dest="models_dir",
+        help="folder of the pretrained ONNX models (default $ALPR_MODELS_DIR, else ../shared/models)",
+    )
+    ev.set_defaults(handler=_eval)
+
+    models = subparsers.add_parser("models", help="the pretrained plate models (ONNX) of the models dir")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    check = msub.add_parser("check", help="where the models dir is and which model files it holds (with hashes)")
+    check.add_argument("--models-dir", dest="models_dir")
+    check.set_defaults(handler=_models_check)
+    fetch = msub.add_parser(
+        "fetch",
+        help="download the pretrained models with their packages' own download "
+        "functions (needs internet) into <ALPR_DATA_DIR>/models",
+    )
+    fetch.add_argument("--out", help="target folder (default <ALPR_DATA_DIR>/models)")
+    fetch.set_defaults(handler=_models_fetch)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from alpr.synth import datasets
+
+    if args.synth_command == "testset" and args.seed in TRAINING_SEEDS:
+        raise AlprError(f"seed {args.seed} was used to train the committed models; a test set needs another")
+    if args.n < 1:
+        raise AlprError("--n must be at least 1")
+    writer = {
+        "testset": datasets.write_openalpr_testset,
+        "detection": datasets.write_detection_dataset,
+        "crops": datasets.write_crops_dataset,
+    }[args.synth_command]
+    out = writer(
+        args.out,
+        args.n,
+        args.seed,
+        workers=args.workers,
+        progress=lambda i, n: print(f"{i}/{n}", file=sys.stderr, flush=True),
+    )
+    print(out)
+    return 0
+
+
+def _weights_out(args: argparse.Namespace) -> str:
+    from services.recognizer.models.recognizer import WEIGHTS_DIR
+
+    return args.out or WEIGHTS_DIR
+
+
+def _train_detector(args: argparse.Namespace) -> int:
+    from alpr_app.models.train_detector import DetectorTraining, train_detector
+
+    path = train_detector(
+        DetectorTraining(
+            out_dir=_weights_out(args),
+            work_dir=args.work_dir,
+            datasets_dir=datasets_dir(args.datasets),
+            synth_images=args.synth_images,
+            seed=args.seed,
+            epochs=args.epochs,
+            imgsz=args.imgsz,
+            batch=args.batch,
+            workers=args.workers,
+            init=args.init,
+            warmup_epochs=args.warmup_epochs,
+        )
+    )
+    print(path)
+    return 0
+
+
+def _train_reader(args: argparse.Namespace) -> int:
+    from alpr_app.models.train_reader import ReaderTraining, train_reader
+
+    path = train_reader(
+        ReaderTraining(
+            out_dir=_weights_out(args),
+            work_dir=args.work_dir,
+            datasets_dir=datasets_dir(args.datasets),
+            synth_crops=args.synth_crops,
+            seed=args.seed,
+            epochs=args.epochs,
+            batch=args.batch,
+            threads=args.threads,
+            workers=args.workers,
+            lr=args.lr,
+            init=args.init,
+            extra_seeds=tuple(args.extra_seeds),
+            augment=args.augment,
+            width=args.width,
+        )
+    )
+    print(path)
+    return 0
+
+
+def _every(n: int):
+    """A progress callback that prints to stderr about every `n` items (stdout stays JSON)."""
+    last = [0]
+
+    def report(done: int, total: int) -> None:
+        if done == total or done // n > last[0] // n:
+            last[0] = done
+            print(f"{done}/{total} images", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _configured_backend() -> tuple[str, str]:
+    from alpr.settings import load_settings
+    from services.recognizer.settings import RecognizerSettings
+
+    settings = load_settings(RecognizerSettings)
+    return settings.detector, settings.reader
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from alpr_app.models import evaluate
+    from services.recognizer.models.backends import build_reader, split_backend
+    from services.recognizer.models.model_files import resolve_models_dir
+    from services.recognizer.models.recognizer import WEIGHTS_DIR, load_recognizer, pick_device
+
+    if not os.path.exists(args.dataset):
+        raise AlprError(f"dataset {args.dataset} not found")
+    detector, reader = split_backend(args.backend) if args.backend else _configured_backend()
+    models_dir = resolve_models_dir(args.models_dir)
+    if args.format == "crops":
+        from alpr_app.models.train_reader import real_split
+
+        rows = evaluate.load_crops(args.dataset)
+        if args.holdout:
+            rows = [r for r in rows if real_split(r[1]) == "test"]
+        rows = rows[: args.limit] if args.limit else rows
+        model = build_reader(
+            reader,
+            device=pick_device(args.device),
+            weights_dir=args.weights or WEIGHTS_DIR,
+            models_dir=models_dir,
+            correct=args.correct,
+        )
+        model.warmup()
+        from services.recognizer.models.calibration import load_calibration
+
+        calibration = None if args.raw_confidence else load_calibration(model.name)
+        names = {"detector": None, "reader": f"{model.name}~{calibration.tag}" if calibration else model.name}
+        result = evaluate.evaluate_crops(model, rows, calibration=calibration)
+    else:
+        items = evaluate.load_openalpr(args.dataset) if args.format == "openalpr" else evaluate.load_yolo(args.dataset)
+        items = items[: args.limit] if args.limit else items
+        recognizer = load_recognizer(
+            args.weights,
+            args.device,
+            correct=args.correct,
+            detector=detector,
+            reader=reader,
+            models_dir=models_dir,
+            calibrate=not args.raw_confidence,
+        )
+        recognizer.warmup()
+        names = {"detector": recognizer.detector.name, "reader": recognizer.reader_name}
+        result = evaluate.evaluate_frames(recognizer, items, batch=args.batch, progress=_every(100))
+    result = {
+        "dataset": os.path.abspath(args.dataset),
+        "format": args.format,
+        "backend": {"detector": detector if args.format != "crops" else None, "reader": reader},
+        "models": names,
+        **result,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    if args.json:
+        emit(result)
+    else:
+        for key in (
+            "images",
+            "plates",
+            "capture_rate",
+            "perfect_read_rate",
+            "char_accuracy",
+            "ms_per_image",
+            "peak_rss_mb",
+        ):
+            print(f"{key:>18}: {result.get(key)}")
+        sure = result["reliability"]["at_or_above_0.9"]
+        print(f"{'reads >= 0.9':>18}: {sure['reads']} ({sure['share_of_reads']} of reads), right {sure['right']}")
+        print(f"{'models':>18}: {names}")
+    return 0
+
+
+def _models_check(args: argparse.Namespace) -> int:
+    from services.recognizer.models.model_files import resolve_models_dir, sha256
+    from services.recognizer.models.onnx_models import CCT_V1_FILE, CCT_V2_FILE, YOLOV9_FILES
+
+    folder = resolve_models_dir(args.models_dir)
+    print(f"models dir: {folder}{'' if folder.is_dir() else ' (missing)'}")
+    wanted = {
+        "yolov9-onnx": YOLOV9_FILES,
+        "cct-onnx": (CCT_V2_FILE, CCT_V2_FILE.replace(".onnx", "_plate_config.yaml")),
+        "cct-v1-onnx": (CCT_V1_FILE, CCT_V1_FILE.replace(".onnx", "_plate_config.yaml")),
+    }
+    missing = 0
+    for backend, files in wanted.items():
+        present = [f for f in files if (folder / f).is_file()]
+        if backend == "yolov9-onnx":
+            present = present[:1]
+            need = 1
+        else:
+            need = len(files)
+        for f in present:
+            print(f"{backend:>12}: {f} sha256 {sha256(folder / f)[:12]}")
+        if len(present) < need:
+            missing += 1
+            join = " or " if backend == "yolov9-onnx" else " and "
+            print(f"{backend:>12}: missing {join.join(f for f in files if f not in present)}")
+    return 1 if missing else 0
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    import urllib.error
+    from pathlib import Path
+
+    from alpr.settings import CommonSettings, load_settings
+
+    out = Path(args.out) if args.out else load_settings(CommonSettings).data_dir / "models"
+    try:
+        from fast_plate_ocr.inference.hub import download_model as fetch_reader
+        from open_image_models.detection.core.hub import download_model as fetch_detector
+    except ImportError as err:
+        raise AlprError(f"{err.name} is not installed (make venv installs it)") from None
+    try:
+        paths = [fetch_detector("yolo-v9-t-416-license-plate-end2end", save_directory=out)]
+        for name in ("cct-xs-v2-global-model", "cct-xs-v1-global-model"):
+            paths.extend(fetch_reader(name, save_directory=out))
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise AlprError(
+            f"cannot download the models into {out} ({type(err).__name__}: {err}); on a machine "
+            "without internet copy them there or set ALPR_MODELS_DIR"
+        ) from None
+    for p in paths:
+        print(p)
+    return 0
