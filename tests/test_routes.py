@@ -7,7 +7,6 @@ must be on the short PUBLIC list below, each with the reason it serves no ALPR d
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
@@ -21,6 +20,7 @@ from alpr.http import Guard
 from alpr.revocations import RevocationSet
 from alpr.roles import ROLE_PERMISSIONS
 from alpr.runtime import Workers
+from tests.support.apps import occupancy_api, revenue_api
 
 SECRET = "r" * 40
 
@@ -96,11 +96,8 @@ def _recognizer_app(tmp_path, audit):
 
 
 FACTORIES = {"audit": _audit_app, "ingest": _ingest_app, "recognizer": _recognizer_app}
-for optional in ("occupancy", "revenue"):
-    if importlib.util.find_spec(f"services.{optional}.main") is not None:
-        module = importlib.import_module(f"services.{optional}.main")
-        if hasattr(module, "build_app_for_tests"):
-            FACTORIES[optional] = lambda tmp_path, audit, m=module: m.build_app_for_tests(tmp_path, audit, SECRET)
+FACTORIES["occupancy"] = lambda tmp_path, audit: occupancy_api(tmp_path, audit, SECRET)
+FACTORIES["revenue"] = lambda tmp_path, audit: revenue_api(tmp_path, audit, SECRET)
 
 
 def api_routes(routes, prefix: str = ""):

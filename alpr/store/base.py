@@ -6,7 +6,7 @@ filter value is never spliced into SQL text: plates with quotes are just strings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,36 +30,6 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the connection (and, for chDB, the data directory lock)."""
-
-
-class LazyStore:
-    """A store opened by its first query. tests/test_routes.py builds every service's app in one
-    process, and chDB serves one data directory per process, so an app must not open its store
-    before a request needs it."""
-
-    def __init__(self, database: str, opener: Callable[[], Store], cluster: str | None = None) -> None:
-        self.database = database
-        self.cluster = cluster
-        self._opener = opener
-        self._store: Store | None = None
-
-    def _open(self) -> Store:
-        if self._store is None:
-            self._store = self._opener()
-        return self._store
-
-    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        return self._open().command(sql, params)
-
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self._open().query(sql, params)
-
-    def insert(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
-        return self._open().insert(table, rows)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
 
 
 def open_store(

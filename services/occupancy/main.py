@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-from pathlib import Path
 
 import faust
 from mode import Service
@@ -31,7 +30,7 @@ from alpr.errors import ConfigError
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
 from alpr.kafka.topics import replication_of
 from alpr.revocations import RevocationFeed
-from alpr.store import LazyStore, Store, open_store
+from alpr.store import Store, open_store
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility, load_facilities
 from services.occupancy.settings import OccupancySettings
@@ -232,41 +231,3 @@ def run(settings: OccupancySettings) -> int:
     finally:
         parts.close()
     return 0
-
-
-def _store_on_first_use(settings) -> LazyStore:
-    return LazyStore(SERVICE, lambda: open_occupancy_store(settings))
-
-
-def build_app_for_tests(tmp_path: Path, audit: AuditClient, secret: str, store: Store | None = None):
-    """The API over real parts that are not started (no Kafka consumer, no worker): for the
-    route checks of tests/test_routes.py, and over a given store for the release test (chDB
-    serves one directory per process, so in-process services share the test's). Live streams
-    end after their snapshot."""
-    from types import SimpleNamespace
-
-    from alpr.revocations import RevocationSet
-    from services.occupancy.api import build_app
-
-    settings = OccupancySettings(
-        data_dir=tmp_path,
-        auth_secret=secret,
-        environment="test",
-        kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"),
-    )
-    facilities = load_facilities(settings.cameras_file)
-    store = store or _store_on_first_use(settings)
-    board = Board(facilities)
-    board.close()
-    stream = OccupancyStream(settings, facilities, store, None, board, reads_partitions=1)
-    parts = SimpleNamespace(
-        settings=settings,
-        store=store,
-        board=board,
-        stream=stream,
-        facilities=facilities,
-        audit=audit,
-        holds=SimpleNamespace(alive=lambda: False),
-        revocations=RevocationSet(SERVICE, loaded=True),
-    )  # no consumer: nothing revoked
-    return build_app(parts)

@@ -24,7 +24,7 @@ from alpr.kafka.topics import replication_of
 from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers
-from alpr.store import LazyStore, Store, open_store
+from alpr.store import Store, open_store
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
 from services.revenue.settings import RevenueSettings
@@ -201,28 +201,3 @@ def run(settings: RevenueSettings) -> int:
             audit.close()  # refused requests are audited without waiting (alpr.http): send what is queued
         workers.shutdown(15)
         store.close()
-
-
-def _store_on_first_use(settings) -> LazyStore:
-    return LazyStore(SERVICE, lambda: open_revenue_store(settings))
-
-
-def build_app_for_tests(tmp_path, audit: AuditClient, secret: str, store: Store | None = None) -> FastAPI:
-    """The API over real parts that are not started (no faust worker): for the route checks of
-    tests/test_routes.py, and over a given store for the release test (chDB serves one
-    directory per process, so in-process services share the test's)."""
-    settings = RevenueSettings(
-        data_dir=tmp_path,
-        auth_secret=secret,
-        environment="test",
-        kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"),
-    )
-    publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS, payment_check(settings))
-    services = Services(
-        settings,
-        store or _store_on_first_use(settings),
-        load_tariff(settings.tariff_file),
-        publisher,
-        RevocationSet(SERVICE, loaded=True),
-    )  # no consumer: nothing revoked
-    return build_app(services, Workers(), audit)

@@ -26,8 +26,8 @@ def the_owning_services(gov, bootstrap):
     tables), in this process over the test's chDB directory, one client per name of the
     governance service's *default* `release_sources`: a service named there that mounts no
     export route fails the package."""
-    from services.occupancy.main import build_app_for_tests as occupancy_app
-    from services.revenue.main import build_app_for_tests as revenue_app
+    from tests.support.apps import occupancy_api as occupancy_app
+    from tests.support.apps import revenue_api as revenue_app
 
     stores = {name: ChdbStore(gov.store.path, name) for name in ("occupancy", "revenue")}
     for name, store in stores.items():
