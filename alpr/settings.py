@@ -35,40 +35,63 @@ SETTINGS_ENTRY_POINTS = "alpr.settings"
 from alpr.libstate import REPO_ROOT  # noqa: E402  (one definition of the checkout's root)
 
 
-class CommonSettings(BaseSettings):
-    """What every service reads. Fields here are shared by all services."""
+def shared(name: str) -> str:
+    """The variable of a setting read alike by every service that has it (a `validation_alias`):
+    `ALPR_<NAME>`, not namespaced."""
+    return ENV_PREFIX + name.upper()
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+class CommonSettings(BaseSettings):
+    """What every service reads, under one name for all of them (`ALPR_KAFKA_BOOTSTRAP`). A
+    service's own settings are namespaced by its class's `env_prefix` (`ALPR_OCCUPANCY_BATCH_MAX`),
+    so one environment (compose, a ConfigMap) configures every service and no two services
+    share a variable by accident; a field every service must read alike names its variable
+    with `validation_alias` (`shared`)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, populate_by_name=True)
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", description="Deployment stage; production refuses placeholder secrets."
+        "development",
+        description="Deployment stage; production refuses placeholder secrets.",
+        validation_alias="ALPR_ENVIRONMENT",
     )
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092",
+        description="Kafka bootstrap servers, host:port[,host:port].",
+        validation_alias="ALPR_KAFKA_BOOTSTRAP",
+    )
     clickhouse_url: str | None = Field(
         None,
         description="ClickHouse server URL (http://user:pass@host:8123). Empty: embedded chDB.",
+        validation_alias="ALPR_CLICKHOUSE_URL",
     )
     clickhouse_cluster: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
         description="ClickHouse cluster (remote_servers) for migrations ON CLUSTER: Replicated tables, Distributed "
         "for reads. Needs ALPR_CLICKHOUSE_URL. Empty: plain tables on one server or chDB.",
+        validation_alias="ALPR_CLICKHOUSE_CLUSTER",
     )
     data_dir: Path = Field(
         REPO_ROOT / "var",
         description="Local state: chDB directories (one per service), broker data, faust tables.",
+        validation_alias="ALPR_DATA_DIR",
     )
     auth_secret: SecretStr = Field(
         SecretStr(PLACEHOLDER_SECRET),
         description="HMAC secret that signs access tokens; shared by every service.",
+        validation_alias="ALPR_AUTH_SECRET",
     )
     topic_prefix: str = Field(
         "",
         pattern=r"^[a-z0-9._-]*$",
         description="Prefix of every topic name (isolated demo or test runs on a shared broker).",
+        validation_alias="ALPR_TOPIC_PREFIX",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Log level of the JSON-lines logs."
+        "INFO",
+        description="Log level of the JSON-lines logs.",
+        validation_alias="ALPR_LOG_LEVEL",
     )
 
     @field_validator("kafka_bootstrap")
@@ -105,13 +128,24 @@ class CommonSettings(BaseSettings):
 
 
 class ServiceSettings(CommonSettings):
-    """Common settings plus the HTTP listener that every service runs."""
+    """Common settings plus the HTTP listener that every service runs. A service's class sets
+    `model_config = SettingsConfigDict(env_prefix="ALPR_<SERVICE>_")`: its own fields, the
+    listener's included, are read as `ALPR_<SERVICE>_<FIELD>`."""
 
     http_host: str = Field("127.0.0.1", description="Address of the service's HTTP API.")
     http_port: int = Field(8000, ge=0, le=65535, description="Port of the service's HTTP API (0: any free port).")
 
 
 S = TypeVar("S", bound=CommonSettings)
+
+
+def env_names(cls: type[CommonSettings]) -> dict[str, str]:
+    """Field -> the environment variable that sets it in `cls`."""
+    prefix = cls.model_config.get("env_prefix", ENV_PREFIX)
+    return {
+        name: field.validation_alias if isinstance(field.validation_alias, str) else prefix + name.upper()
+        for name, field in cls.model_fields.items()
+    }
 
 
 def _all_settings_classes() -> list[type[CommonSettings]] | None:
@@ -142,7 +176,8 @@ def known_env_names() -> set[str] | None:
         return None
     names = set(RESERVED_ENV)
     for cls in classes:
-        names.update(ENV_PREFIX + field.upper() for field in cls.model_fields)
+        if cls is not ServiceSettings:  # a base: its fields are read under each service's prefix
+            names.update(env_names(cls).values())
     return names
 
 
@@ -153,7 +188,15 @@ def check_unknown_env(environ: dict[str, str] | None = None) -> None:
         return
     unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
     if unknown:
-        raise ConfigError(f"unknown setting {', '.join(unknown)} (no ALPR setting has that name)")
+        # A name from before the settings were namespaced: say which services' names it became.
+        hints = []
+        for k in unknown:
+            rest = k[len(ENV_PREFIX) :]
+            now = sorted(n for n in known if n.endswith("_" + rest) and n != k)
+            if now:
+                hints.append(f"{k} is now {' or '.join(now)}")
+        hint = f"; {'; '.join(hints)}" if hints else ""
+        raise ConfigError(f"unknown setting {', '.join(unknown)} (no ALPR setting has that name{hint})")
 
 
 def load_settings(cls: type[S], **overrides) -> S:
@@ -163,9 +206,10 @@ def load_settings(cls: type[S], **overrides) -> S:
         return cls(**overrides)
     except ValidationError as err:
         problems = []
+        names = env_names(cls)
         for e in err.errors():
             field = ".".join(str(p) for p in e["loc"]) or "settings"
-            name = ENV_PREFIX + field.upper() if e["loc"] else cls.__name__
+            name = names.get(field, ENV_PREFIX + field.upper()) if e["loc"] else cls.__name__
             problems.append(f"{name}: {e['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 

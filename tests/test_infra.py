@@ -24,7 +24,7 @@ def test_compose_uses_only_real_settings_and_default_ports():
         for key in env:
             if key.startswith("ALPR_"):
                 assert key in known, f"{name}: {key} is not a setting any service reads"
-        port = env.get("ALPR_HTTP_PORT")
+        port = env.get(f"ALPR_{name.upper()}_HTTP_PORT")
         if port:
             import importlib
 
@@ -117,7 +117,7 @@ def test_kubernetes_manifests_are_complete_and_match_the_services():
         dep = docs[("Deployment", f"alpr-{name}")]
         container = dep["spec"]["template"]["spec"]["containers"][0]
         assert container["args"] == ["alpr", name, "serve"]
-        port = int(next(e["value"] for e in container["env"] if e["name"] == "ALPR_HTTP_PORT"))
+        port = int(next(e["value"] for e in container["env"] if e["name"] == f"ALPR_{name.upper()}_HTTP_PORT"))
         cls = getattr(importlib.import_module(f"services.{name}.settings"), f"{name.capitalize()}Settings")
         assert cls.model_fields["http_port"].default == port
         assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
@@ -150,7 +150,7 @@ def _state_moved_off_the_pod(command: str) -> dict[str, tuple[str, ...]]:
     if command in CHDB_OWNERS:
         needs["ALPR_CLICKHOUSE_URL"] = ("http://", "https://", "secret")
     if command == "audit":
-        needs["ALPR_GOVERNANCE_DB_URL"] = ("postgresql://", "postgres://", "secret")
+        needs["ALPR_AUDIT_GOVERNANCE_DB_URL"] = ("postgresql://", "postgres://", "secret")
     return needs
 
 
@@ -194,7 +194,7 @@ def test_no_durable_state_lands_on_an_emptydir():
                 )
                 checked.add((command, setting))
     assert {
-        ("audit", "ALPR_GOVERNANCE_DB_URL"),
+        ("audit", "ALPR_AUDIT_GOVERNANCE_DB_URL"),
         ("audit", "ALPR_CLICKHOUSE_URL"),
         ("occupancy", "ALPR_CLICKHOUSE_URL"),
         ("revenue", "ALPR_CLICKHOUSE_URL"),
@@ -216,8 +216,8 @@ def test_the_governance_database_is_a_statefulset_on_a_persistent_volume():
     assert ("Service", "alpr-governance-db") in docs
     audit = compose()["services"]["audit"]["environment"]
     assert (
-        audit["ALPR_GOVERNANCE_DB_URL"].startswith("postgresql://")
-        and "@governance-db:" in audit["ALPR_GOVERNANCE_DB_URL"]
+        audit["ALPR_AUDIT_GOVERNANCE_DB_URL"].startswith("postgresql://")
+        and "@governance-db:" in audit["ALPR_AUDIT_GOVERNANCE_DB_URL"]
     )
     assert "governance-data:/var/lib/postgresql/data" in compose()["services"]["governance-db"]["volumes"]
 

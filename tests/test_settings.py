@@ -70,3 +70,43 @@ def test_taken_port_is_named(tmp_path, bootstrap):
             ),
             f"port 127.0.0.1:{port} is not available",
         )
+
+
+def test_each_service_reads_its_own_variables_and_the_shared_ones(monkeypatch):
+    from alpr.settings import load_settings
+    from services.occupancy.settings import OccupancySettings
+    from services.revenue.settings import RevenueSettings
+
+    for key in [k for k in __import__("os").environ if k.startswith("ALPR_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ALPR_OCCUPANCY_BATCH_MAX", "7")
+    monkeypatch.setenv("ALPR_REVENUE_BATCH_MAX", "9")
+    monkeypatch.setenv("ALPR_KAFKA_BOOTSTRAP", "kafka-1:9092")
+    monkeypatch.setenv("ALPR_CAMERAS_FILE", "/etc/alpr/cameras.yaml")
+    occupancy, revenue = load_settings(OccupancySettings), load_settings(RevenueSettings)
+    assert (occupancy.batch_max, revenue.batch_max) == (7, 9)  # one environment, no clash
+    assert occupancy.kafka_bootstrap == revenue.kafka_bootstrap == "kafka-1:9092"
+    assert str(occupancy.cameras_file) == str(revenue.cameras_file) == "/etc/alpr/cameras.yaml"
+    # Code still passes fields by name.
+    assert OccupancySettings(batch_max=3, kafka_bootstrap="k:1").batch_max == 3
+
+
+def test_a_name_from_before_the_namespaces_is_refused_with_the_new_names():
+    from alpr.errors import ConfigError
+    from alpr.settings import check_unknown_env
+
+    with pytest.raises(ConfigError) as err:
+        check_unknown_env({"ALPR_BATCH_MAX": "5"})
+    message = str(err.value)
+    assert "unknown setting ALPR_BATCH_MAX" in message
+    assert "ALPR_OCCUPANCY_BATCH_MAX or ALPR_REVENUE_BATCH_MAX" in message
+
+
+def test_an_invalid_namespaced_value_is_named_by_its_variable(monkeypatch):
+    from alpr.errors import ConfigError
+    from alpr.settings import load_settings
+    from services.occupancy.settings import OccupancySettings
+
+    monkeypatch.setenv("ALPR_OCCUPANCY_BATCH_MAX", "many")
+    with pytest.raises(ConfigError, match="ALPR_OCCUPANCY_BATCH_MAX: "):
+        load_settings(OccupancySettings)

@@ -141,8 +141,8 @@ def run_bench(
         "ALPR_TOPIC_PREFIX": run,
         "ALPR_DATA_DIR": str(work),
         "ALPR_CAMERAS_FILE": str(_cameras_file(work / "cameras.yaml")),
-        "ALPR_TARIFF_FILE": str(_tariff_file(work / "tariff.yaml")),
-        "ALPR_PAYMENT_LATE_MIN": "0",
+        "ALPR_REVENUE_TARIFF_FILE": str(_tariff_file(work / "tariff.yaml")),
+        "ALPR_REVENUE_PAYMENT_LATE_MIN": "0",
     }
     progress(f"rendering {vehicles} vehicles...")
     cars = _frames(vehicles, seed=31)

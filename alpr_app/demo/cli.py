@@ -362,10 +362,10 @@ def _demo(args) -> int:
     }
     # The revenue service on the demo's compressed day (no grace period; DEMO_PAYMENT_LATE, DEMO_IDLE_LAG).
     revenue_env = {
-        "ALPR_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"),
-        "ALPR_PAYMENT_LATE_MIN": str(DEMO_PAYMENT_LATE / timedelta(minutes=1)),
-        "ALPR_IDLE_LAG_S": str(DEMO_IDLE_LAG.total_seconds()),
-        "ALPR_ORPHAN_AFTER_H": "0.05",
+        "ALPR_REVENUE_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"),
+        "ALPR_REVENUE_PAYMENT_LATE_MIN": str(DEMO_PAYMENT_LATE / timedelta(minutes=1)),
+        "ALPR_REVENUE_IDLE_LAG_S": str(DEMO_IDLE_LAG.total_seconds()),
+        "ALPR_REVENUE_ORPHAN_AFTER_H": "0.05",
     }
     _footage(say)
     truth = load_truth(FOOTAGE / "ground_truth.jsonl")

@@ -56,7 +56,7 @@ class Stack:
     ) -> ServiceProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
-        env = {**os.environ, **self.env, "ALPR_HTTP_PORT": str(port), **(extra_env or {})}
+        env = {**os.environ, **self.env, f"ALPR_{args[0].upper()}_HTTP_PORT": str(port), **(extra_env or {})}
         proc = subprocess.Popen(
             [sys.executable, "-m", "alpr_app.cli", *args],
             env=env,

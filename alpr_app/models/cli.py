@@ -123,7 +123,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--backend",
         help="models to measure: project, fast-alpr, fused, or DETECTOR+READER "
-        "(backends.py; default: ALPR_DETECTOR + ALPR_READER as configured)",
+        "(backends.py; default: ALPR_RECOGNIZER_DETECTOR + ALPR_RECOGNIZER_READER as configured)",
     )
     ev.add_argument(
         "--models-dir",

@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from alpr.auth import MAX_TOKEN_TTL_S
 from alpr.settings import REPO_ROOT, ServiceSettings
 
 
 class AuditSettings(ServiceSettings):
-    """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
+    """Validated at start; each of its own fields has an `ALPR_AUDIT_<FIELD>` environment variable, the
+    shared ones (alpr.settings.CommonSettings) `ALPR_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_AUDIT_")
 
     http_port: int = Field(8005, ge=0, le=65535, description="Port of the audit API.")
     audit_retention_days: int = Field(
@@ -19,6 +23,7 @@ class AuditSettings(ServiceSettings):
         ge=365,
         description="How long the audit log is kept (days). Separate from the 365-day ALPR data purge; "
         "at least a year so that every access to retained data stays explainable.",
+        validation_alias="ALPR_AUDIT_RETENTION_DAYS",  # not ALPR_AUDIT_AUDIT_...
     )
     governance_db_url: str | None = Field(
         None,

@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from alpr.settings import REPO_ROOT, ServiceSettings
+from alpr.settings import REPO_ROOT, ServiceSettings, shared
 
 
 class IngestSettings(ServiceSettings):
-    """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
+    """Validated at start; each of its own fields has an `ALPR_INGEST_<FIELD>` environment variable, the
+    shared ones (alpr.settings.CommonSettings) `ALPR_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_INGEST_")
 
     http_port: int = Field(8001, ge=0, le=65535, description="Port of the ingest API.")
     cameras_file: Path = Field(
         REPO_ROOT / "infra" / "cameras.demo.yaml",
+        validation_alias=shared("cameras_file"),
         description="Camera registry (YAML): facilities, cameras, their sources and upload-token hashes.",
     )
     jpeg_quality: int = Field(

@@ -111,11 +111,11 @@ class _Bench:
                 "ALPR_TOPIC_PREFIX": self.prefix,
                 "ALPR_DATA_DIR": str(self.workdir),
                 "ALPR_CAMERAS_FILE": str(self.workdir / "cameras.yaml"),
-                "ALPR_HTTP_PORT": str(self.port),
+                "ALPR_OCCUPANCY_HTTP_PORT": str(self.port),
                 "ALPR_LOG_LEVEL": "WARNING",
                 "ALPR_AUTH_SECRET": self.settings.auth_secret.get_secret_value(),
-                "ALPR_BATCH_MAX": str(self.settings.batch_max),
-                "ALPR_BATCH_WITHIN_S": str(self.settings.batch_within_s),
+                "ALPR_OCCUPANCY_BATCH_MAX": str(self.settings.batch_max),
+                "ALPR_OCCUPANCY_BATCH_WITHIN_S": str(self.settings.batch_within_s),
             }
         )
         self.proc = subprocess.Popen(

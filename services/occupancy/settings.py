@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from alpr.settings import REPO_ROOT, ServiceSettings
+from alpr.settings import REPO_ROOT, ServiceSettings, shared
 
 
 class OccupancySettings(ServiceSettings):
-    """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
+    """Validated at start; each of its own fields has an `ALPR_OCCUPANCY_<FIELD>` environment variable, the
+    shared ones (alpr.settings.CommonSettings) `ALPR_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_OCCUPANCY_")
 
     http_port: int = Field(8003, ge=0, le=65535, description="Port of the occupancy API.")
     cameras_file: Path = Field(
         REPO_ROOT / "infra" / "cameras.demo.yaml",
+        validation_alias=shared("cameras_file"),
         description="Camera registry (YAML) shared with ingest; occupancy reads the facilities and their capacities.",
     )
     faust_app_id: str = Field(

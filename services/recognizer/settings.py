@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from alpr.settings import ServiceSettings
+from alpr.settings import ServiceSettings, shared
 
 # The presets of services/recognizer/models/backends.py (kept here so that reading settings loads no model code).
 DetectorName = Literal["project-yolo", "project-yolo-onnx", "yolov9-onnx", "fused", "cascade"]
@@ -17,7 +18,10 @@ ReaderName = Literal[
 
 
 class RecognizerSettings(ServiceSettings):
-    """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
+    """Validated at start; each of its own fields has an `ALPR_RECOGNIZER_<FIELD>` environment variable, the
+    shared ones (alpr.settings.CommonSettings) `ALPR_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_RECOGNIZER_")
 
     http_port: int = Field(8002, ge=0, le=65535, description="Port of the recognizer API.")
     device: str = Field(
@@ -65,7 +69,9 @@ class RecognizerSettings(ServiceSettings):
     models_dir: Path | None = Field(
         None,
         description="Folder with the pretrained ONNX models (yolov9-onnx, cct-onnx); default: <data_dir>/models "
-        "when `alpr models fetch` filled it, else ../shared/models beside the repository.",
+        "when `alpr models fetch` filled it, else ../shared/models beside the repository. Shared: the model "
+        "tools (alpr eval, alpr models) read the same variable.",
+        validation_alias=shared("models_dir"),
     )
     consumer_group: str = Field("alpr-recognizer", min_length=1, description="Consumer group shared by all replicas.")
     decode: Literal["cpu"] = Field("cpu", description="Where JPEGs are decoded (GPU decode: see docs/architecture.md).")

@@ -218,7 +218,7 @@ def run_bench(args) -> int:
             "ALPR_KAFKA_BOOTSTRAP": bootstrap,
             "ALPR_TOPIC_PREFIX": prefix,
             "ALPR_DATA_DIR": str(workdir),
-            "ALPR_HTTP_PORT": str(port),
+            "ALPR_REVENUE_HTTP_PORT": str(port),
             "ALPR_CAMERAS_FILE": str(workdir / "cameras.yaml"),
             "ALPR_ENVIRONMENT": "test",
             "ALPR_LOG_LEVEL": "WARNING",

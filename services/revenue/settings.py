@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from alpr.settings import REPO_ROOT, ServiceSettings
+from alpr.settings import REPO_ROOT, ServiceSettings, shared
 
 
 class RevenueSettings(ServiceSettings):
-    """Validated at start; every field has an `ALPR_<FIELD>` environment variable."""
+    """Validated at start; each of its own fields has an `ALPR_REVENUE_<FIELD>` environment variable, the
+    shared ones (alpr.settings.CommonSettings) `ALPR_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_REVENUE_")
 
     http_port: int = Field(8004, ge=0, le=65535, description="Port of the revenue API.")
     tariff_file: Path = Field(
@@ -19,6 +23,7 @@ class RevenueSettings(ServiceSettings):
     )
     cameras_file: Path = Field(
         REPO_ROOT / "infra" / "cameras.demo.yaml",
+        validation_alias=shared("cameras_file"),
         description="Camera registry shared with ingest; revenue reads the facility ids to validate payments.",
     )
     faust_app_id: str = Field(

@@ -237,7 +237,7 @@ def load_tariff(path: Path) -> Tariff:
     try:
         text = Path(path).read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"tariff {path} does not exist (ALPR_TARIFF_FILE)") from None
+        raise ConfigError(f"tariff {path} does not exist (ALPR_REVENUE_TARIFF_FILE)") from None
     try:
         raw = yaml.safe_load(text)
         spec = TariffFile.model_validate(raw)

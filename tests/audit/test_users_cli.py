@@ -55,7 +55,7 @@ def test_unreachable_governance_database_is_one_line(tmp_path):
     proc = run_cli(
         "users",
         "list",
-        env={"ALPR_DATA_DIR": str(tmp_path), "ALPR_GOVERNANCE_DB_URL": "postgresql://alpr@127.0.0.1:1/nope"},
+        env={"ALPR_DATA_DIR": str(tmp_path), "ALPR_AUDIT_GOVERNANCE_DB_URL": "postgresql://alpr@127.0.0.1:1/nope"},
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("alpr users: error: cannot reach the governance database")

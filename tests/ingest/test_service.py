@@ -93,7 +93,7 @@ def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topi
         {
             "ALPR_KAFKA_BOOTSTRAP": bootstrap,
             "ALPR_CAMERAS_FILE": str(cameras),
-            "ALPR_HTTP_PORT": str(port),
+            "ALPR_INGEST_HTTP_PORT": str(port),
             "ALPR_TOPIC_PREFIX": prefix,
         }
     )

@@ -415,10 +415,10 @@ def test_service_reads_name_the_configured_models_by_hash(monkeypatch):
 
     for key in [k for k in os.environ if k.startswith("ALPR_")]:
         monkeypatch.delenv(key)
-    monkeypatch.setenv("ALPR_DETECTOR", "yolov9-onnx")
-    monkeypatch.setenv("ALPR_READER", "cct-onnx")
+    monkeypatch.setenv("ALPR_RECOGNIZER_DETECTOR", "yolov9-onnx")
+    monkeypatch.setenv("ALPR_RECOGNIZER_READER", "cct-onnx")
     monkeypatch.setenv("ALPR_MODELS_DIR", str(MODELS))
-    monkeypatch.setenv("ALPR_DEVICE", "cpu")
+    monkeypatch.setenv("ALPR_RECOGNIZER_DEVICE", "cpu")
     settings = load_settings(RecognizerSettings)
     pipeline = FramePipeline(settings, load_models(settings))
     detector_hash = sha256(MODELS / "yolo-v9-t-416-license-plates-end2end1.onnx")[:12]
@@ -449,10 +449,10 @@ def test_a_bad_backend_setting_is_one_line(tmp_path):
         str(tmp_path),
         "--format",
         "crops",
-        env={"ALPR_READER": "tesseract", "ALPR_DATA_DIR": str(tmp_path)},
+        env={"ALPR_RECOGNIZER_READER": "tesseract", "ALPR_DATA_DIR": str(tmp_path)},
     )
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
-    assert proc.returncode == 2 and len(lines) == 1 and "ALPR_READER" in lines[0], proc.stderr
+    assert proc.returncode == 2 and len(lines) == 1 and "ALPR_RECOGNIZER_READER" in lines[0], proc.stderr
 
 
 @needs_us

@@ -165,12 +165,12 @@ class Service:
                 "ALPR_TOPIC_PREFIX": self.kafka.prefix,
                 "ALPR_DATA_DIR": str(self.data_dir),
                 "ALPR_CAMERAS_FILE": str(cameras),
-                "ALPR_HTTP_PORT": str(self.port),
+                "ALPR_OCCUPANCY_HTTP_PORT": str(self.port),
                 "ALPR_AUTH_SECRET": SECRET,
                 "ALPR_LOG_LEVEL": "WARNING",
-                "ALPR_OVERFLOW_TOLERANCE": "0.5",
-                "ALPR_PASS_GAP_S": "3",
-                "ALPR_NO_PLATE_MIN_READS": "2",
+                "ALPR_OCCUPANCY_OVERFLOW_TOLERANCE": "0.5",
+                "ALPR_OCCUPANCY_PASS_GAP_S": "3",
+                "ALPR_OCCUPANCY_NO_PLATE_MIN_READS": "2",
             }
         )
         env.update(self.extra_env)

@@ -81,7 +81,7 @@ def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_facto
     # Phase 1 with a long commit interval: the service applies every read, its changelog holds
     # the state, and no offset is committed yet. SIGKILL then leaves the most work to redo.
     half = next(i for i in range(len(reads) // 2, len(reads)) if reads[i].facility_id != reads[i - 1].facility_id)
-    service = service_factory(cameras=CAMERAS, ALPR_COMMIT_INTERVAL_S="60").start()
+    service = service_factory(cameras=CAMERAS, ALPR_OCCUPANCY_COMMIT_INTERVAL_S="60").start()
     kafka.send_reads(reads[:half])
     ends = kafka.end_offsets(Topic.READS)
     for _ in deadline_loop(30, "the facility state of phase 1 in the changelog"):
@@ -92,7 +92,7 @@ def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_facto
     assert committed_at_kill == 0, "nothing should have been committed before the kill"
     kafka.send_reads(reads[half:])  # phase 2 arrives while the service is down
 
-    service.extra_env["ALPR_COMMIT_INTERVAL_S"] = "0.5"
+    service.extra_env["ALPR_OCCUPANCY_COMMIT_INTERVAL_S"] = "0.5"
     service.start()
     kafka.wait_consumed(service.group, timeout=60)
     facilities = {f["facility_id"]: f["occupied"] for f in service.get("/v1/facilities").json()["facilities"]}

@@ -112,7 +112,7 @@ def test_dashboard_updates_live_draws_the_day_and_warns_when_stale(
 ):
     from alpr.auth import issue_token
 
-    service = service_factory(ALPR_DASHBOARD_STALE_AFTER_S="2", ALPR_SSE_HEARTBEAT_S="60").start()
+    service = service_factory(ALPR_OCCUPANCY_DASHBOARD_STALE_AFTER_S="2", ALPR_OCCUPANCY_SSE_HEARTBEAT_S="60").start()
     now = datetime.now(UTC)
     kafka.send_reads(vehicle("garage-a", "L1", "entry", now - timedelta(minutes=5), "8ABC123"))
     kafka.wait_consumed(service.group)

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 @pytest.fixture(scope="module")
 def day(kafka, service_factory):
     """One service run over the scripted day (with two bad messages slipped in)."""
-    service = service_factory(ALPR_SSE_HEARTBEAT_S="0.5").start()
+    service = service_factory(ALPR_OCCUPANCY_SSE_HEARTBEAT_S="0.5").start()
     reads, last_exit = scripted_reads()
     bad = [
         ("garage-a", b"{not json"),

@@ -14,7 +14,7 @@ Only in processes started with `serve` (the services), only when TEST_RACE_SEEK_
   each take that long to deliver (a CPU-starved loop), so the seek ends in the middle of a batch;
 - TEST_RACE_BATCH_DELAY_S (0.5), TEST_RACE_BATCHES (6): the first batches wait inside
   `save_state` (an agent waiting inside its batch), so records stay in its channel queue;
-- TEST_RACE_BATCH_MAX: the service's ALPR_BATCH_MAX (the tests drop ALPR_* from the environment);
+- TEST_RACE_BATCH_MAX: the service's ALPR_<SERVICE>_BATCH_MAX (the tests drop ALPR_* from the environment);
 - TEST_RACE_NO_BARRIER=1: faust_fixes installs everything but the seek barrier.
 
 Each resume of faust's flow control that empties non-empty queues prints a "RACE ... cleared"
@@ -27,7 +27,8 @@ import sys
 
 if os.environ.get("TEST_RACE_SEEK_DELAY_S") and "serve" in sys.argv:
     if os.environ.get("TEST_RACE_BATCH_MAX"):
-        os.environ["ALPR_BATCH_MAX"] = os.environ["TEST_RACE_BATCH_MAX"]
+        for service in ("OCCUPANCY", "REVENUE"):
+            os.environ[f"ALPR_{service}_BATCH_MAX"] = os.environ["TEST_RACE_BATCH_MAX"]
 
     import aiokafka
 

@@ -45,9 +45,9 @@ def test_killing_a_replica_loses_no_frame(bootstrap, topic_factory, unique, tmp_
         "ALPR_KAFKA_BOOTSTRAP": bootstrap,
         "ALPR_TOPIC_PREFIX": prefix,
         "ALPR_DATA_DIR": str(tmp_path),
-        "ALPR_CONSUMER_GROUP": f"rec-{unique}",
-        "ALPR_BATCH_MAX_FRAMES": "4",
-        "ALPR_DEVICE": "cpu",
+        "ALPR_RECOGNIZER_CONSUMER_GROUP": f"rec-{unique}",
+        "ALPR_RECOGNIZER_BATCH_MAX_FRAMES": "4",
+        "ALPR_RECOGNIZER_DEVICE": "cpu",
     }
     with Stack(env, tmp_path / "logs") as stack:
         a = stack.start("recognizer-a", free_port(), "recognizer", "serve", timeout=240)

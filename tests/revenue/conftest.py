@@ -49,15 +49,15 @@ class RevenueProcess:
                 "ALPR_DATA_DIR": str(data_dir),
                 "ALPR_AUTH_SECRET": SECRET,
                 "ALPR_ENVIRONMENT": "test",
-                "ALPR_HTTP_PORT": str(self.port),
+                "ALPR_REVENUE_HTTP_PORT": str(self.port),
                 # TEST_SERVICE_LOG_LEVEL=DEBUG shows faust's own log in revenue.log when chasing a failure.
-                "ALPR_ORPHAN_AFTER_H": "12",
-                "ALPR_REKEY_PARTITIONS": "2",
+                "ALPR_REVENUE_ORPHAN_AFTER_H": "12",
+                "ALPR_REVENUE_REKEY_PARTITIONS": "2",
                 "ALPR_LOG_LEVEL": os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
-                "ALPR_BATCH_WITHIN_S": "0.02",
-                "ALPR_SESSION_TIMEOUT_S": "6",
+                "ALPR_REVENUE_BATCH_WITHIN_S": "0.02",
+                "ALPR_REVENUE_SESSION_TIMEOUT_S": "6",
                 # The idle clock ticks in every revenue test (a SIGKILL, a restart, a scripted day in the past).
-                "ALPR_IDLE_LAG_S": "2",
+                "ALPR_REVENUE_IDLE_LAG_S": "2",
             }
         )
         self.env.update(env or {})

@@ -1,5 +1,5 @@
 """Decisions that do not wait for the next vehicle: once the passes stop, revenue's clock moves on
-with the wall clock (ALPR_IDLE_LAG_S behind it), through `alpr revenue serve` on the real broker.
+with the wall clock (ALPR_REVENUE_IDLE_LAG_S behind it), through `alpr revenue serve` on the real broker.
 
 The scripted evening is the scenario's Tuesday (a day in the past: the clock continues the
 stream's own time at the wall's pace, as it does for recorded footage); the payment window and
@@ -33,7 +33,7 @@ SLACK_S = 15.0
 
 
 def quick_clock(late_s: float, lag_s: float) -> dict[str, str]:
-    return {"ALPR_PAYMENT_LATE_MIN": str(late_s / 60), "ALPR_IDLE_LAG_S": str(lag_s)}
+    return {"ALPR_REVENUE_PAYMENT_LATE_MIN": str(late_s / 60), "ALPR_REVENUE_IDLE_LAG_S": str(lag_s)}
 
 
 def pay(pid: str, plate: str, cents: int, paid: datetime, until: datetime) -> tuple[str, bytes]:
@@ -183,7 +183,7 @@ def test_a_replay_of_the_recorded_topics_makes_the_same_decisions(revenue_servic
         bootstrap,
         revenue_topics.prefix,
         tmp_path / "replay",
-        env={**quick_clock(late_s, lag_s), "ALPR_FAUST_APP_ID": "alpr-revenue-replay"},
+        env={**quick_clock(late_s, lag_s), "ALPR_REVENUE_FAUST_APP_ID": "alpr-revenue-replay"},
     )
     try:
         replay.start()

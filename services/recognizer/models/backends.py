@@ -18,7 +18,7 @@ Each backend is a typed spec with a `type` discriminator (like frigate's detecto
 | `fallback` | the CCT reader, and the project's CRNN for the crops it doubts (fusion.FallbackReader) |
 
 The pipeline's default is `cascade` + `fallback` (services/recognizer/settings.py).
-`ALPR_DETECTOR` / `ALPR_READER` name a preset (`DETECTOR_PRESETS`, `READER_PRESETS`);
+`ALPR_RECOGNIZER_DETECTOR` / `ALPR_RECOGNIZER_READER` name a preset (`DETECTOR_PRESETS`, `READER_PRESETS`);
 code may pass a spec (or a dict with `type`) instead. `alpr eval --backend` takes a named
 pair (`BACKENDS`) or `DETECTOR+READER`.
 """

@@ -246,7 +246,7 @@ def load_recognizer(
 ) -> Recognizer:
     """A `Recognizer` of the chosen backends (backends.py): by default the project's trained
     detector and reader (FP16 on CUDA, FP32 on CPU). `detector` and `reader` are preset names
-    (`ALPR_DETECTOR`, `ALPR_READER`) or typed specs; the pretrained ONNX models come from
+    (`ALPR_RECOGNIZER_DETECTOR`, `ALPR_RECOGNIZER_READER`) or typed specs; the pretrained ONNX models come from
     `models_dir` (model_files.resolve_models_dir). `more_cuts_below`: see MORE_CUTS_BELOW (1 or
     None: every cut of every plate). `detector_imgsz`, `detector_conf` and
     `correct` override the project models' own settings when given. `calibrate`: report the
