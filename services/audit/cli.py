@@ -11,34 +11,13 @@ from alpr.contracts.registry import Topic
 
 def _serve(args) -> int:
     from alpr import logs
-    from alpr.audit import AuditClient
-    from alpr.revocations import RevocationFeed
-    from alpr.runtime import Workers, run_service
-    from alpr.settings import ensure_port_free, load_settings
-    from services.audit.main import build_app, build_consumer, open_audit_store
+    from alpr.settings import load_settings
+    from services.audit.main import run
     from services.audit.settings import AuditSettings
 
     settings = load_settings(AuditSettings)
     logs.configure("audit", settings.log_level)
-    ensure_port_free(settings.http_host, settings.http_port)
-    store = open_audit_store(settings)
-    workers = Workers()
-    audit = None
-    try:
-        prefix = settings.topic_prefix
-        workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
-        revocations = RevocationFeed("audit", settings.kafka_bootstrap, topic_prefix=prefix)
-        workers.start("revocations", revocations.run)
-        audit = AuditClient(settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(prefix))
-        app = build_app(settings, store, workers, audit, topic_prefix=prefix, revocations=revocations)
-        workers.start("revocation-sweep", app.state.revocation_book.sweeper(settings.revocation_sweep_s))
-        run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
-    finally:
-        if audit is not None:
-            audit.close()  # refused requests are audited without waiting (alpr.http): send what is queued
-        workers.shutdown()
-        store.close()
-    return 0
+    return run(settings)
 
 
 class _Admin:

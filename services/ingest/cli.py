@@ -31,20 +31,11 @@ def _time(value: str) -> datetime:
 
 def _serve(args) -> int:
     from alpr import logs
-    from alpr.runtime import run_service
-    from alpr.settings import ensure_port_free
-    from services.ingest.main import build_service
+    from services.ingest.main import run
 
     settings = _settings()
     logs.configure("ingest", settings.log_level)
-    ensure_port_free(settings.http_host, settings.http_port)
-    service = build_service(settings, topic_prefix=settings.topic_prefix)
-    try:
-        service.start_feeds()
-        run_service(service.app, service.workers, settings.http_host, settings.http_port, settings.log_level)
-    finally:
-        service.close()
-    return 0
+    return run(settings)
 
 
 def _replay(args) -> int:

@@ -305,3 +305,18 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 def _prepare(body: bytes, quality: int, max_bytes: int) -> bytes:
     check_jpeg(body)
     return shrink_jpeg(body, quality, max_bytes)
+
+
+def run(settings: IngestSettings) -> int:
+    """The ingest service until SIGTERM: the camera feeds and the upload API (alpr.runtime.run_service)."""
+    from alpr.runtime import run_service
+    from alpr.settings import ensure_port_free
+
+    ensure_port_free(settings.http_host, settings.http_port)
+    service = build_service(settings, topic_prefix=settings.topic_prefix)
+    try:
+        service.start_feeds()
+        run_service(service.app, service.workers, settings.http_host, settings.http_port, settings.log_level)
+    finally:
+        service.close()
+    return 0

@@ -143,3 +143,18 @@ def load_models(settings: RecognizerSettings) -> Recognizer:
 def build_app(workers: Workers) -> FastAPI:
     # No ALPR data is served here (reads go to Kafka), so the API is operations only.
     return create_app(SERVICE, checks={"models": lambda: metrics.READY._value.get() == 1, "workers": workers.alive})
+
+
+def run(settings: RecognizerSettings) -> int:
+    """One replica until SIGTERM: the models loaded and warmed, the frames consumer, the API
+    (alpr.runtime.run_service; /healthz turns ready once the models answered)."""
+    from alpr.runtime import Workers, run_service
+    from alpr.settings import ensure_port_free
+
+    ensure_port_free(settings.http_host, settings.http_port)
+    workers = Workers()
+    app = build_app(workers)
+    recognizer = load_models(settings)
+    workers.start("frames", build_consumer(settings, recognizer, settings.topic_prefix).run)
+    run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
+    return 0
