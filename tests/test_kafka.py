@@ -106,3 +106,30 @@ def test_topics_apply_is_idempotent(bootstrap, unique):
     assert len(meta.topics[Topic.READS.on(prefix)].partitions) == 12
     for f in admin.delete_topics([c.topic for c in first]).values():
         f.result(timeout=30)
+
+
+def test_every_producer_partitions_keys_as_faust_and_the_java_client_do(bootstrap, topic_factory):
+    """One partitioner (murmur2): a facility's reads land where occupancy expects them
+    (`partition_of`), and a plate's payments where faust's re-key topic puts the plate."""
+    from aiokafka.partitioner import DefaultPartitioner
+    from confluent_kafka import Producer
+
+    from alpr.kafka.config import producer_config
+    from services.occupancy.stream import partition_of
+
+    topic = topic_factory(Topic.READS, partitions=12)
+    keys = [f"garage-{i}" for i in range(40)]
+    landed: dict[str, int] = {}
+    producer = Producer(producer_config(bootstrap, "partitioner-test"))
+    for key in keys:
+        producer.produce(
+            topic,
+            key=key.encode(),
+            value=b"{}",
+            on_delivery=lambda err, msg: landed.__setitem__(msg.key().decode(), msg.partition()),
+        )
+    assert producer.flush(30) == 0
+    faust_side = DefaultPartitioner()
+    for key in keys:
+        assert landed[key] == partition_of(key, 12) == faust_side(key.encode(), list(range(12)), list(range(12)))
+    assert len(set(landed.values())) > 6  # spread, not one partition

@@ -7,12 +7,15 @@ from typing import Any
 
 def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, Any]:
     # Idempotence with acks=all: a retried send never writes a duplicate, and nothing is
-    # acknowledged before it is on the broker.
+    # acknowledged before it is on the broker. One partitioner for every producer of the
+    # platform: murmur2, the Java client's and faust's (librdkafka's own default, CRC32, would
+    # put a key on another partition than faust's re-key topics and finance's Java clients do).
     config = {
         "bootstrap.servers": bootstrap,
         "client.id": client_id,
         "enable.idempotence": True,
         "acks": "all",
+        "partitioner": "murmur2_random",
         "linger.ms": 5,
         "compression.type": "lz4",
         "message.max.bytes": 8 * 1024 * 1024,

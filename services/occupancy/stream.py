@@ -284,8 +284,9 @@ class OccupancyStream:
 
 
 def partition_of(key: str, partitions: int) -> int:
-    """The partition librdkafka's default partitioner (consistent_random: CRC32) gives a key:
-    where the recognizer's reads of a facility land, for a facility that has sent none yet."""
-    import zlib
+    """The partition the platform's partitioner (murmur2, alpr.kafka.config.producer_config)
+    gives a key: where the recognizer's reads of a facility land, for a facility that has sent
+    none yet."""
+    from aiokafka.partitioner import murmur2
 
-    return (zlib.crc32(key.encode()) & 0xFFFFFFFF) % partitions
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions

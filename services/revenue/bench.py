@@ -147,7 +147,7 @@ def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) ->
     from alpr.kafka.config import producer_config
 
     errors: list[str] = []
-    producer = Producer(producer_config(bootstrap, "revenue-bench", partitioner="murmur2_random"))
+    producer = Producer(producer_config(bootstrap, "revenue-bench"))
     for key, value in messages:
         while True:
             try:

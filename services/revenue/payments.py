@@ -8,8 +8,8 @@ of the wrong type); the good ones are published and the answer waits for the bro
 acknowledgement. The matcher applies the same `PaymentCheck` to what finance publishes
 directly and sends a refused message to alpr.payments.dlq with the reason.
 
-Published with key = plate and librdkafka's `murmur2_random` partitioner, the Java
-client's default, so the topic is partitioned the same whoever writes it.
+Published with key = plate and the platform's one partitioner (murmur2, the Java client's
+default: alpr.kafka.config.producer_config), so the topic is partitioned the same whoever writes it.
 """
 
 from __future__ import annotations
@@ -134,7 +134,6 @@ class PaymentPublisher:
             producer_config(
                 bootstrap,
                 "revenue-payments",
-                partitioner="murmur2_random",
                 **{"message.timeout.ms": int(timeout_s * 1000)},
             )
         )

@@ -134,8 +134,10 @@ def revenue_service(bootstrap, revenue_topics, tmp_path):
 def produce(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> None:
     from confluent_kafka import Producer
 
+    from alpr.kafka.config import producer_config
+
     errors: list[str] = []
-    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 5})
+    producer = Producer(producer_config(bootstrap, "revenue-tests"))
     for key, value in messages:
         producer.produce(
             topic, key=key.encode(), value=value, on_delivery=lambda err, msg: errors.append(str(err)) if err else None
