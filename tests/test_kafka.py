@@ -133,3 +133,30 @@ def test_every_producer_partitions_keys_as_faust_and_the_java_client_do(bootstra
     for key in keys:
         assert landed[key] == partition_of(key, 12) == faust_side(key.encode(), list(range(12)), list(range(12)))
     assert len(set(landed.values())) > 6  # spread, not one partition
+
+
+def test_an_effect_is_retried_with_the_one_backoff_until_it_succeeds(caplog):
+    import asyncio
+    import itertools
+    import logging
+
+    from alpr.retry import backoffs, until_done
+
+    assert list(itertools.islice(backoffs(), 8)) == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0]
+    tries = []
+
+    async def flaky() -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise ConnectionError("store away")
+        return "written"
+
+    log = logging.getLogger("test.retry")
+    with caplog.at_level(logging.WARNING, logger="test.retry"):
+        assert asyncio.run(until_done(flaky, log, "write failed; retrying", {"effect": "rows"})) == "written"
+    assert len(tries) == 3
+    warnings = [r for r in caplog.records if r.name == "test.retry"]
+    assert [(r.effect, r.backoff_s, r.error) for r in warnings] == [
+        ("rows", 0.2, "ConnectionError: store away"),
+        ("rows", 0.4, "ConnectionError: store away"),
+    ]

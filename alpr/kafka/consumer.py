@@ -29,11 +29,10 @@ from alpr.kafka.config import consumer_config, producer_config
 from alpr.kafka.dlq import DeadLetters
 from alpr.kafka.messages import where
 from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, CONSUMER_LAG, MESSAGES, WRITE_FAILURES
+from alpr.retry import backoffs
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-MAX_BACKOFF_S = 10.0
 
 
 class DeliveryError(Exception):
@@ -149,8 +148,7 @@ class BatchConsumer(Generic[T]):
         """Commit after the effect. A broker restart answers NOT_COORDINATOR (and the like) for a
         while: retry those. If the group moved on (a rebalance), the offsets are no longer ours:
         the next owner redoes the batch, which is harmless because every effect is idempotent."""
-        backoff = 0.2
-        while True:
+        for backoff in backoffs():
             try:
                 self.consumer.commit(offsets=offsets, asynchronous=False)
                 return
@@ -188,13 +186,11 @@ class BatchConsumer(Generic[T]):
                 if stop is not None and stop.is_set():
                     raise
                 time.sleep(backoff)  # backing off a coordinator that is coming back
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _write_with_retry(self, values: list[T], stop: threading.Event | None) -> None:
-        backoff = 0.2
         paused = False
         try:
-            while True:
+            for backoff in backoffs():
                 try:
                     if values:
                         self._write(values, self.producer)
@@ -215,7 +211,6 @@ class BatchConsumer(Generic[T]):
                     # consume() on paused partitions returns nothing but keeps the group
                     # membership alive (max.poll.interval.ms) while we back off.
                     self.consumer.consume(num_messages=1, timeout=backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_S)
         finally:
             if paused:
                 self.consumer.resume(self.consumer.assignment())

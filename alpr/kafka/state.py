@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from alpr.retry import until_done
+
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +39,6 @@ def faust_data_dir(data_dir: Path, app_id: str) -> Path:
     return path
 
 
-MAX_BACKOFF_S = 10.0
 ACK_TIMEOUT_S = 30.0
 
 
@@ -48,24 +49,11 @@ async def save_state(table: Any, changes: Iterable[tuple[int, Any, Any]]) -> Non
     changes = list(changes)
     for _, key, value in changes:
         table.data[key] = value
-    backoff = 0.2
-    while True:
-        try:
-            sent = [table.send_changelog(partition, key, value) for partition, key, value in changes]
-            # Bounded: a send that faust's producer buffer lost (its sender task died) would
-            # otherwise hold the partition forever; sending again is harmless.
-            await asyncio.wait_for(asyncio.gather(*sent), ACK_TIMEOUT_S)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            log.warning(
-                "state changelog write failed; retrying",
-                extra={
-                    "table": getattr(table, "name", "?"),
-                    "error": f"{type(err).__name__}: {err}",
-                    "backoff_s": backoff,
-                },
-            )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def send_all() -> None:
+        sent = [table.send_changelog(partition, key, value) for partition, key, value in changes]
+        # Bounded: a send that faust's producer buffer lost (its sender task died) would
+        # otherwise hold the partition forever; sending again is harmless.
+        await asyncio.wait_for(asyncio.gather(*sent), ACK_TIMEOUT_S)
+
+    await until_done(send_all, log, "state changelog write failed; retrying", {"table": getattr(table, "name", "?")})

@@ -18,6 +18,7 @@ from alpr.contracts.models import OccupancyEvent
 from alpr.contracts.registry import encode
 from alpr.holds import HoldKeeper
 from alpr.metrics import E2E_LATENCY
+from alpr.retry import until_done
 from alpr.store import Store
 from services.occupancy.board import Board
 from services.occupancy.occupancy import Effects
@@ -43,38 +44,32 @@ class EffectsWriter:
 
     async def write(self, effects: Effects, dead: int) -> None:
         """Make the batch's effects durable: rows, events, dead letters. Retries until done."""
-        backoff = 0.2
-        events_sent = passes_sent = False
-        while True:
-            try:
-                # Events first: they are what the operations center waits for. Their order does
-                # not matter for correctness: all effects precede the state the stream stores next.
-                if effects.events and not events_sent:
-                    await self.send_events(effects.events)
-                    self.publish_to_board(effects.events)
-                    events_sent = True
-                if effects.passes and not passes_sent:
-                    await self.send_passes(effects)
-                    passes_sent = True
-                # Held flags are decided at each try: the holds consumer (another thread) may
-                # place a hold meanwhile.
-                rows = [
-                    pass_row(p, self.is_held(p.plate, datetime.fromtimestamp(p.first_seen_ms / 1000, UTC)))
-                    for p in effects.passes.values()
-                ]
-                history = [dict(h, held=1 if self.is_held(None, h["as_of"]) else 0) for h in effects.history]
-                if rows or history:
-                    await asyncio.to_thread(self._insert, rows, history)
-                if dead:
-                    await asyncio.to_thread(self._flush_dead_letters)
-                return
-            except Exception as err:  # store or broker away: hold the batch (bounded memory), retry
-                log.warning(
-                    "batch write failed; retrying",
-                    extra={"error": f"{type(err).__name__}: {err}", "backoff_s": backoff},
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        sent = {"events": False, "passes": False}  # what an earlier try already made durable
+
+        async def once() -> None:
+            # Events first: they are what the operations center waits for. Their order does
+            # not matter for correctness: all effects precede the state the stream stores next.
+            if effects.events and not sent["events"]:
+                await self.send_events(effects.events)
+                self.publish_to_board(effects.events)
+                sent["events"] = True
+            if effects.passes and not sent["passes"]:
+                await self.send_passes(effects)
+                sent["passes"] = True
+            # Held flags are decided at each try: the holds consumer (another thread) may
+            # place a hold meanwhile.
+            rows = [
+                pass_row(p, self.is_held(p.plate, datetime.fromtimestamp(p.first_seen_ms / 1000, UTC)))
+                for p in effects.passes.values()
+            ]
+            history = [dict(h, held=1 if self.is_held(None, h["as_of"]) else 0) for h in effects.history]
+            if rows or history:
+                await asyncio.to_thread(self._insert, rows, history)
+            if dead:
+                await asyncio.to_thread(self._flush_dead_letters)
+
+        # Store or broker away: the batch is held (bounded memory) and tried again.
+        await until_done(once, log, "batch write failed; retrying")
 
     def _insert(self, rows: list[dict], history: list[dict]) -> None:
         if rows:

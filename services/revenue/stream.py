@@ -53,6 +53,7 @@ from alpr.kafka import faust_fixes
 from alpr.kafka.dlq import dead_letter_headers
 from alpr.kafka.state import faust_data_dir, save_state
 from alpr.metrics import DLQ_MESSAGES, MESSAGES
+from alpr.retry import until_done
 from alpr.store import Store
 from services.revenue.clock import IdleClock
 from services.revenue.match import Decision, Ledger, Windows, orphan_payment
@@ -66,7 +67,6 @@ from services.revenue.writer import Rows, match_row, pass_row, payment_row, sess
 log = logging.getLogger(__name__)
 SERVICE = "revenue"
 SWEEP_EVERY = timedelta(minutes=5)
-MAX_BACKOFF_S = 10.0
 IDLE_CHECK_S = 1.0
 TICK_EVERY_MS = 60_000  # of stream time, between the ticks that traffic sends
 
@@ -220,20 +220,7 @@ class RevenueStream:
         """Run an effect until it succeeds: a store or broker outage pauses the batch (and so
         the partitions) instead of dropping it; the agent must not crash (faust would leave
         the worker running without it)."""
-        backoff = 0.2
-        while True:
-            try:
-                await fn()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning(
-                    "revenue effect failed; retrying",
-                    extra={"effect": what, "error": f"{type(err).__name__}: {err}", "backoff_s": backoff},
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        await until_done(fn, log, "revenue effect failed; retrying", {"effect": what})
 
     async def _send(self, items: list[tuple[Any, bytes, bytes]]) -> None:
         futures = [await topic.send(key=key, value=value) for topic, key, value in items]
