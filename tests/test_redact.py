@@ -7,7 +7,7 @@ import logging
 
 from alpr.logs import JsonLines
 from alpr.redact import without_credentials
-from services.ingest.main import _public
+from services.ingest.routes.sources import _public
 from services.ingest.sources import SourceStatus
 
 URL = "rtsp://admin:s3cr%2Ft@10.1.2.3:554/Streaming/101"

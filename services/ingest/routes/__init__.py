@@ -1,0 +1,1 @@
+"""The ingest API routes (main.build_app includes them)."""
