@@ -24,7 +24,7 @@ from tests.revenue import scenario
 from tests.revenue.conftest import RevenueProcess, produce, read_topic
 from tests.waiting import wait_for
 
-pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # whole-day replays
 
 TARIFF = load_tariff(REPO_ROOT / "infra" / "tariff.demo.yaml")
 # Decisions come late + lag after the exit arrived; this much more is processing and the
