@@ -168,3 +168,11 @@ def test_one_process_serves_one_chdb_directory(tmp_path):
             open_store("revenue", clickhouse_url=None, data_dir=tmp_path)
     finally:
         first.close()
+
+
+def test_a_text_parameter_arrives_as_written(store_factory):
+    """Parameters are read in ClickHouse's escaped format: a backslash, tab or newline in a
+    value (a note, a case reference) must arrive as written, not as an escape sequence."""
+    store = store_factory("occupancy")
+    for text in ["C:\\cases\\26-CV-1", "line one\nline two", "tab\there", "it's", "back\\nslash-n", ""]:
+        assert store.query("SELECT {t:String} AS t", {"t": text}) == [{"t": text}], repr(text)

@@ -28,9 +28,17 @@ def _quote(value: Any) -> str:
     return _param_text(value)
 
 
+# ClickHouse reads a query parameter's text in its "escaped" format: a backslash starts an
+# escape sequence and a raw newline or tab ends the value. Written so, a text arrives as it was.
+_ESCAPED = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"})
+
+
 def _param_text(value: Any) -> str:
     """chDB takes query parameters as text in ClickHouse's literal syntax (clickhouse-connect
-    formats them itself); arrays become ['a','b'], times 'YYYY-MM-DD hh:mm:ss.fff' in UTC."""
+    formats them itself); arrays become ['a','b'], times 'YYYY-MM-DD hh:mm:ss.fff' in UTC, a
+    text its escaped form."""
+    if isinstance(value, str):
+        return value.translate(_ESCAPED)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
