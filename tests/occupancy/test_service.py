@@ -233,5 +233,7 @@ def test_sigterm_stops_cleanly_and_the_store_holds_exactly_the_passes(day, kafka
         assert history[0]["n"] == len(EXPECTED_A_HISTORY)
     finally:
         store.close()
-    # Everything was committed on the way out: a restart finds nothing left to do.
-    assert kafka.committed(day.group, Topic.READS) == kafka.end_offsets(Topic.READS)
+    # Everything was committed on the way out: a restart finds nothing left to do. A partition
+    # no read landed on has no commit (-1001) and nothing to read either: it counts as 0.
+    committed = {p: max(o, 0) for p, o in kafka.committed(day.group, Topic.READS).items()}
+    assert committed == kafka.end_offsets(Topic.READS)
