@@ -158,13 +158,3 @@ def install_auth(app: FastAPI, *, auth_secret: str, audit: AuditClient, revocati
     app.state.auth_secret = auth_secret
     app.state.audit = audit
     app.state.revocations = revocations
-
-
-def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
-    """Run the app with uvicorn after checking that the port is free (one-line error if not)."""
-    import uvicorn
-
-    from alpr.settings import ensure_port_free
-
-    ensure_port_free(host, port)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)

@@ -1,19 +1,38 @@
-"""Running a service: background workers (consumers) next to the HTTP API, one stop for all.
+"""Running a service: its consumers, its HTTP API and (for the stream services) its faust app,
+hosted one way for every service.
 
-chDB allows one process per data directory, so a service's consumer and its API share a
-process and a store. `run_service` starts the workers in threads, serves the API with
-uvicorn, and on SIGTERM/SIGINT (uvicorn's handlers) sets the stop event and waits for the
-workers to finish their batch and commit.
+chDB allows one process per data directory, so a service's consumers and its API share a
+process and a store. `serve` runs them all under one `mode` worker (the library faust itself
+runs on), which owns the event loop and the signals:
+
+* `ApiServer` runs uvicorn's server on that loop, without uvicorn's own signal handlers (the
+  worker stops it first, so no request is answered from a store that is closing);
+* `WorkerThreads` runs the blocking workers (confluent-kafka consumers, camera feeds, sweeps)
+  in threads of their own, as `Workers`; a dead worker turns /healthz red;
+* a faust app, where the service has one, is the worker's first service: faust.Worker is
+  mode's Worker with the app's own start and stop.
+
+SIGTERM or SIGINT stops the services in the reverse order of their start (the API, then the
+worker threads, which finish their batch and commit, then the faust agents), then `serve`
+runs the service's `on_stop` hooks (flush the producer, close the store) and returns 0. Nothing
+calls sys.exit from inside an agent or a worker: that hung faust's shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI
+from mode import Service
+from mode import Worker as ModeWorker
+
+from alpr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +75,109 @@ class Workers:
             t.join(timeout)
 
 
-def run_service(app: FastAPI, workers: Workers, host: str, port: int, log_level: str = "INFO") -> None:
-    import uvicorn
+class ApiServer(Service):
+    """A FastAPI app served by uvicorn on the worker's loop."""
 
+    def __init__(
+        self, app: FastAPI, host: str, port: int, log_level: str, before_stop: list[Callable[[], None]], **kw: Any
+    ) -> None:
+        super().__init__(**kw)
+        self.api, self.host, self.port, self.level = app, host, port, log_level
+        self.before_stop = before_stop
+        self.server: Any = None
+        self.serving: asyncio.Future | None = None
+
+    async def on_start(self) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):  # the mode worker owns the signals
+                yield
+
+        config = uvicorn.Config(
+            self.api,
+            host=self.host,
+            port=self.port,
+            log_level=self.level,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+            log_config=None,
+        )
+        self.server = Server(config)
+        self.serving = asyncio.ensure_future(self.server.serve())
+        while not self.server.started:
+            if self.serving.done():
+                self.serving.result()  # raises the bind error
+                raise ConfigError(f"the API did not start on {self.host}:{self.port}")
+            await asyncio.sleep(0.02)  # uvicorn offers no event for "listening"
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        log.info("API listening", extra={"host": self.host, "port": port})
+
+    async def on_stop(self) -> None:
+        for hook in self.before_stop:
+            hook()  # e.g. end live streams, so that the graceful shutdown is short
+        if self.server is not None and self.serving is not None:
+            self.server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self.serving
+
+
+class WorkerThreads(Service):
+    """The service's `Workers`, stopped with the worker (batch finished, offsets committed)."""
+
+    def __init__(self, workers: Workers, timeout: float, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.workers, self.timeout = workers, timeout
+
+    async def on_stop(self) -> None:
+        await asyncio.to_thread(self.workers.shutdown, self.timeout)
+
+
+def faust_log_level(level: str) -> str:
+    """faust's INFO is a line per partition assignment; the service's INFO keeps it at warn."""
+    return {"DEBUG": "debug", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}.get(level.upper(), "warn")
+
+
+def serve(
+    api: FastAPI,
+    workers: Workers,
+    host: str,
+    port: int,
+    log_level: str = "INFO",
+    stream: Any = None,
+    before_api_stop: Iterable[Callable[[], None]] = (),
+    on_stop: Iterable[Callable[[], None]] = (),
+    stop_timeout_s: float = 30.0,
+) -> int:
+    """Run the service until SIGTERM/SIGINT; returns the process's exit code.
+
+    `stream` is the service's faust app, if it has one. `before_api_stop` runs on the loop
+    before the API stops; `on_stop` after everything stopped (flush a producer, close a store),
+    also when the start failed."""
     from alpr.settings import ensure_port_free
 
     ensure_port_free(host, port)
-    # uvicorn re-raises SIGTERM/SIGINT after its own shutdown, so code after server.run()
-    # may never execute: stop the workers (finish the batch, commit) from the app's shutdown.
-    app.router.on_shutdown.append(workers.shutdown)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False))
+    services = [
+        WorkerThreads(workers, stop_timeout_s),
+        ApiServer(api, host, port, log_level.lower(), list(before_api_stop)),
+    ]
+    level = faust_log_level(log_level)
+    worker: ModeWorker
     try:
-        server.run()
+        if stream is not None:
+            import faust
+
+            worker = faust.Worker(stream, *services, loglevel=level, override_logging=False, quiet=True)
+        else:
+            worker = ModeWorker(*services, loglevel=level, override_logging=False, quiet=True, redirect_stdouts=False)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else 0
+        return 0
     finally:
-        workers.shutdown()
+        workers.shutdown(stop_timeout_s)  # a no-op after a clean stop; stops the threads after a failed start
+        for hook in on_stop:
+            hook()

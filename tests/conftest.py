@@ -97,7 +97,7 @@ def clickhouse_server_url():
 @pytest.fixture(scope="session")
 def postgres_server():
     """A PostgreSQL server for the governance store, from the machine's own binaries."""
-    from tests.postgres import PostgresServer
+    from tests.support.postgres import PostgresServer
 
     try:
         server = PostgresServer()

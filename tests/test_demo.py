@@ -11,7 +11,7 @@ import pytest
 
 from alpr.contracts.registry import Topic
 from tests.conftest import run_cli
-from tests.streams import SKIPPED
+from tests.support.streams import SKIPPED
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 

@@ -135,3 +135,41 @@ def test_no_test_module_imports_another():
         if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
     ]
     assert not offending, "move what they share to tests/support:\n" + "\n".join(offending)
+
+
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
+
+
+def test_every_service_has_the_one_shape_and_is_hosted_by_the_runtime():
+    """settings.py, main.py, metrics.py, cli.py in every service; main.run hands the service to
+    alpr.runtime.serve; only the runtime (and the ingest upload bench) starts uvicorn."""
+    assert SERVICES == ["audit", "ingest", "occupancy", "recognizer", "revenue"]
+    missing = [f"services/{s}/{f}" for s in SERVICES for f in _SHAPE if not (ROOT / "services" / s / f).exists()]
+    assert not missing, missing
+    for service in SERVICES:
+        main = ast.parse((ROOT / "services" / service / "main.py").read_text())
+        run = next(n for n in main.body if isinstance(n, ast.FunctionDef) and n.name == "run")
+        called = {c.func.id for c in ast.walk(run) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+        assert "serve" in called, f"services/{service}/main.py: run() must end in alpr.runtime.serve"
+    hosts = sorted(
+        str(path.relative_to(ROOT))
+        for tree in ("alpr", "services", "alpr_app")
+        for path in (ROOT / tree).rglob("*.py")
+        if any(m == "uvicorn" for _, m in _imported(path))
+    )
+    assert hosts == ["alpr/runtime.py", "services/ingest/bench.py"]
+
+
+_SHAPE = ("settings.py", "main.py", "metrics.py", "cli.py")
+
+
+def test_services_run_as_processes_only_through_service_process():
+    """One runner for a service process (alpr_app/demo/stack.py): no test or command spawns
+    `alpr <service> serve` by hand."""
+    spawners = sorted(
+        str(path.relative_to(ROOT))
+        for tree in ("tests", "alpr_app", "services")
+        for path in (ROOT / tree).rglob("*.py")
+        if "subprocess.Popen(" in path.read_text() and '"serve"' in path.read_text()
+    )
+    assert spawners == [], spawners

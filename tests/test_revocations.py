@@ -34,7 +34,7 @@ from alpr.runtime import Workers
 from services.audit.db import GovernanceDB
 from services.audit.revocations import RevocationBook, token_revocation, user_revocation
 from tests.support.governance import add_user, login
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 REGISTRY = load_registry()
 NOW = time.time()

@@ -1,4 +1,4 @@
-"""Service processes for the demo and end-to-end tests: start, wait for /healthz, stop cleanly.
+"""Service processes for the demo, the benches and the tests: start, wait for /healthz, stop cleanly.
 
 Each service runs as `alpr <service> serve` in its own process (chDB: one process per data
 directory). `Stack` is a context manager: leaving it, normally or by Ctrl-C, sends SIGTERM
@@ -35,14 +35,72 @@ def _die_with_parent() -> None:
 
 @dataclass
 class ServiceProcess:
+    """One `alpr <service> serve` process: the one way the demo, the benches and the tests run
+    a service as a process of its own (log to a file, wait for /healthz, SIGTERM or SIGKILL)."""
+
     name: str
     port: int
     proc: subprocess.Popen
     log: Path
 
+    @classmethod
+    def spawn(
+        cls, name: str, args: list[str], env: dict[str, str], port: int, log: Path, cwd: Path | None = None
+    ) -> ServiceProcess:
+        """Start `python -m alpr_app.cli *args` with exactly `env` (the caller decides what it
+        inherits), its output appended to `log`; returns without waiting (see `wait_healthy`)."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "alpr_app.cli", *args],
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        return cls(name, port, proc, log)
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        """Until /healthz answers 200; an exit or the timeout raises AlprError with the log's end."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise AlprError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail(1500).strip()}")
+                try:
+                    if client.get(f"{self.url}/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)  # polling a health check of another process
+        raise AlprError(f"{self.name} did not become healthy within {timeout:.0f}s (log: {self.log})")
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM, the clean stop; returns the exit code (SIGKILL and AlprError after `timeout`)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AlprError(
+                f"{self.name} did not stop within {timeout:.0f}s of SIGTERM: {self.log_tail(1500)}"
+            ) from None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs at all (fault injection, or a stop that hung)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
 
 
 @dataclass
@@ -54,36 +112,11 @@ class Stack:
     def start(
         self, name: str, port: int, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 120
     ) -> ServiceProcess:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{name}.log"
         env = {**os.environ, **self.env, f"ALPR_{args[0].upper()}_HTTP_PORT": str(port), **(extra_env or {})}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr_app.cli", *args],
-            env=env,
-            stdout=open(log, "ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
-        service = ServiceProcess(name, port, proc, log)
+        service = ServiceProcess.spawn(name, list(args), env, port, self.log_dir / f"{name}.log")
         self.started.append(service)
-        self.wait_healthy(service, timeout)
+        service.wait_healthy(timeout)
         return service
-
-    def wait_healthy(self, service: ServiceProcess, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if service.proc.poll() is not None:
-                    tail = service.log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                    raise AlprError(f"{service.name} exited with {service.proc.returncode}: {tail[0][:300]}")
-                try:
-                    if client.get(f"{service.url}/healthz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)  # polling a health check of another process
-        raise AlprError(f"{service.name} did not become healthy within {timeout:.0f}s (log: {service.log})")
 
     def stop(self, timeout: float = 30) -> None:
         for s in reversed(self.started):
@@ -93,8 +126,7 @@ class Stack:
             try:
                 s.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                s.proc.kill()
-                s.proc.wait()
+                s.kill()
         self.started.clear()
 
     def __enter__(self) -> Stack:

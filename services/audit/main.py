@@ -15,6 +15,7 @@ from alpr.kafka.consumer import BatchConsumer
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from alpr.store import Store, open_store
+from services.audit import metrics
 from services.audit.db import GovernanceDB
 from services.audit.holdbook import HoldBook
 from services.audit.login import LoginService
@@ -28,6 +29,12 @@ from services.audit.settings import AuditSettings
 SERVICE = "audit"
 
 
+def store_events(store: Store, rows: list[dict]) -> None:
+    store.insert("audit_log", rows)
+    for row in rows:  # counted once stored: a failed write is retried, not counted twice
+        metrics.EVENTS_STORED.labels(row["service"], row["outcome"]).inc()
+
+
 def build_consumer(
     settings: AuditSettings, store: Store, topic_prefix: str = "", group_id: str = "alpr-audit-sink"
 ) -> BatchConsumer:
@@ -37,7 +44,7 @@ def build_consumer(
         group_id=group_id,
         bootstrap=settings.kafka_bootstrap,
         process=lambda m: audit_row(m.value()),
-        write=lambda rows, producer: store.insert("audit_log", rows),
+        write=lambda rows, producer: store_events(store, rows),
         max_batch=1000,
         max_wait_s=0.2,
         topic_prefix=topic_prefix,
@@ -101,27 +108,31 @@ def open_audit_store(settings: AuditSettings) -> Store:
 
 def run(settings: AuditSettings) -> int:
     """The governance service until SIGTERM: the audit sink, the revocations feed and sweep,
-    and the API (alpr.runtime.run_service)."""
+    and the API (alpr.runtime.serve)."""
     from alpr.revocations import RevocationFeed
-    from alpr.runtime import run_service
+    from alpr.runtime import serve
     from alpr.settings import ensure_port_free
 
     ensure_port_free(settings.http_host, settings.http_port)
     store = open_audit_store(settings)
     workers = Workers()
-    audit = None
+    closing = []
     try:
         prefix = settings.topic_prefix
         workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
         revocations = RevocationFeed("audit", settings.kafka_bootstrap, topic_prefix=prefix)
         workers.start("revocations", revocations.run)
         audit = AuditClient(settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(prefix))
+        # Refused requests are audited without waiting (alpr.http): send what is queued at the end.
+        closing.append(audit.close)
         app = build_app(settings, store, workers, audit, topic_prefix=prefix, revocations=revocations)
         workers.start("revocation-sweep", app.state.revocation_book.sweeper(settings.revocation_sweep_s))
-        run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
-    finally:
-        if audit is not None:
-            audit.close()  # refused requests are audited without waiting (alpr.http): send what is queued
+    except BaseException:
         workers.shutdown()
+        for close in closing:
+            close()
         store.close()
-    return 0
+        raise
+    return serve(
+        app, workers, settings.http_host, settings.http_port, settings.log_level, on_stop=[*closing, store.close]
+    )

@@ -140,9 +140,6 @@ def build_app(service: IngestService) -> FastAPI:
             "revocations": service.revocations.ready,
         },
     )
-    # uvicorn re-raises SIGTERM after its shutdown, which ends the process before the code after
-    # `run_service` runs: the shutdown hook is where accepted frames get flushed.
-    app.router.on_shutdown.append(service.close)
     install_auth(
         app, auth_secret=settings.auth_secret.get_secret_value(), audit=service.audit, revocations=service.revocations
     )
@@ -153,15 +150,24 @@ def build_app(service: IngestService) -> FastAPI:
 
 
 def run(settings: IngestSettings) -> int:
-    """The ingest service until SIGTERM: the camera feeds and the upload API (alpr.runtime.run_service)."""
-    from alpr.runtime import run_service
+    """The ingest service until SIGTERM: the camera feeds and the upload API (alpr.runtime.serve).
+    Accepted frames are delivered (`IngestService.close`) once the API and the feeds stopped."""
+    from alpr.runtime import serve
     from alpr.settings import ensure_port_free
 
     ensure_port_free(settings.http_host, settings.http_port)
     service = build_service(settings, topic_prefix=settings.topic_prefix)
     try:
         service.start_feeds()
-        run_service(service.app, service.workers, settings.http_host, settings.http_port, settings.log_level)
-    finally:
+    except BaseException:
         service.close()
-    return 0
+        raise
+    assert service.app is not None
+    return serve(
+        service.app,
+        service.workers,
+        settings.http_host,
+        settings.http_port,
+        settings.log_level,
+        on_stop=[service.close],
+    )

@@ -21,7 +21,7 @@ def build_app(parts) -> FastAPI:
         checks={
             "store": store_ok,
             "stream": parts.stream.ready,
-            "holds": parts.holds.alive,
+            "workers": parts.workers.alive,
             "revocations": parts.revocations.ready,
         },
     )

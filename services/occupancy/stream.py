@@ -33,7 +33,6 @@ from typing import Any
 
 import faust
 from confluent_kafka import Producer
-from prometheus_client import Counter
 
 from alpr.contracts.models import OccupancyEvent
 from alpr.contracts.registry import Topic, decode
@@ -47,22 +46,16 @@ from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, MESSAGES
 from alpr.store import Store
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility
+from services.occupancy.metrics import OCCUPIED, READS
 from services.occupancy.occupancy import Effects, FacilityState, Occupancy
 from services.occupancy.passes import PassFolder
 from services.occupancy.settings import OccupancySettings
-from services.occupancy.writer import OCCUPIED, EffectsWriter
+from services.occupancy.writer import EffectsWriter
 
 log = logging.getLogger(__name__)
 SERVICE = "occupancy"
 TABLE = "facility-state"
 STATE_MAX_BYTES = 4 * 1024 * 1024
-
-READS = Counter("alpr_occupancy_reads_total", "Reads by what occupancy did with them.", ["outcome"])
-
-
-def faust_log_level(level: str) -> str:
-    """faust's -l names: crit/error/warn/info/debug."""
-    return {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}[level]
 
 
 class FaustMessage:

@@ -12,8 +12,6 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from prometheus_client import Gauge
-
 from alpr.contracts.models import OccupancyEvent
 from alpr.contracts.registry import encode
 from alpr.holds import HoldKeeper
@@ -21,12 +19,12 @@ from alpr.metrics import E2E_LATENCY
 from alpr.retry import until_done
 from alpr.store import Store
 from services.occupancy.board import Board
+from services.occupancy.metrics import OCCUPIED
 from services.occupancy.occupancy import Effects
 from services.occupancy.passes import pass_message, pass_row
 
 log = logging.getLogger(__name__)
 SERVICE = "occupancy"
-OCCUPIED = Gauge("alpr_occupancy_occupied", "Vehicles in the facility.", ["facility"])
 
 
 class EffectsWriter:

@@ -147,8 +147,8 @@ def build_app(workers: Workers) -> FastAPI:
 
 def run(settings: RecognizerSettings) -> int:
     """One replica until SIGTERM: the models loaded and warmed, the frames consumer, the API
-    (alpr.runtime.run_service; /healthz turns ready once the models answered)."""
-    from alpr.runtime import Workers, run_service
+    (alpr.runtime.serve; /healthz turns ready once the models answered)."""
+    from alpr.runtime import serve
     from alpr.settings import ensure_port_free
 
     ensure_port_free(settings.http_host, settings.http_port)
@@ -156,5 +156,4 @@ def run(settings: RecognizerSettings) -> int:
     app = build_app(workers)
     recognizer = load_models(settings)
     workers.start("frames", build_consumer(settings, recognizer, settings.topic_prefix).run)
-    run_service(app, workers, settings.http_host, settings.http_port, settings.log_level)
-    return 0
+    return serve(app, workers, settings.http_host, settings.http_port, settings.log_level)

@@ -1,16 +1,14 @@
 """The revenue service: the faust stream application, its API and the legal-hold consumer in
 one process (chDB serves one data directory per process).
 
-`run(settings)` is what `alpr revenue serve` runs: the faust worker owns the main thread
-and its signal handlers; SIGTERM (or Ctrl-C) stops the agents after their current batch,
-then the API, the hold consumer and the token revocations feed are stopped from the
-worker's shutdown, and the store is closed. Nothing calls sys.exit or app.stop from inside an agent.
+`run(settings)` is what `alpr revenue serve` runs, hosted by `alpr.runtime.serve` as every
+service is: SIGTERM (or Ctrl-C) stops the API, then the hold consumer and the token
+revocations feed, then the agents after their current batch; then the store is closed.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -23,7 +21,7 @@ from alpr.http import create_app, install_auth
 from alpr.kafka.topics import replication_of
 from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
-from alpr.runtime import Workers
+from alpr.runtime import Workers, serve
 from alpr.store import Store, open_store
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
@@ -125,28 +123,8 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
     return app
 
 
-class _Api(threading.Thread):
-    """uvicorn in a thread: the faust worker keeps the main thread and the signals."""
-
-    def __init__(self, app: FastAPI, host: str, port: int, log_level: str) -> None:
-        import uvicorn
-
-        super().__init__(name="revenue-api", daemon=True)
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False, lifespan="off")
-        )
-
-    def run(self) -> None:
-        self.server.run()
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.join(10)
-
-
 def run(settings: RevenueSettings) -> int:
-    import faust
-
+    """Run until SIGTERM/SIGINT (alpr.runtime.serve); returns the exit code."""
     from alpr.settings import ensure_port_free
 
     ensure_port_free(settings.http_host, settings.http_port)
@@ -157,8 +135,7 @@ def run(settings: RevenueSettings) -> int:
     partitions_of(settings.kafka_bootstrap, Topic.PAYMENTS.on(prefix))
     store = open_revenue_store(settings)
     workers = Workers()
-    api: _Api | None = None
-    audit: AuditClient | None = None
+    closing: list = []
     try:
         keeper = HoldKeeper(store, HELD_TABLES)
         stream = RevenueStream(settings, store, tariff, check.facilities, keeper, passes_partitions)
@@ -183,21 +160,22 @@ def run(settings: RevenueSettings) -> int:
         workers.start("revocations", revocations.run)
         publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS.on(prefix), check)
         audit = AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(prefix))
+        # Refused requests are audited without waiting (alpr.http): send what is queued at the end.
+        closing.append(audit.close)
         app = build_app(Services(settings, store, tariff, publisher, revocations, stream), workers, audit)
-        api = _Api(app, settings.http_host, settings.http_port, settings.log_level)
-        api.start()
-        level = {"DEBUG": "debug", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}[settings.log_level]
-        worker = faust.Worker(stream.app, loglevel=level, quiet=True)
-        try:
-            worker.execute_from_commandline()
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 0
-            return code
-        return 0
-    finally:
-        if api is not None:
-            api.stop()
-        if audit is not None:
-            audit.close()  # refused requests are audited without waiting (alpr.http): send what is queued
+    except BaseException:
         workers.shutdown(15)
+        for close in closing:
+            close()
         store.close()
+        raise
+    return serve(
+        app,
+        workers,
+        settings.http_host,
+        settings.http_port,
+        settings.log_level,
+        stream=stream.app,
+        on_stop=[*closing, store.close],
+        stop_timeout_s=15,
+    )

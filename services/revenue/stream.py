@@ -42,8 +42,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import faust
-from prometheus_client import Counter as MetricCounter
-from prometheus_client import Gauge
 
 from alpr.contracts.models import Pass, Payment
 from alpr.contracts.registry import Topic, decode, dlq_for, encode
@@ -57,6 +55,7 @@ from alpr.retry import until_done
 from alpr.store import Store
 from services.revenue.clock import IdleClock
 from services.revenue.match import Decision, Ledger, Windows, orphan_payment
+from services.revenue.metrics import IDLE_TICKS, STREAM_CLOCK
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.payments import PaymentCheck, PaymentRefused
 from services.revenue.session import Session, ms_to_dt
@@ -69,14 +68,6 @@ SERVICE = "revenue"
 SWEEP_EVERY = timedelta(minutes=5)
 IDLE_CHECK_S = 1.0
 TICK_EVERY_MS = 60_000  # of stream time, between the ticks that traffic sends
-
-IDLE_TICKS = MetricCounter(
-    "alpr_revenue_idle_ticks", "Clock ticks published to the matcher because the passes partitions were idle."
-)
-STREAM_CLOCK = Gauge(
-    "alpr_revenue_stream_clock_seconds",
-    "The latest clock (capture time, epoch seconds) published to the matcher by traffic or idle ticks.",
-)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from alpr.errors import ContractError
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from services.audit.main import build_app, build_consumer, open_audit_store
+from services.audit.metrics import EVENTS_STORED
 from services.audit.processor import audit_row
 from services.audit.settings import AuditSettings
 
@@ -45,6 +46,8 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
     store = open_audit_store(settings)
     audit = AuditClient(bootstrap, "occupancy", topic=topic)
     consumer = build_consumer(settings, store, topic_prefix=prefix, group_id=f"audit-{unique}")
+    stored = EVENTS_STORED.labels("occupancy", "allowed")
+    before = stored._value.get()
     try:
         # Three accesses by two users, one with a hostile filter value, and one poison message.
         for user, plate in (("jdoe", "8ABC123"), ("jdoe", "7XYZ987"), ("asmith", "8ABC123")):
@@ -67,6 +70,7 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
             return store.query(f"SELECT count() AS n FROM {store.database}.audit_log")[0]["n"]
 
         assert consume_until(consumer, lambda: int(count()) >= 3)
+        assert stored._value.get() - before == 3  # counted as stored, by service and outcome
 
         app = build_app(
             settings,
@@ -76,6 +80,7 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
             revocations=RevocationSet("audit", loaded=True),
         )
         client = TestClient(app)
+        assert 'alpr_audit_events_stored_total{outcome="allowed",service="occupancy"}' in client.get("/metrics").text
         auditor = issue_token("s" * 32, "auditor1", "auditor")
         enforcement = issue_token("s" * 32, "jdoe", "enforcement")
         assert client.get("/v1/audit/events").status_code == 401

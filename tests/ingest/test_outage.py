@@ -31,7 +31,7 @@ from tests.ingest.conftest import (
     registry,
     settings,
 )
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 FRAMES = Topic.FRAMES.contract
 AUTH = {"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"}

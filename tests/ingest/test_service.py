@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -13,11 +10,12 @@ import yaml
 from fastapi.testclient import TestClient
 
 from alpr.contracts.registry import Topic, decode
+from alpr_app.demo.stack import ServiceProcess
 from services.ingest.main import build_service
 from tests.conftest import REPO
 from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, ops_auth, read_topic, registry, settings, write_video
 from tests.support.net import free_port
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 FRAMES = Topic.FRAMES.contract
@@ -97,36 +95,21 @@ def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topi
             "ALPR_TOPIC_PREFIX": prefix,
         }
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "alpr_app.cli", "ingest", "serve"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    service = ServiceProcess.spawn("ingest", ["ingest", "serve"], env, port, tmp_path / "ingest.log", REPO)
     try:
-
-        def ready():
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["ready"]
-            except httpx.HTTPError:
-                return proc.poll() is not None and pytest.fail(proc.stderr.read())
-
-        wait_for(ready, timeout=30, what="ingest serve healthy")
+        service.wait_healthy(30)
         r = httpx.post(
-            f"http://127.0.0.1:{port}/v1/frames",
+            f"{service.url}/v1/frames",
             content=b"not a jpeg",
             timeout=5,
             headers={"X-Camera-Id": "cam-up", "Authorization": f"Bearer {UPLOAD_TOKEN}", "Content-Type": "image/jpeg"},
         )
         assert r.status_code == 400
-        sources = httpx.get(f"http://127.0.0.1:{port}/v1/sources", timeout=5, headers=ops_auth()).json()
+        sources = httpx.get(f"{service.url}/v1/sources", timeout=5, headers=ops_auth()).json()
         assert [s["camera_id"] for s in sources["sources"]] == ["cam-up"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    # uvicorn re-raises SIGTERM once it has shut down, so the exit is "killed by SIGTERM" after a clean stop.
-    assert proc.returncode in (0, -signal.SIGTERM), err
+        code = service.terminate(30)
+    err = service.log_tail(100_000)
+    assert code == 0, err
     assert '"msg": "upload refused"' in err and '"service": "ingest"' in err  # JSON-lines logs
     assert '"msg": "ingest stopped", "undelivered": 0' in err  # the publisher was flushed before exit

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from alpr.contracts.registry import Topic, decode
 from services.ingest.main import build_service
 from tests.ingest.conftest import jpeg, ops_auth, read_topic, registry, settings
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 FRAMES = Topic.FRAMES.contract

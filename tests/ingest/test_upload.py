@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from alpr.contracts.registry import Topic, decode
 from services.ingest.main import build_service
 from tests.ingest.conftest import UPLOAD_TOKEN, jpeg, ops_auth, registry, settings
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 FRAMES = Topic.FRAMES.contract

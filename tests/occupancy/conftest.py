@@ -4,9 +4,7 @@ broker (fresh topics and consumer groups per module) and its own chDB directory.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,8 +18,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from alpr.auth import issue_token
 from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import producer_config
+from alpr_app.demo.stack import ServiceProcess
 from tests.support.net import free_port
-from tests.waiting import deadline_loop
+from tests.support.waiting import deadline_loop
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "occupancy-test-secret-0123456789abcdef"
@@ -141,6 +140,7 @@ class Service:
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     cameras: str = CAMERAS
+    process: ServiceProcess | None = None
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
     runs: int = 0
@@ -179,47 +179,30 @@ class Service:
     def start(self, timeout: float = 45.0) -> Service:
         self.runs += 1
         self.log_path = self.data_dir / f"service-{self.runs}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"],
-            cwd=REPO,
-            env=self.env(),
-            stdout=open(self.log_path, "wb"),
-            stderr=subprocess.STDOUT,
+        self.process = ServiceProcess.spawn(
+            "occupancy", ["occupancy", "serve"], self.env(), self.port, self.log_path, REPO
         )
-        for _ in deadline_loop(timeout, f"the occupancy service to be ready ({self.log_path})"):
-            if self.proc.poll() is not None:
-                pytest.fail(f"service exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+        self.proc = self.process.proc
+        self.process.wait_healthy(timeout)
         return self
 
     def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path else ""
+        return self.process.log_tail(3000) if self.process is not None else ""
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM and wait: the clean stop."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            pytest.fail(f"service did not stop within {timeout}s of SIGTERM: {self.log_tail()}")
+        return self.process.terminate(timeout)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs at all."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.process.kill()
 
     def get(self, path: str, role: str = "parking_management", **kwargs) -> httpx.Response:
         return httpx.get(self.url + path, headers=token(role), timeout=10, **kwargs)
 
     def ensure_stopped(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.process is not None:
+            self.process.kill()
 
 
 @pytest.fixture(scope="module")

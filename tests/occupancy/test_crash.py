@@ -13,8 +13,8 @@ from services.occupancy.occupancy import Occupancy, replay
 from services.occupancy.passes import PassFolder
 from services.occupancy.traffic import Traffic
 from tests.occupancy.conftest import open_service_store
-from tests.streams import assert_no_offset_jumps
-from tests.waiting import deadline_loop
+from tests.support.streams import assert_no_offset_jumps
+from tests.support.waiting import deadline_loop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SIGKILL runs
 

@@ -16,7 +16,7 @@ import pytest
 
 from services.occupancy.traffic import vehicle
 from tests.occupancy.conftest import REPO, SECRET
-from tests.waiting import deadline_loop
+from tests.support.waiting import deadline_loop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -12,7 +12,7 @@ import pytest
 from alpr.contracts.registry import Topic
 from tests.occupancy.conftest import SECRET, open_service_store, token
 from tests.occupancy.scripted import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, scripted_reads
-from tests.waiting import deadline_loop
+from tests.support.waiting import deadline_loop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +12,8 @@ import pytest
 
 from alpr.auth import issue_token
 from alpr.contracts.registry import Topic
+from alpr_app.demo.stack import ServiceProcess
 from tests.support.net import free_port
-from tests.waiting import wait_for
 
 SECRET = "r" * 40
 TOPICS = {
@@ -62,27 +59,18 @@ class RevenueProcess:
         )
         self.env.update(env or {})
         self.log = data_dir / "revenue.log"
-        self.proc: subprocess.Popen | None = None
+        self.process: ServiceProcess | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr_app.cli", "revenue", "serve"],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(self.ready, 60, f"revenue service on {self.url} (log: {self.log})")
+    @property
+    def proc(self):
+        return self.process.proc if self.process is not None else None
 
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"revenue service exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+    def start(self) -> None:
+        self.process = ServiceProcess.spawn(
+            "revenue", ["revenue", "serve"], self.env, self.port, self.log, self.workdir
+        )
+        self.process.wait_healthy(60)
 
     def get(self, path: str, role: str = "finance", **params) -> httpx.Response:
         token = issue_token(SECRET, f"test-{role}", role)
@@ -93,15 +81,13 @@ class RevenueProcess:
         return httpx.post(f"{self.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+        return self.process.log_tail(chars) if self.process is not None else "(not started)"
 
     def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.process.kill()
 
     def terminate(self, timeout: float = 30) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        return self.process.terminate(timeout)
 
 
 @pytest.fixture
@@ -126,9 +112,8 @@ def revenue_topics(topic_factory, bootstrap, unique):
 def revenue_service(bootstrap, revenue_topics, tmp_path):
     service = RevenueProcess(bootstrap, revenue_topics.prefix, tmp_path / "revenue")
     yield service
-    if service.proc is not None and service.proc.poll() is None:
-        service.proc.kill()
-        service.proc.wait(10)
+    if service.process is not None:
+        service.process.kill()
 
 
 def produce(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> None:

@@ -13,8 +13,8 @@ import pytest
 from alpr.contracts.registry import Topic
 from tests.revenue import scenario
 from tests.revenue.conftest import produce, read_topic
-from tests.streams import assert_no_offset_jumps, uncommitted
-from tests.waiting import wait_for
+from tests.support.streams import assert_no_offset_jumps, uncommitted
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SIGKILL runs
 

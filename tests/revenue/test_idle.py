@@ -22,7 +22,7 @@ from alpr.settings import REPO_ROOT
 from services.revenue.tariff import load_tariff
 from tests.revenue import scenario
 from tests.revenue.conftest import RevenueProcess, produce, read_topic
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # whole-day replays
 

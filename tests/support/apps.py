@@ -86,7 +86,7 @@ def occupancy_api(tmp_path: Path, audit: AuditClient, secret: str, store: Store 
         stream=stream,
         facilities=facilities,
         audit=audit,
-        holds=SimpleNamespace(alive=lambda: False),
+        workers=SimpleNamespace(alive=lambda: False),
         revocations=RevocationSet("occupancy", loaded=True),
     )  # no consumer: nothing revoked
     return build_app(parts)
