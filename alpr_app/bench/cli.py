@@ -23,7 +23,7 @@ def _emit(result: dict, as_json: bool) -> int:
 
 
 def _recognizer(args) -> int:
-    from services.recognizer.bench import run_bench
+    from alpr_app.bench.recognizer import run_bench
 
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     return _emit(
@@ -33,9 +33,48 @@ def _recognizer(args) -> int:
 
 
 def _ingest(args) -> int:
-    from services.ingest.bench import run_bench
+    from alpr.settings import load_settings
+    from alpr_app.bench.ingest import run_bench
+    from services.ingest.settings import IngestSettings
 
-    return _emit(run_bench(_settings().kafka_bootstrap, frames=args.frames), args.json)
+    settings = load_settings(IngestSettings)
+    result = run_bench(
+        settings.kafka_bootstrap,
+        frames=args.frames,
+        quality=settings.jpeg_quality,
+        max_bytes=settings.max_frame_bytes,
+        queue_frames=settings.queue_frames,
+        settings=settings,
+    )
+    if args.json:
+        return _emit(result, True)
+    for name in ("publish", "encode_and_publish"):
+        r = result[name]
+        print(
+            f"{name}: {r['frames_per_s']} frames/s ({r['mb_per_s']} MB/s, {r['mean_jpeg_kb']} kB/frame, "
+            f"{r['frames']} frames, {r['failed']} failed) on {result['machine']}"
+        )
+    u = result["upload"]
+    print(
+        f"upload: {u['frames_per_s']} frames/s with {u['concurrency']} clients, p50 {u['latency_ms_p50']} ms, "
+        f"p99 {u['latency_ms_p99']} ms, answers {u['status_codes']}"
+    )
+    return 0
+
+
+def _occupancy(args) -> int:
+    from alpr.settings import load_settings
+    from alpr_app.bench.occupancy import run_bench
+    from services.occupancy.settings import OccupancySettings
+
+    settings = load_settings(OccupancySettings)
+    return _emit(run_bench(settings, reads=args.reads, rate=args.rate, latency_reads=args.latency_reads), args.json)
+
+
+def _revenue(args) -> int:
+    from alpr_app.bench.revenue import run_bench
+
+    return run_bench(args)
 
 
 def _store(args) -> int:
@@ -102,7 +141,10 @@ def _models(args) -> int:
 
 
 def register(sub) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: recognizer, ingest, store, pipeline (figures with the machine)")
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks: recognizer, ingest, occupancy, revenue, store, pipeline, models (figures with the machine)",
+    )
     ops = bench.add_subparsers(dest="what", required=True)
     r = ops.add_parser("recognizer", help="frames/s of one replica on 1280x720 JPEG frames, real broker and models")
     r.add_argument("--frames", type=int, default=200)
@@ -110,10 +152,21 @@ def register(sub) -> None:
     r.add_argument("--device", default="auto")
     r.add_argument("--json", action="store_true")
     r.set_defaults(handler=_recognizer)
-    i = ops.add_parser("ingest", help="frames/s one ingest process publishes")
-    i.add_argument("--frames", type=int, default=2000)
-    i.add_argument("--json", action="store_true")
+    i = ops.add_parser("ingest", help="frames/s one ingest process publishes (1280x720 JPEG), and uploads/s")
+    i.add_argument("--frames", type=int, default=2000, help="frames in the publish run")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(handler=_ingest)
+    o = ops.add_parser("occupancy", help="throughput (reads/s) and read->event latency at a fixed rate, real broker")
+    o.add_argument("--reads", type=int, default=20_000, help="reads in the throughput run")
+    o.add_argument("--rate", type=float, default=200.0, help="reads/s of the latency run")
+    o.add_argument("--latency-reads", type=int, default=3000, help="reads in the latency run")
+    o.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    o.set_defaults(handler=_occupancy)
+    v = ops.add_parser("revenue", help="passes/s and payments/s matched by one instance on the real broker")
+    v.add_argument("--passes", type=int, default=20_000, help="entry+exit passes to publish")
+    v.add_argument("--payments", type=int, default=5_000, help="payments to publish")
+    v.add_argument("--json", action="store_true", help="print the result as JSON")
+    v.set_defaults(handler=_revenue)
     p = ops.add_parser("pipeline", help="ingest -> recognizer -> occupancy -> revenue at a given rate: latencies")
     p.add_argument("--rate", type=float, default=8.0, help="frames per second offered to ingest")
     p.add_argument("--vehicles", type=int, default=40)

@@ -1,4 +1,4 @@
-"""`alpr ingest ...` and `alpr demo-footage`: run ingest, replay a file, make tokens, benchmark, render footage."""
+"""`alpr ingest ...` and `alpr demo-footage`: run ingest, replay a file, make tokens, render footage (its benchmark: `alpr bench ingest`)."""
 
 from __future__ import annotations
 
@@ -102,35 +102,6 @@ def _camera_token(args) -> int:
     return 0
 
 
-def _bench(args) -> int:
-    from services.ingest.bench import run_bench
-
-    settings = _settings()
-    result = run_bench(
-        settings.kafka_bootstrap,
-        frames=args.frames,
-        quality=settings.jpeg_quality,
-        max_bytes=settings.max_frame_bytes,
-        queue_frames=settings.queue_frames,
-        settings=settings,
-    )
-    if args.json:
-        emit(result)
-    else:
-        for name in ("publish", "encode_and_publish"):
-            r = result[name]
-            print(
-                f"{name}: {r['frames_per_s']} frames/s ({r['mb_per_s']} MB/s, {r['mean_jpeg_kb']} kB/frame, "
-                f"{r['frames']} frames, {r['failed']} failed) on {result['machine']}"
-            )
-        u = result["upload"]
-        print(
-            f"upload: {u['frames_per_s']} frames/s with {u['concurrency']} clients, p50 {u['latency_ms_p50']} ms, "
-            f"p99 {u['latency_ms_p99']} ms, answers {u['status_codes']}"
-        )
-    return 0
-
-
 def _demo_footage(args) -> int:
     from services.ingest.footage import render_footage
 
@@ -177,11 +148,6 @@ def register(sub) -> None:
     token = ops.add_parser("camera-token", help="make an upload token for a camera and the digest for the YAML")
     token.add_argument("--json", action="store_true")
     token.set_defaults(handler=_camera_token)
-
-    bench = ops.add_parser("bench", help="frames/s one ingest process publishes (1280x720 JPEG) to the broker")
-    bench.add_argument("--frames", type=int, default=2000, help="frames in the publish run")
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
-    bench.set_defaults(handler=_bench)
 
     footage = sub.add_parser("demo-footage", help="render synthetic garage-lane videos with ground truth")
     footage.add_argument("--out", required=True, help="directory for the mp4 files and ground_truth.jsonl")

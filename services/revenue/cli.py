@@ -1,4 +1,4 @@
-"""`alpr revenue serve | import-payments FILE | bench`."""
+"""`alpr revenue serve | import-payments FILE` (its benchmark: `alpr bench revenue`)."""
 
 from __future__ import annotations
 
@@ -52,12 +52,6 @@ def _import(args) -> int:
     return 0 if accepted == len(results) else 1
 
 
-def _bench(args) -> int:
-    from services.revenue.bench import run_bench
-
-    return run_bench(args)
-
-
 def register(sub) -> None:
     revenue = sub.add_parser(
         "revenue", help="revenue matching and enforcement: sessions, payments, matches, violations"
@@ -75,8 +69,3 @@ def register(sub) -> None:
         "paid_at,valid_from,valid_until,permit_type,source",
     )
     imp.set_defaults(handler=_import)
-    bench = ops.add_parser("bench", help="passes/s and payments/s matched by one instance on the real broker")
-    bench.add_argument("--passes", type=int, default=20_000, help="entry+exit passes to publish")
-    bench.add_argument("--payments", type=int, default=5_000, help="payments to publish")
-    bench.add_argument("--json", action="store_true", help="print the result as JSON")
-    bench.set_defaults(handler=_bench)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from alpr.cameras import hash_token
-from services.ingest.bench import run_bench
+from alpr_app.bench.ingest import run_bench
 from tests.conftest import run_cli
 from tests.ingest.conftest import settings
 

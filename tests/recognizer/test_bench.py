@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from alpr.errors import BrokerError
-from services.recognizer.bench import run_bench
+from alpr_app.bench.recognizer import run_bench
 
 
 @pytest.mark.kafka

@@ -1,4 +1,4 @@
-"""`alpr revenue bench --json` runs end to end on the real broker (small, to stay quick)."""
+"""`alpr bench revenue --json` runs end to end on the real broker (small, to stay quick)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 def test_bench_reports_passes_and_payments_per_second(bootstrap):
     done = run_cli(
-        "revenue",
         "bench",
+        "revenue",
         "--passes",
         "200",
         "--payments",

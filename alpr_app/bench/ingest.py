@@ -1,4 +1,4 @@
-"""`alpr ingest bench`: frames per second one ingest process publishes to the real broker.
+"""`alpr bench ingest`: frames per second one ingest process publishes to the real broker.
 
 Two figures, both with every frame acknowledged by Kafka (acks=all, idempotent):
 

@@ -1,4 +1,4 @@
-"""`alpr occupancy bench`: what one instance sustains, on the real broker and chDB.
+"""`alpr bench occupancy`: what one instance sustains, on the real broker and chDB.
 
 Two runs against one `alpr occupancy serve` subprocess (fresh `bench.<id>.` topics, a
 temporary data directory, both removed afterwards):
@@ -17,10 +17,7 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +27,7 @@ from pathlib import Path
 from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.settings import REPO_ROOT
+from alpr_app.demo.stack import ServiceProcess
 from services.occupancy.settings import OccupancySettings
 
 MACHINE = "dev-2c: 2-core x86-64, 24 GB, no GPU"
@@ -85,7 +83,7 @@ class _Bench:
         self.workdir = Path(tempfile.mkdtemp(prefix="alpr-occupancy-bench-"))
         (self.workdir / "cameras.yaml").write_text(_cameras())
         self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
+        self.service: ServiceProcess | None = None
 
     def publish(self, reads) -> None:
         from alpr.contracts.registry import encode
@@ -101,8 +99,6 @@ class _Bench:
             self.producer.poll(0)
 
     def start_service(self) -> float:
-        import httpx
-
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
         env.update(
             {
@@ -118,26 +114,11 @@ class _Bench:
                 "ALPR_OCCUPANCY_BATCH_WITHIN_S": str(self.settings.batch_within_s),
             }
         )
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr_app.cli", "occupancy", "serve"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=open(self.workdir / "service.log", "wb"),
-            stderr=subprocess.STDOUT,
+        self.service = ServiceProcess.spawn(
+            "occupancy", ["occupancy", "serve"], env, self.port, self.workdir / "service.log", REPO_ROOT
         )
-        deadline = time.monotonic() + 90
-        with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise AlprError(f"the service exited: {(self.workdir / 'service.log').read_text()[-500:]}")
-                try:
-                    if client.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
-                        return time.monotonic()
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
-        log = (self.workdir / "service.log").read_text(errors="replace")[-800:]
-        raise AlprError(f"the occupancy service did not become ready within 90 s: {log}")
+        self.service.wait_healthy(90)
+        return time.monotonic()
 
     def events_consumer(self):
         from confluent_kafka import Consumer
@@ -154,12 +135,11 @@ class _Bench:
         return c
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.service is not None:
             try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self.service.terminate(30)
+            except AlprError:
+                pass  # killed after 30 s without stopping; the bench's figures are already taken
         topics = [self.prefix + t for t in TOPICS]
         topics += [
             self.prefix + self.settings.faust_app_id + s for s in ("-facility-state-changelog", "-__assignor-__leader")

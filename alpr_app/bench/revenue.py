@@ -1,4 +1,4 @@
-"""`alpr revenue bench`: passes/s and payments/s matched by one revenue instance, real broker.
+"""`alpr bench revenue`: passes/s and payments/s matched by one revenue instance, real broker.
 
 Runs `alpr revenue serve` as a subprocess on fresh topics (`bench.<id>.` prefix, the
 registry's partition counts) with its own chDB directory and ten facilities, then:
@@ -19,9 +19,7 @@ import os
 import platform
 import random
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ from alpr.errors import AlprError
 from alpr.output import emit
 from alpr.plates import confusable_key
 from alpr.settings import REPO_ROOT
+from alpr_app.demo.stack import ServiceProcess
 
 FACILITIES = [f"bench-{n}" for n in range(10)]
 TOPICS = {
@@ -185,7 +184,6 @@ def _topic_count(admin_consumer, topic: str, partitions: int) -> int:
 
 
 def run_bench(args) -> int:
-    import httpx
     from confluent_kafka import Consumer
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -226,14 +224,8 @@ def run_bench(args) -> int:
         }
     )
     url = f"http://127.0.0.1:{port}"
-    log = (workdir / "revenue.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "alpr_app.cli", "revenue", "serve"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    service = ServiceProcess.spawn("revenue", ["revenue", "serve"], env, port, workdir / "revenue.log", REPO_ROOT)
+    proc = service.proc
     counter = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused"})
     finished = False
     try:
@@ -242,20 +234,13 @@ def run_bench(args) -> int:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
-                    tail = (workdir / "revenue.log").read_text(errors="replace").strip().splitlines()[-1:]
-                    raise AlprError(f"bench: the service exited ({proc.returncode}): {' '.join(tail)}")
+                    raise AlprError(f"bench: the service exited ({proc.returncode}): {service.log_tail(500)}")
                 if condition():
                     return time.monotonic()
                 time.sleep(0.05)
             raise AlprError(f"bench: timed out waiting for {what}")
 
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait(ready, "the service to start", 120)
+        service.wait_healthy(120)
         # Warm-up: one payment through the whole path, so the figures exclude the group join.
         warm = {**payments[0], "payment_id": "bench-warmup"}
         _produce(bootstrap, names[Topic.PAYMENTS], [(warm["plate"].encode(), json.dumps(warm).encode())])
@@ -268,14 +253,11 @@ def run_bench(args) -> int:
             bootstrap, names[Topic.PASSES], [(p.facility_id.encode(), p.model_dump_json().encode()) for p in passes]
         )
         t3 = wait(lambda: _topic_count(counter, names[Topic.REVENUE_MATCHES], 6) >= vehicles, "the matches")
-        proc.send_signal(signal.SIGTERM)
-        stopped = proc.wait(60) == 0
+        stopped = service.terminate(60) == 0
         finished = True
     finally:
         counter.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        service.kill()
         extra = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
         for f in admin.delete_topics(extra).values():
             try:
