@@ -72,6 +72,19 @@ class CommonSettings(BaseSettings):
         "for reads. Needs ALPR_CLICKHOUSE_URL. Empty: plain tables on one server or chDB.",
         validation_alias="ALPR_CLICKHOUSE_CLUSTER",
     )
+    # Logins of the ClickHouse server (alpr.store.grants makes them). Not shared: each service
+    # has its own (`ALPR_OCCUPANCY_CLICKHOUSE_USER`); plain `ALPR_CLICKHOUSE_USER` is the
+    # migrator's, for `alpr db migrate`. Passwords are read from files (a mounted Secret), never
+    # from a URL that could be logged. With a user set, a service runs no DDL: it checks that
+    # `alpr db migrate` ran, and its API reads through the read-only `api` login.
+    clickhouse_user: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]*$", description="ClickHouse login of this service's writer (or the migrator)."
+    )
+    clickhouse_password_file: Path | None = Field(None, description="File holding clickhouse_user's password.")
+    clickhouse_api_user: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]*$", description="Read-only ClickHouse login of this service's API."
+    )
+    clickhouse_api_password_file: Path | None = Field(None, description="File holding clickhouse_api_user's password.")
     data_dir: Path = Field(
         REPO_ROOT / "var",
         description="Local state: chDB directories (one per service), broker data, faust tables.",
@@ -117,6 +130,36 @@ class CommonSettings(BaseSettings):
         if self.clickhouse_cluster and not self.clickhouse_url:
             raise ValueError("clickhouse_cluster needs clickhouse_url: embedded chDB has no cluster")
         return self
+
+    @model_validator(mode="after")
+    def _clickhouse_logins(self):
+        from urllib.parse import urlparse
+
+        for user, path in (
+            (self.clickhouse_user, self.clickhouse_password_file),
+            (self.clickhouse_api_user, self.clickhouse_api_password_file),
+        ):
+            if user and not path:
+                raise ValueError(f"ClickHouse user {user} needs its password file (…_PASSWORD_FILE)")
+        if self.clickhouse_url and self.environment == "production":
+            if urlparse(self.clickhouse_url).password:
+                raise ValueError("the ClickHouse URL carries a password: use the *_CLICKHOUSE_PASSWORD_FILE settings")
+            if not self.clickhouse_user:
+                raise ValueError("production needs a ClickHouse login of the service's own (…_CLICKHOUSE_USER)")
+        return self
+
+    def clickhouse_login(self, purpose: str = "write") -> tuple[str, str] | None:
+        """(user, password) for `purpose` ("write": the service's writer or the migrator; "api":
+        the read-only login, falling back to the writer's); None: the URL's own login."""
+        user, path = self.clickhouse_user, self.clickhouse_password_file
+        if purpose == "api" and self.clickhouse_api_user:
+            user, path = self.clickhouse_api_user, self.clickhouse_api_password_file
+        if not user or path is None:
+            return None
+        try:
+            return user, Path(path).read_text().strip()
+        except OSError as err:
+            raise ConfigError(f"cannot read the ClickHouse password of {user} from {path}: {err.strerror}") from None
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self):

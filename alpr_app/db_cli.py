@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from alpr.output import emit
 from alpr.store.migrate import migrate_service
 
@@ -17,10 +19,16 @@ def _service_settings(service: str):
 
 
 def open_service_store(service: str):
+    """The service's store for `alpr db`: on a server, the migrator's login (`ALPR_CLICKHOUSE_USER`,
+    not the service's own, which may not run DDL)."""
+    from alpr.settings import CommonSettings, load_settings
     from alpr.store import open_store
 
     s = _service_settings(service)
-    return open_store(service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir, cluster=s.clickhouse_cluster)
+    login = load_settings(CommonSettings).clickhouse_login() if s.clickhouse_url else None
+    return open_store(
+        service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir, cluster=s.clickhouse_cluster, login=login
+    )
 
 
 def _migrate(args) -> int:
@@ -75,6 +83,37 @@ def _retention(args) -> int:
     return 0 if all(t.ok for t in report) else 1
 
 
+def _grants(args) -> int:
+    """Print (or apply) the server's users and grants; passwords come from files, never argv."""
+    from pathlib import Path
+
+    from alpr.errors import ConfigError
+    from alpr.settings import CommonSettings, load_settings
+    from alpr.store import grants
+
+    folder = Path(args.passwords)
+    if args.make_passwords:
+        made = grants.new_passwords(folder)
+        print(f"password files: {len(made)} created in {folder} ({', '.join(made) or 'all existed'})", file=sys.stderr)
+    sql = grants.statements(grants.read_passwords(folder), cluster=load_settings(CommonSettings).clickhouse_cluster)
+    if not args.apply:
+        print(";\n".join(sql) + ";")
+        return 0
+    settings = load_settings(CommonSettings)
+    if not settings.clickhouse_url:
+        raise ConfigError("--apply needs a ClickHouse server: set ALPR_CLICKHOUSE_URL (an administrator's login)")
+    from alpr.store.server import ClickHouseServerStore
+
+    admin = ClickHouseServerStore(settings.clickhouse_url, "system", create_database=False)
+    try:
+        for statement in sql:
+            admin.command(statement)
+    finally:
+        admin.close()
+    print(f"applied {len(sql)} statements: {len(grants.principals())} users, each with its own role", file=sys.stderr)
+    return 0
+
+
 def register(sub) -> None:
     from alpr.store.migrate import services_with_migrations
 
@@ -87,6 +126,14 @@ def register(sub) -> None:
     r.add_argument("--service", default="all", choices=["all", *services_with_migrations()])
     r.add_argument("--json", action="store_true")
     r.set_defaults(handler=_retention)
+    g = ops.add_parser(
+        "grants",
+        help="the ClickHouse server's users and grants, least privilege per service (printed; --apply runs them)",
+    )
+    g.add_argument("--passwords", required=True, help="folder with one password file per user (a mounted Secret)")
+    g.add_argument("--make-passwords", action="store_true", help="create the missing password files (0600) first")
+    g.add_argument("--apply", action="store_true", help="run the statements on ALPR_CLICKHOUSE_URL (an admin login)")
+    g.set_defaults(handler=_grants)
     t = ops.add_parser("tables", help="list a service's tables")
     t.add_argument("service", choices=services_with_migrations())
     t.set_defaults(handler=_tables)

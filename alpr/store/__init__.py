@@ -4,6 +4,6 @@
 configured and an embedded `ChdbStore` (one data directory per service) otherwise.
 """
 
-from alpr.store.base import Store, open_store
+from alpr.store.base import Store, open_api_store, open_service_store, open_store
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_api_store", "open_service_store", "open_store"]

@@ -39,12 +39,16 @@ def open_store(
     data_dir: Path,
     database: str | None = None,
     cluster: str | None = None,
+    login: tuple[str, str] | None = None,
+    create_database: bool = True,
 ) -> Store:
     """Open the store of `service`: a ClickHouse server when a URL is given, else chDB.
 
     The database defaults to the service name: each service owns its tables (blueprint:
     database per service), which also keeps chDB's one-process-per-directory rule workable.
     `cluster` (a server's cluster name) makes migrations run ON CLUSTER; chDB has none.
+    `login` (user, password) replaces the URL's own; a least-privilege login cannot create
+    databases (`create_database=False`: the migrator made it).
     """
     database = database or service
     if not database.isidentifier():
@@ -52,9 +56,34 @@ def open_store(
     if clickhouse_url:
         from alpr.store.server import ClickHouseServerStore
 
-        return ClickHouseServerStore(clickhouse_url, database, cluster=cluster)
+        return ClickHouseServerStore(
+            clickhouse_url, database, cluster=cluster, login=login, create_database=create_database
+        )
     if cluster:
         raise StoreError("a ClickHouse cluster needs a server (ALPR_CLICKHOUSE_URL); embedded chDB has no cluster")
     from alpr.store.embedded import ChdbStore
 
     return ChdbStore(Path(data_dir) / "chdb" / service, database)
+
+
+def open_service_store(service: str, settings, purpose: str = "write") -> Store:
+    """The store of `service` as its settings configure it: chDB, or the server with the
+    service's own login for `purpose` ("write": its consumers, or the migrator for `alpr db
+    migrate`; "api": the read-only login of its API)."""
+    login = settings.clickhouse_login(purpose) if settings.clickhouse_url else None
+    return open_store(
+        service,
+        clickhouse_url=settings.clickhouse_url,
+        data_dir=settings.data_dir,
+        cluster=settings.clickhouse_cluster,
+        login=login,
+        create_database=login is None,
+    )
+
+
+def open_api_store(service: str, settings, store: Store) -> Store:
+    """What the service's API reads through: the writer's store itself with chDB (one process
+    per directory) or without a separate API login; else a second, read-only connection."""
+    if not settings.clickhouse_url or not settings.clickhouse_api_user:
+        return store
+    return open_service_store(service, settings, "api")

@@ -115,3 +115,29 @@ def migrate_service(service: str, store, settings) -> list[str]:
     if service == "audit":
         set_retention(store, "audit_log", "at", settings.audit_retention_days)
     return applied
+
+
+def require_migrated(service: str, store: Store) -> None:
+    """A least-privilege login runs no DDL: check that `alpr db migrate` applied every file of
+    `service`, unchanged, or say what to run."""
+    try:
+        rows = store.query(f"SELECT version, checksum FROM {store.database}.schema_migrations")
+    except StoreError:
+        rows = []
+    applied = {r["version"]: r["checksum"] for r in rows}
+    missing = [m.name for m in load_migrations(service) if applied.get(m.version) != m.checksum]
+    if missing:
+        raise StoreError(
+            f"{service}: migrations not applied on the server: {', '.join(missing)}; "
+            "run `alpr db migrate` with the migrator's login (ALPR_CLICKHOUSE_USER=alpr_migrate)"
+        )
+
+
+def prepare_service_store(service: str, store: Store, settings) -> list[str]:
+    """At a service's start: with its own least-privilege login (a server, `*_CLICKHOUSE_USER`),
+    check that the migrations ran; otherwise (chDB, or a development server on the URL's login)
+    apply them, as before."""
+    if settings.clickhouse_url and settings.clickhouse_user:
+        require_migrated(service, store)
+        return []
+    return migrate_service(service, store, settings)

@@ -17,7 +17,14 @@ logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
 
 
 class ClickHouseServerStore:
-    def __init__(self, url: str, database: str, cluster: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        cluster: str | None = None,
+        login: tuple[str, str] | None = None,
+        create_database: bool = True,
+    ) -> None:
         import clickhouse_connect
         from clickhouse_connect.driver.exceptions import Error as ChError
 
@@ -28,17 +35,22 @@ class ClickHouseServerStore:
         self._insert_settings = {"insert_distributed_sync": 1} if cluster else None
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise StoreError(f"ClickHouse URL {url!r} must look like http://user:pass@host:8123")
+            from alpr.redact import without_credentials
+
+            raise StoreError(f"ClickHouse URL {without_credentials(url)!r} must look like https://host:8443")
         try:
             self._client = clickhouse_connect.get_client(
                 host=parsed.hostname,
                 port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
-                username=parsed.username or "default",
-                password=parsed.password or "",
+                username=login[0] if login else (parsed.username or "default"),
+                password=login[1] if login else (parsed.password or ""),
                 secure=parsed.scheme == "https",
                 connect_timeout=5,
             )
-            self._client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+            if create_database:
+                self._client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+            else:
+                self._client.command("SELECT 1")  # the login works; the migrator made the database
         except ChError as err:
             text = str(err)
             errno = re.search(r"\[Errno -?\d+\] ([^\"')(]+)", text)

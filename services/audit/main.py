@@ -14,7 +14,7 @@ from alpr.http import create_app, install_auth
 from alpr.kafka.consumer import BatchConsumer
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
-from alpr.store import Store, open_store
+from alpr.store import Store, open_api_store, open_service_store
 from services.audit import metrics
 from services.audit.db import GovernanceDB
 from services.audit.holdbook import HoldBook
@@ -97,12 +97,12 @@ def build_app(
 
 
 def open_audit_store(settings: AuditSettings) -> Store:
-    from alpr.store.migrate import migrate_service
+    """The service's store, brought up to date (chDB) or checked against the migrations (a server
+    with the service's own least-privilege login: `alpr db migrate` ran them)."""
+    from alpr.store.migrate import prepare_service_store
 
-    store = open_store(
-        SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir, cluster=settings.clickhouse_cluster
-    )
-    migrate_service(SERVICE, store, settings)
+    store = open_service_store(SERVICE, settings)
+    prepare_service_store(SERVICE, store, settings)
     return store
 
 
@@ -125,7 +125,10 @@ def run(settings: AuditSettings) -> int:
         audit = AuditClient(settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(prefix))
         # Refused requests are audited without waiting (alpr.http): send what is queued at the end.
         closing.append(audit.close)
-        app = build_app(settings, store, workers, audit, topic_prefix=prefix, revocations=revocations)
+        api_store = open_api_store(SERVICE, settings, store)  # the API only reads: the read-only login
+        if api_store is not store:
+            closing.append(api_store.close)
+        app = build_app(settings, api_store, workers, audit, topic_prefix=prefix, revocations=revocations)
         workers.start("revocation-sweep", app.state.revocation_book.sweeper(settings.revocation_sweep_s))
     except BaseException:
         workers.shutdown()

@@ -14,7 +14,7 @@ def build_app(parts) -> FastAPI:
     from services.occupancy.routes import dashboard, facilities, live, passes
 
     def store_ok() -> bool:
-        return parts.store.query("SELECT 1 AS ok") == [{"ok": 1}]
+        return parts.api_store.query("SELECT 1 AS ok") == [{"ok": 1}]
 
     app = create_app(
         "occupancy",
@@ -29,12 +29,12 @@ def build_app(parts) -> FastAPI:
         app, auth_secret=parts.settings.auth_secret.get_secret_value(), audit=parts.audit, revocations=parts.revocations
     )
     app.state.settings = parts.settings
-    app.state.store = parts.store
+    app.state.store = parts.api_store  # the API only reads: the read-only login on a server
     app.state.board = parts.board
     app.state.stream = parts.stream
     app.state.facilities = parts.facilities
     for router in (facilities.router, live.router, passes.router, dashboard.router):
         app.include_router(router)
     # Policy section 7: the one bulk export path, for an approved release only.
-    app.include_router(release_router(lambda scope: export_release(parts.store, scope)))
+    app.include_router(release_router(lambda scope: export_release(parts.api_store, scope)))
     return app

@@ -17,7 +17,7 @@ from alpr.holds import HeldTable, HoldKeeper, holds_consumer
 from alpr.kafka.topics import replication_of
 from alpr.revocations import RevocationFeed
 from alpr.runtime import Workers, serve
-from alpr.store import Store, open_store
+from alpr.store import Store, open_api_store, open_service_store
 from services.occupancy.board import Board
 from services.occupancy.facilities import Facility, load_facilities
 from services.occupancy.settings import OccupancySettings
@@ -29,12 +29,12 @@ HELD_TABLES = [HeldTable("passes", "plate", "first_seen"), HeldTable("occupancy_
 
 
 def open_occupancy_store(settings: OccupancySettings) -> Store:
-    from alpr.store.migrate import migrate_service
+    """The service's store, brought up to date (chDB) or checked against the migrations (a server
+    with the service's own least-privilege login: `alpr db migrate` ran them)."""
+    from alpr.store.migrate import prepare_service_store
 
-    store = open_store(
-        SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir, cluster=settings.clickhouse_cluster
-    )
-    migrate_service(SERVICE, store, settings)
+    store = open_service_store(SERVICE, settings)
+    prepare_service_store(SERVICE, store, settings)
     return store
 
 
@@ -76,6 +76,7 @@ class Components:
         partitions = source_partitions(settings.kafka_bootstrap, Topic.READS.on(prefix))
         replication = replication_of(settings.kafka_bootstrap, Topic.READS.on(prefix))
         self.store = open_occupancy_store(settings)
+        self.api_store = open_api_store(SERVICE, settings, self.store)  # read-only login on a server
         self.keeper = HoldKeeper(self.store, HELD_TABLES)
         self.board = Board(self.facilities)
         self.stream = OccupancyStream(
@@ -101,6 +102,8 @@ class Components:
     def close(self) -> None:
         # Refused requests are audited without waiting (alpr.http); send what is queued.
         self.audit.close()
+        if self.api_store is not self.store:
+            self.api_store.close()
         self.store.close()
 
 

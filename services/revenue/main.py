@@ -22,7 +22,7 @@ from alpr.kafka.topics import replication_of
 from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers, serve
-from alpr.store import Store, open_store
+from alpr.store import Store, open_api_store, open_service_store
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
 from services.revenue.settings import RevenueSettings
@@ -47,12 +47,12 @@ def payment_check(settings: RevenueSettings) -> PaymentCheck:
 
 
 def open_revenue_store(settings: RevenueSettings) -> Store:
-    from alpr.store.migrate import migrate_service
+    """The service's store, brought up to date (chDB) or checked against the migrations (a server
+    with the service's own least-privilege login: `alpr db migrate` ran them)."""
+    from alpr.store.migrate import prepare_service_store
 
-    store = open_store(
-        SERVICE, clickhouse_url=settings.clickhouse_url, data_dir=settings.data_dir, cluster=settings.clickhouse_cluster
-    )
-    migrate_service(SERVICE, store, settings)
+    store = open_service_store(SERVICE, settings)
+    prepare_service_store(SERVICE, store, settings)
     return store
 
 
@@ -162,7 +162,10 @@ def run(settings: RevenueSettings) -> int:
         audit = AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(prefix))
         # Refused requests are audited without waiting (alpr.http): send what is queued at the end.
         closing.append(audit.close)
-        app = build_app(Services(settings, store, tariff, publisher, revocations, stream), workers, audit)
+        api_store = open_api_store(SERVICE, settings, store)  # the API only reads: the read-only login
+        if api_store is not store:
+            closing.append(api_store.close)
+        app = build_app(Services(settings, api_store, tariff, publisher, revocations, stream), workers, audit)
     except BaseException:
         workers.shutdown(15)
         for close in closing:

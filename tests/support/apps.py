@@ -82,6 +82,7 @@ def occupancy_api(tmp_path: Path, audit: AuditClient, secret: str, store: Store 
     parts = SimpleNamespace(
         settings=settings,
         store=store,
+        api_store=store,
         board=board,
         stream=stream,
         facilities=facilities,
