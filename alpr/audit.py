@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -33,11 +33,8 @@ class AuditClient:
         self.service = service
         self.topic = topic
         self.timeout_s = timeout_s
-        self._producer = Producer(
-            producer_config(
-                bootstrap, f"{service}-audit", **{"linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)}
-            )
-        )
+        extra: dict[str, Any] = {"linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)}
+        self._producer = Producer(producer_config(bootstrap, f"{service}-audit", **extra))
 
     def event(
         self,

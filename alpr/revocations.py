@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -136,6 +137,10 @@ class RevocationSet:
         self._loaded.set()
 
 
+# The feed reads to the end it saw at start (partition EOF), polling briskly.
+_FEED_CONSUMER: dict[str, Any] = {"enable.partition.eof": True, "fetch.wait.max.ms": 100}
+
+
 class RevocationFeed(RevocationSet):
     """A `RevocationSet` fed by a consumer of alpr.revocations.v1 from the beginning.
 
@@ -156,7 +161,7 @@ class RevocationFeed(RevocationSet):
                 bootstrap,
                 group_id or f"{topic_prefix}alpr-{service}-revocations",
                 f"{service}-revocations",
-                **{"enable.partition.eof": True, "fetch.wait.max.ms": 100},
+                **_FEED_CONSUMER,
             )
         )
         self.dead_letters = DeadLetters(self.producer, service, topic_prefix)

@@ -7,7 +7,9 @@ one-line `ConfigError`:
 
 - an `ALPR_*` variable that no settings class knows (a typo) is refused, not ignored;
 - placeholder secrets are refused outside `environment=development|test`;
-- a ClickHouse URL must be a plain http(s) URL.
+- a ClickHouse URL must be a plain http(s) URL;
+- Kafka security (`ALPR_KAFKA_SECURITY_PROTOCOL` and the credentials) must be complete, and
+  production refuses PLAINTEXT (`alpr.kafka.security.KafkaSecurity` is what clients receive).
 """
 
 from __future__ import annotations
@@ -59,6 +61,48 @@ class CommonSettings(BaseSettings):
         "127.0.0.1:9092",
         description="Kafka bootstrap servers, host:port[,host:port].",
         validation_alias="ALPR_KAFKA_BOOTSTRAP",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every Kafka client connects: PLAINTEXT (development only; refused in production), SSL "
+        "(TLS; mutual TLS with ALPR_KAFKA_CERT_FILE/KEY_FILE) or SASL_SSL (TLS plus a SCRAM user).",
+        validation_alias=shared("kafka_security_protocol"),
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512",
+        description="SASL mechanism of SASL_SSL.",
+        validation_alias=shared("kafka_sasl_mechanism"),
+    )
+    kafka_username: str | None = Field(
+        None,
+        min_length=1,
+        description="SCRAM user of this service's Kafka principal (SASL_SSL).",
+        validation_alias=shared("kafka_username"),
+    )
+    kafka_password: SecretStr | None = Field(
+        None,
+        description="SCRAM password from the environment (a Secret); prefer ALPR_KAFKA_PASSWORD_FILE.",
+        validation_alias=shared("kafka_password"),
+    )
+    kafka_password_file: Path | None = Field(
+        None,
+        description="File holding the SCRAM password (one line; a mounted Secret). Never on a command line.",
+        validation_alias=shared("kafka_password_file"),
+    )
+    kafka_ca_file: Path | None = Field(
+        None,
+        description="PEM CA certificate(s) that sign the brokers' certificates (SSL, SASL_SSL). Empty: system CAs.",
+        validation_alias=shared("kafka_ca_file"),
+    )
+    kafka_cert_file: Path | None = Field(
+        None,
+        description="PEM client certificate for mutual TLS (with ALPR_KAFKA_KEY_FILE).",
+        validation_alias=shared("kafka_cert_file"),
+    )
+    kafka_key_file: Path | None = Field(
+        None,
+        description="PEM private key (unencrypted, mode 0600) of ALPR_KAFKA_CERT_FILE.",
+        validation_alias=shared("kafka_key_file"),
     )
     clickhouse_url: str | None = Field(
         None,
@@ -167,6 +211,14 @@ class CommonSettings(BaseSettings):
             raise ValueError("auth_secret is the development placeholder; set ALPR_AUTH_SECRET")
         if len(self.auth_secret.get_secret_value()) < 16:
             raise ValueError("auth_secret must be at least 16 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self):
+        from alpr.kafka.security import KafkaSecurity
+
+        # Raises ValueError with the variable to set; production refuses PLAINTEXT there.
+        KafkaSecurity.from_settings(self)
         return self
 
 

@@ -1,4 +1,5 @@
-"""`alpr topics apply|list|export-schemas`: the topic registry against the broker."""
+"""`alpr topics apply|list|export-schemas`: the topic registry against the broker (topics, and
+on a broker with an authorizer the services' ACLs)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ def _settings():
 
 
 def _apply(args) -> int:
+    from alpr.kafka.acls import apply_acls
     from alpr.kafka.topics import apply_topics
 
-    changes = apply_topics(_settings().kafka_bootstrap)
+    settings = _settings()
+    changes = apply_topics(settings.kafka_bootstrap)
     if changes.capped:
         # Said once, before the topics: what the registry asks for that this cluster cannot hold.
         print(
@@ -21,6 +24,15 @@ def _apply(args) -> int:
         )
     for c in changes:
         print(f"{c.action:9} {c.topic}{'  ' + ', '.join(c.details) if c.details else ''}")
+    acls = apply_acls(settings.kafka_bootstrap)
+    if acls.skipped:
+        print(f"acls      skipped: {acls.skipped}")
+    else:
+        for g in acls.created:
+            print(f"acl       created {g}")
+        print(f"acls      {len(acls.created)} created, {len(acls.unchanged)} unchanged")
+        for g in acls.extra:
+            print(f"acl       extra   {g} (not from the registry; remove it with kafka-acls if unwanted)")
     return 1 if any(c.action == "conflict" for c in changes) else 0
 
 

@@ -12,6 +12,13 @@ form one KRaft quorum, on their own ports (`ALPR_KAFKA_CLUSTER_PORT`, 19092 up) 
 directories (`<data_dir>/kafka-cluster/node-<id>/`), so it can run next to the single broker.
 Its `start` returns when the metadata lists every broker and every partition has a leader;
 `wait_healed` when every partition's in-sync replicas are all its replicas again.
+
+`SecureBroker` (`alpr kafka start --secure`) is the local broker as production runs it: one
+SASL_SSL listener (SCRAM-SHA-512) on `ALPR_KAFKA_SECURE_PORT`, the controller on mutual TLS (no
+PLAINTEXT listener at all), the StandardAuthorizer with nothing allowed without an ACL, and one
+SCRAM user per service plus `admin` (the super user `alpr topics apply` runs as). Its CA, broker
+certificate and generated passwords live under `<data_dir>/kafka-secure/` (mode 0600); the
+plaintext broker beside it is for development only.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -50,6 +58,13 @@ class BrokerSettings(CommonSettings):
         le=65000,
         description="Client port of node 1 of the local cluster (`alpr kafka start --brokers N`); node i listens on "
         "this + i - 1 and its controller on this + 100 + i - 1.",
+    )
+    kafka_secure_port: int = Field(
+        9094,
+        ge=1024,
+        le=65000,
+        description="SASL_SSL port of the secure local broker (`alpr kafka start --secure`); its controller (mutual "
+        "TLS) listens on this + 1.",
     )
 
 
@@ -124,14 +139,15 @@ class LocalBroker:
             return None
         return pid if b"kafka.Kafka" in cmdline else None
 
+    def _probe_config(self) -> dict:
+        # log_level 0: a probe of a broker that is still starting is expected to be refused.
+        return {"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 2000, "log_level": 0}
+
     def healthy(self, timeout: float = 3.0) -> bool:
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
 
-        # log_level 0: a probe of a broker that is still starting is expected to be refused.
-        admin = AdminClient(
-            {"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 2000, "log_level": 0}
-        )
+        admin = AdminClient(self._probe_config())
         try:
             admin.list_topics(timeout=timeout)
             return True
@@ -190,13 +206,23 @@ class LocalBroker:
     def _cluster_id(self) -> str:
         return new_cluster_id()
 
+    def _format_args(self) -> list[str]:
+        return []
+
     def _format_storage(self) -> None:
         if (self.log_dirs / "meta.properties").exists():
             return
         cluster_id = self._cluster_id()
         proc = subprocess.run(
             # --cluster-id=ID: a base64url id may start with "-", which argparse would take for an option.
-            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self.properties)),
+            self._java(
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(self.properties),
+                *self._format_args(),
+            ),
             capture_output=True,
             text=True,
         )
@@ -302,6 +328,177 @@ class LocalBroker:
 
 def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+# One SCRAM principal per service (the topic registry's `services/<name>`) and the super user.
+ADMIN_USER = "admin"
+SERVICE_USERS = ("ingest", "recognizer", "occupancy", "revenue", "audit")
+# The broker's certificate subject: the principal of its own controller connection (mutual TLS).
+BROKER_DN = "CN=kafka-broker"
+CERT_VALIDITY_DAYS = 825
+
+
+class SecureBroker(LocalBroker):
+    """The local broker with authentication, encryption and authorization on (see the module doc).
+
+    Layout under `<data_dir>/kafka-secure/`: `tls/` (ca.p12 with the CA key, ca.pem for clients,
+    broker.p12, truststore.p12), `secrets/` (`<user>.password`, `<user>.env`: the variables a
+    client of that principal sets, the keystore password), all 0600 in 0700 folders. Made once,
+    at the first start; a restart reuses them (the SCRAM users live in the formatted storage).
+    """
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        super().__init__(settings)
+        self.port = settings.kafka_secure_port
+        self.controller_port = self.port + 1
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.home = Path(settings.data_dir) / "kafka-secure"
+        self.pid_file = self.home / "broker.pid"
+        self.log_file = self.home / "broker.log"
+        self.properties = self.home / "server.properties"
+        self.log_dirs = self.home / "data"
+        self.tls = self.home / "tls"
+        self.secrets = self.home / "secrets"
+        self.ca_pem = self.tls / "ca.pem"
+
+    # -- credentials ---------------------------------------------------------------------
+    def password_file(self, user: str) -> Path:
+        return self.secrets / f"{user}.password"
+
+    def password(self, user: str) -> str:
+        return self.password_file(user).read_text().strip()
+
+    def security(self, user: str = ADMIN_USER):
+        """The client security of `user` (admin or a service) on this broker."""
+        from alpr.kafka.security import KafkaSecurity
+
+        return KafkaSecurity.scram(user, self.password(user), ca_file=self.ca_pem)
+
+    def client_env(self, user: str) -> dict[str, str]:
+        """The `ALPR_KAFKA_*` variables of a client that connects as `user` (no password in them: a file)."""
+        return {
+            "ALPR_KAFKA_BOOTSTRAP": self.bootstrap,
+            "ALPR_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "ALPR_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "ALPR_KAFKA_USERNAME": user,
+            "ALPR_KAFKA_PASSWORD_FILE": str(self.password_file(user)),
+            "ALPR_KAFKA_CA_FILE": str(self.ca_pem),
+        }
+
+    @staticmethod
+    def _write_secret(path: Path, text: str) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+
+    def _ensure_secrets(self) -> None:
+        for user in (ADMIN_USER, *SERVICE_USERS, "keystore"):
+            if not self.password_file(user).exists():
+                # URL-safe characters only: no quote, comma or bracket to break the JAAS or --add-scram syntax.
+                self._write_secret(self.password_file(user), secrets.token_urlsafe(24) + "\n")
+        for user in (ADMIN_USER, *SERVICE_USERS):
+            env = "".join(f"{k}={v}\n" for k, v in self.client_env(user).items())
+            self._write_secret(self.secrets / f"{user}.env", env)
+
+    def _keytool(self, *args: str, stdin: str | None = None) -> str:
+        keytool = shutil.which("keytool")
+        if keytool is None:
+            raise BrokerError("keytool (the JDK's) is not installed; the secure broker makes its certificates with it")
+        # The store password comes from a file, never the command line (-storepass:file).
+        proc = subprocess.run([keytool, *args], input=stdin, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BrokerError(f"keytool {args[0]} failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+        return proc.stdout
+
+    def _ensure_certificates(self) -> None:
+        """A CA (kept only here) and the broker's certificate for 127.0.0.1/localhost, signed by it."""
+        if (self.tls / "broker.p12").exists() and (self.tls / "truststore.p12").exists() and self.ca_pem.exists():
+            return
+        self.tls.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in ("ca.p12", "broker.p12", "truststore.p12", "ca.pem"):
+            (self.tls / name).unlink(missing_ok=True)
+        pw = ["-storepass:file", str(self.password_file("keystore")), "-storetype", "PKCS12"]
+        ca, broker = str(self.tls / "ca.p12"), str(self.tls / "broker.p12")
+        common = ["-keyalg", "EC", "-groupname", "secp256r1", "-validity", str(CERT_VALIDITY_DAYS)]
+        self._keytool("-genkeypair", "-alias", "ca", "-dname", "CN=alpr-local-kafka-ca", "-ext", "bc:c", *common,
+                      "-keystore", ca, *pw)  # fmt: skip
+        ca_cert = self._keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", ca, *pw)
+        self._keytool("-genkeypair", "-alias", "broker", "-dname", BROKER_DN, *common, "-keystore", broker, *pw)
+        request = self._keytool("-certreq", "-alias", "broker", "-keystore", broker, *pw)
+        signed = self._keytool(
+            "-gencert", "-rfc", "-alias", "ca", "-keystore", ca, *pw, "-validity", str(CERT_VALIDITY_DAYS),
+            "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-ext", "KU=digitalSignature,keyEncipherment",
+            "-ext", "EKU=serverAuth,clientAuth", stdin=request,
+        )  # fmt: skip
+        ca_file = self.tls / "ca-import.pem"
+        ca_file.write_text(ca_cert)
+        self._keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(ca_file), "-keystore", broker, *pw)
+        self._keytool("-importcert", "-alias", "broker", "-keystore", broker, *pw, stdin=signed)
+        self._keytool(
+            "-importcert", "-noprompt", "-alias", "ca", "-file", str(ca_file), "-keystore", str(self.tls / "truststore.p12"), *pw
+        )  # fmt: skip
+        ca_file.rename(self.ca_pem)
+        for path in self.tls.iterdir():
+            os.chmod(path, 0o600)
+
+    # -- broker ----------------------------------------------------------------------------
+    def _probe_config(self) -> dict:
+        config = super()._probe_config()
+        config.update(self.security(ADMIN_USER).client_config())
+        return config
+
+    def _properties(self) -> list[str]:
+        store = self.password("keystore")
+        admin = self.password(ADMIN_USER)
+        changed = {
+            "listeners": f"SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"SASL_SSL://127.0.0.1:{self.port}",
+            "inter.broker.listener.name": "SASL_SSL",
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+        }
+        lines = [
+            f"{k}={changed[k]}" if (k := line.partition("=")[0]) in changed else line for line in super()._properties()
+        ]
+        return lines + [
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN_USER}" password="{admin}";',
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={self.tls / 'broker.p12'}",
+            f"ssl.keystore.password={store}",
+            f"ssl.key.password={store}",
+            "ssl.truststore.type=PKCS12",
+            f"ssl.truststore.location={self.tls / 'truststore.p12'}",
+            f"ssl.truststore.password={store}",
+            "ssl.endpoint.identification.algorithm=https",
+            # The controller listener takes only the broker's own certificate (mutual TLS).
+            "listener.name.controller.ssl.client.auth=required",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            f"super.users=User:{ADMIN_USER};User:{BROKER_DN}",
+        ]
+
+    def _write_properties(self) -> None:
+        # The file holds the keystore and admin passwords: 0600, like the secrets.
+        self._write_secret(self.properties, "\n".join(self._properties()) + "\n")
+
+    def _format_args(self) -> list[str]:
+        # The SCRAM users exist from the first start (KRaft keeps them in the metadata log).
+        # Kafka takes them only as arguments of the format command, a short-lived local process.
+        return [
+            arg
+            for user in (ADMIN_USER, *SERVICE_USERS)
+            for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={self.password(user)}]")
+        ]
+
+    def launch(self) -> subprocess.Popen:
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._ensure_secrets()
+        self._ensure_certificates()
+        return super().launch()
 
 
 # What the cluster promises every topic it creates itself (consumer offsets, transactions,

@@ -1,4 +1,5 @@
-"""`alpr kafka start|stop|status`: the local broker, or with `--brokers 3` the local cluster."""
+"""`alpr kafka start|stop|status`: the local broker, with `--brokers 3` the local cluster, with
+`--secure` the secure broker (SASL_SSL, ACLs) on its own port and data."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ def _settings():
     return load_settings(BrokerSettings)
 
 
-def _broker():
-    from alpr.kafka.broker import LocalBroker
+def _broker(args=None):
+    from alpr.kafka.broker import LocalBroker, SecureBroker
 
+    if args is not None and getattr(args, "secure", False):
+        return SecureBroker(_settings())
     return LocalBroker(_settings())
 
 
@@ -33,14 +36,28 @@ def _describe(health) -> str:
 
 
 def _start(args) -> int:
+    if args.secure and args.brokers > 1:
+        print("kafka: --secure is the single secure broker; the local cluster is plaintext (development only)")
+        return 2
     if args.brokers > 1:
         cluster = _cluster(args)
         health = cluster.start()
         print(f"kafka cluster: running, {_describe(health)}, data {cluster.home}")
         print(f"kafka cluster: use it with ALPR_KAFKA_BOOTSTRAP={health.bootstrap}")
         return 0
-    status = _broker().start()
+    broker = _broker(args)
+    status = broker.start()
+    if args.secure:
+        from alpr.kafka.broker import SERVICE_USERS
+
+        print(f"kafka (secure): running, pid {status.pid}, SASL_SSL bootstrap {status.bootstrap}, log {status.log}")
+        print(
+            f"kafka (secure): a client of principal <user> (admin, {', '.join(SERVICE_USERS)}) sets the "
+            f"variables of {broker.secrets}/<user>.env; then `alpr topics apply` as admin applies topics and ACLs"
+        )
+        return 0
     print(f"kafka: running, pid {status.pid}, bootstrap {status.bootstrap}, log {status.log}")
+    print("kafka: PLAINTEXT, no authentication: for development only (`alpr kafka start --secure` for SASL_SSL)")
     return 0
 
 
@@ -61,7 +78,7 @@ def _stop(args) -> int:
     if args.node:
         print("kafka: --node needs --brokers N (a node of the local cluster)")
         return 2
-    stopped = _broker().stop()
+    stopped = _broker(args).stop()
     print("kafka: stopped" if stopped else "kafka: was not running")
     return 0
 
@@ -85,7 +102,7 @@ def _status(args) -> int:
         else:
             print(f"kafka cluster: {'healthy' if h.healthy else 'not healthy'}, {_describe(h)}")
         return 0 if h.healthy else 1
-    s = _broker().status()
+    s = _broker(args).status()
     if args.json:
         emit({"running": s.running, "healthy": s.healthy, "pid": s.pid, "bootstrap": s.bootstrap})
     else:
@@ -105,16 +122,23 @@ def register(sub) -> None:
         "1: the single broker on ALPR_KAFKA_BOOTSTRAP (default); 3-5: the local cluster on its own ports "
         "from ALPR_KAFKA_CLUSTER_PORT (19092) and data in <data dir>/kafka-cluster/"
     )
+    secure_help = (
+        "the secure broker: SASL_SSL (SCRAM-SHA-512) on ALPR_KAFKA_SECURE_PORT (9094), controller on mutual TLS, "
+        "ACLs enforced; certificates and passwords in <data dir>/kafka-secure/"
+    )
     start = ops.add_parser("start", help="fetch jars if needed, start (every node not running), wait until healthy")
     start.add_argument("--brokers", type=int, default=1, help=brokers_help)
+    start.add_argument("--secure", action="store_true", help=secure_help)
     start.set_defaults(handler=_start)
     stop = ops.add_parser("stop", help="stop the broker (or cluster, or one --node of it) and wait until gone")
     stop.add_argument("--brokers", type=int, default=1, help=brokers_help)
+    stop.add_argument("--secure", action="store_true", help=secure_help)
     stop.add_argument(
         "--node", type=int, default=0, help="only this node of the cluster (a failover try: start brings it back)"
     )
     stop.set_defaults(handler=_stop)
     st = ops.add_parser("status", help="running/healthy; exit 1 when not healthy")
     st.add_argument("--brokers", type=int, default=1, help=brokers_help)
+    st.add_argument("--secure", action="store_true", help=secure_help)
     st.add_argument("--json", action="store_true")
     st.set_defaults(handler=_status)

@@ -1,11 +1,26 @@
-"""confluent-kafka client configuration shared by every service."""
+"""confluent-kafka client configuration shared by every service.
+
+Security (TLS, SASL) is merged here for every client: `security=` when the caller names a
+principal, else the process-wide value of `alpr.kafka.security` (configured at service start,
+or read once from the shared `ALPR_KAFKA_*` settings).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from alpr.kafka.security import KafkaSecurity, current
 
-def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, Any]:
+
+def _secured(config: dict[str, Any], security: KafkaSecurity | None, extra: dict[str, Any]) -> dict[str, Any]:
+    config.update((security or current()).client_config())
+    config.update(extra)
+    return config
+
+
+def producer_config(
+    bootstrap: str, client_id: str, security: KafkaSecurity | None = None, **extra: Any
+) -> dict[str, Any]:
     # Idempotence with acks=all: a retried send never writes a duplicate, and nothing is
     # acknowledged before it is on the broker. One partitioner for every producer of the
     # platform: murmur2, the Java client's and faust's (librdkafka's own default, CRC32, would
@@ -20,11 +35,12 @@ def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, A
         "compression.type": "lz4",
         "message.max.bytes": 8 * 1024 * 1024,
     }
-    config.update(extra)
-    return config
+    return _secured(config, security, extra)
 
 
-def consumer_config(bootstrap: str, group_id: str, client_id: str, **extra: Any) -> dict[str, Any]:
+def consumer_config(
+    bootstrap: str, group_id: str, client_id: str, security: KafkaSecurity | None = None, **extra: Any
+) -> dict[str, Any]:
     # Offsets are committed by hand after the effect (commit-after-write), never automatically.
     config = {
         "bootstrap.servers": bootstrap,
@@ -38,10 +54,9 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str, **extra: Any)
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 1000,
     }
-    config.update(extra)
-    return config
+    return _secured(config, security, extra)
 
 
-def admin_config(bootstrap: str) -> dict[str, Any]:
+def admin_config(bootstrap: str, security: KafkaSecurity | None = None, **extra: Any) -> dict[str, Any]:
     # Warnings and errors only: librdkafka's info lines (queue purges on close) are noise here.
-    return {"bootstrap.servers": bootstrap, "log_level": 4}
+    return _secured({"bootstrap.servers": bootstrap, "log_level": 4}, security, extra)

@@ -39,8 +39,10 @@ from alpr.contracts.registry import Topic, decode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka import faust_fixes
+from alpr.kafka import security as kafka_security
 from alpr.kafka.config import producer_config
 from alpr.kafka.dlq import DeadLetters
+from alpr.kafka.security import faust_credentials
 from alpr.kafka.state import faust_data_dir, save_state
 from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, MESSAGES
 from alpr.store import Store
@@ -138,6 +140,9 @@ class OccupancyStream:
             topic_prefix + settings.faust_app_id,
             # Every bootstrap server: on a cluster the worker must (re)connect while one is down.
             broker=f"kafka://{settings.kafka_bootstrap}",
+            # TLS and the service's SCRAM user (None on the PLAINTEXT development broker): the same
+            # process-wide security as every confluent-kafka client of the service.
+            broker_credentials=faust_credentials(kafka_security.current()),
             store="memory://",
             # Reads are decoded here (contract + DLQ), not by faust: a bad message must not crash the agent.
             key_serializer="raw",

@@ -48,7 +48,9 @@ from alpr.contracts.registry import Topic, decode, dlq_for, encode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka import faust_fixes
+from alpr.kafka import security as kafka_security
 from alpr.kafka.dlq import dead_letter_headers
+from alpr.kafka.security import faust_credentials
 from alpr.kafka.state import faust_data_dir, save_state
 from alpr.metrics import DLQ_MESSAGES, MESSAGES
 from alpr.retry import until_done
@@ -129,6 +131,9 @@ class RevenueStream:
         app = faust.App(
             self.app_id,
             broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
+            # TLS and the service's SCRAM user (None on the PLAINTEXT development broker): the same
+            # process-wide security as every confluent-kafka client of the service.
+            broker_credentials=faust_credentials(kafka_security.current()),
             store="memory://",
             web_enabled=False,
             datadir=str(faust_data_dir(settings.data_dir, self.app_id)),
