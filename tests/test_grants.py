@@ -171,7 +171,10 @@ def test_db_grants_command_prints_the_sql_and_keeps_passwords_in_files(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "7 created" in done.stderr
     sql = done.stdout
-    assert sql.count("CREATE USER OR REPLACE") == 7 and "GRANT SELECT, INSERT ON `audit`.`audit_log` TO `alpr_audit_role`" in sql
+    assert (
+        sql.count("CREATE USER OR REPLACE") == 7
+        and "GRANT SELECT, INSERT ON `audit`.`audit_log` TO `alpr_audit_role`" in sql
+    )
     assert not any(p.read_text().strip() in sql for p in folder.iterdir())
     refused = run_cli("db", "grants", "--passwords", str(folder), "--apply")
     assert refused.returncode != 0 and "--apply needs a ClickHouse server" in refused.stderr

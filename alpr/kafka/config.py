@@ -60,3 +60,9 @@ def consumer_config(
 def admin_config(bootstrap: str, security: KafkaSecurity | None = None, **extra: Any) -> dict[str, Any]:
     # Warnings and errors only: librdkafka's info lines (queue purges on close) are noise here.
     return _secured({"bootstrap.servers": bootstrap, "log_level": 4}, security, extra)
+
+
+def client_config(bootstrap: str, security: KafkaSecurity | None = None, **extra: Any) -> dict[str, Any]:
+    """The bare connection (servers and security) for a client whose other keys the caller sets
+    itself (a probe, a counting consumer): it still authenticates like every other client."""
+    return _secured({"bootstrap.servers": bootstrap}, security, extra)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
+from alpr.kafka.config import client_config
 from alpr.settings import REPO_ROOT
 from alpr_app.demo.stack import ServiceProcess
 from services.occupancy.settings import OccupancySettings
@@ -73,7 +74,7 @@ class _Bench:
         self.settings = settings
         self.bootstrap = settings.kafka_bootstrap
         self.prefix = f"bench.{uuid.uuid4().hex[:8]}."
-        self.admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 4})
+        self.admin = AdminClient(client_config(self.bootstrap, **{"log_level": 4}))
         for future in self.admin.create_topics([NewTopic(self.prefix + t, p, 1) for t, p in TOPICS.items()]).values():
             future.result(timeout=30)
         from alpr.kafka.config import producer_config
@@ -124,12 +125,14 @@ class _Bench:
         from confluent_kafka import Consumer
 
         c = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"bench-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
+            client_config(
+                self.bootstrap,
+                **{
+                    "group.id": f"bench-{uuid.uuid4().hex}",
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                },
+            )
         )
         c.subscribe([Topic.OCCUPANCY.on(self.prefix)])
         return c

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from alpr.measure import machine, percentile
 
 TOKEN = "bench-camera-token-not-a-secret"
@@ -77,12 +78,14 @@ class _Latencies:
         from confluent_kafka import Consumer
 
         self.c = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"bench-{uuid.uuid4().hex[:8]}",
-                "auto.offset.reset": "earliest",
-                "log_level": 3,
-            }
+            client_config(
+                bootstrap,
+                **{
+                    "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+                    "auto.offset.reset": "earliest",
+                    "log_level": 3,
+                },
+            )
         )
         self.prefix = prefix
         self.c.subscribe([prefix + t for t in (Topic.READS, Topic.OCCUPANCY, Topic.REVENUE_MATCHES)])

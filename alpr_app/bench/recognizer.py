@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from alpr.measure import machine, percentile
 
 
@@ -53,7 +54,7 @@ def run_bench(
 
     prefix = f"bench.{uuid.uuid4().hex[:8]}."
     # Fail before minutes of rendering and model loading when there is no broker to measure.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+    admin = AdminClient(client_config(bootstrap, **{"log_level": 4}))
     try:
         admin.list_topics(timeout=10)
     except KafkaException as err:
@@ -78,7 +79,7 @@ def run_bench(
     for f in admin.create_topics([NewTopic(t, 12 if "frames.v1" in t else 1, 1) for t in topics]).values():
         f.result(timeout=30)
     try:
-        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "message.max.bytes": 8 * 1024 * 1024})
+        producer = Producer(client_config(bootstrap, **{"linger.ms": 5, "message.max.bytes": 8 * 1024 * 1024}))
         now = utc_iso(datetime.now(UTC))
         for i, jpeg in enumerate(jpegs):
             camera = f"bench-cam-{i % 8}"

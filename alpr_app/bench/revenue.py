@@ -30,6 +30,7 @@ from pathlib import Path
 from alpr.contracts.models import ModelVersions, Pass, utc_iso
 from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
+from alpr.kafka.config import client_config
 from alpr.output import emit
 from alpr.plates import confusable_key
 from alpr.settings import REPO_ROOT
@@ -193,7 +194,7 @@ def run_bench(args) -> int:
     vehicles = max(1, args.passes // 2)
     passes, payments = workload(vehicles, min(args.payments, vehicles))
     prefix = f"bench.{uuid.uuid4().hex[:8]}."
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(client_config(bootstrap, **{"log_level": 0}))
     names = {name: f"{prefix}{name}" for name in TOPICS}
     for f in admin.create_topics([NewTopic(names[n], p, 1) for n, p in TOPICS.items()]).values():
         f.result(timeout=30)
@@ -226,7 +227,7 @@ def run_bench(args) -> int:
     url = f"http://127.0.0.1:{port}"
     service = ServiceProcess.spawn("revenue", ["revenue", "serve"], env, port, workdir / "revenue.log", REPO_ROOT)
     proc = service.proc
-    counter = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused"})
+    counter = Consumer(client_config(bootstrap, **{"group.id": "unused"}))
     finished = False
     try:
 

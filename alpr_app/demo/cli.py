@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from alpr.output import emit
 from alpr.settings import REPO_ROOT
 
@@ -232,20 +233,20 @@ def _poison(bootstrap: str, prefix: str, n: int) -> None:
     """Malformed messages on every consumed topic: each must end in its DLQ, nothing may stall."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(client_config(bootstrap))
     for topic in POISONED:
         for i in range(n):
             producer.produce(prefix + topic, key=b"garage-1", value=b"\x00{not json, not a jpeg %d" % i)
     producer.flush(30)
 
 
-def _restart_local_broker(say) -> None:
-    """Fault injection (--restart-broker-after): stop the local broker and start it again with
-    its data, while every service is mid-stream."""
-    from alpr.kafka.broker import BrokerSettings, LocalBroker
+def _restart_local_broker(say, secure: bool = False) -> None:
+    """Fault injection (--restart-broker-after): stop the local broker (the secure one with
+    --secure) and start it again with its data, while every service is mid-stream."""
+    from alpr.kafka.broker import BrokerSettings, LocalBroker, SecureBroker
     from alpr.settings import load_settings
 
-    broker = LocalBroker(load_settings(BrokerSettings))
+    broker = (SecureBroker if secure else LocalBroker)(load_settings(BrokerSettings))
     say("demo: restarting the Kafka broker mid-stream...")
     broker.stop()
     broker.start()
@@ -275,7 +276,7 @@ class _Failover:
         every read to one partition), or None before the first read."""
         from confluent_kafka import Consumer, TopicPartition
 
-        probe = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "demo-failover-probe", "log_level": 0})
+        probe = Consumer(client_config(self.bootstrap, **{"group.id": "demo-failover-probe", "log_level": 0}))
         try:
             partitions = self.admin.list_topics(self.topic, timeout=10).topics[self.topic].partitions
             ends = {p: probe.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1] for p in partitions}
@@ -341,6 +342,30 @@ def _demo_user(env: dict, say) -> tuple[str, str]:
     return "demo", password
 
 
+def _secure_broker(prefix: str, say) -> tuple[str, dict[str, dict[str, str]]]:
+    """`--secure`: the demo on the secure local broker (`alpr kafka start --secure`). The demo's
+    own clients (topics, ACLs, the observer, fault injection) are the broker's administrator;
+    each service connects as its own principal, so every ACL of the registry is in force."""
+    from alpr.errors import ConfigError
+    from alpr.kafka import security as kafka_security
+    from alpr.kafka.acls import apply_acls
+    from alpr.kafka.broker import SERVICE_USERS, BrokerSettings, SecureBroker
+    from alpr.kafka.topics import apply_topics
+    from alpr.settings import load_settings
+
+    broker = SecureBroker(load_settings(BrokerSettings))
+    if not broker.healthy():
+        raise ConfigError("the secure broker is not running: start it with `alpr kafka start --secure`")
+    admin = kafka_security.configure(broker.security("admin"))
+    apply_topics(broker.bootstrap, prefix=prefix)
+    changes = apply_acls(broker.bootstrap, prefix=prefix, security=admin)
+    say(
+        f"demo: secure broker {broker.bootstrap} (SASL_SSL, SCRAM); ACLs: {len(changes.created)} created, "
+        f"{len(changes.unchanged)} unchanged"
+    )
+    return broker.bootstrap, {service: broker.client_env(service) for service in SERVICE_USERS}
+
+
 def _demo(args) -> int:
     import httpx
 
@@ -355,10 +380,18 @@ def _demo(args) -> int:
     run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     prefix = f"demo.{run}."
     data_dir = Path(settings.data_dir) / "demo" / run
+    bootstrap = settings.kafka_bootstrap
+    principals: dict[str, dict[str, str]] = {}  # service -> its ALPR_KAFKA_* login on the secure broker
+    if args.secure and args.kill_broker_after:
+        from alpr.errors import ConfigError
+
+        raise ConfigError("--kill-broker-after runs on the local three-broker cluster, which is plaintext")
+    if args.secure:
+        bootstrap, principals = _secure_broker(prefix, say)
     env = {
         "ALPR_DATA_DIR": str(data_dir),
         "ALPR_TOPIC_PREFIX": prefix,
-        "ALPR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "ALPR_KAFKA_BOOTSTRAP": bootstrap,
     }
     # The revenue service on the demo's compressed day (no grace period; DEMO_PAYMENT_LATE, DEMO_IDLE_LAG).
     revenue_env = {
@@ -369,7 +402,8 @@ def _demo(args) -> int:
     }
     _footage(say)
     truth = load_truth(FOOTAGE / "ground_truth.jsonl")
-    apply_topics(settings.kafka_bootstrap, prefix=prefix)
+    if not args.secure:
+        apply_topics(bootstrap, prefix=prefix)  # --secure: applied with the ACLs by _secure_broker
     user, password = _demo_user(env, say)
 
     wanted = args.services.split(",") if args.services else None
@@ -381,8 +415,8 @@ def _demo(args) -> int:
     missing = [s for s in ("ingest", "recognizer", "occupancy", "revenue", "audit") if s not in services]
     if missing:
         say(f"demo: not built yet, skipped: {', '.join(missing)}")
-    failover = _Failover(settings.kafka_bootstrap, prefix, say) if args.kill_broker_after else None
-    observer = Observer(settings.kafka_bootstrap, prefix).start()
+    failover = _Failover(bootstrap, prefix, say) if args.kill_broker_after else None
+    observer = Observer(bootstrap, prefix).start()
     started = time.monotonic()
     deadline = started + args.duration if args.duration else None
     complete = False
@@ -390,15 +424,16 @@ def _demo(args) -> int:
         for name in services:
             if name == "recognizer":
                 for replica in ("recognizer", "recognizer-2"):
-                    stack.start(replica, PORTS[replica], "recognizer", "serve", timeout=300)
+                    stack.start(
+                        replica, PORTS[replica], "recognizer", "serve", timeout=300, extra_env=principals.get(name)
+                    )
                     say(f"demo: {replica} healthy on :{PORTS[replica]}")
                 continue
-            stack.start(
-                name, PORTS[name], name, "serve", timeout=300, extra_env=revenue_env if name == "revenue" else None
-            )
+            extra = {**(revenue_env if name == "revenue" else {}), **principals.get(name, {})}
+            stack.start(name, PORTS[name], name, "serve", timeout=300, extra_env=extra)
             say(f"demo: {name} healthy on :{PORTS[name]}")
         if args.poison:
-            _poison(settings.kafka_bootstrap, prefix, args.poison)
+            _poison(bootstrap, prefix, args.poison)
             say(f"demo: published {args.poison} malformed messages to every consumed topic")
         say(f"demo: user '{user}' (parking management), one-time password: {password}")
         api = _DemoApi(services, user, password, say)
@@ -429,7 +464,7 @@ def _demo(args) -> int:
                         and time.monotonic() - replay_started >= args.restart_broker_after
                     ):
                         restarted = True
-                        _restart_local_broker(say)
+                        _restart_local_broker(say, args.secure)
                     if (
                         failover
                         and failover.killed is None
@@ -512,5 +547,11 @@ def register(sub) -> None:
         default=0,
         help="fault injection on the local cluster (alpr kafka start --brokers 3): SIGKILL the broker "
         "leading the reads partition this many seconds into the replay, start it again at the end",
+    )
+    demo.add_argument(
+        "--secure",
+        action="store_true",
+        help="run on the secure local broker (alpr kafka start --secure): TLS, SCRAM, one principal and its ACLs "
+        "per service",
     )
     demo.set_defaults(handler=_demo)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from confluent_kafka import Consumer
 
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 
 
 class Observer:
@@ -35,13 +36,15 @@ class Observer:
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"demo-observer-{uuid.uuid4().hex[:8]}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                "log_level": 3,
-            }
+            client_config(
+                bootstrap,
+                **{
+                    "group.id": f"demo-observer-{uuid.uuid4().hex[:8]}",
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                    "log_level": 3,
+                },
+            )
         )
         self._consumer.subscribe([prefix + t for t in self.TOPICS + self.DLQS])
         self.dead_letters: Counter = Counter()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from alpr.audit import AuditClient
 from alpr.contracts.registry import Topic
 from alpr.http import create_app, install_auth
+from alpr.kafka import security as kafka_security
 from alpr.kafka.consumer import BatchConsumer
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
@@ -36,12 +37,13 @@ def store_events(store: Store, rows: list[dict]) -> None:
 
 
 def build_consumer(
-    settings: AuditSettings, store: Store, topic_prefix: str = "", group_id: str = "alpr-audit-sink"
+    settings: AuditSettings, store: Store, topic_prefix: str = "", group_id: str | None = None
 ) -> BatchConsumer:
     return BatchConsumer(
         service=SERVICE,
         topics=[Topic.AUDIT.on(topic_prefix)],
-        group_id=group_id,
+        # Under the topic prefix like every group: the ACLs grant `<prefix>alpr-audit*` to the sink.
+        group_id=group_id or f"{topic_prefix}alpr-audit-sink",
         bootstrap=settings.kafka_bootstrap,
         process=lambda m: audit_row(m.value()),
         write=lambda rows, producer: store_events(store, rows),
@@ -113,6 +115,8 @@ def run(settings: AuditSettings) -> int:
     from alpr.runtime import serve
     from alpr.settings import ensure_port_free
 
+    # Every Kafka client of this process authenticates as this service (TLS, SCRAM: alpr.kafka.security).
+    kafka_security.configure(settings)
     ensure_port_free(settings.http_host, settings.http_port)
     store = open_audit_store(settings)
     workers = Workers()

@@ -28,6 +28,7 @@ from alpr.audit import AuditClient
 from alpr.cameras import Camera, Registry, load_registry
 from alpr.contracts.registry import Topic
 from alpr.http import create_app, install_auth
+from alpr.kafka import security as kafka_security
 from alpr.revocations import RevocationFeed
 from alpr.runtime import Workers
 from services.ingest import metrics
@@ -155,6 +156,8 @@ def run(settings: IngestSettings) -> int:
     from alpr.runtime import serve
     from alpr.settings import ensure_port_free
 
+    # Every Kafka client of this process authenticates as this service (TLS, SCRAM: alpr.kafka.security).
+    kafka_security.configure(settings)
     ensure_port_free(settings.http_host, settings.http_port)
     service = build_service(settings, topic_prefix=settings.topic_prefix)
     try:

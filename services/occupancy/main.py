@@ -14,6 +14,7 @@ from alpr.audit import AuditClient
 from alpr.contracts.registry import Topic
 from alpr.errors import ConfigError
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
+from alpr.kafka import security as kafka_security
 from alpr.kafka.topics import replication_of
 from alpr.revocations import RevocationFeed
 from alpr.runtime import Workers, serve
@@ -111,6 +112,8 @@ def run(settings: OccupancySettings) -> int:
     """Run until SIGTERM/SIGINT (alpr.runtime.serve); returns the exit code."""
     from alpr.settings import ensure_port_free
 
+    # Every Kafka client of this process authenticates as this service (TLS, SCRAM: alpr.kafka.security).
+    kafka_security.configure(settings)
     ensure_port_free(settings.http_host, settings.http_port)
     check_codecs()
     parts = Components(settings)

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from alpr.contracts.models import ModelVersions
 from alpr.contracts.registry import Topic, encode
 from alpr.http import create_app
+from alpr.kafka import security as kafka_security
 from alpr.kafka.consumer import BatchConsumer
 from alpr.metrics import E2E_LATENCY
 from alpr.runtime import Workers
@@ -151,6 +152,8 @@ def run(settings: RecognizerSettings) -> int:
     from alpr.runtime import serve
     from alpr.settings import ensure_port_free
 
+    # Every Kafka client of this process authenticates as this service (TLS, SCRAM: alpr.kafka.security).
+    kafka_security.configure(settings)
     ensure_port_free(settings.http_host, settings.http_port)
     workers = Workers()
     app = build_app(workers)

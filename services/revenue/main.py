@@ -18,6 +18,7 @@ from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
+from alpr.kafka import security as kafka_security
 from alpr.kafka.topics import replication_of
 from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
@@ -127,6 +128,8 @@ def run(settings: RevenueSettings) -> int:
     """Run until SIGTERM/SIGINT (alpr.runtime.serve); returns the exit code."""
     from alpr.settings import ensure_port_free
 
+    # Every Kafka client of this process authenticates as this service (TLS, SCRAM: alpr.kafka.security).
+    kafka_security.configure(settings)
     ensure_port_free(settings.http_host, settings.http_port)
     tariff = load_tariff(settings.tariff_file)
     check = payment_check(settings)
