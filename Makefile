@@ -33,10 +33,11 @@ kafka-start: venv
 kafka-stop: venv
 	$(ALPR) kafka stop
 
-## The main job on the embedded defaults (local Kafka, chDB).
-demo: kafka-start
+## The main job on the embedded defaults (chDB), on the secure local broker (TLS, SCRAM, per-service ACLs).
+demo: venv
+	$(ALPR) kafka start --secure
 	$(ALPR) db migrate
-	$(ALPR) demo $(DEMO_ARGS)
+	$(ALPR) demo --secure $(DEMO_ARGS)
 
 ## Headless Chromium for the dashboard test (Debian package, system-wide; root or password-less sudo, never a prompt).
 ## Where it cannot be installed the dashboard test is skipped, except with CI=true, where it fails saying why.

@@ -16,22 +16,29 @@ from tests.support.streams import SKIPPED
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 
+@pytest.fixture
+def secure_broker(tmp_path):
+    """A secure broker of the test's own (SASL_SSL, SCRAM, ACLs) on free ports, as `make demo`
+    runs on; yields the ALPR_* variables that point `alpr demo --secure` at it."""
+    from alpr.kafka.broker import BrokerSettings, SecureBroker
+    from tests.support.net import two_free_ports
+
+    port = two_free_ports()
+    broker = SecureBroker(BrokerSettings(kafka_secure_port=port, kafka_heap="384m", data_dir=tmp_path))
+    broker.start()
+    yield {"ALPR_KAFKA_SECURE_PORT": str(port), "ALPR_KAFKA_HEAP": "384m", "ALPR_DATA_DIR": str(tmp_path)}
+    broker.stop()
+
+
 @pytest.mark.timeout(900)
-def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(bootstrap, tmp_path):
-    proc = run_cli(
-        "demo",
-        "--duration",
-        "300",
-        "--json",
-        "--poison",
-        "3",
-        env={"ALPR_KAFKA_BOOTSTRAP": bootstrap, "ALPR_DATA_DIR": str(tmp_path)},
-        timeout=900,
-    )
+def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(secure_broker):
+    """`make demo`'s run: on the secure broker, every service as its own principal."""
+    proc = run_cli("demo", "--secure", "--duration", "300", "--json", "--poison", "3", env=secure_broker, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["complete"] is True
     assert set(summary["services"]) == {"audit", "recognizer", "occupancy", "revenue", "ingest"}
+    assert summary["kafka_principals"] == ["audit", "ingest", "occupancy", "recognizer", "revenue"]
     for key in ("frames", "reads", "passes", "sessions", "violations", "payments"):
         assert summary[key] > 0, key
     assert summary["occupancy"] == summary["occupancy_expected"]
@@ -63,34 +70,23 @@ def assert_no_offset_jumps(summary: dict) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_demo_survives_a_broker_restart_mid_stream(tmp_path):
-    """The broker (its own, on free ports) stops and starts again 15 s into the replay, under
-    every service: afterwards every frame has its reads, occupancy equals the ground truth,
-    and every decided session has the status its payment plan implies (a clean run's)."""
-    from alpr.kafka.broker import BrokerSettings, LocalBroker
-    from tests.support.net import free_port
-
-    port, controller = free_port(), free_port()
-    env = {
-        "ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
-        "ALPR_KAFKA_CONTROLLER_PORT": str(controller),
-        "ALPR_KAFKA_HEAP": "384m",
-        "ALPR_DATA_DIR": str(tmp_path),
-    }
-    broker = LocalBroker(
-        BrokerSettings(
-            kafka_bootstrap=env["ALPR_KAFKA_BOOTSTRAP"],
-            kafka_controller_port=controller,
-            kafka_heap="384m",
-            data_dir=tmp_path,
-        )
+def test_demo_survives_a_broker_restart_mid_stream_on_the_secure_broker(secure_broker):
+    """The secure broker stops and starts again 15 s into the replay, under every service, each
+    connected as its own principal with only its ACLs: afterwards every frame has its reads,
+    occupancy equals the ground truth, and every decided session has the status its payment
+    plan implies (a clean run's)."""
+    # The demo restarts the broker through the same settings (ALPR_* of the fixture).
+    proc = run_cli(
+        "demo",
+        "--secure",
+        "--duration",
+        "420",
+        "--json",
+        "--restart-broker-after",
+        "15",
+        env=secure_broker,
+        timeout=900,
     )
-    broker.start()
-    try:
-        # The demo restarts the broker through the same settings (ALPR_* above).
-        proc = run_cli("demo", "--duration", "420", "--json", "--restart-broker-after", "15", env=env, timeout=900)
-    finally:
-        broker.stop()
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["complete"] is True and summary["broker_restarted"] is True

@@ -9,7 +9,6 @@ The settings tests at the top need no broker.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 
@@ -27,6 +26,7 @@ from alpr.kafka.config import admin_config, consumer_config, producer_config
 from alpr.kafka.security import KafkaSecurity, faust_credentials
 from alpr.settings import CommonSettings, load_settings
 from tests.conftest import run_cli
+from tests.support.net import two_free_ports
 
 DEADLINE_S = 30.0
 
@@ -124,27 +124,10 @@ def test_grants_follow_the_registry_and_the_issue():
 
 
 # -- the secure broker ----------------------------------------------------------------------
-def _two_free_ports() -> int:
-    """A port p with p and p + 1 free (the client and the controller listener)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port >= 65000:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two adjacent free ports")
-
-
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory):
     data = tmp_path_factory.mktemp("secure-kafka")
-    env = {"ALPR_DATA_DIR": str(data), "ALPR_KAFKA_SECURE_PORT": str(_two_free_ports()), "ALPR_KAFKA_HEAP": "256m"}
+    env = {"ALPR_DATA_DIR": str(data), "ALPR_KAFKA_SECURE_PORT": str(two_free_ports()), "ALPR_KAFKA_HEAP": "256m"}
     broker = SecureBroker(
         BrokerSettings(data_dir=data, kafka_secure_port=int(env["ALPR_KAFKA_SECURE_PORT"]), kafka_heap="256m")
     )

@@ -513,6 +513,7 @@ def _demo(args) -> int:
         "audit_events": dict(observer.audit),
         "dead_letters": dict(sorted(observer.dead_letters.items())),
         "broker_restarted": bool(args.restart_broker_after) and restarted,
+        "kafka_principals": sorted(principals) if args.secure else [],  # --secure: each service its own login
         "stream_offset_jumps": offset_jumps,
         "broker_killed": healed,
         "accuracy": acc,

@@ -10,3 +10,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def two_free_ports() -> int:
+    """A port p with p and p + 1 free (a broker's client and controller listeners)."""
+    for _ in range(50):
+        port = free_port()
+        if port >= 65000:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
