@@ -151,7 +151,7 @@ def holds_consumer(
     return BatchConsumer(
         service=service,
         topics=[Topic.HOLDS.on(topic_prefix)],
-        group_id=group_id or f"alpr-{service}-holds",
+        group_id=group_id or f"{topic_prefix}alpr-{service}-holds",
         bootstrap=bootstrap,
         process=lambda m: decode(holds_contract, m.value()),
         write=write,

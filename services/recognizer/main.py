@@ -108,7 +108,8 @@ def build_consumer(
     consumer = BatchConsumer(
         service=SERVICE,
         topics=[Topic.FRAMES.on(topic_prefix)],
-        group_id=group_id or settings.consumer_group,
+        # Under the topic prefix like every group (the ACLs grant `<prefix>alpr-recognizer*`).
+        group_id=group_id or f"{topic_prefix}{settings.consumer_group}",
         bootstrap=settings.kafka_bootstrap,
         process=pipeline.process,
         write=pipeline.write,
