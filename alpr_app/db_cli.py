@@ -104,7 +104,10 @@ def _grants(args) -> int:
         raise ConfigError("--apply needs a ClickHouse server: set ALPR_CLICKHOUSE_URL (an administrator's login)")
     from alpr.store.server import ClickHouseServerStore
 
-    admin = ClickHouseServerStore(settings.clickhouse_url, "system", create_database=False)
+    # The administrator's login (ALPR_CLICKHOUSE_USER + _PASSWORD_FILE in the init job), never a URL's.
+    admin = ClickHouseServerStore(
+        settings.clickhouse_url, "system", login=settings.clickhouse_login(), create_database=False
+    )
     try:
         for statement in sql:
             admin.command(statement)

@@ -141,6 +141,11 @@ def test_clickhouse_logins_come_from_files_and_production_requires_one(tmp_path,
     secret.write_text("a-password-of-the-writer\n")
     api_secret = tmp_path / "alpr_occupancy_api"
     api_secret.write_text("a-password-of-the-reader\n")
+    kafka_password = tmp_path / "kafka.secret"
+    kafka_password.write_text("a-kafka-password-0123\n")
+    monkeypatch.setenv("ALPR_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")  # production refuses PLAINTEXT
+    monkeypatch.setenv("ALPR_KAFKA_USERNAME", "occupancy")
+    monkeypatch.setenv("ALPR_KAFKA_PASSWORD_FILE", str(kafka_password))
     monkeypatch.setenv("ALPR_CLICKHOUSE_URL", "https://ch.example:8443")
     monkeypatch.setenv("ALPR_ENVIRONMENT", "production")
     monkeypatch.setenv("ALPR_AUTH_SECRET", "p" * 40)

@@ -17,7 +17,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from alpr.auth import issue_token
 from alpr.contracts.registry import Topic, encode
-from alpr.kafka.config import producer_config
+from alpr.kafka.config import client_config, producer_config
+from alpr.kafka.security import KafkaSecurity
 from alpr_app.demo.stack import ServiceProcess
 from tests.support.net import free_port
 from tests.support.waiting import deadline_loop
@@ -51,19 +52,26 @@ def token(role: str, user: str | None = None) -> dict[str, str]:
 
 @dataclass
 class Kafka:
-    """Fresh prefixed topics on the real broker, and small helpers around them."""
+    """Fresh prefixed topics on the real broker, and small helpers around them. On the secure
+    broker the helpers act as its administrator (`security`) and the service connects as its
+    own principal (`service_env`: its ALPR_KAFKA_* login)."""
 
     bootstrap: str
     prefix: str
+    security: KafkaSecurity | None = None
+    service_env: dict[str, str] = field(default_factory=dict)
     producer: Producer = field(init=False)
 
+    def client(self, **extra) -> dict:
+        return client_config(self.bootstrap, self.security, **extra)
+
     def __post_init__(self) -> None:
-        self.admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 4})
+        self.admin = AdminClient(self.client(log_level=4))
         futures = self.admin.create_topics([NewTopic(self.prefix + t, p, 1) for t, p in TOPICS.items()])
         for f in futures.values():
             f.result(timeout=30)
         # The platform's producer settings (lz4 compression, idempotence), as the recognizer sends reads.
-        self.producer = Producer(producer_config(self.bootstrap, "occupancy-tests"))
+        self.producer = Producer(producer_config(self.bootstrap, "occupancy-tests", security=self.security))
 
     def topic(self, name: str) -> str:
         return self.prefix + name
@@ -79,12 +87,9 @@ class Kafka:
     def consume(self, name: str, n: int, timeout: float = 30.0) -> list:
         """The first `n` messages of a topic (from the beginning), waiting at most `timeout`."""
         c = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"read-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
+            self.client(
+                **{"group.id": f"read-{uuid.uuid4().hex}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+            )
         )
         c.subscribe([self.topic(name)])
         out = []
@@ -101,14 +106,14 @@ class Kafka:
         return self.consume(name, sum(self.end_offsets(name).values()), timeout)
 
     def end_offsets(self, name: str) -> dict[int, int]:
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "probe"})
+        c = Consumer(self.client(**{"group.id": "probe"}))
         meta = c.list_topics(self.topic(name), timeout=10).topics[self.topic(name)]
         ends = {p: c.get_watermark_offsets(TopicPartition(self.topic(name), p), timeout=10)[1] for p in meta.partitions}
         c.close()
         return ends
 
     def committed(self, group: str, name: str) -> dict[int, int]:
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
+        c = Consumer(self.client(**{"group.id": group}))
         parts = [TopicPartition(self.topic(name), p) for p in self.end_offsets(name)]
         got = {tp.partition: tp.offset for tp in c.committed(parts, timeout=10)}
         c.close()
@@ -173,6 +178,7 @@ class Service:
                 "ALPR_OCCUPANCY_NO_PLATE_MIN_READS": "2",
             }
         )
+        env.update(self.kafka.service_env)
         env.update(self.extra_env)
         return env
 
@@ -214,6 +220,28 @@ def kafka(request):
     k = Kafka(BOOTSTRAP, f"test.{uuid.uuid4().hex[:10]}.")
     yield k
     k.close()
+
+
+@pytest.fixture(scope="module")
+def secure_kafka(tmp_path_factory):
+    """Fresh topics on a secure broker of the module's own (SASL_SSL, SCRAM, the registry's
+    ACLs for the prefix): a test module that names it as its `kafka` runs the service as the
+    `occupancy` principal, with only that principal's rights."""
+    from alpr.kafka.acls import apply_acls
+    from alpr.kafka.broker import BrokerSettings, SecureBroker
+    from tests.support.net import two_free_ports
+
+    data = tmp_path_factory.mktemp("secure-broker")
+    broker = SecureBroker(BrokerSettings(kafka_secure_port=two_free_ports(), kafka_heap="384m", data_dir=data))
+    broker.start()
+    admin = broker.security("admin")
+    k = Kafka(
+        broker.bootstrap, f"test.{uuid.uuid4().hex[:10]}.", security=admin, service_env=broker.client_env("occupancy")
+    )
+    apply_acls(broker.bootstrap, prefix=k.prefix, security=admin)
+    yield k
+    k.close()
+    broker.stop()
 
 
 @pytest.fixture(scope="module")

@@ -43,12 +43,9 @@ def state_offsets(kafka, service) -> dict[int, int]:
 
     topic = service.group + "-facility-state-changelog"
     c = Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap,
-            "group.id": f"probe-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        kafka.client(
+            **{"group.id": f"probe-{uuid.uuid4().hex}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        )
     )
     c.subscribe([topic])
     latest: dict[bytes, dict] = {}
@@ -65,6 +62,13 @@ def state_offsets(kafka, service) -> dict[int, int]:
         for p, o in state["offsets"].items():
             offsets[int(p)] = max(offsets.get(int(p), 0), o)
     return offsets
+
+
+@pytest.fixture(scope="module")
+def kafka(secure_kafka):
+    """This module runs on the secure broker: the SIGKILL and the restart happen to a service
+    connected as its own principal, with only its ACLs (issue 20)."""
+    return secure_kafka
 
 
 def test_sigkill_mid_stream_then_restart_equals_a_clean_run(kafka, service_factory):
