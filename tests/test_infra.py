@@ -607,8 +607,6 @@ def test_db_grants_apply_connects_with_the_administrator_login_of_the_init_job(t
     # `alpr db grants --apply` connects with that login rather than the URL's own.
     import argparse
 
-    import pytest
-
     from alpr.store import grants, server
     from alpr_app import db_cli
 
@@ -649,8 +647,4 @@ def test_db_grants_apply_connects_with_the_administrator_login_of_the_init_job(t
     monkeypatch.setattr(server, "ClickHouseServerStore", FakeServer)
     db_cli._grants(argparse.Namespace(passwords=str(folder), make_passwords=False, apply=True))
     assert seen["statements"] > 0 and "@" not in seen["url"]
-    if seen["login"] != ("admin", "the-administrators-password"):
-        pytest.xfail(
-            "alpr_app/db_cli.py _grants opens ClickHouseServerStore without login=settings.clickhouse_login(): "
-            "on a server whose URL carries no password (production) it connects as `default`"
-        )
+    assert seen["login"] == ("admin", "the-administrators-password")  # the init job's admin, not the URL's
