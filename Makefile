@@ -44,15 +44,22 @@ demo: venv
 chromium:
 	@bash infra/install-chromium.sh || echo "warning: chromium could not be installed; the dashboard test will be skipped (CI=true: it fails)"
 
-## The whole test suite against the real broker and store; stops the broker, keeps pytest's exit code.
+## The whole test suite against the real brokers and store; stops them, keeps pytest's exit code.
+## The suite runs on the secure broker (SASL_SSL, SCRAM) as its administrator: every client a test
+## makes and every service it starts authenticates; the development broker (plaintext) serves the
+## few tests about it. Tests about per-service ACLs start secure brokers of their own.
+SECURE_ENV := var/kafka-secure/secrets/admin.env
 test: venv chromium
 	$(ALPR) kafka start
-	$(ALPR) topics apply
+	$(ALPR) kafka start --secure
+	@set -a; . $(SECURE_ENV); set +a; $(ALPR) topics apply
 	@mkdir -p var
-	@# Stop the broker whatever pytest says, keep pytest's exit code (5 = no tests fails too),
+	@# Stop the brokers whatever pytest says, keep pytest's exit code (5 = no tests fails too),
 	@# and end the output with pytest's summary line (client libraries may log after it).
-	@set +e; $(PY) -m pytest $(PYTEST_ARGS) 2>&1 | tee var/pytest.log; status=$${PIPESTATUS[0]}; \
-	$(ALPR) kafka stop >/dev/null 2>&1; \
+	@set +e; set -a; . $(SECURE_ENV); set +a; \
+	$(PY) -m pytest $(PYTEST_ARGS) 2>&1 | tee var/pytest.log; status=$${PIPESTATUS[0]}; \
+	$(ALPR) kafka stop --secure >/dev/null 2>&1; \
+	env -u ALPR_KAFKA_BOOTSTRAP $(ALPR) kafka stop >/dev/null 2>&1; \
 	grep -E '^=+ .*[0-9]+ (passed|failed|error|errors|skipped|deselected|no tests ran).* in [0-9.]+s.* =+$$' var/pytest.log | tail -1; \
 	exit $$status
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from alpr.kafka.config import client_config
+
 REPO = Path(__file__).resolve().parents[1]
 BOOTSTRAP = os.environ.get("ALPR_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -24,7 +26,7 @@ def _broker_answers(bootstrap: str) -> bool:
     from confluent_kafka.admin import AdminClient
 
     try:
-        AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=5)
+        AdminClient(client_config(bootstrap, **{"log_level": 0})).list_topics(timeout=5)
         return True
     except KafkaException:
         return False
@@ -39,6 +41,45 @@ def bootstrap() -> str:
     return BOOTSTRAP
 
 
+def pytest_configure(config) -> None:
+    """Fix the suite's Kafka security once, from the environment `make test` sets (the secure
+    broker's administrator): a test that clears the ALPR_* variables must not leave a later
+    client without credentials."""
+    from alpr.kafka import security
+
+    security.reset()
+    security.current()
+
+
+DEV_BOOTSTRAP = "127.0.0.1:9092"  # `alpr kafka start`'s default: the development broker
+
+
+@pytest.fixture(scope="session")
+def dev_bootstrap(bootstrap) -> str:
+    """The development broker (plaintext, no authorizer) for the tests about it: `make test`
+    runs it beside the suite's secure broker; on a plaintext suite broker, that one."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    if "ALPR_KAFKA_SECURITY_PROTOCOL" not in os.environ:
+        return bootstrap
+    try:
+        AdminClient({"bootstrap.servers": DEV_BOOTSTRAP, "log_level": 0}).list_topics(timeout=5)
+    except KafkaException:
+        pytest.fail(f"the development broker is not answering at {DEV_BOOTSTRAP}: run `make test` or `alpr kafka start`")
+    return DEV_BOOTSTRAP
+
+
+@pytest.fixture
+def plaintext_kafka():
+    """In-process clients of a test's own development broker are PLAINTEXT for the test,
+    whatever the suite's broker (tests.support.kafka.plaintext_clients)."""
+    from tests.support.kafka import plaintext_clients
+
+    with plaintext_clients():
+        yield
+
+
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]
@@ -49,7 +90,7 @@ def topic_factory(bootstrap, unique):
     """Create fresh topics for one test (deleted afterwards): factory(name, partitions) -> full name."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+    admin = AdminClient(client_config(bootstrap, **{"log_level": 4}))
     created: list[str] = []
 
     def make(name: str, partitions: int = 1) -> str:
@@ -128,8 +169,10 @@ def store_factory(request, tmp_path):
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `alpr ...` in a subprocess, as a user would, with a clean ALPR_* environment."""
+    from tests.support.kafka import with_suite_security
+
     base = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-    base.update(env or {})
+    base.update(with_suite_security(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "alpr_app.cli", *args],
         capture_output=True,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.support.kafka import PLAINTEXT_ENV
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]  # a second broker of its own
@@ -19,6 +20,7 @@ def test_second_broker_starts_healthy_and_stops_without_leftovers(tmp_path, boot
         "ALPR_KAFKA_CONTROLLER_PORT": str(free_port()),
         "ALPR_DATA_DIR": str(tmp_path),
         "ALPR_KAFKA_HEAP": "256m",
+        **PLAINTEXT_ENV,  # a development broker of its own, whatever the suite's broker is
     }
     started = run_cli("kafka", "start", env=env)
     assert started.returncode == 0, started.stderr

@@ -42,7 +42,8 @@ def drain_until(consumer, store, n: int, rounds: int = 200) -> None:
             return
 
 
-def test_broker_restart_mid_stream_loses_and_doubles_nothing(tmp_path):
+def test_broker_restart_mid_stream_loses_and_doubles_nothing(tmp_path, plaintext_kafka):
+    """On a development broker of its own (plaintext), stopped and started between batches."""
     port = free_port()
     broker = LocalBroker(
         BrokerSettings(

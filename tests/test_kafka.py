@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from alpr.contracts.registry import Topic, load_registry
+from alpr.kafka.config import client_config
 from alpr.kafka.consumer import BatchConsumer
 from alpr.kafka.topics import apply_topics
 from tests.support.kafka import committed, drain, produce_all
@@ -100,7 +101,7 @@ def test_topics_apply_is_idempotent(bootstrap, unique):
 
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     meta = admin.list_topics(timeout=10)
     assert len(meta.topics[Topic.FRAMES.on(prefix)].partitions) == 12
     assert len(meta.topics[Topic.READS.on(prefix)].partitions) == 12

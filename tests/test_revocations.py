@@ -26,7 +26,7 @@ from alpr.auth import MAX_TOKEN_TTL_S, Principal, issue_token
 from alpr.contracts.registry import Topic, encode, load_registry
 from alpr.errors import ContractError
 from alpr.http import Access, Guard, create_app, install_auth
-from alpr.kafka.config import producer_config
+from alpr.kafka.config import client_config, producer_config
 from alpr.kafka.topics import apply_topics
 from alpr.revocations import RevocationFeed, RevocationSet, parse_revocation
 from alpr.roles import Permission
@@ -141,7 +141,7 @@ def apply(bootstrap: str, prefix: str, *topics: str) -> None:
 
 
 def delete_prefixed(bootstrap: str, prefix: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(client_config(bootstrap, **{"log_level": 0}))
     names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
     for future in admin.delete_topics(names).values() if names else []:
         try:
@@ -191,7 +191,7 @@ class Governance:
 def audit_event(bootstrap: str, topic: str, predicate, timeout: float = 20.0) -> dict:
     """The first event of the audit topic that `predicate` accepts, reading from the beginning."""
     c = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"read-{time.monotonic_ns()}", "auto.offset.reset": "earliest"}
+        client_config(bootstrap, **{"group.id": f"read-{time.monotonic_ns()}", "auto.offset.reset": "earliest"})
     )
     c.subscribe([topic])
     seen: list[dict] = []
@@ -309,7 +309,7 @@ def test_a_disabled_users_tokens_are_refused_by_another_service(bootstrap, uniqu
 
 
 def dlq_messages(bootstrap: str, topic: str) -> list:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.monotonic_ns()}"})
+    c = Consumer(client_config(bootstrap, **{"group.id": f"read-{time.monotonic_ns()}"}))
     try:
         end = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
         c.assign([TopicPartition(topic, 0, 0)])
@@ -326,7 +326,7 @@ def test_malformed_revocations_go_to_the_dlq_once_and_expired_ones_are_tombstone
     prefix = f"test.{unique}."
     apply(bootstrap, prefix, Topic.REVOCATIONS, Topic.REVOCATIONS_DLQ)
     topic, dlq = Topic.REVOCATIONS.on(prefix), Topic.REVOCATIONS_DLQ.on(prefix)
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(client_config(bootstrap, **{"log_level": 0}))
     resource = ConfigResource(ResourceType.TOPIC, topic)
 
     def cleanup_policy():

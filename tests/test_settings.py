@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from tests.conftest import run_cli
+from tests.support.kafka import PLAINTEXT_ENV
 
 
 def one_line_error(proc, *needles):
@@ -66,7 +67,9 @@ def test_taken_port_is_named(tmp_path, bootstrap):
         port = s.getsockname()[1]
         one_line_error(
             run_cli(
-                "kafka", "start", env={"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path)}
+                "kafka",
+                "start",
+                env={"ALPR_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "ALPR_DATA_DIR": str(tmp_path), **PLAINTEXT_ENV},
             ),
             f"port 127.0.0.1:{port} is not available",
         )

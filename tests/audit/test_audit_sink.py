@@ -12,6 +12,7 @@ from alpr.audit import AuditClient
 from alpr.auth import Principal, issue_token
 from alpr.contracts.registry import Topic
 from alpr.errors import ContractError
+from alpr.kafka.config import client_config
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from services.audit.main import build_app, build_consumer, open_audit_store
@@ -62,7 +63,7 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
                     row_count=1,
                 )
             )
-        p = Producer({"bootstrap.servers": bootstrap})
+        p = Producer(client_config(bootstrap))
         p.produce(topic, b"not json")
         p.flush(10)
 

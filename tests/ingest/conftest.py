@@ -16,6 +16,7 @@ from confluent_kafka import Consumer
 from alpr.auth import issue_token
 from alpr.cameras import Registry, hash_token
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from alpr.settings import PLACEHOLDER_SECRET
 from services.ingest.settings import IngestSettings
 
@@ -92,12 +93,7 @@ def settings(bootstrap: str, **overrides) -> IngestSettings:
 def read_topic(bootstrap: str, topic: str, expected: int, group: str, deadline_s: float = 30.0) -> list:
     """Every message of `topic` once `expected` have arrived (or the deadline passed)."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        client_config(bootstrap, **{"group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False})
     )
     consumer.subscribe([topic])
     got = []

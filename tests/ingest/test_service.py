@@ -14,6 +14,7 @@ from alpr_app.demo.stack import ServiceProcess
 from services.ingest.main import build_service
 from tests.conftest import REPO
 from tests.ingest.conftest import UPLOAD_TOKEN, hash_token, jpeg, ops_auth, read_topic, registry, settings, write_video
+from tests.support.kafka import suite_security_env
 from tests.support.net import free_port
 from tests.support.waiting import wait_for
 
@@ -87,6 +88,7 @@ def test_serve_command_starts_serves_and_stops_on_sigterm(bootstrap, frames_topi
     )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+    env.update(suite_security_env())
     env.update(
         {
             "ALPR_KAFKA_BOOTSTRAP": bootstrap,

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from alpr.contracts.registry import Topic, decode
+from alpr.kafka.config import client_config
 from services.ingest.main import build_service
 from tests.ingest.conftest import UPLOAD_TOKEN, jpeg, ops_auth, registry, settings
 from tests.support.waiting import wait_for
@@ -26,7 +27,7 @@ def service(bootstrap, frames_topic):
 
 
 def message_at(bootstrap, topic, partition, offset, group):
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": group, "enable.auto.commit": False}))
     try:
         consumer.assign([TopicPartition(topic, partition, offset)])
         for _ in range(40):

@@ -20,6 +20,7 @@ from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import client_config, producer_config
 from alpr.kafka.security import KafkaSecurity
 from alpr_app.demo.stack import ServiceProcess
+from tests.support.kafka import suite_security_env
 from tests.support.net import free_port
 from tests.support.waiting import deadline_loop
 
@@ -59,7 +60,7 @@ class Kafka:
     bootstrap: str
     prefix: str
     security: KafkaSecurity | None = None
-    service_env: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, str] = field(default_factory=suite_security_env)
     producer: Producer = field(init=False)
 
     def client(self, **extra) -> dict:

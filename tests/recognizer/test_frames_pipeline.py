@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 
 from alpr.contracts.models import FrameHeaders, ModelVersions, utc_iso
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from services.recognizer.frames import in_lane, reads_for_frame
 from services.recognizer.main import build_consumer
 from services.recognizer.models import Recognizer
@@ -171,7 +172,7 @@ def test_frames_become_reads_and_bad_frames_go_to_the_dlq(bootstrap, topic_facto
     reads_topic = topic_factory(Topic.READS)
     dlq = topic_factory(Topic.FRAMES_DLQ)
     prefix = frames[: -len(Topic.FRAMES)]
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(client_config(bootstrap))
     good = {}
     for i in range(12):
         value, headers = frame_message(f"cam-{i % 3}", 1_795_000_000_000 + i, n_plates=i % 4)

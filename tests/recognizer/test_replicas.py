@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Producer
 
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from alpr_app.demo.stack import Stack
 from tests.support.frames import frame_message
 from tests.support.kafka import drain
@@ -52,7 +53,7 @@ def test_killing_a_replica_loses_no_frame(bootstrap, topic_factory, unique, tmp_
     with Stack(env, tmp_path / "logs") as stack:
         a = stack.start("recognizer-a", free_port(), "recognizer", "serve", timeout=240)
         b = stack.start("recognizer-b", free_port(), "recognizer", "serve", timeout=240)
-        producer = Producer({"bootstrap.servers": bootstrap})
+        producer = Producer(client_config(bootstrap))
         for camera, value, headers, _ in frames:
             producer.produce(frames_topic, key=camera, value=value, headers=headers)
         assert producer.flush(30) == 0

@@ -12,7 +12,9 @@ import pytest
 
 from alpr.auth import issue_token
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from alpr_app.demo.stack import ServiceProcess
+from tests.support.kafka import suite_security_env
 from tests.support.net import free_port
 
 SECRET = "r" * 40
@@ -39,6 +41,7 @@ class RevenueProcess:
         self.workdir = data_dir.parent / f"{data_dir.name}-workdir"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+        self.env.update(suite_security_env())
         self.env.update(
             {
                 "ALPR_KAFKA_BOOTSTRAP": bootstrap,
@@ -98,7 +101,7 @@ def revenue_topics(topic_factory, bootstrap, unique):
     # faust created its changelog and re-keyed topics under the same prefix: remove them too.
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(client_config(bootstrap, **{"log_level": 0}))
     extra = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix) and t not in names.values()]
     if extra:
         for f in admin.delete_topics(extra).values():
@@ -135,8 +138,8 @@ def read_topic(bootstrap: str, topic: str) -> list[dict]:
     from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient
 
-    partitions = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10).topics[topic].partitions
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    partitions = AdminClient(client_config(bootstrap)).list_topics(topic, timeout=10).topics[topic].partitions
+    consumer = Consumer(client_config(bootstrap, **{"group.id": "unused", "enable.auto.commit": False}))
     out: list[dict] = []
     try:
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}

@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 from alpr.contracts.registry import Topic
+from alpr.kafka.config import client_config
 from tests.revenue import scenario
 from tests.revenue.conftest import produce, read_topic
 from tests.support.streams import assert_no_offset_jumps, uncommitted
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SI
 def dlq_reasons(bootstrap: str, topic: str) -> list[str]:
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": "unused", "enable.auto.commit": False}))
     try:
         end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
         consumer.assign([TopicPartition(topic, 0, 0)])

@@ -2,20 +2,65 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from alpr.kafka.config import client_config
+
+# The suite's broker is the secure one (make test: SASL_SSL, the admin principal); these are
+# the variables that say how to reach it, passed on to every process a test starts.
+SECURITY_VARS = (
+    "ALPR_KAFKA_SECURITY_PROTOCOL",
+    "ALPR_KAFKA_SASL_MECHANISM",
+    "ALPR_KAFKA_USERNAME",
+    "ALPR_KAFKA_PASSWORD",
+    "ALPR_KAFKA_PASSWORD_FILE",
+    "ALPR_KAFKA_CA_FILE",
+    "ALPR_KAFKA_CERT_FILE",
+    "ALPR_KAFKA_KEY_FILE",
+)
+# A test's own development broker (a second broker, the local cluster): no security at all.
+PLAINTEXT_ENV = {"ALPR_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
+
+
+def suite_security_env() -> dict[str, str]:
+    """The security variables of the suite's broker, for a process the test starts."""
+    return {k: os.environ[k] for k in SECURITY_VARS if k in os.environ}
+
+
+def with_suite_security(env: dict[str, str]) -> dict[str, str]:
+    """`env` plus the suite's security, unless `env` chooses its own (a test's own broker)."""
+    if "ALPR_KAFKA_SECURITY_PROTOCOL" in env:
+        return dict(env)
+    return {**suite_security_env(), **env}
+
+
+@contextlib.contextmanager
+def plaintext_clients():
+    """In-process clients of a test's own development broker: PLAINTEXT for the duration,
+    whatever the suite's broker uses; the suite's security is restored afterwards."""
+    from alpr.kafka import security
+
+    before = security.current()
+    security.configure(security.KafkaSecurity())
+    try:
+        yield
+    finally:
+        security.configure(before)
+
 
 def produce_all(bootstrap, topic, messages):
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    producer = Producer(client_config(bootstrap, **{"enable.idempotence": True}))
     for key, value in messages:
         producer.produce(topic, key=key, value=value)
     assert producer.flush(30) == 0
 
 
 def committed(bootstrap, group, topic, partitions):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    c = Consumer(client_config(bootstrap, **{"group.id": group}))
     try:
         return {
             tp.partition: tp.offset
@@ -26,7 +71,7 @@ def committed(bootstrap, group, topic, partitions):
 
 
 def drain(bootstrap, topic, expected, group):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
+    c = Consumer(client_config(bootstrap, **{"group.id": group, "auto.offset.reset": "earliest"}))
     c.subscribe([topic])
     got = []
     try:
@@ -40,7 +85,7 @@ def drain(bootstrap, topic, expected, group):
 
 
 def audit_events(bootstrap, topic, group, expected):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
+    c = Consumer(client_config(bootstrap, **{"group.id": group, "auto.offset.reset": "earliest"}))
     c.subscribe([topic])
     events = []
     try:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from alpr.kafka.config import client_config
+
 SKIPPED = "stream skipped offsets"  # Continuity's log message
 
 
@@ -38,7 +40,7 @@ def uncommitted(bootstrap: str, group: str, topics: list[str]) -> dict[str, tupl
     partition whose commits stopped, as after faust's acked-offset hole, stays in it)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    c = Consumer(client_config(bootstrap, **{"group.id": group, "enable.auto.commit": False}))
     try:
         behind: dict[str, tuple[int, int]] = {}
         for topic in topics:
