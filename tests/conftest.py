@@ -66,7 +66,9 @@ def dev_bootstrap(bootstrap) -> str:
     try:
         AdminClient({"bootstrap.servers": DEV_BOOTSTRAP, "log_level": 0}).list_topics(timeout=5)
     except KafkaException:
-        pytest.fail(f"the development broker is not answering at {DEV_BOOTSTRAP}: run `make test` or `alpr kafka start`")
+        pytest.fail(
+            f"the development broker is not answering at {DEV_BOOTSTRAP}: run `make test` or `alpr kafka start`"
+        )
     return DEV_BOOTSTRAP
 
 
