@@ -207,3 +207,24 @@ def reset() -> None:
     global _current
     with _lock:
         _current = None
+
+
+# The variables that carry a client's security (alpr.settings.CommonSettings); a child process
+# started with a clean ALPR_* environment gets these to connect as its parent does.
+SECURITY_VARIABLES = (
+    "ALPR_KAFKA_SECURITY_PROTOCOL",
+    "ALPR_KAFKA_SASL_MECHANISM",
+    "ALPR_KAFKA_USERNAME",
+    "ALPR_KAFKA_PASSWORD",
+    "ALPR_KAFKA_PASSWORD_FILE",
+    "ALPR_KAFKA_CA_FILE",
+    "ALPR_KAFKA_CERT_FILE",
+    "ALPR_KAFKA_KEY_FILE",
+)
+
+
+def inherited_environment() -> dict[str, str]:
+    """This process's Kafka security variables, for a service process it starts (a bench)."""
+    import os
+
+    return {k: os.environ[k] for k in SECURITY_VARIABLES if k in os.environ}

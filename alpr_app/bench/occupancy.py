@@ -27,6 +27,7 @@ from pathlib import Path
 from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.kafka.config import client_config
+from alpr.kafka.security import inherited_environment
 from alpr.settings import REPO_ROOT
 from alpr_app.demo.stack import ServiceProcess
 from services.occupancy.settings import OccupancySettings
@@ -101,6 +102,7 @@ class _Bench:
 
     def start_service(self) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+        env.update(inherited_environment())  # the service connects as the bench does (TLS, SCRAM)
         env.update(
             {
                 "ALPR_ENVIRONMENT": "test",

@@ -31,6 +31,7 @@ from alpr.contracts.models import ModelVersions, Pass, utc_iso
 from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.kafka.config import client_config
+from alpr.kafka.security import inherited_environment
 from alpr.output import emit
 from alpr.plates import confusable_key
 from alpr.settings import REPO_ROOT
@@ -212,6 +213,7 @@ def run_bench(args) -> int:
     )
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+    env.update(inherited_environment())  # the service connects as the bench does (TLS, SCRAM)
     env.update(
         {
             "ALPR_KAFKA_BOOTSTRAP": bootstrap,

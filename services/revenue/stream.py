@@ -130,7 +130,7 @@ class RevenueStream:
         faust_fixes.install()  # a partition without a commit must not skip what recovery fetched
         app = faust.App(
             self.app_id,
-            broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
+            broker=f"kafka://{settings.kafka_bootstrap}",  # every bootstrap server (faust splits on ",")
             # TLS and the service's SCRAM user (None on the PLAINTEXT development broker): the same
             # process-wide security as every confluent-kafka client of the service.
             broker_credentials=faust_credentials(kafka_security.current()),

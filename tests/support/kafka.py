@@ -9,19 +9,11 @@ import os
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from alpr.kafka.config import client_config
+from alpr.kafka.security import SECURITY_VARIABLES
 
 # The suite's broker is the secure one (make test: SASL_SSL, the admin principal); these are
 # the variables that say how to reach it, passed on to every process a test starts.
-SECURITY_VARS = (
-    "ALPR_KAFKA_SECURITY_PROTOCOL",
-    "ALPR_KAFKA_SASL_MECHANISM",
-    "ALPR_KAFKA_USERNAME",
-    "ALPR_KAFKA_PASSWORD",
-    "ALPR_KAFKA_PASSWORD_FILE",
-    "ALPR_KAFKA_CA_FILE",
-    "ALPR_KAFKA_CERT_FILE",
-    "ALPR_KAFKA_KEY_FILE",
-)
+SECURITY_VARS = SECURITY_VARIABLES
 # A test's own development broker (a second broker, the local cluster): no security at all.
 PLAINTEXT_ENV = {"ALPR_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
 
