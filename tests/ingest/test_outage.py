@@ -31,6 +31,7 @@ from tests.ingest.conftest import (
     registry,
     settings,
 )
+from tests.support.kafka import SUITE_BOOTSTRAP
 from tests.support.waiting import wait_for
 
 FRAMES = Topic.FRAMES.contract
@@ -74,7 +75,7 @@ def test_unreachable_stream_backs_off_exponentially_and_is_observable(caplog):
     with closed_port() as refused:
         url = f"rtsp://user:secret@127.0.0.1:{refused.getsockname()[1]}/x"
         svc = build_service(
-            settings("127.0.0.1:9092", reconnect_initial_s=0.05, reconnect_max_s=0.2, stream_open_timeout_s=1),
+            settings(SUITE_BOOTSTRAP, reconnect_initial_s=0.05, reconnect_max_s=0.2, stream_open_timeout_s=1),
             registry(stream_url=url),
         )
         reconnects = REGISTRY.get_sample_value("alpr_ingest_source_reconnects_total", {"service": "ingest"}) or 0
@@ -156,7 +157,7 @@ def test_when_kafka_is_slow_nothing_is_lost_silently_and_ingest_resumes_when_it_
 
 
 def test_a_feed_crash_turns_health_red():
-    svc = build_service(settings("127.0.0.1:9092"), registry())
+    svc = build_service(settings(SUITE_BOOTSTRAP), registry())
     try:
         svc.workers.start("boom", lambda stop: (_ for _ in ()).throw(RuntimeError("feed bug")))
         client = TestClient(svc.app)

@@ -23,6 +23,7 @@ from services.revenue.main import Services, build_app, open_revenue_store, payme
 from services.revenue.payments import PaymentPublisher
 from services.revenue.settings import RevenueSettings
 from services.revenue.tariff import load_tariff
+from tests.support.kafka import SUITE_BOOTSTRAP
 
 
 class LazyStore:
@@ -72,7 +73,7 @@ def occupancy_api(tmp_path: Path, audit: AuditClient, secret: str, store: Store 
         data_dir=tmp_path,
         auth_secret=secret,
         environment="test",
-        kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"),
+        kafka_bootstrap=getattr(audit, "bootstrap", SUITE_BOOTSTRAP),
     )
     facilities = load_facilities(settings.cameras_file)
     store = store or _occupancy_store_on_first_use(settings)
@@ -105,7 +106,7 @@ def revenue_api(tmp_path, audit: AuditClient, secret: str, store: Store | None =
         data_dir=tmp_path,
         auth_secret=secret,
         environment="test",
-        kafka_bootstrap=getattr(audit, "bootstrap", "127.0.0.1:9092"),
+        kafka_bootstrap=getattr(audit, "bootstrap", SUITE_BOOTSTRAP),
     )
     publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS, payment_check(settings))
     services = Services(

@@ -14,6 +14,8 @@ from alpr.kafka.security import SECURITY_VARIABLES
 # The suite's broker is the secure one (make test: SASL_SSL, the admin principal); these are
 # the variables that say how to reach it, passed on to every process a test starts.
 SECURITY_VARS = SECURITY_VARIABLES
+# The suite's broker (make test: the secure one), for clients that need an address but no data.
+SUITE_BOOTSTRAP = os.environ.get("ALPR_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 # A test's own development broker (a second broker, the local cluster): no security at all.
 PLAINTEXT_ENV = {"ALPR_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
 
