@@ -20,7 +20,7 @@ from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import client_config, producer_config
 from alpr.kafka.security import KafkaSecurity
 from alpr_app.demo.stack import ServiceProcess
-from tests.support.kafka import suite_security_env
+from tests.support.kafka import principal_env, suite_security_env
 from tests.support.net import free_port
 from tests.support.waiting import deadline_loop
 
@@ -218,7 +218,9 @@ def kafka(request):
 
     if not _broker_answers(BOOTSTRAP):
         pytest.fail(f"Kafka is not answering at {BOOTSTRAP}: run `make test` or `alpr kafka start`")
-    k = Kafka(BOOTSTRAP, f"test.{uuid.uuid4().hex[:10]}.")
+    prefix = f"test.{uuid.uuid4().hex[:10]}."
+    # The service runs as the occupancy principal, with only its ACLs (on the suite's secure broker).
+    k = Kafka(BOOTSTRAP, prefix, service_env=principal_env("occupancy", prefix) or suite_security_env())
     yield k
     k.close()
 

@@ -14,7 +14,7 @@ from alpr.auth import issue_token
 from alpr.contracts.registry import Topic
 from alpr.kafka.config import client_config
 from alpr_app.demo.stack import ServiceProcess
-from tests.support.kafka import suite_security_env
+from tests.support.kafka import principal_env, suite_security_env
 from tests.support.net import free_port
 
 SECRET = "r" * 40
@@ -113,7 +113,9 @@ def revenue_topics(topic_factory, bootstrap, unique):
 
 @pytest.fixture
 def revenue_service(bootstrap, revenue_topics, tmp_path):
-    service = RevenueProcess(bootstrap, revenue_topics.prefix, tmp_path / "revenue")
+    # As the revenue principal, with only its ACLs (on the suite's secure broker).
+    login = principal_env("revenue", revenue_topics.prefix)
+    service = RevenueProcess(bootstrap, revenue_topics.prefix, tmp_path / "revenue", env=login)
     yield service
     if service.process is not None:
         service.process.kill()

@@ -92,3 +92,19 @@ def audit_events(bootstrap, topic, group, expected):
     finally:
         c.close()
     return events
+
+
+def principal_env(service: str, prefix: str) -> dict[str, str]:
+    """The login of `service`'s own principal on the suite's secure broker, with the registry's
+    ACLs applied for `prefix` (as the administrator): a service a test starts with it has only
+    the rights it has in production. On a plaintext suite broker: nothing (no principals)."""
+    if os.environ.get("ALPR_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") == "PLAINTEXT":
+        return {}
+    from alpr.kafka import security
+    from alpr.kafka.acls import apply_acls
+    from alpr.kafka.broker import BrokerSettings, SecureBroker
+    from alpr.settings import load_settings
+
+    broker = SecureBroker(load_settings(BrokerSettings))
+    apply_acls(SUITE_BOOTSTRAP, prefix=prefix, security=security.current())
+    return broker.client_env(service)
