@@ -22,6 +22,7 @@ from services.occupancy.stream import OccupancyStream
 from services.revenue.main import Services, build_app, open_revenue_store, payment_check
 from services.revenue.payments import PaymentPublisher
 from services.revenue.settings import RevenueSettings
+from services.revenue.stream import RevenueStream
 from services.revenue.tariff import load_tariff
 from tests.support.kafka import SUITE_BOOTSTRAP
 
@@ -98,7 +99,9 @@ def _revenue_store_on_first_use(settings) -> LazyStore:
     return LazyStore("revenue", lambda: open_revenue_store(settings))
 
 
-def revenue_api(tmp_path, audit: AuditClient, secret: str, store: Store | None = None) -> FastAPI:
+def revenue_api(
+    tmp_path, audit: AuditClient, secret: str, store: Store | None = None, stream: RevenueStream | None = None
+) -> FastAPI:
     """The API over real parts that are not started (no faust worker): for the route checks of
     tests/test_routes.py, and over a given store for the release test (chDB serves one
     directory per process, so in-process services share the test's)."""
@@ -115,5 +118,6 @@ def revenue_api(tmp_path, audit: AuditClient, secret: str, store: Store | None =
         load_tariff(settings.tariff_file),
         publisher,
         RevocationSet("revenue", loaded=True),
+        stream,
     )  # no consumer: nothing revoked
     return build_app(services, Workers(), audit)
