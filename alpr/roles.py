@@ -27,6 +27,8 @@ class Permission(str, Enum):  # noqa: UP042  (StrEnum would change str(permissio
     SYSTEM_OPERATE = "system.operate"
     SOURCES_READ = "sources.read"  # camera source states (operational; stream URLs without credentials)
     RELEASE_EXPORT = "release.export"
+    REVIEWS_READ = "reviews.read"  # the review queue: plates, confidences, crops (issue #16)
+    REVIEWS_DECIDE = "reviews.decide"  # confirm, correct or dismiss a machine read
 
 
 P = Permission
@@ -47,10 +49,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.RELEASES_APPROVE,
             P.AUDIT_READ,
             P.SOURCES_READ,
+            P.REVIEWS_READ,
         }
     ),
-    # Contracted parking enforcement: find vehicles, see images, build appeal evidence.
-    "enforcement": frozenset({P.OCCUPANCY_READ, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT}),
+    # Contracted parking enforcement: find vehicles, see images, build appeal evidence, and see
+    # why a case waits in review (deciding it is the reviewers' job, not the citer's).
+    "enforcement": frozenset({P.OCCUPANCY_READ, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT, P.REVIEWS_READ}),
+    # Read reviewers: confirm, correct or dismiss the machine's uncertain reads before anyone is
+    # cited on them; they see the crops and candidate reads of the queue and nothing else.
+    "reviewer": frozenset({P.REVIEWS_READ, P.REVIEWS_DECIDE, P.IMAGES_VIEW}),
     # Contracted parking operations: occupancy and counts, no plate search.
     "operations": frozenset({P.OCCUPANCY_READ, P.OCCUPANCY_ADJUST, P.SOURCES_READ}),
     # Departments authorized for revenue verification and reconciliation (section 4.1).

@@ -45,6 +45,9 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(secure_broker
     assert sum(summary["matches_by_status"].values()) == summary["sessions"] and summary["matches_by_status"]
     assert summary["matches_off_plan"] == [] and summary["departures_off_plan"] == []  # every departure as planned
     assert summary["sessions_undecided"] == 0  # every exit past its window and the idle lag is decided
+    # Citations only on verified reads (issue #16): none on an unverified read; the queue is counted.
+    assert summary["violations_unverified"] == 0
+    assert set(summary["review"]) == {"queued", "confirmed", "corrected", "dismissed"}
     assert summary["audit_events"].get("allowed", 0) > 0
     # Every poison message in its DLQ (alpr.holds.v1 has two consumers: occupancy and revenue).
     assert summary["dead_letters"] == {

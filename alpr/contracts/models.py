@@ -191,6 +191,39 @@ class Violation(Contract):
     amount_due_cents: Cents
     evidence_pass_ids: list[Id] = Field(min_length=1)
     reason: str = Field(max_length=500)
+    verified_by: str = Field(
+        "",
+        max_length=120,
+        description="Why the read may be cited: 'confidence:<lowest read confidence>' (at or above the "
+        "verified threshold) or 'review:<reviewer>' (confirmed or corrected by a person). Never empty "
+        "on an issued violation; a case whose read is neither waits in review (issue #16).",
+    )
+    state: Literal["issued", "withdrawn"] = Field(
+        "issued",
+        description="'withdrawn': a violation issued before is void (a reviewer dismissed or corrected "
+        "the read, or a late payment or permit covered the stay). Same violation_id: the latest wins.",
+    )
+
+
+class ReviewDecision(Contract):
+    """A reviewer's decision on a review task of the revenue service, on alpr.review-decisions.v1
+    (keyed by the session's confusable plate key). Finance and enforcement subscribe to it: it says
+    which read a person confirmed or corrected, and so which matches and violations change."""
+
+    decision_id: Id = Field(description="Deterministic: '<review_id>#<decided_at epoch ms>'.")
+    review_id: Id = Field(description="The task's id: the session id it reviews.")
+    session_id: Id
+    facility_id: Id
+    decision: Literal["confirmed", "corrected", "dismissed"] = Field(
+        description="confirmed: the machine's plate is right; corrected: the plate is `plate`; "
+        "dismissed: the plate cannot be read from the evidence (nothing is cited)."
+    )
+    plate_before: Plate
+    plate: Plate = Field(description="The plate after the decision (plate_before unless corrected).")
+    plate_key: str = Field(description="Confusable key of plate_before: the matcher's partition key.")
+    reviewer: str = Field(min_length=1, max_length=100)
+    decided_at: AwareDatetime
+    note: str = Field("", max_length=500)
 
 
 class AuditEvent(Contract):

@@ -140,6 +140,7 @@ class Topic(StrEnum):
     AUDIT = "alpr.audit.v1"
     HOLDS = "alpr.holds.v1"
     REVOCATIONS = "alpr.revocations.v1"
+    REVIEW_DECISIONS = "alpr.review-decisions.v1"
     FRAMES_DLQ = "alpr.frames.dlq"
     READS_DLQ = "alpr.reads.dlq"
     PASSES_DLQ = "alpr.passes.dlq"
@@ -147,6 +148,7 @@ class Topic(StrEnum):
     AUDIT_DLQ = "alpr.audit.dlq"
     HOLDS_DLQ = "alpr.holds.dlq"
     REVOCATIONS_DLQ = "alpr.revocations.dlq"
+    REVIEW_DECISIONS_DLQ = "alpr.review-decisions.dlq"
 
     def on(self, prefix: str = "") -> str:
         """The topic's name on a cluster whose topics carry `prefix` (ALPR_TOPIC_PREFIX)."""

@@ -48,6 +48,8 @@ TOPICS = {
     Topic.AUDIT: 1,
     Topic.HOLDS: 1,
     Topic.REVOCATIONS: 1,
+    Topic.REVIEW_DECISIONS: 3,
+    Topic.REVIEW_DECISIONS_DLQ: 1,
 }  # the service reads revocations before it is ready
 
 

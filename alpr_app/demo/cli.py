@@ -162,14 +162,21 @@ def sessions_undecided(store, clock: datetime | None) -> int:
     return int(rows[0]["n"])
 
 
-def _undecided_in_store(settings, data_dir: Path, clock: datetime | None) -> int:
-    """`sessions_undecided` from revenue's store, opened once the service has stopped (chDB: one
-    process per directory)."""
+def review_counts(store) -> dict[str, int]:
+    """The review queue at the end (issue #16): sessions queued for a person, and those decided."""
+    rows = store.query(f"SELECT state, count() AS n FROM {store.database}.reviews FINAL GROUP BY state")
+    got = {r["state"]: int(r["n"]) for r in rows}
+    return {state: got.get(state, 0) for state in ("queued", "confirmed", "corrected", "dismissed")}
+
+
+def _from_revenue_store(settings, data_dir: Path, clock: datetime | None) -> tuple[int, dict[str, int]]:
+    """`sessions_undecided` and `review_counts` from revenue's store, opened once the service has
+    stopped (chDB: one process per directory)."""
     from alpr.store import open_store
 
     store = open_store("revenue", clickhouse_url=settings.clickhouse_url, data_dir=data_dir)
     try:
-        return sessions_undecided(store, clock)
+        return sessions_undecided(store, clock), review_counts(store)
     finally:
         store.close()
 
@@ -487,7 +494,7 @@ def _demo(args) -> int:
         time.sleep(1.0)  # let the last audit events reach the observer
     ended = observer.clock()  # the services have stopped: nothing is decided after this
     observer.stop()
-    undecided = _undecided_in_store(settings, data_dir, ended) if "revenue" in services else None
+    undecided, review = _from_revenue_store(settings, data_dir, ended) if "revenue" in services else (None, None)
     acc = accuracy(truth, list(observer.reads.values()), *_replay_clock())
     summary = {
         "complete": complete,
@@ -508,6 +515,11 @@ def _demo(args) -> int:
         "departures": (departed := departures(truth, list(observer.matches.values()))),
         "departures_off_plan": departures_off_plan(plan, departed),
         "violations": len(observer.violations),
+        # Citations only on verified reads: a violation issued with no reason to trust its read (0).
+        "violations_unverified": sum(
+            1 for v in observer.violations.values() if v.get("state", "issued") == "issued" and not v.get("verified_by")
+        ),
+        "review": review,
         "payments": len(observer.payments),
         "payment_plan": dict(sorted(Counter(plan.values()).items())),
         "audit_events": dict(observer.audit),

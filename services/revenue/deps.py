@@ -14,3 +14,5 @@ PaymentsWrite = Annotated[Access, Depends(Guard(Permission.PAYMENTS_WRITE, "paym
 RevenueRead = Annotated[Access, Depends(Guard(Permission.REVENUE_READ, "revenue.reconciliation"))]
 MatchesRead = Annotated[Access, Depends(Guard(Permission.REVENUE_READ, "revenue.matches"))]
 EvidenceExport = Annotated[Access, Depends(Guard(Permission.EVIDENCE_EXPORT, "evidence.export"))]
+ReviewsRead = Annotated[Access, Depends(Guard(Permission.REVIEWS_READ, "reviews.list"))]
+ReviewDecide = Annotated[Access, Depends(Guard(Permission.REVIEWS_DECIDE, "reviews.decide"))]

@@ -24,6 +24,7 @@ from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers, serve
 from alpr.store import Store, open_api_store, open_service_store
+from services.revenue.decisions import ReviewDesk
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
 from services.revenue.settings import RevenueSettings
@@ -101,10 +102,11 @@ class Services:
     publisher: PaymentPublisher
     revocations: RevocationSet  # the service's RevocationFeed; data routes refuse tokens until it is loaded
     stream: RevenueStream | None = None
+    desk: ReviewDesk | None = None  # the review queue's reads and decisions (routes/reviews.py)
 
 
 def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastAPI:
-    from services.revenue.routes import evidence, payments, reconciliation
+    from services.revenue.routes import evidence, payments, reconciliation, reviews
 
     def store_ok() -> bool:
         return services.store.query("SELECT 1 AS ok") == [{"ok": 1}]
@@ -118,7 +120,7 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
         app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit, revocations=services.revocations
     )
     app.state.services = services
-    for router in (payments.router, reconciliation.router, evidence.router):
+    for router in (payments.router, reconciliation.router, evidence.router, reviews.router):
         app.include_router(router)
     # Policy section 7: the one bulk export path, open to an approved release's token only.
     app.include_router(release_router(lambda scope: export_release(services.store, scope)))
@@ -137,6 +139,7 @@ def run(settings: RevenueSettings) -> int:
     prefix = settings.topic_prefix
     passes_partitions = partitions_of(settings.kafka_bootstrap, Topic.PASSES.on(prefix))
     partitions_of(settings.kafka_bootstrap, Topic.PAYMENTS.on(prefix))
+    partitions_of(settings.kafka_bootstrap, Topic.REVIEW_DECISIONS.on(prefix))  # a missing topic: a clear error now
     store = open_revenue_store(settings)
     workers = Workers()
     closing: list = []
@@ -169,7 +172,8 @@ def run(settings: RevenueSettings) -> int:
         api_store = open_api_store(SERVICE, settings, store)  # the API only reads: the read-only login
         if api_store is not store:
             closing.append(api_store.close)
-        app = build_app(Services(settings, api_store, tariff, publisher, revocations, stream), workers, audit)
+        desk = ReviewDesk.connect(api_store, settings.kafka_bootstrap, Topic.REVIEW_DECISIONS.on(prefix))
+        app = build_app(Services(settings, api_store, tariff, publisher, revocations, stream, desk), workers, audit)
     except BaseException:
         workers.shutdown(15)
         for close in closing:

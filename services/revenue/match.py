@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alpr.contracts.models import Payment, RevenueMatch, Violation
+from services.revenue.review import ReviewPolicy
 from services.revenue.session import Session, ms_to_dt
 from services.revenue.tariff import Tariff
 
@@ -68,6 +69,10 @@ class Decision:
     violation: Violation | None
     lookup: dict[str, Any]
     claimed: list[str] = field(default_factory=list)
+    # Why a person should look at the session (services.revenue.review); empty: no task.
+    review_reasons: list[str] = field(default_factory=list)
+    # A violation issued before that this decision voids (set by `Ledger.decide`).
+    withdrawn: Violation | None = None
 
     @functools.cached_property
     def digest(self) -> str:
@@ -80,7 +85,10 @@ class Decision:
             sorted(m.payment_ids),
             m.evidence_pass_ids,
             self.violation.kind if self.violation else None,
+            self.violation.verified_by if self.violation else None,
+            m.plate,
             m.tariff_version,
+            self.review_reasons,
         ]
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:16]
 
@@ -100,8 +108,13 @@ def decide(
     tariff: Tariff,
     windows: Windows,
     now: datetime | None = None,
+    policy: ReviewPolicy | None = None,
+    review: dict[str, Any] | None = None,
 ) -> Decision:
-    """The outcome of one session given every payment of its plate key."""
+    """The outcome of one session given every payment of its plate key. A violation is issued
+    only on a verified read (`policy`, services.revenue.review); `review` is a reviewer's
+    decision on the session (alpr.review-decisions.v1), if any."""
+    policy = policy or ReviewPolicy()
     now = now or datetime.now(UTC)
     entry, exit = session.entry_at, session.exit_at
     start = entry or exit
@@ -217,7 +230,17 @@ def decide(
             evidence_pass_ids=session.pass_ids,
             reason=f"{why}; {session.pair_reason}"[:500],
         )
-    decision = Decision(match, violation, lookup, claimed)
+    assessment = policy.assess(session, violation is not None, review)
+    if review:
+        lookup["review"] = {k: review[k] for k in ("decision", "reviewer", "plate_before", "plate", "decided_at")}
+    if violation is not None:
+        if assessment.verified_by:
+            violation = violation.model_copy(update={"verified_by": assessment.verified_by})
+        else:
+            # Not cited on this read: it waits in review (or a reviewer dismissed it).
+            lookup["citation"] = "dismissed in review" if assessment.dismissed else "waits in review"
+            violation = None
+    decision = Decision(match, violation, lookup, claimed, review_reasons=assessment.reasons)
     decision.match = match.model_copy(update={"match_id": f"{session.session_id}#{decision.digest[:10]}"})
     return decision
 
@@ -267,8 +290,36 @@ class Ledger:
             "digest": entry["digest"] if entry else "",
             "claimed": entry["claimed"] if entry else [],
             "decided": False,
+            "review": (entry or {}).get("review") or s.review,
+            "violation": (entry or {}).get("violation"),
         }
+        review = self.raw["sessions"][s.session_id]["review"]
+        if review and review["decision"] == "corrected":  # a replayed session keeps the person's plate
+            self.raw["sessions"][s.session_id]["session"]["plate"] = review["plate"]
         return True
+
+    def apply_review(self, decision: dict[str, Any]) -> bool:
+        """Keep a reviewer's decision on one of this key's sessions (False: no such session here,
+        or this very decision was applied already: a redelivery)."""
+        entry = self.raw["sessions"].get(decision["session_id"])
+        if entry is None or (entry.get("review") or {}).get("decision_id") == decision["decision_id"]:
+            return False
+        entry["review"] = decision
+        if decision["decision"] == "corrected":
+            entry["session"]["plate"] = decision["plate"]
+        return True
+
+    def move_out(self, session_id: str) -> tuple[dict[str, Any], Violation | None]:
+        """A corrected plate that belongs to another key: the session leaves this ledger (its new
+        key's ledger decides it again) and a violation it had here is withdrawn."""
+        entry = self.raw["sessions"].pop(session_id)
+        withdrawn = None
+        if entry.get("violation") and entry["violation"].get("state") == "issued":
+            withdrawn = Violation.model_validate(
+                {**entry["violation"], "state": "withdrawn", "reason": "plate corrected in review"}
+            )
+        session = dict(entry["session"], review=entry.get("review"))
+        return session, withdrawn
 
     @staticmethod
     def due_ms(session: dict[str, Any], windows: Windows) -> int:
@@ -296,14 +347,30 @@ class Ledger:
     def claimed_elsewhere(self, session_id: str) -> set[str]:
         return {pid for sid, e in self.raw["sessions"].items() if sid != session_id for pid in e["claimed"]}
 
-    def decide(self, session_id: str, tariff: Tariff, windows: Windows) -> Decision | None:
-        """Decide a session again; None when the outcome is the one already published."""
+    def decide(
+        self, session_id: str, tariff: Tariff, windows: Windows, policy: ReviewPolicy | None = None
+    ) -> Decision | None:
+        """Decide a session again; None when the outcome is the one already published. A
+        violation published before and not issued now is withdrawn (`Decision.withdrawn`)."""
         entry = self.raw["sessions"][session_id]
         d = decide(
-            Session.from_dict(entry["session"]), self.payments(), self.claimed_elsewhere(session_id), tariff, windows
+            Session.from_dict(entry["session"]),
+            self.payments(),
+            self.claimed_elsewhere(session_id),
+            tariff,
+            windows,
+            policy=policy,
+            review=entry.get("review"),
         )
         if d.digest == entry["digest"]:
             return None
+        before = entry.get("violation")
+        if d.violation is not None:
+            entry["violation"] = d.violation.model_dump(mode="json")
+        elif before and before.get("state") == "issued":
+            reason = (d.match.reason if not entry.get("review") else f"{entry['review']['decision']} in review")[:500]
+            d.withdrawn = Violation.model_validate({**before, "state": "withdrawn", "reason": reason})
+            entry["violation"] = d.withdrawn.model_dump(mode="json")
         entry["digest"], entry["claimed"], entry["decided"] = d.digest, d.claimed, True
         return d
 

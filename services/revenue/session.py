@@ -47,6 +47,9 @@ class Session:
     exit_confidence: float = 0.0
     # Stream time of the facility when the session was emitted: the matcher's clock.
     watermark_ms: int = 0
+    # A reviewer's decision carried along when a corrected plate moves the session to another
+    # plate key's ledger (services.revenue.match.Ledger.move_out); None otherwise.
+    review: dict[str, Any] | None = None
 
     @property
     def entry_at(self) -> datetime | None:

@@ -87,6 +87,20 @@ class RevenueSettings(ServiceSettings):
     evidence_max_passes: int = Field(
         20, ge=1, le=200, description="Most passes (entry, exit, patrol) put into one evidence package."
     )
+    verified_confidence: float = Field(
+        0.995,
+        ge=0.0,
+        le=1.0,
+        description="A violation is issued on a machine read only when the lowest calibrated confidence of its reads "
+        "is at least this; below it the case waits for a reviewer (services/revenue/review.py). The default is the "
+        "recognizer's top calibrated step, >= 99.5% precise on validation data (docs/architecture.md).",
+    )
+    review_sample_rate: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="Share of the other sessions sent to review as an accuracy sample (by a hash of the session id).",
+    )
 
     @model_validator(mode="after")
     def _late_window_shorter_than_orphan_time(self):

@@ -43,7 +43,7 @@ from typing import Any
 
 import faust
 
-from alpr.contracts.models import Pass, Payment
+from alpr.contracts.models import Pass, Payment, ReviewDecision
 from alpr.contracts.registry import Topic, decode, dlq_for, encode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
@@ -60,10 +60,19 @@ from services.revenue.match import Decision, Ledger, Windows, orphan_payment
 from services.revenue.metrics import IDLE_TICKS, STREAM_CLOCK
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.payments import PaymentCheck, PaymentRefused
+from services.revenue.review import ReviewPolicy
 from services.revenue.session import Session, ms_to_dt
 from services.revenue.settings import RevenueSettings
 from services.revenue.tariff import Tariff
-from services.revenue.writer import Rows, match_row, pass_row, payment_row, session_row, violation_row
+from services.revenue.writer import (
+    Rows,
+    match_row,
+    pass_row,
+    payment_row,
+    review_row,
+    session_row,
+    violation_row,
+)
 
 log = logging.getLogger(__name__)
 SERVICE = "revenue"
@@ -110,6 +119,7 @@ class RevenueStream:
             timedelta(minutes=settings.payment_late_min),
             timedelta(hours=settings.orphan_after_h),
         )
+        self.policy = ReviewPolicy(settings.verified_confidence, settings.review_sample_rate)
         self.counters = Counters()
         self.failures: list[str] = []
         self.watermarks: dict[int, datetime] = {}
@@ -127,6 +137,7 @@ class RevenueStream:
         self.app_id = f"{prefix}{settings.faust_app_id}"
         self.passes_contract = Topic.PASSES.contract
         self.payments_contract = Topic.PAYMENTS.contract
+        self.reviews_contract = Topic.REVIEW_DECISIONS.contract
         faust_fixes.install()  # a partition without a commit must not skip what recovery fetched
         app = faust.App(
             self.app_id,
@@ -155,6 +166,7 @@ class RevenueStream:
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.passes_in = app.topic(Topic.PASSES.on(prefix), **raw)
         self.payments_in = app.topic(Topic.PAYMENTS.on(prefix), **raw)
+        self.reviews_in = app.topic(Topic.REVIEW_DECISIONS.on(prefix), **raw)
         self.sessions_by_plate = app.topic(
             f"{self.app_id}-sessions-by-plate", internal=True, partitions=settings.rekey_partitions, **raw
         )
@@ -175,6 +187,7 @@ class RevenueStream:
         batch, within = settings.batch_max, settings.batch_within_s
         app.agent(self.passes_in, name=f"{self.app_id}.pairing")(self._agent(self.pair_batch, batch, within))
         app.agent(self.payments_in, name=f"{self.app_id}.rekey")(self._agent(self.rekey_batch, batch, within))
+        app.agent(self.reviews_in, name=f"{self.app_id}.reviews")(self._agent(self.review_batch, batch, within))
         app.agent(self.matcher_in, name=f"{self.app_id}.matcher")(self._agent(self.match_batch, batch, within))
         app.timer(IDLE_CHECK_S, name=f"{self.app_id}.idle-clock")(self.idle_tick)
 
@@ -361,6 +374,22 @@ class RevenueStream:
             out.append((self.payments_by_plate, _plate_key(p.plate).encode(), encode(p)))
         await self._effect("payments-by-plate", lambda: self._send(out))
 
+    # -- reviews: reviewers' decisions -> the matcher, by plate key -------------------------
+    async def review_batch(self, events: list) -> None:
+        """Forward each decision to the matcher's partition of its plate key, on the sessions topic
+        (like the ticks): its ledger re-decides the session (services.revenue.match.Ledger)."""
+        out: list[tuple[Any, bytes, bytes]] = []
+        for event in events:
+            try:
+                d: ReviewDecision = decode(self.reviews_contract, event.message.value)
+            except ContractError as err:
+                await self._dead_letter(event, str(err))
+                continue
+            MESSAGES.labels(SERVICE, event.message.topic, "ok").inc()
+            body = {"review_decision": d.model_dump(mode="json")}  # not "review": a session has that field
+            out.append((self.sessions_by_plate, d.plate_key.encode(), json.dumps(body).encode()))
+        await self._effect("reviews-to-matcher", lambda: self._send(out))
+
     # -- matcher: sessions and payments by plate key -> matches, violations ------------------
     async def match_batch(self, events: list) -> None:
         rows = Rows()
@@ -374,13 +403,23 @@ class RevenueStream:
                 ledgers[key] = (event, Ledger(copy.deepcopy(current), event.message.partition))
             return ledgers[key][1]
 
-        def publish(d: Decision, state: str) -> None:
+        def publish(d: Decision, entry: dict[str, Any]) -> None:
             m = d.match
-            rows.add("matches", match_row(m, d.lookup, state, self.keeper))
+            rows.add("matches", match_row(m, d.lookup, entry["session"]["state"], self.keeper))
             out.append((self.matches_out, m.session_id.encode(), encode(m)))
-            if d.violation is not None:
-                rows.add("violations", violation_row(d.violation, self.keeper))
-                out.append((self.violations_out, m.session_id.encode(), encode(d.violation)))
+            for v in (d.violation, d.withdrawn):
+                if v is not None:
+                    rows.add("violations", violation_row(v, self.keeper))
+                    out.append((self.violations_out, m.session_id.encode(), encode(v)))
+            if d.review_reasons or entry.get("review"):
+                session = Session.from_dict(entry["session"])
+                rows.add("reviews", review_row(session, d.review_reasons, entry.get("review"), self.keeper))
+
+        def decide(ledger: Ledger, sid: str) -> bool:
+            d = ledger.decide(sid, self.tariff, self.windows, self.policy)
+            if d:
+                publish(d, ledger.raw["sessions"][sid])
+            return d is not None
 
         touched_partitions: dict[int, Any] = {}
         for event in events:
@@ -394,6 +433,9 @@ class RevenueStream:
                 if "tick_ms" in body:
                     self._advance(partition, ms_to_dt(body["tick_ms"]))
                     continue
+                if "review_decision" in body:
+                    self._review(key, body["review_decision"], ledger_for(key, event), decide, out, rows)
+                    continue
                 s = Session.from_dict(body)
                 self._advance(partition, ms_to_dt(s.watermark_ms))
                 ledger = ledger_for(key, event)
@@ -405,8 +447,7 @@ class RevenueStream:
                 if ledger.add_payment(p):
                     rows.add("payments", payment_row(p, self.keeper))
                     for sid in ledger.sessions_touched_by(p, self.windows):
-                        if d := ledger.decide(sid, self.tariff, self.windows):
-                            publish(d, ledger.raw["sessions"][sid]["session"]["state"])
+                        decide(ledger, sid)
         for partition, event in touched_partitions.items():
             watermark = self.watermarks.get(partition)
             if watermark is None:
@@ -416,9 +457,7 @@ class RevenueStream:
             for key in [k for k, due in pending.items() if due is not None and due <= wm_ms]:
                 ledger = ledger_for(key, event)
                 for sid in ledger.due_sessions(wm_ms, self.windows):
-                    if d := ledger.decide(sid, self.tariff, self.windows):
-                        publish(d, ledger.raw["sessions"][sid]["session"]["state"])
-                    else:
+                    if not decide(ledger, sid):
                         ledger.raw["sessions"][sid]["decided"] = True
                 nxt = ledger.next_due_ms(self.windows)
                 if nxt is None:
@@ -450,6 +489,30 @@ class RevenueStream:
         await save_state(
             self.ledger, ((event.message.partition, key, ledger.raw) for key, (event, ledger) in ledgers.items())
         )
+
+    def _review(self, key: str, decision: dict[str, Any], ledger: Ledger, decide, out: list, rows: Rows) -> None:
+        """A reviewer's decision on one of this key's sessions. A session already decided is decided
+        again now (confirmed: its violation is issued; dismissed: withdrawn); one still in its
+        payment window keeps the decision for when it closes. A corrected plate of another key
+        moves the session to that key's ledger, through the sessions topic like any session."""
+        from alpr.plates import confusable_key
+
+        if not ledger.apply_review(decision):
+            log.info("review decision for no session of this key, or applied already",
+                     extra={"review_id": decision["review_id"]})  # fmt: skip
+            return
+        sid = decision["session_id"]
+        new_key = confusable_key(decision["plate"])
+        if new_key != key:
+            session, withdrawn = ledger.move_out(sid)
+            session["plate_key"] = new_key
+            out.append((self.sessions_by_plate, new_key.encode(), json.dumps(session).encode()))
+            if withdrawn is not None:
+                rows.add("violations", violation_row(withdrawn, self.keeper))
+                out.append((self.violations_out, sid.encode(), encode(withdrawn)))
+            return
+        if ledger.raw["sessions"][sid]["decided"]:
+            decide(ledger, sid)
 
     def _load_pending(self, partition: int) -> None:
         if partition in self.pending:

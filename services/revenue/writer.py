@@ -23,6 +23,7 @@ HELD_TABLES = [
     HeldTable("matches", "plate", "entry_at"),
     HeldTable("violations", "plate", "detected_at"),
     HeldTable("passes", "plate", "first_seen"),
+    HeldTable("reviews", "plate", "created_at"),
 ]
 
 
@@ -110,6 +111,35 @@ def violation_row(v: Violation, keeper: HoldKeeper | None) -> dict[str, Any]:
     row = v.model_dump()
     row["held"] = _held(keeper, v.plate, v.detected_at)
     return row
+
+
+def review_row(
+    s: Session, reasons: list[str], review: dict[str, Any] | None, keeper: HoldKeeper | None
+) -> dict[str, Any]:
+    """The session's review task: queued, or as a reviewer decided it (latest version wins)."""
+    at = s.entry_at or s.exit_at
+    decided = review is not None
+    return {
+        "review_id": s.session_id,
+        "session_id": s.session_id,
+        "facility_id": s.facility_id,
+        "plate": review["plate_before"] if decided else s.plate,
+        "plate_key": s.plate_key,
+        "reasons": reasons,
+        "state": review["decision"] if decided else "queued",
+        "entry_pass_id": s.entry_pass_id,
+        "exit_pass_id": s.exit_pass_id,
+        "entry_confidence": s.entry_confidence,
+        "exit_confidence": s.exit_confidence,
+        "created_at": at,
+        "plate_after": review["plate"] if decided else "",
+        "reviewer": review["reviewer"] if decided else "",
+        "decided_at": datetime.fromisoformat(review["decided_at"].replace("Z", "+00:00")) if decided else None,
+        "version": int(datetime.fromisoformat(review["decided_at"].replace("Z", "+00:00")).timestamp() * 1000)
+        if decided
+        else 1,
+        "held": _held(keeper, s.plate, at),
+    }
 
 
 @dataclass

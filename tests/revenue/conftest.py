@@ -28,6 +28,8 @@ TOPICS = {
     Topic.AUDIT: 1,
     Topic.HOLDS: 1,
     Topic.REVOCATIONS: 1,
+    Topic.REVIEW_DECISIONS: 1,
+    Topic.REVIEW_DECISIONS_DLQ: 1,
 }
 
 

@@ -25,7 +25,9 @@ def ms(hhmm: str) -> int:
     return int(at(hhmm).timestamp() * 1000)
 
 
-def a_pass(direction: str, plate: str | None, hhmm: str | datetime, version: int = 1, confidence: float = 0.95) -> Pass:
+def a_pass(
+    direction: str, plate: str | None, hhmm: str | datetime, version: int = 1, confidence: float = 0.999
+) -> Pass:
     """A pass at `hhmm` on the scenario's day (or at a given time)."""
     lane = {"entry": "L1", "exit": "L2", "patrol": "P1"}[direction]
     camera = {"entry": "cam-g1-entry-1", "exit": "cam-g1-exit-1", "patrol": "cam-g1-patrol-1"}[direction]

@@ -13,8 +13,18 @@ from alpr.store import open_store
 from alpr.store.migrate import migrate
 from services.revenue.match import Ledger, Windows
 from services.revenue.pairing import Pairing, new_state
+from services.revenue.session import Session
 from services.revenue.tariff import load_tariff
-from services.revenue.writer import HELD_TABLES, Rows, match_row, pass_row, payment_row, session_row, violation_row
+from services.revenue.writer import (
+    HELD_TABLES,
+    Rows,
+    match_row,
+    pass_row,
+    payment_row,
+    review_row,
+    session_row,
+    violation_row,
+)
 from tests.revenue import scenario
 from tests.support.tariffs import DEMO
 
@@ -45,6 +55,8 @@ def day_rows(keeper) -> Rows:
     d = ledger.decide(sid, tariff, windows)
     rows.add("matches", match_row(d.match, d.lookup, "closed", keeper))
     rows.add("violations", violation_row(d.violation, keeper))
+    session = Session.from_dict(ledger.raw["sessions"][sid]["session"])
+    rows.add("reviews", review_row(session, ["accuracy sample"], None, keeper))
     return rows
 
 

@@ -19,6 +19,7 @@ from services.occupancy.facilities import load_facilities
 from services.occupancy.main import open_occupancy_store
 from services.occupancy.settings import OccupancySettings
 from services.occupancy.stream import OccupancyStream
+from services.revenue.decisions import ReviewDesk
 from services.revenue.main import Services, build_app, open_revenue_store, payment_check
 from services.revenue.payments import PaymentPublisher
 from services.revenue.settings import RevenueSettings
@@ -112,12 +113,15 @@ def revenue_api(
         kafka_bootstrap=getattr(audit, "bootstrap", SUITE_BOOTSTRAP),
     )
     publisher = PaymentPublisher(settings.kafka_bootstrap, Topic.PAYMENTS, payment_check(settings))
+    store = store or _revenue_store_on_first_use(settings)
+    desk = ReviewDesk.connect(store, settings.kafka_bootstrap, Topic.REVIEW_DECISIONS)
     services = Services(
         settings,
-        store or _revenue_store_on_first_use(settings),
+        store,
         load_tariff(settings.tariff_file),
         publisher,
         RevocationSet("revenue", loaded=True),
         stream,
+        desk,
     )  # no consumer: nothing revoked
     return build_app(services, Workers(), audit)

@@ -1,0 +1,131 @@
+"""Citations only on verified reads, and the review queue, through `alpr revenue serve` on the
+real broker and chDB (issue #16's acceptance):
+
+* a violation on a read below the verified confidence is not published: its case waits in review;
+  one on confident reads is published, saying why it may be cited;
+* a reviewer's confirmation issues the waiting violation; a dismissal withdraws an issued one; a
+  correction to a plate of another key moves the session to that plate's payments, re-decides
+  the match (now paid) and cites nobody; every decision is on alpr.review-decisions.v1;
+* a SIGKILL right after the decisions changes nothing in the result.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alpr.contracts.registry import Topic
+from tests.revenue import scenario
+from tests.revenue.conftest import produce, read_topic
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SIGKILL
+
+LOW, SURE, MISREAD, TRUE_PLATE, LATER = "7LOW001", "5SUR002", "6QRS100", "6QRS700", "9LAT003"
+
+
+def the_day():
+    a = scenario.a_pass
+    return [
+        a("entry", LOW, "10:00"),
+        a("exit", LOW, "10:20", confidence=0.9),  # an uncertain exit read: no citation on it
+        a("entry", SURE, "10:05"),
+        a("exit", SURE, "10:25"),
+        a("entry", MISREAD, "10:10", confidence=0.8),
+        a("exit", MISREAD, "10:30", confidence=0.8),
+        a("entry", LATER, "13:00"),  # moves the stream clock past the payment windows
+    ]
+
+
+def sid(plate: str, hhmm: str) -> str:
+    return scenario.sid(plate, hhmm)
+
+
+def violations(bootstrap, topics) -> dict[str, dict]:
+    """The latest message per violation id (the topic's contract: latest wins)."""
+    out: dict[str, dict] = {}
+    for v in read_topic(bootstrap, topics[Topic.VIOLATIONS]):
+        out[v["violation_id"]] = v
+    return out
+
+
+def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
+    revenue_service, revenue_topics, bootstrap
+):
+    topics = revenue_topics.names
+    service = revenue_service
+    # Every session sampled, so that the confident one is in the queue too (and can be dismissed).
+    service.env.update({"ALPR_REVENUE_REVIEW_SAMPLE_RATE": "1.0"})
+    service.start()
+    # The true plate of the misread vehicle paid; nobody else did.
+    paid = scenario.payment("pay-true", TRUE_PLATE, 300, "10:12", "11:12")
+    produce(bootstrap, topics[Topic.PAYMENTS], [(TRUE_PLATE, json.dumps(paid).encode())])
+    produce(bootstrap, topics[Topic.PASSES], scenario.encoded(the_day()))
+
+    def queued():
+        r = service.get("/v1/reviews", role="reviewer", state="queued")
+        assert r.status_code == 200, r.text
+        tasks = {t["session_id"]: t for t in r.json()["tasks"]}
+        return tasks if {sid(LOW, "10:00"), sid(SURE, "10:05"), sid(MISREAD, "10:10")} <= set(tasks) else None
+
+    tasks = wait_for(queued, 90, "three sessions in the review queue", describe=service.log_tail)
+    assert "below the verified confidence" in " ".join(tasks[sid(LOW, "10:00")]["reasons"])
+    assert tasks[sid(SURE, "10:05")]["reasons"] == ["accuracy sample"]
+    before = violations(bootstrap, topics)
+    # Only the confident read is cited, and it says why it may be.
+    assert set(before) == {f"{sid(SURE, '10:05')}#unpaid"}, before
+    assert before[f"{sid(SURE, '10:05')}#unpaid"]["verified_by"].startswith("confidence:0.99")
+
+    # A reviewer opens a task: the passes with their crops and the match's payment lookup.
+    one = service.get("/v1/reviews/task", role="reviewer", review_id=sid(LOW, "10:00"))
+    assert one.status_code == 200, one.text
+    assert [p["direction"] for p in one.json()["passes"]] == ["entry", "exit"]
+    assert all(p["crop_jpeg_b64"] for p in one.json()["passes"]) and one.json()["match"]["status"] == "unpaid"
+    # Finance may not decide reviews; a correction needs a plate.
+    assert (
+        service.post("/v1/reviews/decisions", {"review_id": sid(LOW, "10:00"), "decision": "confirmed"}).status_code
+        == 403
+    )
+    bad = service.post(
+        "/v1/reviews/decisions", {"review_id": sid(MISREAD, "10:10"), "decision": "corrected"}, role="reviewer"
+    )
+    assert bad.status_code == 422 and "needs the plate" in bad.text
+
+    for body in (
+        {"review_id": sid(LOW, "10:00"), "decision": "confirmed"},
+        {"review_id": sid(SURE, "10:05"), "decision": "dismissed", "note": "plate hidden by a tow bar"},
+        {"review_id": sid(MISREAD, "10:10"), "decision": "corrected", "plate": TRUE_PLATE},
+    ):
+        r = service.post("/v1/reviews/decisions", body, role="reviewer")
+        assert r.status_code == 202, r.text
+    service.kill()  # SIGKILL with the decisions on the broker, applied or not
+    service.start()
+
+    def settled():
+        v = violations(bootstrap, topics)
+        low, sure = v.get(f"{sid(LOW, '10:00')}#unpaid"), v.get(f"{sid(SURE, '10:05')}#unpaid")
+        if not (low and sure and sure["state"] == "withdrawn"):
+            return None
+        m = {x["session_id"]: x for x in service.get("/v1/revenue/matches", day=scenario.DAY).json()["matches"]}
+        misread = m.get(sid(MISREAD, "10:10"))
+        return (v, m) if misread and misread["status"] == "matched" else None
+
+    v, m = wait_for(settled, 90, "the decisions applied", describe=service.log_tail)
+    low = v[f"{sid(LOW, '10:00')}#unpaid"]
+    assert (low["state"], low["verified_by"]) == ("issued", "review:test-reviewer")
+    assert v[f"{sid(SURE, '10:05')}#unpaid"]["reason"] == "dismissed in review"
+    # The corrected session was matched under the plate the reviewer read, with its payment; no
+    # violation was ever issued for it.
+    assert (m[sid(MISREAD, "10:10")]["plate"], m[sid(MISREAD, "10:10")]["payment_ids"]) == (TRUE_PLATE, ["pay-true"])
+    assert not any(k.startswith(sid(MISREAD, "10:10")) for k in v)
+    decided = {t["session_id"]: (t["state"], t["plate_after"]) for t in service.get(
+        "/v1/reviews", role="reviewer", state="all").json()["tasks"] if t["state"] != "queued"}  # fmt: skip
+    assert decided == {
+        sid(LOW, "10:00"): ("confirmed", LOW),
+        sid(SURE, "10:05"): ("dismissed", SURE),
+        sid(MISREAD, "10:10"): ("corrected", TRUE_PLATE),
+    }
+    published = read_topic(bootstrap, topics[Topic.REVIEW_DECISIONS])
+    assert sorted(d["decision"] for d in published) == ["confirmed", "corrected", "dismissed"]
+    assert all(d["reviewer"] == "test-reviewer" for d in published)
