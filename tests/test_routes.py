@@ -38,6 +38,7 @@ PUBLIC = {
     ("audit", "GET", "/public/policy"): "policy section 11: the published policy",
     ("audit", "GET", "/public/stats"): "policy section 11: aggregate counts, no plates",
     ("ingest", "POST", "/v1/frames"): "camera upload, authenticated by the camera's own token",
+    ("revenue", "GET", "/public/accuracy"): "policy section 11: facility-level accuracy figures, no plates",
     ("occupancy", "GET", "/"): "the dashboard page; its data comes from guarded routes",
     ("occupancy", "GET", "/dashboard"): "the dashboard page; its data comes from guarded routes",
 }

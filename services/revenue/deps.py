@@ -16,3 +16,4 @@ MatchesRead = Annotated[Access, Depends(Guard(Permission.REVENUE_READ, "revenue.
 EvidenceExport = Annotated[Access, Depends(Guard(Permission.EVIDENCE_EXPORT, "evidence.export"))]
 ReviewsRead = Annotated[Access, Depends(Guard(Permission.REVIEWS_READ, "reviews.list"))]
 ReviewDecide = Annotated[Access, Depends(Guard(Permission.REVIEWS_DECIDE, "reviews.decide"))]
+AccuracyRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "accuracy.read"))]

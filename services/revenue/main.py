@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -24,6 +25,7 @@ from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers, serve
 from alpr.store import Store, open_api_store, open_service_store
+from services.revenue.accuracy import watch as accuracy_watch
 from services.revenue.decisions import ReviewDesk
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
@@ -106,7 +108,7 @@ class Services:
 
 
 def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastAPI:
-    from services.revenue.routes import evidence, payments, reconciliation, reviews
+    from services.revenue.routes import accuracy, evidence, payments, reconciliation, reviews
 
     def store_ok() -> bool:
         return services.store.query("SELECT 1 AS ok") == [{"ok": 1}]
@@ -120,7 +122,7 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
         app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit, revocations=services.revocations
     )
     app.state.services = services
-    for router in (payments.router, reconciliation.router, evidence.router, reviews.router):
+    for router in (payments.router, reconciliation.router, evidence.router, reviews.router, accuracy.router):
         app.include_router(router)
     # Policy section 7: the one bulk export path, open to an approved release's token only.
     app.include_router(release_router(lambda scope: export_release(services.store, scope)))
@@ -162,6 +164,11 @@ def run(settings: RevenueSettings) -> int:
             holds_consumer(
                 SERVICE, settings.kafka_bootstrap, keeper, topic_prefix=prefix, group_id=f"{prefix}alpr-{SERVICE}-holds"
             ).run,
+        )
+        # Policy section 9, live: each camera's rates from the review sample, as Prometheus gauges.
+        workers.start(
+            "accuracy",
+            accuracy_watch(store, timedelta(hours=settings.accuracy_window_h), settings.accuracy_every_s),
         )
         revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)
         workers.start("revocations", revocations.run)

@@ -61,7 +61,9 @@ class ReviewPolicy:
             verified_by = f"confidence:{confidence:.4f}"
         if would_cite and not verified_by and not review:
             reasons.append(LOW_CONFIDENCE)
-        if not reasons and self.sampled(session.session_id):
+        # Sampled whatever else is true of the session: the sample must not depend on the read
+        # (a sample of the confident ones only would overstate the accuracy it measures).
+        if self.sampled(session.session_id):
             reasons.append(SAMPLED)
         dismissed = bool(review and review["decision"] == "dismissed")
         return Assessment(verified_by="" if dismissed else verified_by, reasons=reasons, dismissed=dismissed)

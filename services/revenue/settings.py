@@ -95,6 +95,15 @@ class RevenueSettings(ServiceSettings):
         "is at least this; below it the case waits for a reviewer (services/revenue/review.py). The default is the "
         "recognizer's top calibrated step, >= 99.5% precise on validation data (docs/architecture.md).",
     )
+    accuracy_window_h: float = Field(
+        168.0,
+        gt=0,
+        le=24 * 365,
+        description="Rolling window of the per-camera accuracy figures (services/revenue/accuracy.py).",
+    )
+    accuracy_every_s: float = Field(
+        60.0, ge=1, le=3600, description="How often the per-camera accuracy gauges are measured again."
+    )
     review_sample_rate: float = Field(
         0.01,
         ge=0.0,

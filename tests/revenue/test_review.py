@@ -56,7 +56,7 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
     topics = revenue_topics.names
     service = revenue_service
     # Every session sampled, so that the confident one is in the queue too (and can be dismissed).
-    service.env.update({"ALPR_REVENUE_REVIEW_SAMPLE_RATE": "1.0"})
+    service.env.update({"ALPR_REVENUE_REVIEW_SAMPLE_RATE": "1.0", "ALPR_REVENUE_ACCURACY_EVERY_S": "1"})
     service.start()
     # The true plate of the misread vehicle paid; nobody else did.
     paid = scenario.payment("pay-true", TRUE_PLATE, 300, "10:12", "11:12")
@@ -126,6 +126,23 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
         sid(SURE, "10:05"): ("dismissed", SURE),
         sid(MISREAD, "10:10"): ("corrected", TRUE_PLATE),
     }
+    # Accuracy per camera from the reviewed sample (policy section 9): the confirmed stay's two
+    # reads were right, the corrected one's two wrong; the dismissed one does not count.
+    acc = service.get("/v1/accuracy", role="operations")
+    assert acc.status_code == 200, acc.text
+    rates = {c["camera_id"]: (c["perfect_read"]["right"], c["perfect_read"]["trials"], c["capture"]["trials"])
+             for c in acc.json()["cameras"]}  # fmt: skip
+    assert rates == {"cam-g1-entry-1": (1, 2, 4), "cam-g1-exit-1": (1, 2, 3)}
+    public = service.get("/public/accuracy").json()["facilities"]
+    assert [f["perfect_read"]["trials"] for f in public] == [4] and LOW not in str(public)
+    wait_for(
+        lambda: (
+            'alpr_camera_perfect_read_rate{bound="estimate",camera="cam-g1-exit-1",facility="garage-1"} 0.5'
+            in service.get("/metrics").text
+        ),
+        30,
+        "the accuracy gauges",
+    )
     published = read_topic(bootstrap, topics[Topic.REVIEW_DECISIONS])
     assert sorted(d["decision"] for d in published) == ["confirmed", "corrected", "dismissed"]
     assert all(d["reviewer"] == "test-reviewer" for d in published)
