@@ -99,3 +99,29 @@ def test_demo_survives_a_broker_restart_mid_stream_on_the_secure_broker(secure_b
     assert summary["sessions_undecided"] == 0
     # Every consumer group rebalanced when the broker came back; the workers were not restarted.
     assert_no_offset_jumps(summary)
+
+
+@pytest.mark.timeout(900)
+def test_each_cameras_accuracy_from_the_review_sample_finds_injected_misreads(secure_broker):
+    """Issue #16's acceptance: with the recognizer misreading 15% of the (camera, plate) pairs, the
+    demo's reviewer works through the queue (every stay sampled) against the ground truth, and
+    each camera's perfect-read estimate from the reviews holds the ground truth's figure in its
+    95% interval; no violation was issued on an unverified read."""
+    proc = run_cli(
+        "demo", "--secure", "--duration", "420", "--json", "--inject-misreads", "0.15", env=secure_broker, timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["complete"] is True and summary["violations_unverified"] == 0
+    assert summary["accuracy"]["perfect_read_rate"] < 0.95  # the misreads are there
+    assert summary["review"]["queued"] == 0 and summary["review"]["corrected"] > 0, summary["review"]
+    by_camera = summary["accuracy_by_camera"]
+    assert set(by_camera) == {"cam-g1-entry-1", "cam-g1-exit-1"}
+    for camera, got in by_camera.items():
+        truth, review = got["truth"], got["review"]
+        assert review is not None, camera
+        estimate = review["perfect_read"]
+        assert estimate["trials"] >= 15, (camera, estimate)
+        assert estimate["low"] <= truth["perfect_read_rate"] <= estimate["high"], (camera, got)
+        assert abs(estimate["rate"] - truth["perfect_read_rate"]) <= 0.1, (camera, got)
+        assert review["capture"]["rate"] == truth["capture_rate"] == 1.0, (camera, got)

@@ -57,19 +57,82 @@ def _footage(say) -> None:
 class _DemoApi:
     """The demo user's session with the services' APIs: login, payments, a look at the results."""
 
-    def __init__(self, services: list[str], user: str, password: str, say) -> None:
+    def __init__(self, services: list[str], user: str, password: str, say, reviewer: tuple[str, str]) -> None:
         import httpx
 
         self.services, self.say = services, say
         self.http = httpx.Client(timeout=30)
         self.swept = False
-        self.token = None
+        self.token = self.reviewer_token = None
+        self.reviewed: dict[str, str] = {}  # review id -> decision taken
         if "audit" in services:
-            r = self.http.post(
-                f"http://127.0.0.1:{PORTS['audit']}/v1/auth/login", json={"username": user, "password": password}
-            )
-            r.raise_for_status()
-            self.token = r.json()["access_token"]
+            self.token = self._login(user, password)
+            self.reviewer_token = self._login(*reviewer)
+
+    def _login(self, user: str, password: str) -> str:
+        r = self.http.post(
+            f"http://127.0.0.1:{PORTS['audit']}/v1/auth/login", json={"username": user, "password": password}
+        )
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+    def review(self, truth) -> None:
+        """The demo's reviewer: every queued task decided against the footage's ground truth, as a
+        person reading the crop would (confirmed, or corrected to the true plate)."""
+        from alpr_app.demo.truth import true_plate
+
+        if "revenue" not in self.services or not self.reviewer_token:
+            return
+        base, auth = (
+            f"http://127.0.0.1:{PORTS['revenue']}/v1/reviews",
+            {"Authorization": f"Bearer {self.reviewer_token}"},
+        )
+        tasks = self.http.get(base, params={"state": "queued"}, headers=auth).json().get("tasks", [])
+        start, fps = _replay_clock()
+        for task in tasks:
+            if task["review_id"] in self.reviewed:
+                continue
+            detail = self.http.get(f"{base}/task", params={"review_id": task["review_id"]}, headers=auth).json()
+            plate = true_plate(truth, detail.get("passes", []), start, fps)
+            if plate is None:
+                continue  # not a vehicle of the footage (the closing patrol's): left for a person
+            body = {"review_id": task["review_id"], "decision": "confirmed"}
+            if plate != task["plate"]:
+                body = {**body, "decision": "corrected", "plate": plate}
+            r = self.http.post(f"{base}/decisions", json=body, headers=auth)
+            if r.status_code == 202:
+                self.reviewed[task["review_id"]] = body["decision"]
+
+    def finish_reviews(self, truth, timeout_s: float = 60.0) -> None:
+        """Once the run is complete: decide what is still queued and wait until revenue applied every
+        decision (no task the reviewer decided still queued), so the accuracy figures are final."""
+        if "revenue" not in self.services or not self.reviewer_token:
+            return
+        base, auth = (
+            f"http://127.0.0.1:{PORTS['revenue']}/v1/reviews",
+            {"Authorization": f"Bearer {self.reviewer_token}"},
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.review(truth)
+            queued = {
+                t["review_id"] for t in self.http.get(base, params={"state": "queued"}, headers=auth).json()["tasks"]
+            }
+            if not queued & set(self.reviewed):
+                return
+            time.sleep(0.5)  # revenue applies the decisions through Kafka; polled like the summary
+        self.say("demo: some review decisions were not applied in time; accuracy_by_camera is partial")
+
+    def accuracy(self) -> dict[str, dict] | None:
+        """Each camera's rates from the review sample (revenue's GET /v1/accuracy)."""
+        if "revenue" not in self.services or not self.token:
+            return None
+        r = self.http.get(f"http://127.0.0.1:{PORTS['revenue']}/v1/accuracy", headers=self.auth)
+        if r.status_code != 200:
+            return None
+        return {
+            c["camera_id"]: {"perfect_read": c["perfect_read"], "capture": c["capture"]} for c in r.json()["cameras"]
+        }
 
     @property
     def auth(self) -> dict:
@@ -329,7 +392,7 @@ def _replay_clock() -> tuple[datetime, float]:
     return lane.replay_start, float(meta.get("fps", 4.0))
 
 
-def _demo_user(env: dict, say) -> tuple[str, str]:
+def _demo_user(env: dict, say, name: str = "demo", role: str = "parking_management") -> tuple[str, str]:
     """A demo user with a written authorization and training on record (policy section 5)."""
     from datetime import date, timedelta
 
@@ -340,13 +403,13 @@ def _demo_user(env: dict, say) -> tuple[str, str]:
 
     registry = UserRegistry(GovernanceDB(AuditSettings(data_dir=env["ALPR_DATA_DIR"]).governance_url))
     password = one_time_password()
-    registry.create_user("demo", "Demo Operator", "parking_management", hash_password(password), "alpr demo")
-    registry.authorize("demo", "Demo setup (alpr demo)", date.today(), "DEMO-AUTH-1")
+    registry.create_user(name, f"Demo {role}", role, hash_password(password), "alpr demo")
+    registry.authorize(name, "Demo setup (alpr demo)", date.today(), f"DEMO-AUTH-{name}")
     registry.record_training(
-        "demo", "ALPR access and privacy (demo)", date.today(), date.today() + timedelta(days=30), "alpr demo"
+        name, "ALPR access and privacy (demo)", date.today(), date.today() + timedelta(days=30), "alpr demo"
     )
     registry.close()
-    return "demo", password
+    return name, password
 
 
 def _secure_broker(prefix: str, say) -> tuple[str, dict[str, dict[str, str]]]:
@@ -380,7 +443,7 @@ def _demo(args) -> int:
     from alpr.settings import CommonSettings, load_settings
     from alpr_app.demo.observer import Observer
     from alpr_app.demo.stack import Stack
-    from alpr_app.demo.truth import accuracy, expected_occupancy, load_truth
+    from alpr_app.demo.truth import accuracy, accuracy_by_camera, expected_occupancy, load_truth
 
     settings = load_settings(CommonSettings)
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
@@ -402,6 +465,10 @@ def _demo(args) -> int:
     }
     # The revenue service on the demo's compressed day (no grace period; DEMO_PAYMENT_LATE, DEMO_IDLE_LAG).
     revenue_env = {
+        # Every stay is in the accuracy sample: the demo's reviewer checks them all against the
+        # footage's ground truth, so accuracy_by_camera is measured on every run.
+        "ALPR_REVENUE_REVIEW_SAMPLE_RATE": "1.0",
+        "ALPR_REVENUE_ACCURACY_WINDOW_H": "24",
         "ALPR_REVENUE_TARIFF_FILE": str(REPO_ROOT / "infra" / "tariff.demo-day.yaml"),
         "ALPR_REVENUE_PAYMENT_LATE_MIN": str(DEMO_PAYMENT_LATE / timedelta(minutes=1)),
         "ALPR_REVENUE_IDLE_LAG_S": str(DEMO_IDLE_LAG.total_seconds()),
@@ -412,6 +479,9 @@ def _demo(args) -> int:
     if not args.secure:
         apply_topics(bootstrap, prefix=prefix)  # --secure: applied with the ACLs by _secure_broker
     user, password = _demo_user(env, say)
+    reviewer = _demo_user(env, say, "demo-reviewer", "reviewer")
+    if args.inject_misreads:
+        env["ALPR_RECOGNIZER_INJECT_MISREADS"] = str(args.inject_misreads)
 
     wanted = args.services.split(",") if args.services else None
     services = [
@@ -443,7 +513,7 @@ def _demo(args) -> int:
             _poison(bootstrap, prefix, args.poison)
             say(f"demo: published {args.poison} malformed messages to every consumed topic")
         say(f"demo: user '{user}' (parking management), one-time password: {password}")
-        api = _DemoApi(services, user, password, say)
+        api = _DemoApi(services, user, password, say, reviewer)
         plan = api.pay(truth)
         restarted, replay_started = False, time.monotonic()
         if "occupancy" in services:
@@ -481,6 +551,7 @@ def _demo(args) -> int:
                         failover.killed["at_s"] = round(time.monotonic() - replay_started, 1)
                     if replayed and observer.all_frames_read() and not api.swept:
                         api.sweep(truth)
+                    api.review(truth)  # the reviewer works through the queue as it fills
                     if replayed and observer.all_frames_read() and api.settled(observer, truth):
                         complete = True
                         if args.duration:
@@ -490,12 +561,16 @@ def _demo(args) -> int:
             say("demo: stopping...")
         healed = failover.heal() if failover and failover.killed else None
         api.look()  # what an operator and finance would open: occupancy, reconciliation (audited)
+        if complete:
+            api.finish_reviews(truth)
+        by_review = api.accuracy() if complete else None
         offset_jumps = _offset_jumps(services)
         time.sleep(1.0)  # let the last audit events reach the observer
     ended = observer.clock()  # the services have stopped: nothing is decided after this
     observer.stop()
     undecided, review = _from_revenue_store(settings, data_dir, ended) if "revenue" in services else (None, None)
     acc = accuracy(truth, list(observer.reads.values()), *_replay_clock())
+    by_truth = accuracy_by_camera(truth, list(observer.reads.values()), *_replay_clock())
     summary = {
         "complete": complete,
         "seconds": round(time.monotonic() - started, 1),
@@ -520,6 +595,11 @@ def _demo(args) -> int:
             1 for v in observer.violations.values() if v.get("state", "issued") == "issued" and not v.get("verified_by")
         ),
         "review": review,
+        # Policy section 9 measured live: each camera's rates from the review sample, beside the
+        # footage's ground truth (issue #16).
+        "accuracy_by_camera": {
+            camera: {"truth": t, "review": (by_review or {}).get(camera)} for camera, t in sorted(by_truth.items())
+        },
         "payments": len(observer.payments),
         "payment_plan": dict(sorted(Counter(plan.values()).items())),
         "audit_events": dict(observer.audit),
@@ -560,6 +640,13 @@ def register(sub) -> None:
         default=0,
         help="fault injection on the local cluster (alpr kafka start --brokers 3): SIGKILL the broker "
         "leading the reads partition this many seconds into the replay, start it again at the end",
+    )
+    demo.add_argument(
+        "--inject-misreads",
+        type=float,
+        default=0.0,
+        help="fault injection: the recognizer misreads this share of (camera, plate) pairs (one character), "
+        "to show the review sample's accuracy estimate finds them",
     )
     demo.add_argument(
         "--secure",

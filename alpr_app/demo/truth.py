@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alpr.plates import normalize
@@ -88,3 +88,27 @@ def accuracy(truth: list[TruthPass], reads: list[dict], start: datetime, fps: fl
         "char_accuracy": round(chars_ok / max(1, chars_total), 4),
         "misreads": misses[:10],
     }
+
+
+def accuracy_by_camera(truth: list[TruthPass], reads: list[dict], start: datetime, fps: float) -> dict[str, dict]:
+    """`accuracy` per lane camera (the ground truth's side of the summary's accuracy_by_camera)."""
+    out = {}
+    for camera in sorted({t.camera_id for t in truth}):
+        a = accuracy([t for t in truth if t.camera_id == camera], [r for r in reads if r["camera_id"] == camera],
+                     start, fps)  # fmt: skip
+        out[camera] = {k: a[k] for k in ("vehicle_passes", "capture_rate", "perfect_read_rate")}
+    return out
+
+
+def true_plate(truth: list[TruthPass], passes: list[dict], start: datetime, fps: float) -> str | None:
+    """The true plate of a review task's session: the vehicle in front of the first pass's camera
+    when that pass was first seen (None: no vehicle of the footage, e.g. the closing patrol)."""
+    for p in passes:
+        seen = p["first_seen"]
+        seen = datetime.fromisoformat(seen.replace("Z", "+00:00")) if isinstance(seen, str) else seen
+        seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)  # the store's times are UTC
+        frame = round((seen - start).total_seconds() * fps)
+        for t in truth:
+            if t.camera_id == p["camera_id"] and t.frame_first - 1 <= frame <= t.frame_last + 1:
+                return t.plate
+    return None

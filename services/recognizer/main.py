@@ -25,6 +25,7 @@ from alpr.metrics import E2E_LATENCY
 from alpr.runtime import Workers
 from services.recognizer import metrics
 from services.recognizer.frames import Frame, in_lane, parse_frame, reads_for_frame
+from services.recognizer.misreads import misread
 from services.recognizer.models import Recognizer
 from services.recognizer.settings import RecognizerSettings
 
@@ -91,6 +92,13 @@ class FramePipeline:
                 self.settings.min_plate_chars,
                 self.settings.edge_margin_px,
             )
+            if self.settings.inject_misreads:
+                reads = [
+                    r.model_copy(update={"plate": misread(r.camera_id, r.plate, self.settings.inject_misreads)})
+                    if r.plate
+                    else r
+                    for r in reads
+                ]
             for read in reads:
                 producer.produce(self.reads_topic, key=read.facility_id, value=encode(read))
                 metrics.READS.labels(read.outcome).inc()

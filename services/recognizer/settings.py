@@ -75,6 +75,19 @@ class RecognizerSettings(ServiceSettings):
     )
     consumer_group: str = Field("alpr-recognizer", min_length=1, description="Consumer group shared by all replicas.")
     decode: Literal["cpu"] = Field("cpu", description="Where JPEGs are decoded (GPU decode: see docs/architecture.md).")
+    inject_misreads: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Test and demo fault: misread this share of (camera, plate) pairs, one character changed "
+        "(services/recognizer/misreads.py), to show the review sample finds them. Refused in production.",
+    )
+
+    @model_validator(mode="after")
+    def _no_injected_misreads_in_production(self):
+        if self.inject_misreads and self.environment == "production":
+            raise ValueError("inject_misreads is a test and demo fault: not in production")
+        return self
 
     @model_validator(mode="after")
     def _batch_fits_the_wait(self):

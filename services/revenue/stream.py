@@ -411,6 +411,7 @@ class RevenueStream:
                 if v is not None:
                     rows.add("violations", violation_row(v, self.keeper))
                     out.append((self.violations_out, m.session_id.encode(), encode(v)))
+            entry["reasons"] = d.review_reasons  # kept for the task's row when a reviewer decides it
             if d.review_reasons or entry.get("review"):
                 session = Session.from_dict(entry["session"])
                 rows.add("reviews", review_row(session, d.review_reasons, entry.get("review"), self.keeper))
@@ -502,6 +503,11 @@ class RevenueStream:
                      extra={"review_id": decision["review_id"]})  # fmt: skip
             return
         sid = decision["session_id"]
+        entry = ledger.raw["sessions"][sid]
+        # The task's row says decided now, whether or not the decision changes the outcome (a
+        # confirmed paid stay publishes nothing new).
+        session = Session.from_dict(entry["session"])
+        rows.add("reviews", review_row(session, entry.get("reasons", []), decision, self.keeper))
         new_key = confusable_key(decision["plate"])
         if new_key != key:
             session, withdrawn = ledger.move_out(sid)
