@@ -35,7 +35,7 @@ STATES = ("queued", "confirmed", "corrected", "dismissed")
 
 @dataclass(frozen=True)
 class ReviewPolicy:
-    verified_confidence: float = 0.995
+    verified_confidence: float = 0.95
     sample_rate: float = 0.01
 
     def read_confidence(self, session: Session) -> float:

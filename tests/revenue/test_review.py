@@ -29,7 +29,7 @@ def the_day():
     a = scenario.a_pass
     return [
         a("entry", LOW, "10:00"),
-        a("exit", LOW, "10:20", confidence=0.9),  # an uncertain exit read: no citation on it
+        a("exit", LOW, "10:20", confidence=0.949),  # just below the verified confidence: no citation on it
         a("entry", SURE, "10:05"),
         a("exit", SURE, "10:25"),
         a("entry", MISREAD, "10:10", confidence=0.8),
@@ -75,7 +75,7 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
     before = violations(bootstrap, topics)
     # Only the confident read is cited, and it says why it may be.
     assert set(before) == {f"{sid(SURE, '10:05')}#unpaid"}, before
-    assert before[f"{sid(SURE, '10:05')}#unpaid"]["verified_by"].startswith("confidence:0.99")
+    assert before[f"{sid(SURE, '10:05')}#unpaid"]["verified_by"] == "confidence:0.9990"
 
     # A reviewer opens a task: the passes with their crops and the match's payment lookup.
     one = service.get("/v1/reviews/task", role="reviewer", review_id=sid(LOW, "10:00"))
