@@ -148,7 +148,7 @@ def test_retention_report_shows_the_purge_and_flags_late_rows(store_factory):
         ],
     )
     by_table = {t.table: t for t in retention_report(store)}
-    assert set(by_table) == {"sessions", "payments", "matches", "violations", "passes", "reviews"}
+    assert set(by_table) == {"sessions", "payments", "matches", "violations", "passes", "reviews", "evidence_custody"}
     s = by_table["sessions"]
     assert (s.rows, s.past_365_days, s.held, s.overdue, s.ok) == (3, 2, 1, 1, False)
     store.command(f"SYSTEM START TTL MERGES {store.database}.sessions")

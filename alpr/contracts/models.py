@@ -90,6 +90,12 @@ class Read(Contract):
     box_index: int = Field(ge=-1, description="-1 for a no_plate record.")
     bbox: BBox | None = None
     crop_jpeg_b64: str | None = Field(None, max_length=200_000)
+    context_jpeg_b64: str | None = Field(
+        None,
+        max_length=200_000,
+        description="The whole frame, downscaled (JPEG, base64): the vehicle in view, for a reviewer and an appeal. "
+        "On reads of a plate box only; None when the recognizer keeps none (ALPR_RECOGNIZER_CONTEXT_WIDTH=0).",
+    )
     models: ModelVersions
     captured_at: AwareDatetime
     ingested_at: AwareDatetime
@@ -127,6 +133,11 @@ class Pass(Contract):
         None, max_length=200_000, description="Plate crop of the best read (evidence for appeals); None when not kept."
     )
     models: ModelVersions | None = Field(None, description="Model versions of the best read.")
+    context_jpeg_b64: str | None = Field(
+        None,
+        max_length=200_000,
+        description="Context frame of the best read (the vehicle in view); None when not kept.",
+    )
 
 
 class Payment(Contract):

@@ -92,6 +92,7 @@ class Pass:
     confidence: float = 0.0
     best_read_id: str = ""
     crop_jpeg_b64: str = ""
+    context_jpeg_b64: str = ""  # the best read's frame, downscaled (the vehicle in view)
     read_count: int = 0
     unreadable_count: int = 0
     confirmed: bool = False
@@ -153,6 +154,7 @@ class PassFolder:
     no_plate_min_reads: int = 2
     confirm_reads: int = 2
     crop_max_bytes: int = 48_000
+    context_max_bytes: int = 40_000
     horizon_ms: int = 30_000
 
     def fold(self, lane: Lane, read: Read) -> FoldResult | None:
@@ -225,6 +227,8 @@ class PassFolder:
             p.models = read.models.model_dump()
             crop = read.crop_jpeg_b64 or ""
             p.crop_jpeg_b64 = crop if len(crop) <= self.crop_max_bytes else ""
+            context = read.context_jpeg_b64 or ""
+            p.context_jpeg_b64 = context if len(context) <= self.context_max_bytes else ""
         newly = False
         if not p.confirmed and (
             (p.plate and p.read_count >= self.confirm_reads)
@@ -300,4 +304,5 @@ def pass_message(p: Pass) -> contracts.Pass:
         version=p.read_count,
         best_crop_jpeg_b64=p.crop_jpeg_b64 or None,
         models=p.models,
+        context_jpeg_b64=p.context_jpeg_b64 or None,
     )

@@ -81,6 +81,13 @@ class OccupancySettings(ServiceSettings):
         description="Largest best-read crop kept in the open pass's changelog state; a larger crop is not stored "
         "with the pass (the changelog message of a facility must stay under the topic's size limit).",
     )
+    state_context_max_bytes: int = Field(
+        40_000,
+        ge=0,
+        le=200_000,
+        description="Largest best-read context frame kept with the open pass (same reason as the crop's limit): a "
+        "480 px frame at JPEG quality 60 is 20-30 KB; a larger one is not carried to the pass.",
+    )
     recent_ids: int = Field(
         512,
         ge=16,

@@ -128,6 +128,7 @@ class OccupancyStream:
                 max_distance=settings.plate_max_distance,
                 no_plate_min_reads=settings.no_plate_min_reads,
                 crop_max_bytes=settings.state_crop_max_bytes,
+                context_max_bytes=settings.state_context_max_bytes,
             ),
             {f.facility_id: f.capacity for f in facilities.values()},
             settings.overflow_tolerance,

@@ -53,6 +53,7 @@ def read(
         box_index=box,
         bbox=None if outcome == "no_plate" else {"x": 10, "y": 10, "w": 120, "h": 40},
         crop_jpeg_b64=None if outcome == "no_plate" else TINY_JPEG_B64,
+        context_jpeg_b64=None if outcome == "no_plate" else TINY_JPEG_B64,  # stands in for the frame
         models=MODELS,
         captured_at=at,
         ingested_at=stamp,

@@ -52,6 +52,22 @@ def encode_crop(crop: np.ndarray, quality: int) -> str | None:
     return text if len(text) <= MAX_CROP_B64 else None
 
 
+def encode_context(image: np.ndarray, width: int, quality: int) -> str | None:
+    """The whole frame at `width` pixels (never enlarged), JPEG, base64: the vehicle in view.
+    About 20-30 KB of base64 at 480 px and quality 60 for a 1280x720 garage frame; None when
+    `width` is 0 or the image is empty or too large to carry."""
+    if width <= 0 or image.size == 0:
+        return None
+    h, w = image.shape[:2]
+    if w > width:
+        image = cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        return None
+    text = base64.b64encode(buf.tobytes()).decode()
+    return text if len(text) <= MAX_CROP_B64 else None
+
+
 def cut_off(plate: PlateRead, edge_margin_px: int) -> bool:
     """Does the plate's box come within `edge_margin_px` of its frame's border (-1: never)?"""
     return edge_margin_px >= 0 and plate.border_px is not None and plate.border_px <= edge_margin_px

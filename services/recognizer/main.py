@@ -24,7 +24,7 @@ from alpr.kafka.consumer import BatchConsumer
 from alpr.metrics import E2E_LATENCY
 from alpr.runtime import Workers
 from services.recognizer import metrics
-from services.recognizer.frames import Frame, in_lane, parse_frame, reads_for_frame
+from services.recognizer.frames import Frame, encode_context, in_lane, parse_frame, reads_for_frame
 from services.recognizer.misreads import misread
 from services.recognizer.models import Recognizer
 from services.recognizer.settings import RecognizerSettings
@@ -92,6 +92,10 @@ class FramePipeline:
                 self.settings.min_plate_chars,
                 self.settings.edge_margin_px,
             )
+            if reads[0].outcome != "no_plate" and self.settings.context_width:
+                # One context frame per frame, on each of its plate boxes' reads.
+                context = encode_context(frame.image, self.settings.context_width, self.settings.context_jpeg_quality)
+                reads = [r.model_copy(update={"context_jpeg_b64": context}) for r in reads]
             if self.settings.inject_misreads:
                 reads = [
                     r.model_copy(update={"plate": misread(r.camera_id, r.plate, self.settings.inject_misreads)})

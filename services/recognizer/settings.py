@@ -51,6 +51,14 @@ class RecognizerSettings(ServiceSettings):
         "the other cuts (wider, tilted) and the reads vote; 1: every cut of every plate.",
     )
     crop_jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of the plate crop in each read.")
+    context_width: int = Field(
+        480,
+        ge=0,
+        le=1920,
+        description="Width of the context frame (the whole frame, downscaled) on each read of a plate box: the "
+        "vehicle in view for reviewers and appeals, kept with the pass for 365 days. 0: none.",
+    )
+    context_jpeg_quality: int = Field(60, ge=30, le=100, description="JPEG quality of the context frame.")
     detector_imgsz: int = Field(512, ge=128, le=2048, description="Detector input size (letterboxed).")
     weights_dir: Path | None = Field(
         None, description="Folder with detector.pt and reader.pt; default: the committed weights."

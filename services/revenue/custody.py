@@ -41,6 +41,7 @@ class CustodyLog:
                 {
                     "session_id": session_id,
                     "plate": plate,
+                    "session_at": session_at,
                     "downloaded_at": now,
                     "downloaded_by": by,
                     "sha256": sha256,

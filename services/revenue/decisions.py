@@ -73,7 +73,7 @@ class ReviewDesk:
             return None
         task = rows[0]
         ids = [i for i in (task["entry_pass_id"], task["exit_pass_id"]) if i]
-        crop = ", crop_jpeg_b64" if with_crops else ""
+        crop = ", crop_jpeg_b64, context_jpeg_b64" if with_crops else ""
         task["passes"] = self.store.query(
             f"SELECT pass_id, camera_id, lane, direction, plate, confidence, first_seen, read_count{crop} "
             f"FROM {db}.passes FINAL WHERE pass_id IN {{ids:Array(String)}} ORDER BY first_seen",

@@ -4,10 +4,14 @@ Policy 4.4: "Providing evidence to Transit Court parking appeals with payment or
 documentation for contested parking citations". The package holds:
 
 * `crops/<n>-<direction>.jpg`: the best plate crop of the entry, patrol and exit passes;
+* `frames/<n>-<direction>.jpg`: the context frame of each (the whole frame of the best read,
+  downscaled: the vehicle in view, kept with the pass for 365 days);
+* `custody.json`: the earlier downloads of this session's package (who, when, SHA-256);
 * `case.json`: the session (times, camera, lane, pairing and its confidence), each pass
   (read ids, best read, model versions, confidences), the final match with the payment
   lookup that was made (every candidate and its verdict), the violation(s), the payments
-  involved, and the tariff applied (version and the facility's rates);
+  involved, the tariff applied (version and the facility's rates), and the review of the
+  session if a person looked at it (reasons, decision, reviewer, the plate before and after);
 * `SHA256SUMS`: the SHA-256 of every other file, so a copy can be checked byte for byte.
 
 Built from the service's own store only (the crops travel on the passes).
@@ -37,6 +41,7 @@ class EvidencePackage:
     session_id: str
     plate: str
     files: dict[str, bytes]
+    session_at: datetime | None = None  # the stay's time: where legal holds find its custody rows
 
     def manifest(self) -> str:
         return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(self.files.items()))
@@ -55,7 +60,14 @@ def _one(store: Store, sql: str, params: dict) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def build_package(store: Store, tariff: Tariff, session_id: str, by: str, max_passes: int = 20) -> EvidencePackage:
+def build_package(
+    store: Store,
+    tariff: Tariff,
+    session_id: str,
+    by: str,
+    max_passes: int = 20,
+    custody: list[dict[str, Any]] | None = None,
+) -> EvidencePackage:
     db = store.database
     p = {"sid": session_id}
     session = _one(store, f"SELECT * EXCEPT held FROM {db}.sessions FINAL WHERE session_id = {{sid:String}}", p)
@@ -80,13 +92,23 @@ def build_package(store: Store, tariff: Tariff, session_id: str, by: str, max_pa
     files: dict[str, bytes] = {}
     pass_docs = []
     for n, row in enumerate(passes, start=1):
-        crop = row.pop("crop_jpeg_b64")
+        crop, context = row.pop("crop_jpeg_b64"), row.pop("context_jpeg_b64", "")
         doc = dict(row)
         if crop:
             name = f"crops/{n}-{row['direction']}.jpg"
             files[name] = base64.b64decode(crop)
             doc["crop_file"] = name
+        if context:
+            name = f"frames/{n}-{row['direction']}.jpg"
+            files[name] = base64.b64decode(context)
+            doc["context_file"] = name
         pass_docs.append(doc)
+    review = _one(
+        store,
+        f"SELECT reasons, state, plate, plate_after, reviewer, decided_at FROM {db}.reviews FINAL "
+        "WHERE review_id = {sid:String}",
+        p,
+    )
     if match is not None:
         match["lookup"] = json.loads(match["lookup"]) if match.get("lookup") else None
     rates = tariff.facility(session["facility_id"])
@@ -98,12 +120,18 @@ def build_package(store: Store, tariff: Tariff, session_id: str, by: str, max_pa
         "match": match,
         "violations": violations,
         "payments": payments,
+        "review": review,
         "tariff": {
             "version": tariff.version,
             "timezone": tariff.spec.timezone,
             "facility_rates": rates.model_dump() if rates else None,
         },
-        "notes": "Times are UTC. Crops are the best read of each pass; read_ids name every read folded into it.",
+        "notes": "Times are UTC. Crops and frames are the best read of each pass; read_ids name every read folded "
+        "into it. custody.json lists the earlier downloads of this package; this one is on the audit trail with "
+        "its SHA-256.",
     }
     files["case.json"] = json.dumps(case, indent=2, default=str, sort_keys=True).encode()
-    return EvidencePackage(session_id, session["plate"], files)
+    files["custody.json"] = json.dumps(custody or [], indent=2, default=str).encode()
+    at = session["entry_at"]
+    at = datetime.fromisoformat(at) if isinstance(at, str) else at  # chDB answers a string, a server a datetime
+    return EvidencePackage(session_id, session["plate"], files, at.replace(tzinfo=UTC) if at.tzinfo is None else at)

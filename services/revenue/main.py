@@ -26,6 +26,7 @@ from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers, serve
 from alpr.store import Store, open_api_store, open_service_store
 from services.revenue.accuracy import watch as accuracy_watch
+from services.revenue.custody import CustodyLog
 from services.revenue.decisions import ReviewDesk
 from services.revenue.payments import PaymentCheck, PaymentPublisher
 from services.revenue.release import export_release
@@ -105,6 +106,7 @@ class Services:
     revocations: RevocationSet  # the service's RevocationFeed; data routes refuse tokens until it is loaded
     stream: RevenueStream | None = None
     desk: ReviewDesk | None = None  # the review queue's reads and decisions (routes/reviews.py)
+    custody: CustodyLog | None = None  # evidence downloads (routes/evidence.py), on the read-write store
 
 
 def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastAPI:
@@ -180,7 +182,10 @@ def run(settings: RevenueSettings) -> int:
         if api_store is not store:
             closing.append(api_store.close)
         desk = ReviewDesk.connect(api_store, settings.kafka_bootstrap, Topic.REVIEW_DECISIONS.on(prefix))
-        app = build_app(Services(settings, api_store, tariff, publisher, revocations, stream, desk), workers, audit)
+        custody = CustodyLog(store, keeper)
+        app = build_app(
+            Services(settings, api_store, tariff, publisher, revocations, stream, desk, custody), workers, audit
+        )
     except BaseException:
         workers.shutdown(15)
         for close in closing:

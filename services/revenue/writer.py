@@ -24,6 +24,7 @@ HELD_TABLES = [
     HeldTable("violations", "plate", "detected_at"),
     HeldTable("passes", "plate", "first_seen"),
     HeldTable("reviews", "plate", "created_at"),
+    HeldTable("evidence_custody", "plate", "session_at"),
 ]
 
 
@@ -49,6 +50,7 @@ def pass_row(p: Pass, keeper: HoldKeeper | None) -> dict[str, Any]:
         "model_detector": p.models.detector if p.models else "",
         "model_reader": p.models.reader if p.models else "",
         "crop_jpeg_b64": p.best_crop_jpeg_b64 or "",
+        "context_jpeg_b64": p.context_jpeg_b64 or "",
         "version": p.version,
         "held": _held(keeper, p.plate, p.first_seen),
     }

@@ -46,6 +46,7 @@ def test_the_scripted_day_gives_the_exact_passes_and_counts():
     message = pass_message(a_entry)
     assert (message.plate_key, message.version, len(message.read_ids)) == ("8A8C123", 4, 4)
     assert message.best_crop_jpeg_b64 and message.models.reader == "synthetic@1"
+    assert message.context_jpeg_b64 == a_entry.context_jpeg_b64 != ""  # the vehicle in view, for appeals
     assert pass_message(no_plate).plate is None and pass_message(no_plate).plate_key is None
     history = [(h["occupied"], h["delta"], h["note"]) for h in effects.history if h["facility_id"] == "garage-a"]
     assert history == EXPECTED_A_HISTORY
@@ -107,6 +108,15 @@ def test_crops_too_large_for_the_state_are_dropped_not_the_pass():
     folder.fold(lane, read("garage-a", "L1", "entry", at(0), "8ABC123"))
     result = folder.fold(lane, read("garage-a", "L1", "entry", at(0.25), "8ABC123"))
     assert result.newly_confirmed and result.current.crop_jpeg_b64 == ""
+    assert result.current.context_jpeg_b64  # within its own limit
+
+
+def test_context_frames_too_large_for_the_state_are_dropped_not_the_pass():
+    folder, lane = PassFolder(context_max_bytes=10), Lane()
+    folder.fold(lane, read("garage-a", "L1", "entry", at(0), "8ABC123"))
+    result = folder.fold(lane, read("garage-a", "L1", "entry", at(0.25), "8ABC123"))
+    assert result.newly_confirmed and result.current.context_jpeg_b64 == "" and result.current.crop_jpeg_b64
+    assert pass_message(result.current).context_jpeg_b64 is None
 
 
 def test_fragments_neither_split_a_vehicle_nor_count_and_the_next_vehicle_still_counts():

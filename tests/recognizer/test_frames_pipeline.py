@@ -7,6 +7,7 @@ frame predictable, so the test is about batching, DLQ, ids and commits.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 
@@ -228,9 +229,16 @@ def test_frames_become_reads_and_bad_frames_go_to_the_dlq(bootstrap, topic_facto
         got = sorted(by_frame[frame_id], key=lambda r: r["read_id"])
         if n == 0:
             assert [r["outcome"] for r in got] == ["no_plate"] and got[0]["read_id"] == f"{frame_id}#-"
+            assert got[0]["context_jpeg_b64"] is None  # no vehicle to show
         else:
             assert [r["read_id"] for r in got] == [f"{frame_id}#{i}" for i in range(n)]
             assert all(r["plate"].startswith("TEST") and r["models"]["detector"] == "stub-detector" for r in got)
+            # The vehicle in view: the whole frame, downscaled to 480 px, on every plate box's read.
+            context = cv2.imdecode(
+                np.frombuffer(base64.b64decode(got[0]["context_jpeg_b64"]), np.uint8), cv2.IMREAD_COLOR
+            )
+            assert context.shape[1] == 480 and context.shape[0] == 270, context.shape
+            assert len({r["context_jpeg_b64"] for r in got}) == 1
     assert [r["bbox"]["y"] for r in sorted(by_frame["cam-roi:1795000000600"], key=lambda r: r["read_id"])] == [220, 340]
     assert (
         REGISTRY.get_sample_value("alpr_recognizer_boxes_outside_region_total", {"camera": "cam-roi"})

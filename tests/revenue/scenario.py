@@ -49,6 +49,7 @@ def a_pass(
         read_ids=[f"{camera}:{int(first.timestamp() * 1000)}#0"],
         version=version,
         best_crop_jpeg_b64=CROP,
+        context_jpeg_b64=CROP,  # the test's stand-in for the downscaled frame
         models=ModelVersions(detector="yolo-plate-n@1", reader="crnn-plate@1"),
     )
 

@@ -129,14 +129,24 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     assert "unknown facility 'garage-99'" in reasons[0] and "Invalid JSON" in reasons[1]
     assert Topic.PASSES in reasons[2]
 
-    # Evidence for the appeal of the overstay: crops of entry, patrol and exit; hashes; audited.
+    # Evidence for the appeal of the overstay: crops and context frames of entry, patrol and exit;
+    # hashes; audited with the package's SHA-256; each download in the next one's chain of custody.
     session_id = scenario.sid("7XYZ001", "10:10")
     assert service.get("/v1/evidence", role="finance", session_id=session_id).status_code == 403
+    first = service.get("/v1/evidence", role="enforcement", session_id=session_id)
+    assert first.status_code == 200
+    assert json.loads(zipfile.ZipFile(io.BytesIO(first.content)).read("custody.json")) == []
     r = service.get("/v1/evidence", role="enforcement", session_id=session_id)
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert r.headers["x-evidence-sha256"] == hashlib.sha256(r.content).hexdigest()
     z = zipfile.ZipFile(io.BytesIO(r.content))
     names = set(z.namelist())
     assert {"case.json", "SHA256SUMS", "crops/1-entry.jpg", "crops/2-patrol.jpg", "crops/3-exit.jpg"} <= names
+    assert {"frames/1-entry.jpg", "frames/2-patrol.jpg", "frames/3-exit.jpg", "custody.json"} <= names
+    custody = json.loads(z.read("custody.json"))
+    assert [(c["downloaded_by"], c["sha256"]) for c in custody] == [
+        ("test-enforcement", hashlib.sha256(first.content).hexdigest())
+    ]
     for line in z.read("SHA256SUMS").decode().splitlines():
         digest, name = line.split("  ")
         assert hashlib.sha256(z.read(name)).hexdigest() == digest
@@ -147,7 +157,15 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     assert {p["model_reader"] for p in case["passes"]} == {"crnn-plate@1"}
     audit = read_topic(bootstrap, topics[Topic.AUDIT])
     exports = [e for e in audit if e["action"] == "evidence.export"]
-    assert [(e["user"], e["outcome"]) for e in exports] == [("test-finance", "denied"), ("test-enforcement", "allowed")]
+    assert [(e["user"], e["outcome"]) for e in exports] == [
+        ("test-finance", "denied"),
+        ("test-enforcement", "allowed"),
+        ("test-enforcement", "allowed"),
+    ]
+    assert [e["filters"].get("sha256") for e in exports[1:]] == [
+        hashlib.sha256(first.content).hexdigest(),
+        hashlib.sha256(r.content).hexdigest(),
+    ]
 
     # A clean stop on SIGTERM, then exactly one final match per session in ClickHouse.
     assert service.terminate(30) == 0

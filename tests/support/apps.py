@@ -19,6 +19,7 @@ from services.occupancy.facilities import load_facilities
 from services.occupancy.main import open_occupancy_store
 from services.occupancy.settings import OccupancySettings
 from services.occupancy.stream import OccupancyStream
+from services.revenue.custody import CustodyLog
 from services.revenue.decisions import ReviewDesk
 from services.revenue.main import Services, build_app, open_revenue_store, payment_check
 from services.revenue.payments import PaymentPublisher
@@ -123,5 +124,6 @@ def revenue_api(
         RevocationSet("revenue", loaded=True),
         stream,
         desk,
+        CustodyLog(store),
     )  # no consumer: nothing revoked
     return build_app(services, Workers(), audit)

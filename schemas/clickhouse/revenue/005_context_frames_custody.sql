@@ -4,11 +4,13 @@
 -- comes weeks later.
 ALTER TABLE {database}.passes ADD COLUMN IF NOT EXISTS context_jpeg_b64 String DEFAULT '';
 
--- Every download of an evidence package: who, when, the SHA-256 of the bytes served.
+-- Every download of an evidence package: who, when, the SHA-256 of the bytes served. Legal holds
+-- reach it by the plate and the session's time (session_at), like the session's own rows.
 CREATE TABLE IF NOT EXISTS {database}.evidence_custody
 (
     session_id      String,
     plate           String,
+    session_at      DateTime64(3, 'UTC'),
     downloaded_at   DateTime64(3, 'UTC'),
     downloaded_by   String,
     sha256          String,
