@@ -181,6 +181,16 @@ def _counter(url: str, topic_suffix: str) -> float:
     return total
 
 
+def _agent_died(url: str) -> bool:
+    """revenue's /healthz says an agent of its stream died (`checks.stream` false for good)."""
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).json()["checks"].get("stream") is False
+    except (httpx.HTTPError, ValueError, KeyError):
+        return False  # not answering now: the next poll, or the process check, will tell
+
+
 def _topic_count(admin_consumer, topic: str, partitions: int) -> int:
     from confluent_kafka import TopicPartition
 
@@ -237,11 +247,16 @@ def run_bench(args) -> int:
 
         def wait(condition, what: str, timeout: float = 600) -> float:
             deadline = time.monotonic() + timeout
+            checked = 0.0
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     raise AlprError(f"bench: the service exited ({proc.returncode}): {service.log_tail(500)}")
                 if condition():
                     return time.monotonic()
+                if time.monotonic() - checked > 1.0:  # a dead agent never recovers: say so now
+                    checked = time.monotonic()
+                    if _agent_died(url):
+                        raise AlprError(f"bench: a revenue agent died waiting for {what}: {service.log_tail(1500)}")
                 time.sleep(0.05)
             raise AlprError(f"bench: timed out waiting for {what}")
 

@@ -117,8 +117,8 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
 
     checks = {"store": store_ok, "workers": workers.alive, "revocations": services.revocations.ready}
     if services.stream is not None:
-        stream = services.stream
-        checks["stream"] = lambda: stream.healthy() and stream.recovered()
+        checks["stream"] = services.stream.healthy  # every agent alive (False for good once one died)
+        checks["stream_recovered"] = services.stream.recovered  # partitions assigned, tables recovered
     app = create_app(SERVICE, checks=checks)
     install_auth(
         app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit, revocations=services.revocations

@@ -30,11 +30,13 @@ def test_healthz_is_503_until_the_stream_has_recovered(tmp_path, bootstrap):
     try:
         with TestClient(revenue_api(tmp_path, audit, SECRET, stream=stream)) as client:
             before = client.get("/healthz")
-            assert before.status_code == 503 and before.json()["checks"]["stream"] is False, before.json()
+            assert before.status_code == 503 and before.json()["checks"]["stream_recovered"] is False, before.json()
+            assert before.json()["checks"]["stream"] is True  # alive, not yet recovered
             stream.ready = True  # what faust's rebalance-complete signal does
             after = client.get("/healthz")
-            assert after.status_code == 200 and after.json()["checks"]["stream"] is True, after.json()
+            assert after.status_code == 200 and after.json()["checks"]["stream_recovered"] is True, after.json()
             stream.failures.append("matcher: RuntimeError: boom")  # an agent died
-            assert client.get("/healthz").status_code == 503
+            dead = client.get("/healthz")
+            assert dead.status_code == 503 and dead.json()["checks"]["stream"] is False
     finally:
         audit.close()
