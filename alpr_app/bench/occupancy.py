@@ -17,7 +17,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -28,11 +27,12 @@ from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.kafka.config import client_config
 from alpr.kafka.security import inherited_environment
+from alpr.measure import machine, percentile
+from alpr.net import free_port
 from alpr.settings import REPO_ROOT
 from alpr_app.demo.stack import ServiceProcess
 from services.occupancy.settings import OccupancySettings
 
-MACHINE = "dev-2c: 2-core x86-64, 24 GB, no GPU"
 FACILITIES = [f"bench-{i}" for i in range(1, 9)]
 TOPICS = {
     Topic.READS: 12,
@@ -56,17 +56,6 @@ def _cameras() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 class _Bench:
     def __init__(self, settings: OccupancySettings) -> None:
         from confluent_kafka import Producer
@@ -84,7 +73,7 @@ class _Bench:
         self.producer = Producer(producer_config(self.bootstrap, "occupancy-bench"))
         self.workdir = Path(tempfile.mkdtemp(prefix="alpr-occupancy-bench-"))
         (self.workdir / "cameras.yaml").write_text(_cameras())
-        self.port = _free_port()
+        self.port = free_port()
         self.service: ServiceProcess | None = None
 
     def publish(self, reads) -> None:
@@ -254,15 +243,15 @@ def run_bench(settings: OccupancySettings, reads: int = 20_000, rate: float = 20
         if not latencies:
             raise AlprError("no occupancy events arrived during the latency run")
         return {
-            "machine": MACHINE,
+            "machine": machine(),  # what this run ran on, not a constant
             "throughput_reads": len(traffic),
             "throughput_reads_per_s": round(throughput, 1),
             "throughput_passes": len(clean.passes),
             "latency_rate_reads_per_s": rate,
             "latency_reads": latency_reads,
             "latency_events": len(latencies),
-            "latency_p50_ms": round(_percentile(latencies, 0.50), 1),
-            "latency_p99_ms": round(_percentile(latencies, 0.99), 1),
+            "latency_p50_ms": round(percentile(latencies, 50), 1),
+            "latency_p99_ms": round(percentile(latencies, 99), 1),
             "latency_max_ms": round(max(latencies), 1),
             "reads_partitions": TOPICS[Topic.READS],
             "batch_max": settings.batch_max,

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -32,6 +30,8 @@ from alpr.contracts.registry import Topic
 from alpr.errors import AlprError
 from alpr.kafka.config import client_config
 from alpr.kafka.security import inherited_environment
+from alpr.measure import machine
+from alpr.net import free_port
 from alpr.output import emit
 from alpr.plates import confusable_key
 from alpr.settings import REPO_ROOT
@@ -51,16 +51,6 @@ TOPICS = {
     Topic.REVIEW_DECISIONS: 3,
     Topic.REVIEW_DECISIONS_DLQ: 1,
 }  # the service reads revocations before it is ready
-
-
-def machine() -> str:
-    mem = ""
-    try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        mem = f", {kb / 1024 / 1024:.0f} GB"
-    except (OSError, StopIteration, ValueError):
-        pass
-    return f"{os.cpu_count()}-core {platform.machine()}{mem}, {platform.python_implementation()} {platform.python_version()}"
 
 
 def workload(vehicles: int, payments: int, seed: int = 7) -> tuple[list[Pass], list[dict]]:
@@ -136,12 +126,6 @@ def workload(vehicles: int, payments: int, seed: int = 7) -> tuple[list[Pass], l
         )
     )
     return passes, pays
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
@@ -223,7 +207,7 @@ def run_bench(args) -> int:
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
     env.update(inherited_environment())  # the service connects as the bench does (TLS, SCRAM)
     env.update(

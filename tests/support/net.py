@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import socket
 
+from alpr.net import free_port
 
-def free_port() -> int:
-    """A TCP port nothing listens on now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port", "two_free_ports"]
 
 
 def two_free_ports() -> int:
