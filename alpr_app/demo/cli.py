@@ -65,6 +65,7 @@ class _DemoApi:
         self.swept = False
         self.token = self.reviewer_token = None
         self.reviewed: dict[str, str] = {}  # review id -> decision taken
+        self.accepted = 0  # payments the finance feed got accepted
         if "audit" in services:
             self.token = self._login(user, password)
             self.reviewer_token = self._login(*reviewer)
@@ -147,8 +148,37 @@ class _DemoApi:
                 f"http://127.0.0.1:{PORTS['revenue']}/v1/payments", json={"payments": payments}, headers=self.auth
             )
             r.raise_for_status()
+            self.accepted = r.json()["accepted"]
             self.say(f"demo: finance feed: {r.json()['accepted']} payments accepted, {r.json()['refused']} refused")
         return plan
+
+    def wait_payments_matched(self, timeout_s: float = 120.0) -> None:
+        """Until revenue's matcher has taken every accepted payment (its alpr_messages_total on the
+        payments-by-plate topic); AlprError after `timeout_s` (a payment lost, not late)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        from alpr.errors import AlprError
+
+        if "revenue" not in self.services or not self.accepted:
+            return
+        seen = 0.0
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.http.get(f"http://127.0.0.1:{PORTS['revenue']}/metrics").text
+            seen = sum(
+                s.value
+                for f in text_string_to_metric_families(text)
+                if f.name == "alpr_messages"
+                for s in f.samples
+                if s.name.endswith("_total")
+                and s.labels.get("topic", "").endswith("payments-by-plate")
+                and s.labels.get("outcome") == "ok"
+            )
+            if seen >= self.accepted:
+                self.say(f"demo: revenue's matcher holds the {self.accepted} payments")
+                return
+            time.sleep(0.2)  # polling another process's metrics
+        raise AlprError(f"demo: revenue's matcher took {seen:.0f} of {self.accepted} payments in {timeout_s:.0f}s")
 
     def sweep(self, truth) -> None:
         """The closing patrol (see alpr_app.demo.payments.patrol_sweep), uploaded by the patrol camera."""
@@ -499,6 +529,8 @@ def _demo(args) -> int:
     complete = False
     with Stack(env, data_dir / "logs") as stack:
         for name in services:
+            if name == "ingest":
+                continue  # started once revenue holds the finance feed (below)
             if name == "recognizer":
                 for replica in ("recognizer", "recognizer-2"):
                     stack.start(
@@ -515,6 +547,15 @@ def _demo(args) -> int:
         say(f"demo: user '{user}' (parking management), one-time password: {password}")
         api = _DemoApi(services, user, password, say, reviewer)
         plan = api.pay(truth)
+        # The footage's drivers paid before they left: the replay starts only once revenue's matcher
+        # holds every accepted payment, so no exit is decided before its payment arrived (two CI runs
+        # under load decided paid stays unpaid when the feed raced the replay).
+        api.wait_payments_matched()
+        if "ingest" in services:
+            stack.start(
+                "ingest", PORTS["ingest"], "ingest", "serve", timeout=300, extra_env=principals.get("ingest", {})
+            )
+            say(f"demo: ingest healthy on :{PORTS['ingest']}")
         restarted, replay_started = False, time.monotonic()
         if "occupancy" in services:
             say(f"demo: operations dashboard: http://127.0.0.1:{PORTS['occupancy']}/  (log in with the user above)")
