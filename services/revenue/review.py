@@ -30,7 +30,6 @@ from services.revenue.session import Session
 LOW_CONFIDENCE = "violation on a read below the verified confidence"
 NO_ENTRY = "exit found no entry"
 SAMPLED = "accuracy sample"
-STATES = ("queued", "confirmed", "corrected", "dismissed")
 
 
 @dataclass(frozen=True)

@@ -229,9 +229,9 @@ class RevenueStream:
         complete, cleared when partitions are revoked (like occupancy's `ready`). /healthz says
         503 until then, so nothing (a demo's finance feed, a load balancer) treats the service
         as up while its first assignment and recovery run: records that arrive in that window
-        meet faust's recovery races (alpr.kafka.faust_fixes). One CI run of the three-broker demo
-        decided five paid stays unpaid, on a loaded machine where the finance feed could reach a
-        revenue service still in its first recovery (the likeliest cause; not reproduced since)."""
+        meet faust's recovery races (alpr.kafka.faust_fixes). It did not end the CI runs that decided
+        paid stays unpaid (payments reaching the matcher after the exits): the demo now waits for
+        its finance feed (alpr_app.demo.cli `wait_payments_matched`); see docs/architecture.md."""
         return self.ready
 
     # -- effects, with retry -----------------------------------------------------------------
@@ -496,8 +496,6 @@ class RevenueStream:
         again now (confirmed: its violation is issued; dismissed: withdrawn); one still in its
         payment window keeps the decision for when it closes. A corrected plate of another key
         moves the session to that key's ledger, through the sessions topic like any session."""
-        from alpr.plates import confusable_key
-
         if not ledger.apply_review(decision):
             log.info("review decision for no session of this key, or applied already",
                      extra={"review_id": decision["review_id"]})  # fmt: skip
@@ -508,7 +506,7 @@ class RevenueStream:
         # confirmed paid stay publishes nothing new).
         session = Session.from_dict(entry["session"])
         rows.add("reviews", review_row(session, entry.get("reasons", []), decision, self.keeper))
-        new_key = confusable_key(decision["plate"])
+        new_key = _plate_key(decision["plate"])
         if new_key != key:
             session, withdrawn = ledger.move_out(sid)
             session["plate_key"] = new_key
