@@ -24,6 +24,7 @@ from typing import Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alpr.credentials import SecretFileError, read_secret, refuse_placeholder, refuse_placeholder_file
 from alpr.errors import ConfigError
 
 ENV_PREFIX = "ALPR_"
@@ -109,6 +110,11 @@ class CommonSettings(BaseSettings):
         description="ClickHouse server URL (http://user:pass@host:8123). Empty: embedded chDB.",
         validation_alias="ALPR_CLICKHOUSE_URL",
     )
+    clickhouse_ca_file: Path | None = Field(
+        None,
+        description="PEM CA that signs the ClickHouse server's certificate (an https:// URL). Empty: the system's CAs.",
+        validation_alias="ALPR_CLICKHOUSE_CA_FILE",
+    )
     clickhouse_cluster: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
@@ -185,6 +191,8 @@ class CommonSettings(BaseSettings):
         ):
             if user and not path:
                 raise ValueError(f"ClickHouse user {user} needs its password file (…_PASSWORD_FILE)")
+        if self.clickhouse_ca_file is not None:
+            refuse_placeholder_file(Path(self.clickhouse_ca_file), "ALPR_CLICKHOUSE_CA_FILE")
         if self.clickhouse_url and self.environment == "production":
             if urlparse(self.clickhouse_url).password:
                 raise ValueError("the ClickHouse URL carries a password: use the *_CLICKHOUSE_PASSWORD_FILE settings")
@@ -201,14 +209,15 @@ class CommonSettings(BaseSettings):
         if not user or path is None:
             return None
         try:
-            return user, Path(path).read_text().strip()
-        except OSError as err:
-            raise ConfigError(f"cannot read the ClickHouse password of {user} from {path}: {err.strerror}") from None
+            return user, read_secret(Path(path), f"the ClickHouse password file of {user}").get_secret_value()
+        except SecretFileError as err:
+            raise ConfigError(str(err)) from None
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self):
         if self.environment == "production" and self.auth_secret.get_secret_value() == PLACEHOLDER_SECRET:
             raise ValueError("auth_secret is the development placeholder; set ALPR_AUTH_SECRET")
+        refuse_placeholder("ALPR_AUTH_SECRET", self.auth_secret.get_secret_value())
         if len(self.auth_secret.get_secret_value()) < 16:
             raise ValueError("auth_secret must be at least 16 characters")
         return self

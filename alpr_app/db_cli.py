@@ -27,7 +27,12 @@ def open_service_store(service: str):
     s = _service_settings(service)
     login = load_settings(CommonSettings).clickhouse_login() if s.clickhouse_url else None
     return open_store(
-        service, clickhouse_url=s.clickhouse_url, data_dir=s.data_dir, cluster=s.clickhouse_cluster, login=login
+        service,
+        clickhouse_url=s.clickhouse_url,
+        data_dir=s.data_dir,
+        cluster=s.clickhouse_cluster,
+        login=login,
+        ca_file=s.clickhouse_ca_file,
     )
 
 
@@ -106,7 +111,11 @@ def _grants(args) -> int:
 
     # The administrator's login (ALPR_CLICKHOUSE_USER + _PASSWORD_FILE in the init job), never a URL's.
     admin = ClickHouseServerStore(
-        settings.clickhouse_url, "system", login=settings.clickhouse_login(), create_database=False
+        settings.clickhouse_url,
+        "system",
+        login=settings.clickhouse_login(),
+        create_database=False,
+        ca_file=settings.clickhouse_ca_file,
     )
     try:
         for statement in sql:

@@ -23,6 +23,8 @@
 #   DIR/clickhouse/<user>       one password per login of `alpr db grants` (alpr_migrate,
 #                               alpr_<service>, alpr_<service>_api), named after the user as
 #                               `alpr db grants --passwords DIR` reads them
+#   DIR/governance-db/password  PostgreSQL's (the governance-db container and the audit
+#                               service's ALPR_AUDIT_GOVERNANCE_DB_PASSWORD_FILE)
 #
 # The certificates are made with the JDK's keytool, the same steps as the local secure broker
 # (`alpr kafka start --secure`, alpr/kafka/broker.py) but for the host name `kafka`. Without a
@@ -54,8 +56,8 @@ if ! command -v keytool >/dev/null 2>&1; then
 fi
 
 umask 022
-mkdir -p "$out/kafka" "$out/clickhouse"
-chmod 700 "$out" "$out/kafka" "$out/clickhouse"
+mkdir -p "$out/kafka" "$out/clickhouse" "$out/governance-db"
+chmod 700 "$out" "$out/kafka" "$out/clickhouse" "$out/governance-db"
 
 password() { # URL-safe, no quote, comma or bracket (the JAAS line and --add-scram take it as is)
   local file="$1"
@@ -67,6 +69,7 @@ password() { # URL-safe, no quote, comma or bracket (the JAAS line and --add-scr
 
 for user in "${KAFKA_USERS[@]}" keystore; do password "$out/kafka/$user.password"; done
 for user in "${CLICKHOUSE_USERS[@]}"; do password "$out/clickhouse/$user"; done
+password "$out/governance-db/password"
 
 tls="$out/kafka"
 if [ ! -s "$tls/broker.p12" ] || [ ! -s "$tls/truststore.p12" ] || [ ! -s "$tls/ca.pem" ]; then

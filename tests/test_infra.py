@@ -252,11 +252,8 @@ def test_faust_keeps_no_table_on_disk():
 # -- credentials (issue 20): one principal per service, passwords as files, production accepts it
 SERVICES = ("ingest", "recognizer", "occupancy", "revenue", "audit")
 TABLE_OWNERS = CHDB_OWNERS - {"db"}
-# PostgreSQL's password is in the governance URL: the audit setting has no password file yet.
-URL_WITH_PASSWORD_ALLOWED = {"ALPR_AUDIT_GOVERNANCE_DB_URL"}
 COMPOSE_VARS = {
     "ALPR_AUTH_SECRET": "a-test-auth-secret-of-forty-characters-xx",
-    "GOVERNANCE_DB_PASSWORD": "governance-test-password",
     "GRAFANA_ADMIN_PASSWORD": "grafana-test-password",
 }
 
@@ -368,8 +365,7 @@ def test_compose_every_service_has_its_own_principal_and_password_files():
     for name, service in doc["services"].items():
         for key, value in (service.get("environment") or {}).items():
             assert key != "ALPR_KAFKA_PASSWORD", f"{name}: the password belongs in a file (ALPR_KAFKA_PASSWORD_FILE)"
-            if key not in URL_WITH_PASSWORD_ALLOWED:
-                assert not _password_in_url(_interpolate(value)), f"{name}: {key} carries a password"
+            assert not _password_in_url(_interpolate(value)), f"{name}: {key} carries a password"
         for secret in service.get("secrets") or []:
             assert secret in declared, f"{name} mounts the undeclared secret {secret}"
 
@@ -613,7 +609,7 @@ def test_db_grants_apply_connects_with_the_administrator_login_of_the_init_job(t
     seen = {}
 
     class FakeServer:
-        def __init__(self, url, database, cluster=None, login=None, create_database=True):
+        def __init__(self, url, database, cluster=None, login=None, create_database=True, ca_file=None):
             seen.update(url=url, login=login)
 
         def command(self, sql, params=None):

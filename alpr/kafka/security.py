@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
+from alpr.credentials import read_secret, refuse_placeholder, refuse_placeholder_file
+
 Protocol = Literal["PLAINTEXT", "SSL", "SASL_SSL"]
 PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_SSL")
 MECHANISM = "SCRAM-SHA-512"
@@ -80,6 +82,10 @@ class KafkaSecurity:
         ):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{name} {path} is not a readable file")
+            if path is not None:
+                refuse_placeholder_file(Path(path), name)  # the CA of infra/k8s/secrets.yaml, unchanged
+        if self.password is not None:
+            refuse_placeholder("ALPR_KAFKA_PASSWORD", self.password.get_secret_value())
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -146,14 +152,7 @@ class KafkaSecurity:
 
 
 def read_password(path: Path) -> SecretStr:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ValueError(f"ALPR_KAFKA_PASSWORD_FILE {path} cannot be read ({err.strerror})") from None
-    password = text.strip("\r\n")
-    if not password:
-        raise ValueError(f"ALPR_KAFKA_PASSWORD_FILE {path} is empty")
-    return SecretStr(password)
+    return read_secret(path, "ALPR_KAFKA_PASSWORD_FILE")
 
 
 def faust_credentials(security: KafkaSecurity) -> Any:

@@ -41,6 +41,7 @@ def open_store(
     cluster: str | None = None,
     login: tuple[str, str] | None = None,
     create_database: bool = True,
+    ca_file: Path | None = None,
 ) -> Store:
     """Open the store of `service`: a ClickHouse server when a URL is given, else chDB.
 
@@ -57,7 +58,7 @@ def open_store(
         from alpr.store.server import ClickHouseServerStore
 
         return ClickHouseServerStore(
-            clickhouse_url, database, cluster=cluster, login=login, create_database=create_database
+            clickhouse_url, database, cluster=cluster, login=login, create_database=create_database, ca_file=ca_file
         )
     if cluster:
         raise StoreError("a ClickHouse cluster needs a server (ALPR_CLICKHOUSE_URL); embedded chDB has no cluster")
@@ -78,6 +79,7 @@ def open_service_store(service: str, settings, purpose: str = "write") -> Store:
         cluster=settings.clickhouse_cluster,
         login=login,
         create_database=login is None,
+        ca_file=settings.clickhouse_ca_file,
     )
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,6 +25,7 @@ class ClickHouseServerStore:
         cluster: str | None = None,
         login: tuple[str, str] | None = None,
         create_database: bool = True,
+        ca_file: Path | None = None,
     ) -> None:
         import clickhouse_connect
         from clickhouse_connect.driver.exceptions import Error as ChError
@@ -38,6 +40,14 @@ class ClickHouseServerStore:
             from alpr.redact import without_credentials
 
             raise StoreError(f"ClickHouse URL {without_credentials(url)!r} must look like https://host:8443")
+        tls: dict[str, Any] = {}
+        if ca_file is not None:
+            if parsed.scheme != "https":
+                # A CA with plain HTTP would be silently unused: a client that believes it checks the server.
+                raise StoreError("ALPR_CLICKHOUSE_CA_FILE is set but ALPR_CLICKHOUSE_URL is not https://")
+            if not Path(ca_file).is_file():
+                raise StoreError(f"ALPR_CLICKHOUSE_CA_FILE {ca_file} is not a readable file")
+            tls = {"verify": True, "ca_cert": str(ca_file)}
         try:
             self._client = clickhouse_connect.get_client(
                 host=parsed.hostname,
@@ -46,6 +56,7 @@ class ClickHouseServerStore:
                 password=login[1] if login else (parsed.password or ""),
                 secure=parsed.scheme == "https",
                 connect_timeout=5,
+                **tls,
             )
             if create_database:
                 self._client.command(f"CREATE DATABASE IF NOT EXISTS {database}")

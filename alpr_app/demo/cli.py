@@ -267,7 +267,9 @@ def _from_revenue_store(settings, data_dir: Path, clock: datetime | None) -> tup
     stopped (chDB: one process per directory)."""
     from alpr.store import open_store
 
-    store = open_store("revenue", clickhouse_url=settings.clickhouse_url, data_dir=data_dir)
+    store = open_store(
+        "revenue", clickhouse_url=settings.clickhouse_url, data_dir=data_dir, ca_file=settings.clickhouse_ca_file
+    )
     try:
         return sessions_undecided(store, clock), review_counts(store)
     finally:
@@ -426,12 +428,11 @@ def _demo_user(env: dict, say, name: str = "demo", role: str = "parking_manageme
     """A demo user with a written authorization and training on record (policy section 5)."""
     from datetime import date, timedelta
 
-    from services.audit.db import GovernanceDB
     from services.audit.passwords import hash_password, one_time_password
     from services.audit.registry import UserRegistry
     from services.audit.settings import AuditSettings
 
-    registry = UserRegistry(GovernanceDB(AuditSettings(data_dir=env["ALPR_DATA_DIR"]).governance_url))
+    registry = UserRegistry(AuditSettings(data_dir=env["ALPR_DATA_DIR"]).governance_db())
     password = one_time_password()
     registry.create_user(name, f"Demo {role}", role, hash_password(password), "alpr demo")
     registry.authorize(name, "Demo setup (alpr demo)", date.today(), f"DEMO-AUTH-{name}")

@@ -31,9 +31,8 @@ class _Admin:
         from services.audit.settings import AuditSettings
 
         self.settings = load_settings(AuditSettings)
-        from services.audit.db import GovernanceDB
 
-        self.registry = UserRegistry(GovernanceDB(self.settings.governance_url))
+        self.registry = UserRegistry(self.settings.governance_db())
         self.audit = AuditClient(
             self.settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(self.settings.topic_prefix)
         )

@@ -19,7 +19,9 @@ from alpr.errors import StoreError
 
 
 class GovernanceDB:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, password: str | None = None) -> None:
+        """`password` (PostgreSQL: from a password file, `AuditSettings.governance_db`) replaces
+        the URL's own, so that no credential sits in a URL a log line or an error could show."""
         self.url = url
         self._lock = threading.RLock()
         if url.startswith("sqlite:///"):
@@ -37,12 +39,17 @@ class GovernanceDB:
 
             self.kind = "postgresql"
             try:
-                self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=5)
+                login = {"password": password} if password is not None else {}
+                self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=5, **login)
             except psycopg.OperationalError as err:
                 first = str(err).strip().splitlines()[0] if str(err).strip() else "connection failed"
                 raise StoreError(f"cannot reach the governance database: {first}") from None
         else:
-            raise StoreError(f"governance database URL must be sqlite:///path or postgresql://…, got {url!r}")
+            from alpr.redact import without_credentials
+
+            raise StoreError(
+                f"governance database URL must be sqlite:///path or postgresql://…, got {without_credentials(url)!r}"
+            )
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.kind == "postgresql" else sql

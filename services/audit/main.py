@@ -17,7 +17,6 @@ from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from alpr.store import Store, open_api_store, open_service_store
 from services.audit import metrics
-from services.audit.db import GovernanceDB
 from services.audit.holdbook import HoldBook
 from services.audit.login import LoginService
 from services.audit.processor import audit_row
@@ -65,7 +64,7 @@ def build_app(
 ) -> FastAPI:
     """`revocations`: the service's `RevocationFeed` (started by the caller, like the sink); the
     revocations this service publishes are applied to it at once as well."""
-    db = registry.db if registry else GovernanceDB(settings.governance_url)
+    db = registry.db if registry else settings.governance_db()
     registry = registry or UserRegistry(db)
 
     def store_ok() -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from alpr.auth import MAX_TOKEN_TTL_S
+from alpr.credentials import SecretFileError, read_secret
+from alpr.errors import ConfigError
 from alpr.settings import REPO_ROOT, ServiceSettings
 
 
@@ -28,8 +30,14 @@ class AuditSettings(ServiceSettings):
     governance_db_url: str | None = Field(
         None,
         pattern=r"^(sqlite:///.+|postgres(ql)?://.+)$",
-        description="Users, holds and releases: postgresql://user:pass@host/db, or sqlite:///path. "
+        description="Users, holds and releases: postgresql://user@host/db (its password in "
+        "ALPR_AUDIT_GOVERNANCE_DB_PASSWORD_FILE), or sqlite:///path. "
         "Default: sqlite:///<data_dir>/governance/governance.sqlite3.",
+    )
+    governance_db_password_file: Path | None = Field(
+        None,
+        description="File holding the PostgreSQL password of ALPR_AUDIT_GOVERNANCE_DB_URL's user "
+        "(a mounted Secret): production refuses a password in the URL.",
     )
     max_failed_logins: int = Field(5, ge=1, le=20, description="Wrong passwords in a row that lock an account.")
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
@@ -45,6 +53,36 @@ class AuditSettings(ServiceSettings):
     @property
     def governance_url(self) -> str:
         return self.governance_db_url or f"sqlite:///{Path(self.data_dir) / 'governance' / 'governance.sqlite3'}"
+
+    @model_validator(mode="after")
+    def _governance_login(self):
+        from urllib.parse import urlparse
+
+        url = self.governance_db_url or ""
+        postgres = url.startswith(("postgresql://", "postgres://"))
+        if self.governance_db_password_file is not None and not postgres:
+            # A password file beside SQLite would be silently unused.
+            raise ValueError(
+                "ALPR_AUDIT_GOVERNANCE_DB_PASSWORD_FILE needs a postgresql:// ALPR_AUDIT_GOVERNANCE_DB_URL"
+            )
+        if postgres and self.environment == "production" and urlparse(url).password:
+            raise ValueError(
+                "ALPR_AUDIT_GOVERNANCE_DB_URL carries a password: put it in ALPR_AUDIT_GOVERNANCE_DB_PASSWORD_FILE"
+            )
+        return self
+
+    def governance_db(self):
+        """The governance store these settings name, logged in with the password file when one is set."""
+        from services.audit.db import GovernanceDB
+
+        password = None
+        if self.governance_db_password_file is not None:
+            try:
+                secret = read_secret(Path(self.governance_db_password_file), "ALPR_AUDIT_GOVERNANCE_DB_PASSWORD_FILE")
+            except SecretFileError as err:
+                raise ConfigError(str(err)) from None
+            password = secret.get_secret_value()
+        return GovernanceDB(self.governance_url, password=password)
 
     release_sources: dict[str, str] = Field(
         default_factory=lambda: {"occupancy": "http://127.0.0.1:8003", "revenue": "http://127.0.0.1:8004"},

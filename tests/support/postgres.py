@@ -21,7 +21,9 @@ def _bindir() -> str | None:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """`password`: the server takes logins by SCRAM password only (the default trusts every local login)."""
+
+    def __init__(self, password: str | None = None) -> None:
         bindir = _bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL server binaries not found (Debian package postgresql)")
@@ -35,7 +37,16 @@ class PostgresServer:
             shutil.chown(self.dir, "postgres", "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
         data = os.path.join(self.dir, "data")
-        self._run("initdb", "-D", data, "-A", "trust", "-U", "alpr", "--no-sync")
+        self.password = password
+        auth = ["-A", "trust"]
+        if password is not None:
+            pwfile = os.path.join(self.dir, "pwfile")
+            with open(pwfile, "w") as f:
+                f.write(password + "\n")
+            if self.as_user:
+                shutil.chown(pwfile, "postgres", "postgres")
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
+        self._run("initdb", "-D", data, *auth, "-U", "alpr", "--no-sync")
         self._run(
             "pg_ctl",
             "-D",
@@ -58,7 +69,8 @@ class PostgresServer:
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(f"postgresql://alpr@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+        login = {"password": self.password} if self.password is not None else {}
+        with psycopg.connect(f"postgresql://alpr@127.0.0.1:{self.port}/postgres", autocommit=True, **login) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return f"postgresql://alpr@127.0.0.1:{self.port}/{name}"
 
