@@ -21,9 +21,9 @@ def secure_broker(tmp_path):
     """A secure broker of the test's own (SASL_SSL, SCRAM, ACLs) on free ports, as `make demo`
     runs on; yields the ALPR_* variables that point `alpr demo --secure` at it."""
     from alpr.kafka.broker import BrokerSettings, SecureBroker
-    from tests.support.net import two_free_ports
+    from tests.support.net import broker_ports
 
-    port = two_free_ports()
+    port = broker_ports()
     broker = SecureBroker(BrokerSettings(kafka_secure_port=port, kafka_heap="384m", data_dir=tmp_path))
     broker.start()
     yield {"ALPR_KAFKA_SECURE_PORT": str(port), "ALPR_KAFKA_HEAP": "384m", "ALPR_DATA_DIR": str(tmp_path)}

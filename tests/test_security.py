@@ -26,7 +26,7 @@ from alpr.kafka.config import admin_config, consumer_config, producer_config
 from alpr.kafka.security import KafkaSecurity, faust_credentials
 from alpr.settings import CommonSettings, load_settings
 from tests.conftest import run_cli
-from tests.support.net import two_free_ports
+from tests.support.net import broker_ports
 
 DEADLINE_S = 30.0
 
@@ -128,7 +128,7 @@ def test_grants_follow_the_registry_and_the_issue():
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory):
     data = tmp_path_factory.mktemp("secure-kafka")
-    env = {"ALPR_DATA_DIR": str(data), "ALPR_KAFKA_SECURE_PORT": str(two_free_ports()), "ALPR_KAFKA_HEAP": "256m"}
+    env = {"ALPR_DATA_DIR": str(data), "ALPR_KAFKA_SECURE_PORT": str(broker_ports()), "ALPR_KAFKA_HEAP": "256m"}
     broker = SecureBroker(
         BrokerSettings(data_dir=data, kafka_secure_port=int(env["ALPR_KAFKA_SECURE_PORT"]), kafka_heap="256m")
     )
@@ -286,6 +286,57 @@ def test_faust_credentials_reach_the_secure_broker_and_faust_topics_are_the_serv
     theirs = f"alpr-occupancy-test-{uuid.uuid4().hex[:8]}-changelog"
     with pytest.raises(Exception, match="TOPIC_AUTHORIZATION_FAILED|uthoriz"):
         admin.create_topics([NewTopic(theirs, 1, 1)])[theirs].result(timeout=DEADLINE_S)
+
+
+# -- mutual TLS: the service's certificate is its principal ----------------------------------
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_mutual_tls_refuses_a_client_without_a_certificate(secure):
+    # TLS that trusts the broker but presents no certificate: the broker ends the handshake.
+    anonymous = _errors_of(
+        {"bootstrap.servers": secure.mtls_bootstrap, "security.protocol": "SSL", "ssl.ca.location": str(secure.ca_pem)}
+    )
+    assert anonymous.code() in (KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN), anonymous
+    # The SCRAM listener's way in does not open this one either.
+    scram = _errors_of({"bootstrap.servers": secure.mtls_bootstrap, **secure.security("ingest").client_config()})
+    assert scram.code() in (KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN), scram
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_a_services_certificate_carries_exactly_its_acls(secure, monkeypatch):
+    import os
+
+    # The settings a deployment gives (ALPR_KAFKA_SECURITY_PROTOCOL=SSL, CA, certificate, key).
+    for k in list(os.environ):
+        if k.startswith("ALPR_KAFKA_"):
+            monkeypatch.delenv(k)
+    for k, v in secure.mtls_env("ingest").items():
+        monkeypatch.setenv(k, v)
+    ingest = KafkaSecurity.from_settings(load_settings(CommonSettings))
+    assert ingest.protocol == "SSL" and ingest.username is None
+    producer = Producer(producer_config(secure.mtls_bootstrap, "t", ingest, **{"linger.ms": 0}))
+    assert _deliver(producer, Topic.FRAMES.value, uuid.uuid4().hex.encode()) is None  # User:ingest writes frames
+    denied = _deliver(producer, Topic.READS.value, b"k")
+    assert denied is not None and denied.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, denied
+    # occupancy by certificate, through faust's credentials (aiokafka): writes passes, not frames.
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import TopicAuthorizationFailedError
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    auth = credentials_to_aiokafka_auth(faust_credentials(secure.mtls_security("occupancy")))
+
+    async def send() -> None:
+        aio = AIOKafkaProducer(bootstrap_servers=secure.mtls_bootstrap, **auth)
+        await aio.start()
+        try:
+            await asyncio.wait_for(aio.send_and_wait(Topic.PASSES.value, b"p", key=b"k"), DEADLINE_S)
+            with pytest.raises(TopicAuthorizationFailedError):
+                await asyncio.wait_for(aio.send_and_wait(Topic.FRAMES.value, b"f", key=b"k"), DEADLINE_S)
+        finally:
+            await aio.stop()
+
+    asyncio.run(send())
 
 
 def test_secret_str_for_environment_passwords():

@@ -16,9 +16,12 @@ Its `start` returns when the metadata lists every broker and every partition has
 `SecureBroker` (`alpr kafka start --secure`) is the local broker as production runs it: one
 SASL_SSL listener (SCRAM-SHA-512) on `ALPR_KAFKA_SECURE_PORT`, the controller on mutual TLS (no
 PLAINTEXT listener at all), the StandardAuthorizer with nothing allowed without an ACL, and one
-SCRAM user per service plus `admin` (the super user `alpr topics apply` runs as). Its CA, broker
-certificate and generated passwords live under `<data_dir>/kafka-secure/` (mode 0600); the
-plaintext broker beside it is for development only.
+SCRAM user per service plus `admin` (the super user `alpr topics apply` runs as). A second
+listener on the port after the controller's takes mutual TLS instead of SCRAM: a service that
+presents its client certificate (CN=<service>, signed by the broker's CA) is that service's
+principal, under the same ACLs. Its CA, broker certificate, the services' client certificates
+and generated passwords live under `<data_dir>/kafka-secure/` (mode 0600); the plaintext broker
+beside it is for development only.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class BrokerSettings(CommonSettings):
         ge=1024,
         le=65000,
         description="SASL_SSL port of the secure local broker (`alpr kafka start --secure`); its controller (mutual "
-        "TLS) listens on this + 1.",
+        "TLS) listens on this + 1, its mutual-TLS client listener on this + 2.",
     )
 
 
@@ -336,14 +339,19 @@ SERVICE_USERS = ("ingest", "recognizer", "occupancy", "revenue", "audit")
 # The broker's certificate subject: the principal of its own controller connection (mutual TLS).
 BROKER_DN = "CN=kafka-broker"
 CERT_VALIDITY_DAYS = 825
+# A client certificate's subject CN=<service> is the principal User:<service> (the SCRAM users'
+# names, so one set of ACLs serves both ways in); any other subject keeps its whole DN, which no
+# ACL names except the broker's own super user.
+PRINCIPAL_MAPPING = f"RULE:^CN=({'|'.join(SERVICE_USERS)})$/$1/,DEFAULT"
 
 
 class SecureBroker(LocalBroker):
     """The local broker with authentication, encryption and authorization on (see the module doc).
 
     Layout under `<data_dir>/kafka-secure/`: `tls/` (ca.p12 with the CA key, ca.pem for clients,
-    broker.p12, truststore.p12), `secrets/` (`<user>.password`, `<user>.env`: the variables a
-    client of that principal sets, the keystore password), all 0600 in 0700 folders. Made once,
+    broker.p12, truststore.p12, `clients/<service>.pem|.key`: the services' client certificates),
+    `secrets/` (`<user>.password`, `<user>.env`: the variables a client of that principal sets,
+    `<service>.mtls.env`: the same by certificate, the keystore password), all 0600 in 0700 folders. Made once,
     at the first start; a restart reuses them (the SCRAM users live in the formatted storage).
     """
 
@@ -360,6 +368,8 @@ class SecureBroker(LocalBroker):
         self.tls = self.home / "tls"
         self.secrets = self.home / "secrets"
         self.ca_pem = self.tls / "ca.pem"
+        self.mtls_port = self.port + 2
+        self.mtls_bootstrap = f"127.0.0.1:{self.mtls_port}"
 
     # -- credentials ---------------------------------------------------------------------
     def password_file(self, user: str) -> Path:
@@ -383,6 +393,28 @@ class SecureBroker(LocalBroker):
             "ALPR_KAFKA_USERNAME": user,
             "ALPR_KAFKA_PASSWORD_FILE": str(self.password_file(user)),
             "ALPR_KAFKA_CA_FILE": str(self.ca_pem),
+        }
+
+    def client_certificate(self, user: str) -> tuple[Path, Path]:
+        """(certificate, key) PEM files of `user`'s client certificate (a service: CN=<user>)."""
+        return self.tls / "clients" / f"{user}.pem", self.tls / "clients" / f"{user}.key"
+
+    def mtls_security(self, user: str):
+        """The client security of service `user` on the mutual-TLS listener (no password)."""
+        from alpr.kafka.security import KafkaSecurity
+
+        cert, key = self.client_certificate(user)
+        return KafkaSecurity("SSL", ca_file=self.ca_pem, cert_file=cert, key_file=key)
+
+    def mtls_env(self, user: str) -> dict[str, str]:
+        """The `ALPR_KAFKA_*` variables of a client that connects as `user` by its certificate."""
+        cert, key = self.client_certificate(user)
+        return {
+            "ALPR_KAFKA_BOOTSTRAP": self.mtls_bootstrap,
+            "ALPR_KAFKA_SECURITY_PROTOCOL": "SSL",
+            "ALPR_KAFKA_CA_FILE": str(self.ca_pem),
+            "ALPR_KAFKA_CERT_FILE": str(cert),
+            "ALPR_KAFKA_KEY_FILE": str(key),
         }
 
     @staticmethod
@@ -443,6 +475,46 @@ class SecureBroker(LocalBroker):
         for path in self.tls.iterdir():
             os.chmod(path, 0o600)
 
+    @staticmethod
+    def _openssl(*args: str) -> None:
+        proc = subprocess.run(["openssl", *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BrokerError(f"openssl {args[0]} failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+
+    def _ensure_client_certificates(self) -> None:
+        """A client certificate per service (CN=<service>, clientAuth), signed by the CA, as PEM
+        files librdkafka and Python's ssl both load. keytool cannot write a PEM private key, so
+        these are openssl's; without openssl the listener still runs and no service has a
+        certificate (SCRAM stays the way in)."""
+        if all(all(p.exists() for p in self.client_certificate(u)) for u in SERVICE_USERS):
+            return
+        if shutil.which("openssl") is None:
+            return
+        folder = self.tls / "clients"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ca_key = folder / "ca.key.tmp"
+        # The CA's key leaves its PKCS12 store only for these signatures, in a 0700 folder.
+        self._openssl("pkcs12", "-in", str(self.tls / "ca.p12"), "-nocerts", "-nodes",
+                      "-passin", f"file:{self.password_file('keystore')}", "-out", str(ca_key))  # fmt: skip
+        ext = folder / "client.ext"
+        ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n")
+        try:
+            os.chmod(ca_key, 0o600)
+            for user in SERVICE_USERS:
+                cert, key = self.client_certificate(user)
+                request = folder / f"{user}.csr"
+                self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                              "-keyout", str(key), "-out", str(request), "-subj", f"/CN={user}")  # fmt: skip
+                self._openssl("x509", "-req", "-in", str(request), "-CA", str(self.ca_pem), "-CAkey", str(ca_key),
+                              "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", str(CERT_VALIDITY_DAYS),
+                              "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+                request.unlink()
+                os.chmod(key, 0o600)
+                os.chmod(cert, 0o600)
+        finally:
+            ca_key.unlink(missing_ok=True)
+            ext.unlink(missing_ok=True)
+
     # -- broker ----------------------------------------------------------------------------
     def _probe_config(self) -> dict:
         config = super()._probe_config()
@@ -453,10 +525,11 @@ class SecureBroker(LocalBroker):
         store = self.password("keystore")
         admin = self.password(ADMIN_USER)
         changed = {
-            "listeners": f"SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"SASL_SSL://127.0.0.1:{self.port}",
+            "listeners": f"SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port},"
+            f"SSL://127.0.0.1:{self.mtls_port}",
+            "advertised.listeners": f"SASL_SSL://127.0.0.1:{self.port},SSL://127.0.0.1:{self.mtls_port}",
             "inter.broker.listener.name": "SASL_SSL",
-            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SSL,SSL:SSL",
         }
         lines = [
             f"{k}={changed[k]}" if (k := line.partition("=")[0]) in changed else line for line in super()._properties()
@@ -476,6 +549,9 @@ class SecureBroker(LocalBroker):
             "ssl.endpoint.identification.algorithm=https",
             # The controller listener takes only the broker's own certificate (mutual TLS).
             "listener.name.controller.ssl.client.auth=required",
+            # The client listener SSL is mutual TLS: no certificate from the CA, no connection.
+            "listener.name.ssl.ssl.client.auth=required",
+            f"ssl.principal.mapping.rules={PRINCIPAL_MAPPING}",
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found=false",
             f"super.users=User:{ADMIN_USER};User:{BROKER_DN}",
@@ -498,6 +574,12 @@ class SecureBroker(LocalBroker):
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._ensure_secrets()
         self._ensure_certificates()
+        self._ensure_client_certificates()
+        for user in SERVICE_USERS:
+            if self.client_certificate(user)[0].exists():
+                env = "".join(f"{k}={v}\n" for k, v in self.mtls_env(user).items())
+                self._write_secret(self.secrets / f"{user}.mtls.env", env)
+        ensure_port_free("127.0.0.1", self.mtls_port)
         return super().launch()
 
 

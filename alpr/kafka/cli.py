@@ -48,13 +48,20 @@ def _start(args) -> int:
     broker = _broker(args)
     status = broker.start()
     if args.secure:
-        from alpr.kafka.broker import SERVICE_USERS
+        from alpr.kafka.broker import SERVICE_USERS, SecureBroker
 
         print(f"kafka (secure): running, pid {status.pid}, SASL_SSL bootstrap {status.bootstrap}, log {status.log}")
         print(
             f"kafka (secure): a client of principal <user> (admin, {', '.join(SERVICE_USERS)}) sets the "
             f"variables of {broker.secrets}/<user>.env; then `alpr topics apply` as admin applies topics and ACLs"
         )
+        assert isinstance(broker, SecureBroker)
+        cert, _ = broker.client_certificate("ingest")
+        if cert.exists():
+            print(
+                f"kafka (secure): mutual TLS on {broker.mtls_bootstrap}: a service presents "
+                f"{cert.parent}/<service>.pem and .key (ALPR_KAFKA_SECURITY_PROTOCOL=SSL), same ACLs"
+            )
         return 0
     print(f"kafka: running, pid {status.pid}, bootstrap {status.bootstrap}, log {status.log}")
     print("kafka: PLAINTEXT, no authentication: for development only (`alpr kafka start --secure` for SASL_SSL)")
@@ -124,7 +131,8 @@ def register(sub) -> None:
     )
     secure_help = (
         "the secure broker: SASL_SSL (SCRAM-SHA-512) on ALPR_KAFKA_SECURE_PORT (9094), controller on mutual TLS, "
-        "ACLs enforced; certificates and passwords in <data dir>/kafka-secure/"
+        "service clients by certificate (mutual TLS) on the port + 2, ACLs enforced; certificates and passwords in "
+        "<data dir>/kafka-secure/"
     )
     start = ops.add_parser("start", help="fetch jars if needed, start (every node not running), wait until healthy")
     start.add_argument("--brokers", type=int, default=1, help=brokers_help)

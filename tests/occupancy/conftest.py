@@ -232,10 +232,10 @@ def secure_kafka(tmp_path_factory):
     `occupancy` principal, with only that principal's rights."""
     from alpr.kafka.acls import apply_acls
     from alpr.kafka.broker import BrokerSettings, SecureBroker
-    from tests.support.net import two_free_ports
+    from tests.support.net import broker_ports
 
     data = tmp_path_factory.mktemp("secure-broker")
-    broker = SecureBroker(BrokerSettings(kafka_secure_port=two_free_ports(), kafka_heap="384m", data_dir=data))
+    broker = SecureBroker(BrokerSettings(kafka_secure_port=broker_ports(), kafka_heap="384m", data_dir=data))
     broker.start()
     admin = broker.security("admin")
     k = Kafka(
