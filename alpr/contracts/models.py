@@ -177,7 +177,13 @@ class RevenueMatch(Contract):
     session_id: Id
     facility_id: Id
     plate: Plate | None
-    status: Literal["matched", "underpaid", "unpaid", "permit", "overpaid", "payment_without_session"]
+    status: Literal["matched", "underpaid", "unpaid", "permit", "overpaid", "payment_without_session", "superseded"] = (
+        Field(
+            description="'superseded': this session no longer stands: a reviewer corrected the plate of its exit, "
+            "which then paired with another session's entry (`reason` names it; that session's match follows). "
+            "Amounts are 0; finance drops the earlier match of the same session_id (latest wins)."
+        )
+    )
     entry_at: AwareDatetime | None
     exit_at: AwareDatetime | None
     amount_due_cents: Cents

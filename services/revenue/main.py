@@ -75,7 +75,7 @@ def partitions_of(bootstrap: str, topic: str) -> int:
 
 
 def ensure_internal_topics(bootstrap: str, names: list[str], partitions: int, replication: int = 1) -> None:
-    """Create the matcher's re-key topics before the faust worker subscribes. faust declares
+    """Create the re-key topics (and the pairing's corrections) before the faust worker subscribes. faust declares
     them itself, but only after its consumer has subscribed: aiokafka then ignores them as
     missing until its next metadata refresh (5 minutes), and the matcher reads nothing."""
     from confluent_kafka import KafkaError, KafkaException
@@ -160,6 +160,9 @@ def run(settings: RevenueSettings) -> int:
             [stream.sessions_by_plate.get_topic_name(), stream.payments_by_plate.get_topic_name()],
             settings.rekey_partitions,
             replication,
+        )
+        ensure_internal_topics(
+            settings.kafka_bootstrap, [stream.corrections_by_facility.get_topic_name()], passes_partitions, replication
         )
         workers.start(
             "holds",

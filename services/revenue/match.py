@@ -266,6 +266,28 @@ def orphan_payment(p: Payment, tariff: Tariff, now: datetime | None = None) -> R
     )
 
 
+def superseded_match(stay: Session, tariff: Tariff, now: datetime | None = None) -> RevenueMatch:
+    """The match that voids the exit-only session `stay` replaces (`stay.supersedes`): its exit
+    was re-paired with `stay`'s entry after a reviewer corrected its plate."""
+    return RevenueMatch(
+        match_id=f"{stay.supersedes}#superseded",
+        session_id=stay.supersedes,
+        facility_id=stay.facility_id,
+        plate=stay.plate,
+        status="superseded",
+        entry_at=None,
+        exit_at=stay.exit_at,
+        amount_due_cents=0,
+        amount_paid_cents=0,
+        payment_ids=[],
+        evidence_pass_ids=[stay.exit_pass_id] if stay.exit_pass_id else [],
+        match_confidence=0.0,
+        reason=f"re-paired with session {stay.session_id}: {stay.pair_reason}"[:500],
+        tariff_version=tariff.version,
+        decided_at=now or datetime.now(UTC),
+    )
+
+
 class Ledger:
     """The matcher's state for one plate key, as a plain dict (a faust table value)."""
 

@@ -25,6 +25,11 @@ The rules:
   patrol pass of an unknown plate opens a session (entry not seen, confidence 0.5).
 * Entries older than `orphan_after` in the facility's stream time close as `orphan_entry`.
   Stream time (the latest pass seen), not the wall clock, so a replay decides the same.
+* A reviewer's correction of an `exit_without_entry` session's plate (`repair`) pairs its exit
+  again, under the corrected plate: with that plate's open entry, which closes as the stay
+  (carrying the decision, and superseding the exit-only session), or, with no open entry, the
+  exit-only session moves to the corrected plate. Once per session: a redelivered correction
+  changes nothing.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ EXIT_HOLD_MS = 10 * 60_000
 
 def new_state() -> dict[str, Any]:
     """A facility's pairing state: open sessions by plate key, exits waiting for their entry,
-    recent pass versions, stream time."""
-    return {"open": {}, "held_exits": {}, "seen": {}, "watermark_ms": 0}
+    recent pass versions, exit-only sessions repaired after review, stream time."""
+    return {"open": {}, "held_exits": {}, "seen": {}, "repaired": {}, "watermark_ms": 0}
 
 
 @dataclass
@@ -94,6 +99,44 @@ class Pairing:
             out.acted = True
             {"entry": self._entry, "exit": self._exit, "patrol": self._patrol}[p.direction](state, p, at, out)
         self.sweep(state, out)
+        return out
+
+    def repair(self, state: dict[str, Any], old: dict[str, Any], plate: str, key: str, review: dict) -> Outcome:
+        """Pair the exit of the exit-only session `old` (a Session dict) again under the plate a
+        reviewer read (`plate`, confusable key `key`); `review` is the decision. See the module doc."""
+        out = Outcome()
+        done = state.setdefault("repaired", {})
+        if old["session_id"] in done:
+            return out  # a redelivered correction, or a replay of one applied before the crash
+        done[old["session_id"]] = review["decision_id"]
+        while len(done) > self.recent_ids:
+            done.pop(next(iter(done)))
+        out.acted = True
+        exit_ = {
+            "pass_id": old["exit_pass_id"],
+            "facility_id": old["facility_id"],
+            "plate": plate,
+            "key": key,
+            "exit_ms": old["exit_ms"],
+            "confidence": old["exit_confidence"],
+        }
+        why = f"exit plate corrected in review by {review['reviewer']} ({review['plate_before']} -> {plate})"
+        if self._candidate(state, key, exit_["exit_ms"]) is None:
+            moved = Session.from_dict(dict(old, plate=plate, plate_key=key, review=review, supersedes=""))
+            moved.pair_reason = f"{why}; no open entry of {plate}"
+            moved.watermark_ms = state["watermark_ms"]
+            out.add(moved)
+            return out
+        self._close(state, exit_, out)
+        stay = out.written[-1]
+        stay.review, stay.supersedes = review, old["session_id"]
+        stay.pair_reason = f"{stay.pair_reason}; {why}"
+        gone = Session.from_dict(
+            dict(old, plate=review["plate_before"], state="superseded", review=None, supersedes="")
+        )
+        gone.pair_reason = f"{why}: re-paired with session {stay.session_id}"
+        gone.watermark_ms = state["watermark_ms"]
+        out.written.append(gone)  # its row only: the stay is what the matcher decides
         return out
 
     # -- directions ------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def reconcile(store: Store, day: date, zone: str, facility_id: str | None = None
     sessions = store.query(
         f"SELECT facility_id, count() AS sessions, countIf(state = 'orphan_entry') AS orphans, "
         f"countIf(state = 'exit_without_entry') AS exits_only "
-        f"FROM {db}.sessions FINAL WHERE state != 'open' AND {_on_day('entry_at')} "
+        # A superseded exit-only session is not a stay: its exit is part of the stay it was re-paired with.
+        f"FROM {db}.sessions FINAL WHERE state NOT IN ('open', 'superseded') AND {_on_day('entry_at')} "
         f"{where_facility} GROUP BY facility_id",
         params,
     )

@@ -4,7 +4,8 @@ A session is what finance is paid for and what enforcement cites. Its id is dete
 '<facility>/<plate>/<entry first_seen epoch ms>', so a replayed or republished pass finds
 the same session and nothing is counted twice. A session whose exit was never seen is
 closed as an `orphan_entry`; an exit with no entry becomes `exit_without_entry` with the id
-'<facility>/<plate>/exit-<exit first_seen ms>'.
+'<facility>/<plate>/exit-<exit first_seen ms>'. Such a session is `superseded` once a reviewer's
+correction of its exit's plate paired the exit with an entry after all.
 
 Sessions travel between the two stages of the service (pairing by facility, matching by
 plate key) on an internal topic as JSON, and are written to `revenue.sessions`.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-State = Literal["open", "closed", "orphan_entry", "exit_without_entry"]
+State = Literal["open", "closed", "orphan_entry", "exit_without_entry", "superseded"]
 
 
 def ms_to_dt(ms: int) -> datetime:
@@ -50,6 +51,9 @@ class Session:
     # A reviewer's decision carried along when a corrected plate moves the session to another
     # plate key's ledger (services.revenue.match.Ledger.move_out); None otherwise.
     review: dict[str, Any] | None = None
+    # The exit-only session this one replaces: a reviewer corrected its exit's plate and the exit
+    # then paired with this session's entry (services.revenue.pairing.Pairing.repair); "" otherwise.
+    supersedes: str = ""
 
     @property
     def entry_at(self) -> datetime | None:
@@ -68,9 +72,8 @@ class Session:
     @property
     def version(self) -> int:
         """Orders the rows of one session in ReplacingMergeTree: open < closed / orphan."""
-        return {"open": 1, "closed": 2, "orphan_entry": 2, "exit_without_entry": 2}[self.state] * 1000 + len(
-            self.patrol_pass_ids
-        )
+        states = {"open": 1, "closed": 2, "orphan_entry": 2, "exit_without_entry": 2, "superseded": 3}
+        return states[self.state] * 1000 + len(self.patrol_pass_ids)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy was a third of the pairing's CPU.

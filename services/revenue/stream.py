@@ -56,7 +56,7 @@ from alpr.metrics import DLQ_MESSAGES, MESSAGES
 from alpr.retry import until_done
 from alpr.store import Store
 from services.revenue.clock import IdleClock
-from services.revenue.match import Decision, Ledger, Windows, orphan_payment
+from services.revenue.match import Decision, Ledger, Windows, orphan_payment, superseded_match
 from services.revenue.metrics import IDLE_TICKS, STREAM_CLOCK
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.payments import PaymentCheck, PaymentRefused
@@ -164,7 +164,12 @@ class RevenueStream:
         self.app = app
         self.continuity = faust_fixes.Continuity(app, SERVICE)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.passes_in = app.topic(Topic.PASSES.on(prefix), **raw)
+        # Reviewers' corrections of exit-only sessions go back to the pairing, by facility (like the
+        # passes: same partitions, same murmur2 of the facility id), to pair the exit again.
+        self.corrections_by_facility = app.topic(
+            f"{self.app_id}-corrections-by-facility", internal=True, partitions=passes_partitions, **raw
+        )
+        self.passes_in = app.topic(Topic.PASSES.on(prefix), f"{self.app_id}-corrections-by-facility", **raw)
         self.payments_in = app.topic(Topic.PAYMENTS.on(prefix), **raw)
         self.reviews_in = app.topic(Topic.REVIEW_DECISIONS.on(prefix), **raw)
         self.sessions_by_plate = app.topic(
@@ -280,7 +285,22 @@ class RevenueStream:
         out: list[tuple[Any, bytes, bytes]] = []
         states: dict[str, tuple[Any, dict]] = {}
         arrived_ms = int(time.time() * 1000)
+        corrections = self.corrections_by_facility.get_topic_name()
         for event in events:
+            if event.message.topic == corrections:
+                body = json.loads(event.message.value)["correction"]
+                facility = body["session"]["facility_id"]
+                if facility not in states:
+                    current = self.facility_state.get(facility)
+                    states[facility] = (event, copy.deepcopy(current) if current else new_state())
+                state = states[facility][1]
+                states[facility] = (event, state)
+                outcome = self.pairing.repair(state, body["session"], body["plate"], body["plate_key"], body["review"])
+                for s in outcome.written:
+                    rows.add("sessions", session_row(s, self.keeper))
+                for s in outcome.decided:
+                    out.append((self.sessions_by_plate, s.plate_key.encode(), json.dumps(s.to_dict()).encode()))
+                continue
             try:
                 p: Pass = decode(self.passes_contract, event.message.value)
             except ContractError as err:
@@ -412,9 +432,13 @@ class RevenueStream:
                     rows.add("violations", violation_row(v, self.keeper))
                     out.append((self.violations_out, m.session_id.encode(), encode(v)))
             entry["reasons"] = d.review_reasons  # kept for the task's row when a reviewer decides it
-            if d.review_reasons or entry.get("review"):
+            # A re-paired stay carries the decision on the exit-only session it replaces: that
+            # session's task holds it; the stay has a task of its own only when it needs one.
+            review = entry.get("review")
+            own = review if review and review["session_id"] == m.session_id else None
+            if d.review_reasons or own:
                 session = Session.from_dict(entry["session"])
-                rows.add("reviews", review_row(session, d.review_reasons, entry.get("review"), self.keeper))
+                rows.add("reviews", review_row(session, d.review_reasons, own, self.keeper))
 
         def decide(ledger: Ledger, sid: str) -> bool:
             d = ledger.decide(sid, self.tariff, self.windows, self.policy)
@@ -442,6 +466,10 @@ class RevenueStream:
                 ledger = ledger_for(key, event)
                 if ledger.add_session(s):
                     self.pending[partition][key] = ledger.next_due_ms(self.windows)
+                    if s.supersedes:
+                        m = superseded_match(s, self.tariff)
+                        rows.add("matches", match_row(m, {"superseded_by": s.session_id}, "superseded", self.keeper))
+                        out.append((self.matches_out, m.session_id.encode(), encode(m)))
             else:
                 ledger = ledger_for(key, event)
                 p = Payment.model_validate_json(event.message.value)
@@ -509,11 +537,19 @@ class RevenueStream:
         new_key = _plate_key(decision["plate"])
         if new_key != key:
             session, withdrawn = ledger.move_out(sid)
-            session["plate_key"] = new_key
-            out.append((self.sessions_by_plate, new_key.encode(), json.dumps(session).encode()))
             if withdrawn is not None:
                 rows.add("violations", violation_row(withdrawn, self.keeper))
                 out.append((self.violations_out, sid.encode(), encode(withdrawn)))
+            if session["state"] == "exit_without_entry":
+                # The exit may belong to an open entry of the corrected plate: the pairing, which
+                # holds the open entries, pairs it again (Pairing.repair).
+                session.pop("review", None)
+                body = {"session": session, "plate": decision["plate"], "plate_key": new_key, "review": decision}
+                facility = session["facility_id"].encode()
+                out.append((self.corrections_by_facility, facility, json.dumps({"correction": body}).encode()))
+                return
+            session["plate_key"] = new_key
+            out.append((self.sessions_by_plate, new_key.encode(), json.dumps(session).encode()))
             return
         if ledger.raw["sessions"][sid]["decided"]:
             decide(ledger, sid)

@@ -123,3 +123,55 @@ def test_a_late_retroactive_permit_revises_a_decided_session():
     (again,) = ledger.sessions_touched_by(permit, WINDOWS)
     assert ledger.decide(again, tariff, WINDOWS).match.status == "permit"
     assert ledger.decide(again, tariff, WINDOWS) is None  # unchanged: nothing to republish
+
+
+def _correction(session, plate: str, reviewer: str = "r1") -> dict:
+    return {
+        "decision_id": f"{session.session_id}#1",
+        "review_id": session.session_id,
+        "session_id": session.session_id,
+        "decision": "corrected",
+        "plate_before": session.plate,
+        "plate": plate,
+        "reviewer": reviewer,
+        "decided_at": "2026-11-24T20:00:00Z",
+    }
+
+
+def test_a_corrected_exit_only_session_re_pairs_with_the_open_entry_once():
+    from alpr.plates import confusable_key
+
+    pairing, state = Pairing(orphan_after_ms=12 * 3_600_000), new_state()
+    pairing.apply(state, scenario.a_pass("entry", "4ENT500", "10:40"))
+    pairing.apply(state, scenario.a_pass("exit", "4XY2999", "11:00", confidence=0.8))  # held: no entry
+    (lonely,) = pairing.apply(state, scenario.a_pass("entry", "9LAT003", "11:20")).decided
+    assert lonely.state == "exit_without_entry"
+    review = _correction(lonely, "4ENT500")
+    out = pairing.repair(state, lonely.to_dict(), "4ENT500", confusable_key("4ENT500"), review)
+    (stay,) = out.decided
+    assert (stay.state, stay.session_id, stay.supersedes) == (
+        "closed",
+        scenario.sid("4ENT500", "10:40"),
+        lonely.session_id,
+    )
+    assert stay.exit_pass_id == lonely.exit_pass_id and stay.review == review
+    assert "corrected in review by r1 (4XY2999 -> 4ENT500)" in stay.pair_reason
+    gone = [s for s in out.written if s.state == "superseded"]
+    assert [(s.session_id, s.plate) for s in gone] == [(lonely.session_id, "4XY2999")]
+    assert confusable_key("4ENT500") not in state["open"]  # the entry is closed
+    # Redelivered (or replayed after a crash against the saved state): nothing happens twice.
+    again = pairing.repair(state, lonely.to_dict(), "4ENT500", confusable_key("4ENT500"), review)
+    assert again.written == [] and again.decided == []
+
+
+def test_a_corrected_exit_only_session_without_an_open_entry_moves_to_the_corrected_plate():
+    from alpr.plates import confusable_key
+
+    pairing, state = Pairing(orphan_after_ms=12 * 3_600_000), new_state()
+    pairing.apply(state, scenario.a_pass("exit", "4XY2999", "11:00", confidence=0.8))
+    (lonely,) = pairing.apply(state, scenario.a_pass("entry", "9LAT003", "11:20")).decided
+    out = pairing.repair(state, lonely.to_dict(), "6NEW100", confusable_key("6NEW100"), _correction(lonely, "6NEW100"))
+    (moved,) = out.decided
+    assert (moved.session_id, moved.state, moved.plate, moved.plate_key) == (
+        lonely.session_id, "exit_without_entry", "6NEW100", confusable_key("6NEW100"))  # fmt: skip
+    assert moved.supersedes == "" and "no open entry of 6NEW100" in moved.pair_reason

@@ -6,6 +6,9 @@ real broker and chDB (issue #16's acceptance):
 * a reviewer's confirmation issues the waiting violation; a dismissal withdraws an issued one; a
   correction to a plate of another key moves the session to that plate's payments, re-decides
   the match (now paid) and cites nobody; every decision is on alpr.review-decisions.v1;
+* a correction of an exit that found no entry re-pairs it with the open entry of the corrected
+  plate: the stay is matched (paid), the exit-only session is superseded, in the store and on
+  alpr.revenue-matches.v1;
 * a SIGKILL right after the decisions changes nothing in the result.
 """
 
@@ -23,6 +26,8 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SIGKILL
 
 LOW, SURE, MISREAD, TRUE_PLATE, LATER = "7LOW001", "5SUR002", "6QRS100", "6QRS700", "9LAT003"
+# A vehicle whose exit read is wrong in three characters: the exit pairs with no entry.
+ENTERED, EXIT_MISREAD = "4ENT500", "4XY2999"
 
 
 def the_day():
@@ -34,12 +39,17 @@ def the_day():
         a("exit", SURE, "10:25"),
         a("entry", MISREAD, "10:10", confidence=0.8),
         a("exit", MISREAD, "10:30", confidence=0.8),
+        a("entry", ENTERED, "10:40"),
+        a("exit", EXIT_MISREAD, "11:00", confidence=0.8),
         a("entry", LATER, "13:00"),  # moves the stream clock past the payment windows
     ]
 
 
 def sid(plate: str, hhmm: str) -> str:
     return scenario.sid(plate, hhmm)
+
+
+EXIT_ONLY = f"{scenario.FACILITY}/{EXIT_MISREAD}/exit-{scenario.ms('11:00')}"
 
 
 def violations(bootstrap, topics) -> dict[str, dict]:
@@ -61,15 +71,19 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
     # The true plate of the misread vehicle paid; nobody else did.
     paid = scenario.payment("pay-true", TRUE_PLATE, 300, "10:12", "11:12")
     produce(bootstrap, topics[Topic.PAYMENTS], [(TRUE_PLATE, json.dumps(paid).encode())])
+    entered = scenario.payment("pay-ent", ENTERED, 300, "10:42", "11:42")
+    produce(bootstrap, topics[Topic.PAYMENTS], [(ENTERED, json.dumps(entered).encode())])
     produce(bootstrap, topics[Topic.PASSES], scenario.encoded(the_day()))
 
     def queued():
         r = service.get("/v1/reviews", role="reviewer", state="queued")
         assert r.status_code == 200, r.text
         tasks = {t["session_id"]: t for t in r.json()["tasks"]}
-        return tasks if {sid(LOW, "10:00"), sid(SURE, "10:05"), sid(MISREAD, "10:10")} <= set(tasks) else None
+        wanted = {sid(LOW, "10:00"), sid(SURE, "10:05"), sid(MISREAD, "10:10"), EXIT_ONLY}
+        return tasks if wanted <= set(tasks) else None
 
-    tasks = wait_for(queued, 90, "three sessions in the review queue", describe=service.log_tail)
+    tasks = wait_for(queued, 90, "four sessions in the review queue", describe=service.log_tail)
+    assert "exit found no entry" in tasks[EXIT_ONLY]["reasons"]
     assert "below the verified confidence" in " ".join(tasks[sid(LOW, "10:00")]["reasons"])
     assert tasks[sid(SURE, "10:05")]["reasons"] == ["accuracy sample"]
     before = violations(bootstrap, topics)
@@ -96,6 +110,7 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
         {"review_id": sid(LOW, "10:00"), "decision": "confirmed"},
         {"review_id": sid(SURE, "10:05"), "decision": "dismissed", "note": "plate hidden by a tow bar"},
         {"review_id": sid(MISREAD, "10:10"), "decision": "corrected", "plate": TRUE_PLATE},
+        {"review_id": EXIT_ONLY, "decision": "corrected", "plate": ENTERED},
     ):
         r = service.post("/v1/reviews/decisions", body, role="reviewer")
         assert r.status_code == 202, r.text
@@ -108,7 +123,9 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
         if not (low and sure and sure["state"] == "withdrawn"):
             return None
         m = {x["session_id"]: x for x in service.get("/v1/revenue/matches", day=scenario.DAY).json()["matches"]}
-        misread = m.get(sid(MISREAD, "10:10"))
+        misread, stay = m.get(sid(MISREAD, "10:10")), m.get(sid(ENTERED, "10:40"))
+        if not (stay and stay["status"] == "matched" and m.get(EXIT_ONLY, {}).get("status") == "superseded"):
+            return None
         return (v, m) if misread and misread["status"] == "matched" else None
 
     v, m = wait_for(settled, 90, "the decisions applied", describe=service.log_tail)
@@ -119,30 +136,47 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
     # violation was ever issued for it.
     assert (m[sid(MISREAD, "10:10")]["plate"], m[sid(MISREAD, "10:10")]["payment_ids"]) == (TRUE_PLATE, ["pay-true"])
     assert not any(k.startswith(sid(MISREAD, "10:10")) for k in v)
+    # The exit re-paired with the entry of the plate the reviewer read: one stay, entry to exit,
+    # paid; the exit-only session is superseded and names the stay.
+    stay = m[sid(ENTERED, "10:40")]
+    assert (stay["payment_ids"], stay["amount_due_cents"]) == (["pay-ent"], 300), stay
+    assert stay["evidence_pass_ids"] == [
+        f"{scenario.FACILITY}/L1/{scenario.ms('10:40')}",
+        f"{scenario.FACILITY}/L2/{scenario.ms('11:00')}",
+    ]
+    assert sid(ENTERED, "10:40") in m[EXIT_ONLY]["reason"] and m[EXIT_ONLY]["amount_due_cents"] == 0
+    on_topic = {x["match_id"]: x for x in read_topic(bootstrap, topics[Topic.REVENUE_MATCHES])}
+    assert on_topic[f"{EXIT_ONLY}#superseded"]["status"] == "superseded"
+    assert not any(k.startswith(sid(ENTERED, "10:40")) or k.startswith(EXIT_ONLY) for k in v)
+    rec = service.get("/v1/revenue/reconciliation", day=scenario.DAY, facility_id=scenario.FACILITY).json()
+    exits_only = next(d for d in rec["facilities"][0]["discrepancies"] if d["category"] == "exit_without_entry")
+    assert exits_only["count"] == 0, rec  # the superseded session is no stay
     decided = {t["session_id"]: (t["state"], t["plate_after"]) for t in service.get(
         "/v1/reviews", role="reviewer", state="all").json()["tasks"] if t["state"] != "queued"}  # fmt: skip
     assert decided == {
         sid(LOW, "10:00"): ("confirmed", LOW),
         sid(SURE, "10:05"): ("dismissed", SURE),
         sid(MISREAD, "10:10"): ("corrected", TRUE_PLATE),
+        EXIT_ONLY: ("corrected", ENTERED),
     }
     # Accuracy per camera from the reviewed sample (policy section 9): the confirmed stay's two
-    # reads were right, the corrected one's two wrong; the dismissed one does not count.
+    # reads were right, the corrected one's two wrong, the corrected exit-only session's exit
+    # wrong; the dismissed one does not count, nor the re-paired stay (its entry is not reviewed).
     acc = service.get("/v1/accuracy", role="operations")
     assert acc.status_code == 200, acc.text
     rates = {c["camera_id"]: (c["perfect_read"]["right"], c["perfect_read"]["trials"], c["capture"]["trials"])
              for c in acc.json()["cameras"]}  # fmt: skip
-    assert rates == {"cam-g1-entry-1": (1, 2, 4), "cam-g1-exit-1": (1, 2, 3)}
+    assert rates == {"cam-g1-entry-1": (1, 2, 5), "cam-g1-exit-1": (1, 3, 4)}
     public = service.get("/public/accuracy").json()["facilities"]
-    assert [f["perfect_read"]["trials"] for f in public] == [4] and LOW not in str(public)
+    assert [f["perfect_read"]["trials"] for f in public] == [5] and LOW not in str(public)
     wait_for(
         lambda: (
-            'alpr_camera_perfect_read_rate{bound="estimate",camera="cam-g1-exit-1",facility="garage-1"} 0.5'
+            'alpr_camera_perfect_read_rate{bound="estimate",camera="cam-g1-exit-1",facility="garage-1"} 0.3333'
             in service.get("/metrics").text
         ),
         30,
         "the accuracy gauges",
     )
     published = read_topic(bootstrap, topics[Topic.REVIEW_DECISIONS])
-    assert sorted(d["decision"] for d in published) == ["confirmed", "corrected", "dismissed"]
+    assert sorted(d["decision"] for d in published) == ["confirmed", "corrected", "corrected", "dismissed"]
     assert all(d["reviewer"] == "test-reviewer" for d in published)
