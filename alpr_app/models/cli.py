@@ -60,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rd = tsub.add_parser("reader", help="CRNN+CTC plate reader on synthetic crops + plates-ar-ocr")
     rd.add_argument("--epochs", type=int, default=8)
     rd.add_argument("--synth-crops", type=int, default=30000)
+    rd.add_argument("--synth-val-crops", dest="synth_val_crops", type=int, default=1000)
     rd.add_argument("--seed", type=int, default=2000)
     rd.add_argument("--batch", type=int, default=64)
     rd.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
@@ -84,6 +85,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--augment",
         action="store_true",
         help="online augmentation (cut, scale, noise) within the TRAIN conditions' ranges",
+    )
+    rd.add_argument(
+        "--from-reviews",
+        dest="from_reviews",
+        action="store_true",
+        help="also train on the crops reviewers confirmed or corrected (revenue's review queue, within retention "
+        "or held), exported to <data dir>/training/reviews/; the model card records it. With chDB, stop the "
+        "revenue service first (one process per data directory)",
+    )
+    rd.add_argument(
+        "--keep-export", dest="keep_export", action="store_true", help="keep the exported reviewed crops after training"
     )
     rd.set_defaults(handler=_train_reader, work_dir="/tmp/alpr-train/reader")
     for p in (det, rd):
@@ -197,15 +209,42 @@ def _train_detector(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_reviews():
+    """Export revenue's reviewed crops (alpr_app.models.reviews_dataset) under the data directory."""
+    from pathlib import Path
+
+    from alpr.settings import load_settings
+    from alpr.store import open_service_store
+    from alpr_app.models.reviews_dataset import export_reviewed_crops
+    from services.revenue.settings import RevenueSettings
+
+    settings = load_settings(RevenueSettings)
+    store = open_service_store("revenue", settings)
+    try:
+        export = export_reviewed_crops(store, Path(settings.data_dir) / "training" / "reviews")
+    finally:
+        store.close()
+    print(f"reviewed crops: {export.crops} of {export.plates} plates from {len(export.cameras)} cameras "
+          f"({export.corrected} corrected), left out {export.left_out or 'none'}; in {export.folder}",
+          file=sys.stderr)  # fmt: skip
+    if export.crops == 0:
+        raise AlprError("no reviewed crops to train on: nobody has confirmed or corrected a review task yet")
+    return export
+
+
 def _train_reader(args: argparse.Namespace) -> int:
+    import shutil
+
     from alpr_app.models.train_reader import ReaderTraining, train_reader
 
+    export = _export_reviews() if args.from_reviews else None
     path = train_reader(
         ReaderTraining(
             out_dir=_weights_out(args),
             work_dir=args.work_dir,
             datasets_dir=datasets_dir(args.datasets),
             synth_crops=args.synth_crops,
+            synth_val_crops=args.synth_val_crops,
             seed=args.seed,
             epochs=args.epochs,
             batch=args.batch,
@@ -216,8 +255,15 @@ def _train_reader(args: argparse.Namespace) -> int:
             extra_seeds=tuple(args.extra_seeds),
             augment=args.augment,
             width=args.width,
+            review_crops=os.path.join(export.folder, "labels.csv") if export else None,
         )
     )
+    if export is not None:
+        from alpr_app.models.model_card import record_review_training
+
+        record_review_training(path, export)
+        if not args.keep_export:
+            shutil.rmtree(export.folder, ignore_errors=True)  # ALPR data: not kept longer than needed
     print(path)
     return 0
 

@@ -49,6 +49,10 @@ class ReaderTraining:
     extra_seeds: tuple[int, ...] = ()
     augment: bool = False  # online augmentation inside the TRAIN conditions' ranges (`augment_batch`)
     width: str = "small"  # crnn.WIDTHS; a second stage (`init`) keeps the width of its start
+    # Reviewed crops of the operator's own cameras (alpr_app.models.reviews_dataset labels.csv):
+    # split by plate like the real set, the train side repeated `review_repeats` times.
+    review_crops: str | None = None
+    review_repeats: int = 30
 
 
 def real_split(plate_text: str) -> str:
@@ -198,6 +202,21 @@ def train_reader(cfg: ReaderTraining) -> str:
         xs.append(x_real_train)
         ws.append(w_real_train)
         y_train += [t for _, t in real]
+    review_test: list[tuple[str, str]] = []
+    if cfg.review_crops:
+        from alpr_app.models.reviews_dataset import load_review_crops
+
+        reviewed = load_review_crops(cfg.review_crops)
+        review_train = [r for r in reviewed if real_split(r[1]) == "train"]
+        review_test = [r for r in reviewed if real_split(r[1]) == "test"]
+        for _ in range(cfg.review_repeats if review_train else 0):
+            x_rev, w_rev = _inputs([p for p, _ in review_train], rng)
+            xs.append(x_rev)
+            ws.append(w_rev)
+            y_train += [t for _, t in review_train]
+        print(
+            f"reviewed crops: {len(review_train)} train x{cfg.review_repeats}, {len(review_test)} held out", flush=True
+        )
     x_train, w_train = np.concatenate(xs), np.concatenate(ws)
     x_val, _ = _inputs(val[0])
     y_val = val[1]
@@ -247,7 +266,11 @@ def train_reader(cfg: ReaderTraining) -> str:
         model.train()
         return ok / max(1, len(labels))
 
-    best, best_state = -1.0, None
+    x_review, y_review = (
+        (_inputs([p for p, _ in review_test])[0], [t for _, t in review_test]) if review_test else (None, [])
+    )
+    review_before = accuracy(x_review, y_review) if x_review is not None and init is not None else None
+    best, best_state, best_review = -1.0, None, None
     started = time.time()
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(y_train))
@@ -282,8 +305,11 @@ def train_reader(cfg: ReaderTraining) -> str:
             f"real-held-out exact {real_acc:.4f} elapsed {time.time() - started:.0f}s",
             flush=True,
         )
-        if val >= best:  # select on synthetic validation only; the real held-out set stays a test
-            best = val
+        review_acc = accuracy(x_review, y_review) if x_review is not None else None
+        if review_acc is not None:
+            print(f"epoch {epoch + 1}: reviews-held-out exact {review_acc:.4f} ({len(y_review)} crops)", flush=True)
+        if val >= best:  # select on synthetic validation only; the held-out sets stay tests
+            best, best_review = val, review_acc
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     os.makedirs(cfg.out_dir, exist_ok=True)
@@ -298,6 +324,8 @@ def train_reader(cfg: ReaderTraining) -> str:
             "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in best_state.items()},
             "training": asdict(cfg),
             "synth_val_exact": best,
+            # The reviewed crops of plates never trained on, before (the --init reader) and after.
+            "reviews_held_out": {"crops": len(y_review), "before": review_before, "after": best_review},
             "seconds": round(time.time() - started),
         },
         target,

@@ -107,3 +107,38 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
     )
     with pytest.raises(AlprError, match="--width wide"):
         train_reader(replace(cfg, out_dir=str(tmp_path / "again"), init=wide))
+
+
+@pytest.mark.timeout(300)
+def test_training_from_reviews_exports_trains_and_records_it_in_the_model_card(tmp_path):
+    # `alpr train reader --from-reviews` as an operator runs it: revenue's reviewed crops (chDB
+    # under the data dir) exported, trained on beside the synthetic and real sets, recorded in the
+    # model card beside the weights, and the export deleted (ALPR data kept no longer than needed).
+    from services.recognizer.models.recognizer import WEIGHTS_DIR
+    from tests.conftest import run_cli
+    from tests.support.reviews import reviewed_store
+
+    data = tmp_path / "data"
+    reviewed_store(data, stays=16)
+    _fake_real_dataset(str(tmp_path / "datasets"))
+    out = tmp_path / "out"
+    ran = run_cli(
+        "train", "reader", "--from-reviews", "--datasets", str(tmp_path / "datasets"), "--out", str(out),
+        "--work-dir", str(tmp_path / "work"), "--synth-crops", "48", "--synth-val-crops", "16", "--epochs", "1",
+        "--batch", "16", "--seed", "4242", "--width", "wide", "--init", os.path.join(WEIGHTS_DIR, "reader.pt"),
+        env={"ALPR_DATA_DIR": str(data)}, timeout=280,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert "reviewed crops: 28 of 14 plates" in ran.stderr, ran.stderr[-1000:]
+    ckpt = torch.load(out / "reader.pt", map_location="cpu", weights_only=True)
+    held_out = ckpt["reviews_held_out"]
+    assert held_out["crops"] > 0 and 0.0 <= held_out["before"] <= 1.0 and 0.0 <= held_out["after"] <= 1.0
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Trained from reviews" in card and "| reviewed crops | 28 of 14 plates, 1 reviewers, 8 corrected" in card
+    assert f"{held_out['crops']} crops: exact {held_out['before']:.4f} before" in card
+    assert not (data / "training" / "reviews").exists()
+    # No reviewed crop, no run: said in one line.
+    empty = tmp_path / "empty"
+    reviewed_store(empty, stays=1)  # one stay, not decided yet
+    none = run_cli("train", "reader", "--from-reviews", "--out", str(out), env={"ALPR_DATA_DIR": str(empty)})
+    assert none.returncode == 2 and "no reviewed crops to train on" in none.stderr, none.stderr[-500:]
