@@ -169,7 +169,7 @@ class RevenueStream:
         self.corrections_by_facility = app.topic(
             f"{self.app_id}-corrections-by-facility", internal=True, partitions=passes_partitions, **raw
         )
-        self.passes_in = app.topic(Topic.PASSES.on(prefix), f"{self.app_id}-corrections-by-facility", **raw)
+        self.pairing_in = app.topic(Topic.PASSES.on(prefix), f"{self.app_id}-corrections-by-facility", **raw)
         self.payments_in = app.topic(Topic.PAYMENTS.on(prefix), **raw)
         self.reviews_in = app.topic(Topic.REVIEW_DECISIONS.on(prefix), **raw)
         self.sessions_by_plate = app.topic(
@@ -190,7 +190,7 @@ class RevenueStream:
         self.facility_state = app.Table("facility-state", default=None, partitions=passes_partitions)
         self.ledger = app.Table("ledger", default=None, partitions=settings.rekey_partitions)
         batch, within = settings.batch_max, settings.batch_within_s
-        app.agent(self.passes_in, name=f"{self.app_id}.pairing")(self._agent(self.pair_batch, batch, within))
+        app.agent(self.pairing_in, name=f"{self.app_id}.pairing")(self._agent(self.pair_batch, batch, within))
         app.agent(self.payments_in, name=f"{self.app_id}.rekey")(self._agent(self.rekey_batch, batch, within))
         app.agent(self.reviews_in, name=f"{self.app_id}.reviews")(self._agent(self.review_batch, batch, within))
         app.agent(self.matcher_in, name=f"{self.app_id}.matcher")(self._agent(self.match_batch, batch, within))
@@ -373,7 +373,7 @@ class RevenueStream:
         (stream time, and when their latest pass arrived), so a restart on a quiet night goes on
         deciding instead of waiting for a vehicle. A state saved before the idle clock existed
         has no "clock" yet: its partition ticks again from its next pass."""
-        topic = self.passes_in.get_topic_name()
+        topic = Topic.PASSES.on(self.prefix)
         assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
         for state in list(self.facility_state.data.values()):
             clock = (state or {}).get("clock")
