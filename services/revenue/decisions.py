@@ -35,6 +35,11 @@ class DeskError(ValueError):
         self.status = status
 
 
+# Open entries offered beside an exit that found none: enough to hold the right one when the read
+# is far off, few enough for a person to compare.
+CANDIDATES = 5
+
+
 @dataclass
 class ReviewDesk:
     store: Store
@@ -85,7 +90,39 @@ class ReviewDesk:
             {"id": task["session_id"]},
         )
         task["match"] = match[0] if match else None
+        exit_pass = next((p for p in task["passes"] if p["direction"] == "exit"), None)
+        task["candidate_entries"] = (
+            self._candidate_entries(task, exit_pass, with_crops) if exit_pass and not task["entry_pass_id"] else []
+        )
         return task
+
+    def _candidate_entries(self, task: dict[str, Any], exit_pass: dict[str, Any], with_crops: bool) -> list[dict]:
+        """For an exit that found no entry: the vehicles still inside the facility that entered before
+        it, closest plate first (edit distance to the exit's read), at most CANDIDATES. Correcting
+        the exit to one of these plates pairs the exit with that entry (services.revenue.pairing.repair)."""
+        from alpr.plates import edit_distance
+
+        db = self.store.database
+        open_ = self.store.query(
+            f"SELECT session_id, plate, entry_at, entry_pass_id, entry_confidence FROM {db}.sessions FINAL "
+            "WHERE facility_id = {f:String} AND state = 'open' AND entry_at <= {at:DateTime64(3, 'UTC')}",
+            {"f": task["facility_id"], "at": exit_pass["first_seen"]},
+        )
+        read = task["plate"]
+        ranked = sorted(open_, key=lambda r: (edit_distance(r["plate"], read), str(r["entry_at"])))[:CANDIDATES]
+        for r in ranked:
+            r["edit_distance"] = edit_distance(r["plate"], read)
+        if with_crops and ranked:
+            crops = {
+                c["pass_id"]: c["crop_jpeg_b64"]
+                for c in self.store.query(
+                    f"SELECT pass_id, crop_jpeg_b64 FROM {db}.passes FINAL WHERE pass_id IN {{ids:Array(String)}}",
+                    {"ids": [r["entry_pass_id"] for r in ranked]},
+                )
+            }
+            for r in ranked:
+                r["crop_jpeg_b64"] = crops.get(r["entry_pass_id"], "")
+        return ranked
 
     def decide(self, review_id: str, decision: str, plate: str | None, reviewer: str, note: str) -> ReviewDecision:
         rows = self.store.query(

@@ -96,6 +96,14 @@ def test_only_verified_reads_are_cited_and_reviews_flow_through_the_pipeline(
     assert one.status_code == 200, one.text
     assert [p["direction"] for p in one.json()["passes"]] == ["entry", "exit"]
     assert all(p["crop_jpeg_b64"] for p in one.json()["passes"]) and one.json()["match"]["status"] == "unpaid"
+    # An exit that found no entry: the task offers the vehicles still inside, closest plate first,
+    # with their entry crops; the reviewer compares and reads the exit as one of them.
+    lonely = service.get("/v1/reviews/task", role="reviewer", review_id=EXIT_ONLY)
+    assert lonely.status_code == 200, lonely.text
+    candidates = lonely.json()["candidate_entries"]
+    # (the others have left, and 9LAT003 entered after this exit)
+    assert [c["plate"] for c in candidates] == [ENTERED] and candidates[0]["crop_jpeg_b64"], candidates
+    assert one.json()["candidate_entries"] == []  # a stay with its entry has none
     # Finance may not decide reviews; a correction needs a plate.
     assert (
         service.post("/v1/reviews/decisions", {"review_id": sid(LOW, "10:00"), "decision": "confirmed"}).status_code

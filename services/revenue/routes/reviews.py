@@ -1,7 +1,9 @@
 """The review queue (issue #16): list tasks, open one, decide it. Every call is audited.
 
 GET  /v1/reviews?state=queued        the queue, or the decided tasks (state=confirmed|corrected|dismissed|all)
-GET  /v1/reviews/task?review_id=...  one task: passes with their crops, the payment lookup (REVIEWS_READ + IMAGES_VIEW for crops)
+GET  /v1/reviews/task?review_id=...  one task: passes with their crops, the payment lookup, and for an exit
+                                     that found no entry the vehicles still inside, closest plate first
+                                     (REVIEWS_READ + IMAGES_VIEW for crops)
 POST /v1/reviews/decisions           confirm, correct or dismiss (REVIEWS_DECIDE); 202 once on the broker
 """
 
@@ -52,7 +54,8 @@ async def task(
     await asyncio.to_thread(
         access.served,
         filters={"review_id": review_id, "crops": str(crops).lower()},
-        plates=[found["plate"]],
+        # The candidate entries' plates are served too: each is in the access record.
+        plates=[found["plate"], *[c["plate"] for c in found.get("candidate_entries", [])]],
         row_count=1,
     )
     return found
