@@ -8,6 +8,7 @@ import zipfile
 from datetime import UTC, datetime
 from hashlib import sha256
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -195,6 +196,30 @@ def test_release_needs_a_public_agency_a_second_manager_and_is_exported_once(gov
         )
         for client in sources.values():
             assert client.get("/v1/release-export", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    finally:
+        for store in stores.values():
+            store.close()
+
+
+def test_the_transparency_page_publishes_each_facilitys_accuracy_without_plates(gov, bootstrap):
+    # Policy sections 9 and 11: the public page of the governance service carries revenue's
+    # facility figures (review sample), with no login and no plate.
+    from tests.support.reviews import add_reviewed_stays
+
+    stores, sources = the_owning_services(gov, bootstrap)
+    try:
+        truth = add_reviewed_stays(stores["revenue"], stays=8)
+        gov.client.app.state.release_clients = lambda: dict(sources)
+        page = gov.client.get("/public/accuracy")
+        assert page.status_code == 200, page.text
+        (garage,) = page.json()["facilities"]
+        # 6 stays confirmed or corrected (2 of them corrected: stays 0 and 4), both passes each.
+        assert garage["perfect_read"]["trials"] == len(truth) == 12 and garage["perfect_read"]["right"] == 8
+        assert not any(plate in page.text for plate in truth.values())
+        # The revenue service gone: the page says so rather than publishing nothing.
+        gov.client.app.state.release_clients = lambda: {"revenue": httpx.Client(base_url="http://127.0.0.1:1")}
+        down = gov.client.get("/public/accuracy")
+        assert down.status_code == 503 and "does not answer" in down.text
     finally:
         for store in stores.values():
             store.close()

@@ -24,11 +24,20 @@ def _decision(decision: str, before: str, after: str) -> dict:
 
 
 def reviewed_store(data_dir: Path, stays: int = 12, seed: int = 5150) -> dict[str, str]:
-    """Revenue's chDB store under `data_dir` with `stays` reviewed stays (synthetic crops as the
-    passes' crops): every fourth corrected (its machine read one character off), one dismissed,
-    one undecided. Returns pass_id -> the plate a reviewer settled on (exported ones only)."""
+    """Revenue's chDB store under `data_dir`, migrated, with `add_reviewed_stays`."""
     store = open_store("revenue", clickhouse_url=None, data_dir=data_dir)
     migrate(store, "revenue")
+    try:
+        return add_reviewed_stays(store, stays, seed)
+    finally:
+        store.close()
+
+
+def add_reviewed_stays(store, stays: int = 12, seed: int = 5150) -> dict[str, str]:
+    """`stays` reviewed stays in revenue's `store`, synthetic crops as the passes' crops, every one
+    in the accuracy sample: every fourth corrected (its machine read one character off), the
+    second last dismissed, the last undecided. Returns pass_id -> the plate a reviewer settled
+    on (the exported ones)."""
     rows, pairing, state = Rows(), Pairing(12 * 3_600_000), new_state()
     truth: dict[str, str] = {}
     for i in range(stays):
@@ -55,7 +64,6 @@ def reviewed_store(data_dir: Path, stays: int = 12, seed: int = 5150) -> dict[st
             if decision and decision["decision"] != "dismissed":
                 truth[p.pass_id] = text
     rows.write(store)
-    store.close()
     return truth
 
 
