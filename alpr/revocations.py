@@ -33,6 +33,7 @@ from alpr.kafka.consumer import DeliveryError, DeliveryTracker
 from alpr.kafka.dlq import DeadLetters
 from alpr.kafka.messages import where
 from alpr.metrics import MESSAGES, REVOCATION_DELAY, REVOCATIONS
+from alpr.retry import backoffs
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +280,7 @@ class RevocationFeed(RevocationSet):
         for m in dead:
             _, partition, offset = where(m)
             offsets[partition] = max(offsets.get(partition, 0), offset + 1)
-        for attempt in range(COMMIT_ATTEMPTS):
+        for attempt, backoff in zip(range(COMMIT_ATTEMPTS), backoffs(), strict=False):
             try:
                 self.consumer.commit(
                     offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()], asynchronous=False
@@ -293,7 +294,7 @@ class RevocationFeed(RevocationSet):
                         extra={"service": self.service, "error": error.str()},
                     )
                     return
-                time.sleep(0.2 * 2**attempt)  # backing off a group coordinator that is (re)starting
+                time.sleep(backoff)  # backing off a group coordinator that is (re)starting
         for p, o in offsets.items():
             self._dlq_from[p] = max(self._dlq_from.get(p, 0), o)
 

@@ -126,13 +126,17 @@ def test_the_check_sees_a_topic_named_in_code(tmp_path):
 
 
 def test_no_test_module_imports_another():
-    """Shared helpers live in tests/support (fixtures in a conftest.py), so a test module can be
-    read, moved or deleted alone."""
+    """Shared helpers live in tests/support (fixtures, and the constants they are built from, in
+    a conftest.py), so a test module can be read, moved or deleted alone: a test module imports
+    from tests/support and conftest modules only, and tests/support imports no test directory."""
     offending = [
         f"{path.relative_to(ROOT)}:{line}: {module}"
-        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path.name.startswith("test_") or "support" in path.relative_to(ROOT).parts
         for line, module in _imported(path)
-        if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
+        if module.startswith("tests.")
+        and not module.startswith("tests.support")
+        and not (module.rsplit(".", 1)[-1] == "conftest" and "support" not in path.relative_to(ROOT).parts)
     ]
     assert not offending, "move what they share to tests/support:\n" + "\n".join(offending)
 

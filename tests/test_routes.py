@@ -37,6 +37,7 @@ PUBLIC = {
     ("audit", "POST", "/v1/auth/password"): "verifies the bearer token itself; audited",
     ("audit", "GET", "/public/policy"): "policy section 11: the published policy",
     ("audit", "GET", "/public/stats"): "policy section 11: aggregate counts, no plates",
+    ("audit", "GET", "/public/accuracy"): "policy section 11: revenue's facility accuracy, passed on; no plates",
     ("ingest", "POST", "/v1/frames"): "camera upload, authenticated by the camera's own token",
     ("revenue", "GET", "/public/accuracy"): "policy section 11: facility-level accuracy figures, no plates",
     ("occupancy", "GET", "/"): "the dashboard page; its data comes from guarded routes",

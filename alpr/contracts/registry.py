@@ -159,6 +159,11 @@ class Topic(StrEnum):
         return contract(self.value)
 
     @property
+    def is_dead_letters(self) -> bool:
+        """Whether this is a dead-letter topic: some other topic of the registry names it as its DLQ."""
+        return any(t.contract.dlq == self.value for t in Topic)
+
+    @property
     def dlq(self) -> Topic:
         """The dead-letter topic the registry names for this topic's consumers."""
         name = self.contract.dlq

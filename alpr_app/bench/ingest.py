@@ -87,12 +87,12 @@ def _run(publisher: Publisher, frames, count: int, cameras: list[Camera], encode
 def _uploads(settings, prefix: str, jpegs: list[bytes], count: int, concurrency: int = 8) -> dict:
     """Serve the upload API on a free port and post `count` frames from `concurrency` async clients."""
     import asyncio
-    import socket
 
     import httpx
     import uvicorn
 
     from alpr.cameras import Registry, new_token
+    from alpr.net import free_port
     from services.ingest.main import build_service
 
     token, digest = new_token()
@@ -111,9 +111,7 @@ def _uploads(settings, prefix: str, jpegs: list[bytes], count: int, concurrency:
         }
     )
     service = build_service(settings, registry, topic_prefix=prefix)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(service.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )

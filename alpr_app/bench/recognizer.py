@@ -75,8 +75,9 @@ def run_bench(
         recognizer.recognize(sample[i : i + batch])
     inference_ms = (time.perf_counter() - started) * 1000 / len(sample)
 
-    topics = [Topic.FRAMES.on(prefix), Topic.READS.on(prefix), Topic.FRAMES_DLQ.on(prefix)]
-    for f in admin.create_topics([NewTopic(t, 12 if "frames.v1" in t else 1, 1) for t in topics]).values():
+    partitions = {Topic.FRAMES: 12, Topic.READS: 1, Topic.FRAMES_DLQ: 1}  # frames: room for every replica
+    topics = [t.on(prefix) for t in partitions]
+    for f in admin.create_topics([NewTopic(t.on(prefix), n, 1) for t, n in partitions.items()]).values():
         f.result(timeout=30)
     try:
         producer = Producer(client_config(bootstrap, **{"linger.ms": 5, "message.max.bytes": 8 * 1024 * 1024}))

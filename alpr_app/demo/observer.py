@@ -19,6 +19,8 @@ from confluent_kafka import Consumer
 from alpr.contracts.registry import Topic
 from alpr.kafka.config import client_config
 
+DEAD_LETTER_TOPICS = {t.value for t in Topic if t.is_dead_letters}
+
 
 class Observer:
     TOPICS = (
@@ -75,7 +77,7 @@ class Observer:
 
     def _take(self, topic: str, m) -> None:
         with self.lock:
-            if topic.endswith(".dlq"):
+            if topic in DEAD_LETTER_TOPICS:
                 self.dead_letters[topic] += 1
                 return
             if topic == Topic.FRAMES:

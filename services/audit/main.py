@@ -3,6 +3,8 @@ auditors' API, legal holds, and the public transparency page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
@@ -107,38 +109,69 @@ def open_audit_store(settings: AuditSettings) -> Store:
     return store
 
 
-def run(settings: AuditSettings) -> int:
-    """The governance service until SIGTERM: the audit sink, the revocations feed and sweep,
-    and the API (alpr.runtime.serve)."""
+@dataclass
+class AuditService:
+    """Everything `alpr audit serve` runs (the audit sink, the revocations feed and its sweep,
+    the API), owned by one object as in every service: what starts it and in which order, and
+    what `close` releases, is written once."""
+
+    settings: AuditSettings
+    store: Store
+    workers: Workers = field(default_factory=Workers)
+    app: FastAPI | None = None
+    _closing: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop the workers, send the audit records still queued, close the stores; safe twice."""
+        self.workers.shutdown()
+        while self._closing:
+            self._closing.pop()()
+
+
+def build_service(settings: AuditSettings, store: Store) -> AuditService:
+    """The service on `store` (the writer's login), its consumers started; `close` undoes it."""
     from alpr.revocations import RevocationFeed
+
+    prefix = settings.topic_prefix
+    service = AuditService(settings, store)
+    service._closing.append(store.close)
+    try:
+        service.workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
+        revocations = RevocationFeed(SERVICE, settings.kafka_bootstrap, topic_prefix=prefix)
+        service.workers.start("revocations", revocations.run)
+        audit = AuditClient(settings.kafka_bootstrap, SERVICE, topic=Topic.AUDIT.on(prefix))
+        # Refused requests are audited without waiting (alpr.http): send what is queued at the end.
+        service._closing.append(audit.close)
+        api_store = open_api_store(SERVICE, settings, store)  # the API only reads: the read-only login
+        if api_store is not store:
+            service._closing.append(api_store.close)
+        service.app = build_app(
+            settings, api_store, service.workers, audit, topic_prefix=prefix, revocations=revocations
+        )
+        service.workers.start(
+            "revocation-sweep", service.app.state.revocation_book.sweeper(settings.revocation_sweep_s)
+        )
+    except BaseException:
+        service.close()
+        raise
+    return service
+
+
+def run(settings: AuditSettings) -> int:
+    """The governance service until SIGTERM (alpr.runtime.serve), then `AuditService.close`."""
     from alpr.runtime import serve
     from alpr.settings import ensure_port_free
 
     # Every Kafka client of this process authenticates as this service (TLS, SCRAM: alpr.kafka.security).
     kafka_security.configure(settings)
     ensure_port_free(settings.http_host, settings.http_port)
-    store = open_audit_store(settings)
-    workers = Workers()
-    closing = []
-    try:
-        prefix = settings.topic_prefix
-        workers.start("audit-sink", build_consumer(settings, store, topic_prefix=prefix).run)
-        revocations = RevocationFeed("audit", settings.kafka_bootstrap, topic_prefix=prefix)
-        workers.start("revocations", revocations.run)
-        audit = AuditClient(settings.kafka_bootstrap, "audit", topic=Topic.AUDIT.on(prefix))
-        # Refused requests are audited without waiting (alpr.http): send what is queued at the end.
-        closing.append(audit.close)
-        api_store = open_api_store(SERVICE, settings, store)  # the API only reads: the read-only login
-        if api_store is not store:
-            closing.append(api_store.close)
-        app = build_app(settings, api_store, workers, audit, topic_prefix=prefix, revocations=revocations)
-        workers.start("revocation-sweep", app.state.revocation_book.sweeper(settings.revocation_sweep_s))
-    except BaseException:
-        workers.shutdown()
-        for close in closing:
-            close()
-        store.close()
-        raise
+    service = build_service(settings, open_audit_store(settings))
+    assert service.app is not None
     return serve(
-        app, workers, settings.http_host, settings.http_port, settings.log_level, on_stop=[*closing, store.close]
+        service.app,
+        service.workers,
+        settings.http_host,
+        settings.http_port,
+        settings.log_level,
+        on_stop=[service.close],
     )

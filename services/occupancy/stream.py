@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from confluent_kafka import Producer
 
 from alpr.contracts.models import OccupancyEvent
 from alpr.contracts.registry import Topic, decode
@@ -40,8 +39,7 @@ from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka import faust_fixes
 from alpr.kafka import security as kafka_security
-from alpr.kafka.config import producer_config
-from alpr.kafka.dlq import DeadLetters
+from alpr.kafka.dlq import FaustDeadLetters
 from alpr.kafka.security import faust_credentials
 from alpr.kafka.state import faust_data_dir, save_state
 from alpr.metrics import BATCH_SECONDS, BATCH_SIZE, MESSAGES
@@ -58,32 +56,6 @@ log = logging.getLogger(__name__)
 SERVICE = "occupancy"
 TABLE = "facility-state"
 STATE_MAX_BYTES = 4 * 1024 * 1024
-
-
-class FaustMessage:
-    """A faust message seen through the confluent-kafka Message methods DeadLetters uses."""
-
-    def __init__(self, message: Any) -> None:
-        self._m = message
-
-    def topic(self) -> str:
-        return self._m.topic
-
-    def partition(self) -> int:
-        return self._m.partition
-
-    def offset(self) -> int:
-        return self._m.offset
-
-    def key(self) -> bytes | None:
-        return self._m.key
-
-    def value(self) -> bytes | None:
-        return self._m.value
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        headers = self._m.headers or []
-        return list(headers.items() if isinstance(headers, dict) else headers)
 
 
 @dataclass
@@ -175,15 +147,14 @@ class OccupancyStream:
             extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)},
         )
         self.reads_topic = self.app.topic(self.topics.reads, partitions=reads_partitions)
-        dlq_producer = Producer(producer_config(settings.kafka_bootstrap, f"{SERVICE}-dlq", **{"linger.ms": 0}))
-        self.dead_letters = DeadLetters(dlq_producer, SERVICE, topic_prefix)
+        dead_letters = FaustDeadLetters(self.app, SERVICE, topic_prefix)
         self.writer = EffectsWriter(
             store,
             keeper,
             board,
             self.app.topic(self.topics.occupancy),
             self.app.topic(self.topics.passes),
-            dlq_producer,
+            dead_letters,
         )
         self.lock = asyncio.Lock()
         self.batches = 0
@@ -242,7 +213,7 @@ class OccupancyStream:
         async with self.lock:
             effects = Effects()
             states: dict[str, FacilityState] = {}
-            dead = 0
+            dead: list[tuple[Any, str]] = []
             for event in events:
                 message = event.message
                 try:
@@ -252,9 +223,8 @@ class OccupancyStream:
                             f"facility {read.facility_id!r} is not in the facility registry (ALPR_CAMERAS_FILE)"
                         )
                 except Exception as err:
-                    self.dead_letters.send(FaustMessage(message), f"{type(err).__name__}: {err}")
+                    dead.append((message, f"{type(err).__name__}: {err}"))
                     MESSAGES.labels(SERVICE, message.topic, "dlq").inc()
-                    dead += 1
                     continue
                 MESSAGES.labels(SERVICE, message.topic, "ok").inc()
                 state = states.get(read.facility_id) or states.setdefault(read.facility_id, self.load(read.facility_id))

@@ -11,10 +11,12 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from alpr.contracts.models import OccupancyEvent
 from alpr.contracts.registry import encode
 from alpr.holds import HoldKeeper
+from alpr.kafka.dlq import FaustDeadLetters
 from alpr.metrics import E2E_LATENCY
 from alpr.retry import until_done
 from alpr.store import Store
@@ -31,18 +33,25 @@ class EffectsWriter:
     """Makes a batch's effects durable; `write` retries (with backoff) until all are acknowledged."""
 
     def __init__(
-        self, store: Store, keeper: HoldKeeper | None, board: Board, events_topic, passes_topic, dlq_producer
+        self,
+        store: Store,
+        keeper: HoldKeeper | None,
+        board: Board,
+        events_topic,
+        passes_topic,
+        dead_letters: FaustDeadLetters,
     ) -> None:
         self.store = store
         self.keeper = keeper
         self.board = board
         self.events_topic = events_topic
         self.passes_topic = passes_topic
-        self.dlq_producer = dlq_producer
+        self.dead_letters = dead_letters
 
-    async def write(self, effects: Effects, dead: int) -> None:
-        """Make the batch's effects durable: rows, events, dead letters. Retries until done."""
-        sent = {"events": False, "passes": False}  # what an earlier try already made durable
+    async def write(self, effects: Effects, dead: list[tuple[Any, str]]) -> None:
+        """Make the batch's effects durable: rows, events, dead letters (each a faust message
+        and its reason). Retries until done."""
+        sent = {"events": False, "passes": False, "dead": 0}  # what an earlier try already made durable
 
         async def once() -> None:
             # Events first: they are what the operations center waits for. Their order does
@@ -63,8 +72,9 @@ class EffectsWriter:
             history = [dict(h, held=1 if self.is_held(None, h["as_of"]) else 0) for h in effects.history]
             if rows or history:
                 await asyncio.to_thread(self._insert, rows, history)
-            if dead:
-                await asyncio.to_thread(self._flush_dead_letters)
+            while sent["dead"] < len(dead):
+                await self.dead_letters.send(*dead[sent["dead"]])
+                sent["dead"] += 1
 
         # Store or broker away: the batch is held (bounded memory) and tried again.
         await until_done(once, log, "batch write failed; retrying")
@@ -74,10 +84,6 @@ class EffectsWriter:
             self.store.insert("passes", rows)
         if history:
             self.store.insert("occupancy_history", history)
-
-    def _flush_dead_letters(self) -> None:
-        if self.dlq_producer.flush(30):
-            raise RuntimeError("dead letters not acknowledged within 30 s")
 
     async def send_events(self, events: list[OccupancyEvent]) -> None:
         futures = [await self.events_topic.send(key=e.facility_id.encode(), value=encode(e)) for e in events]

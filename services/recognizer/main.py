@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from confluent_kafka import Producer
@@ -159,6 +160,28 @@ def build_app(workers: Workers) -> FastAPI:
     return create_app(SERVICE, checks={"models": lambda: metrics.READY._value.get() == 1, "workers": workers.alive})
 
 
+@dataclass
+class RecognizerReplica:
+    """Everything one replica runs (its models, the frames consumer, the operations API), owned
+    by one object as in every service. It serves no ALPR data, so it has no routes of its own
+    (docs/architecture.md, "Where this differs from the anchors")."""
+
+    settings: RecognizerSettings
+    recognizer: Recognizer
+    workers: Workers = field(default_factory=Workers)
+    app: FastAPI | None = None
+
+    def start(self) -> None:
+        self.workers.start("frames", build_consumer(self.settings, self.recognizer, self.settings.topic_prefix).run)
+
+
+def build_service(settings: RecognizerSettings, recognizer: Recognizer | None = None) -> RecognizerReplica:
+    """The replica with its models loaded and warmed (`recognizer`: models already loaded)."""
+    replica = RecognizerReplica(settings, recognizer or load_models(settings))
+    replica.app = build_app(replica.workers)
+    return replica
+
+
 def run(settings: RecognizerSettings) -> int:
     """One replica until SIGTERM: the models loaded and warmed, the frames consumer, the API
     (alpr.runtime.serve; /healthz turns ready once the models answered)."""
@@ -168,8 +191,7 @@ def run(settings: RecognizerSettings) -> int:
     # Every Kafka client of this process authenticates as this service (TLS, SCRAM: alpr.kafka.security).
     kafka_security.configure(settings)
     ensure_port_free(settings.http_host, settings.http_port)
-    workers = Workers()
-    app = build_app(workers)
-    recognizer = load_models(settings)
-    workers.start("frames", build_consumer(settings, recognizer, settings.topic_prefix).run)
-    return serve(app, workers, settings.http_host, settings.http_port, settings.log_level)
+    replica = build_service(settings)
+    replica.start()
+    assert replica.app is not None
+    return serve(replica.app, replica.workers, settings.http_host, settings.http_port, settings.log_level)

@@ -44,15 +44,15 @@ from typing import Any
 import faust
 
 from alpr.contracts.models import Pass, Payment, ReviewDecision
-from alpr.contracts.registry import Topic, decode, dlq_for, encode
+from alpr.contracts.registry import Topic, decode, encode
 from alpr.errors import ContractError
 from alpr.holds import HoldKeeper
 from alpr.kafka import faust_fixes
 from alpr.kafka import security as kafka_security
-from alpr.kafka.dlq import dead_letter_headers
+from alpr.kafka.dlq import FaustDeadLetters
 from alpr.kafka.security import faust_credentials
 from alpr.kafka.state import faust_data_dir, save_state
-from alpr.metrics import DLQ_MESSAGES, MESSAGES
+from alpr.metrics import MESSAGES
 from alpr.retry import until_done
 from alpr.store import Store
 from services.revenue.clock import IdleClock
@@ -162,6 +162,7 @@ class RevenueStream:
             broker_heartbeat_interval=1.0,
         )
         self.app = app
+        self.dead_letters = FaustDeadLetters(app, SERVICE, self.prefix)
         self.continuity = faust_fixes.Continuity(app, SERVICE)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         # Reviewers' corrections of exit-only sessions go back to the pairing, by facility (like the
@@ -252,19 +253,7 @@ class RevenueStream:
 
     async def _dead_letter(self, event, reason: str) -> None:
         message = event.message
-        dlq = dlq_for(message.topic, self.prefix)  # the registry's DLQ of the message's topic
-        headers = dead_letter_headers(
-            message.headers, message.topic, message.partition, message.offset, SERVICE, reason
-        )
-
-        async def send() -> None:
-            fut = await self.app.producer.send(
-                dlq, message.key, message.value, partition=None, timestamp=None, headers=headers
-            )
-            await fut
-
-        await self._effect("dlq", send)
-        DLQ_MESSAGES.labels(service=SERVICE, topic=message.topic).inc()
+        await self._effect("dlq", lambda: self.dead_letters.send(message, reason))
         MESSAGES.labels(SERVICE, message.topic, "dlq").inc()
         self.counters.dead_lettered += 1
 

@@ -7,7 +7,7 @@ import random
 from services.occupancy.occupancy import Effects, FacilityState, Occupancy, replay
 from services.occupancy.passes import Lane, PassFolder, edit_distance, pass_message, same_vehicle
 from services.occupancy.traffic import Traffic, read, vehicle
-from tests.occupancy.scripted import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, at, scripted_reads
+from tests.support.scripted_reads import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, at, scripted_reads
 
 
 def occupancy() -> Occupancy:

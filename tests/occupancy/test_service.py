@@ -11,7 +11,7 @@ import pytest
 
 from alpr.contracts.registry import Topic
 from tests.occupancy.conftest import SECRET, open_service_store, token
-from tests.occupancy.scripted import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, scripted_reads
+from tests.support.scripted_reads import EXPECTED_A_HISTORY, EXPECTED_OCCUPIED, EXPECTED_PASSES, scripted_reads
 from tests.support.waiting import deadline_loop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]

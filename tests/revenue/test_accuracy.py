@@ -14,7 +14,7 @@ from services.revenue.accuracy import facility_figures, measure, wilson
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.review import LOW_CONFIDENCE, SAMPLED
 from services.revenue.writer import Rows, pass_row, review_row
-from tests.revenue import scenario
+from tests.support import revenue_scenario as scenario
 
 pytestmark = [pytest.mark.clickhouse]
 

@@ -12,8 +12,8 @@ import pytest
 
 from alpr.contracts.registry import Topic
 from alpr.kafka.config import client_config
-from tests.revenue import scenario
 from tests.revenue.conftest import produce, read_topic
+from tests.support import revenue_scenario as scenario
 from tests.support.streams import assert_no_offset_jumps, uncommitted
 from tests.support.waiting import wait_for
 
@@ -68,9 +68,14 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     seen: list[dict] = [{}]
 
     def decided():
+        # A closed session's row is stored before its match (the matcher runs after the pairing):
+        # the day is decided once every stay has its match, read before the reconciliation.
+        r = service.get("/v1/revenue/matches", day=scenario.DAY, facility_id=scenario.FACILITY)
+        assert r.status_code == 200, r.text
+        stays = {m["session_id"] for m in r.json()["matches"] if m["status"] != "payment_without_session"}
         seen[0] = rec = reconciliation(service)
         unpaid = sum(d["count"] for d in rec.get("discrepancies", []) if d["category"] == "unpaid")
-        return rec if rec.get("sessions") == 9 and unpaid == 3 else None
+        return rec if rec.get("sessions") == 9 == len(stays) and unpaid == 3 else None
 
     day = wait_for(decided, 90, "every session decided", describe=lambda: f"{seen[0]}; log: {service.log_tail()}")
     # The restarted worker's agents never jumped over an offset, and every input partition's

@@ -20,8 +20,8 @@ from alpr.contracts.models import utc_iso
 from alpr.contracts.registry import Topic
 from alpr.settings import REPO_ROOT
 from services.revenue.tariff import load_tariff
-from tests.revenue import scenario
 from tests.revenue.conftest import RevenueProcess, produce, read_topic
+from tests.support import revenue_scenario as scenario
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # whole-day replays

@@ -8,7 +8,7 @@ from alpr.contracts.models import Payment
 from services.revenue.match import Ledger, Windows
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.tariff import load_tariff
-from tests.revenue import scenario
+from tests.support import revenue_scenario as scenario
 from tests.support.tariffs import DEMO
 
 WINDOWS = Windows(orphan_after=timedelta(hours=12))

@@ -19,8 +19,8 @@ import json
 import pytest
 
 from alpr.contracts.registry import Topic
-from tests.revenue import scenario
 from tests.revenue.conftest import produce, read_topic
+from tests.support import revenue_scenario as scenario
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]  # SIGKILL

@@ -25,7 +25,7 @@ from services.revenue.writer import (
     session_row,
     violation_row,
 )
-from tests.revenue import scenario
+from tests.support import revenue_scenario as scenario
 from tests.support.tariffs import DEMO
 
 pytestmark = [pytest.mark.clickhouse]

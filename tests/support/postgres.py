@@ -9,10 +9,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
+
+from alpr.net import free_port
 
 
 def _bindir() -> str | None:
@@ -29,9 +30,7 @@ class PostgresServer:
             raise RuntimeError("PostgreSQL server binaries not found (Debian package postgresql)")
         self.bin = bindir
         self.dir = tempfile.mkdtemp(prefix="alpr-pg-")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.as_user = []
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")

@@ -15,7 +15,7 @@ from alpr.synth.datasets import plate_crop
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.review import SAMPLED
 from services.revenue.writer import Rows, pass_row, review_row
-from tests.revenue import scenario
+from tests.support import revenue_scenario as scenario
 
 
 def _decision(decision: str, before: str, after: str) -> dict:
