@@ -39,10 +39,10 @@ demo: venv
 	$(ALPR) db migrate
 	$(ALPR) demo --secure $(DEMO_ARGS)
 
-## Headless Chromium for the dashboard test (Debian package, system-wide; root or password-less sudo, never a prompt).
-## Where it cannot be installed the dashboard test is skipped, except with CI=true, where it fails saying why.
+## Headless Chromium for the console's browser test (Debian package, system-wide; root or password-less sudo, never a prompt).
+## Where it cannot be installed the console's browser test is skipped, except with CI=true, where it fails saying why.
 chromium:
-	@bash infra/install-chromium.sh || echo "warning: chromium could not be installed; the dashboard test will be skipped (CI=true: it fails)"
+	@bash infra/install-chromium.sh || echo "warning: chromium could not be installed; the console's browser test will be skipped (CI=true: it fails)"
 
 ## The whole test suite against the real brokers and store; stops them, keeps pytest's exit code.
 ## The suite runs on the secure broker (SASL_SSL, SCRAM) as its administrator: every client a test

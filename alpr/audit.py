@@ -20,6 +20,7 @@ from alpr.auth import Principal
 from alpr.contracts.models import AuditEvent
 from alpr.contracts.registry import Topic, encode
 from alpr.kafka.config import producer_config
+from alpr.purposes import StatedPurpose
 
 AUDIT_TOPIC = Topic.AUDIT
 
@@ -48,6 +49,7 @@ class AuditClient:
         plates: Iterable[str] = (),
         row_count: int = 0,
         reason: str = "",
+        purpose: StatedPurpose | None = None,
     ) -> AuditEvent:
         return AuditEvent(
             event_id=f"{self.service}:{uuid.uuid4()}",
@@ -63,6 +65,8 @@ class AuditClient:
             client=client[:100],
             outcome=outcome,
             reason=reason[:500],
+            purpose=purpose.code if purpose else "",
+            case_ref=purpose.case if purpose else "",
         )
 
     def record(self, event: AuditEvent) -> None:

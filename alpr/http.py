@@ -20,6 +20,7 @@ import alpr.metrics  # noqa: F401  (registers the shared metrics, so every /metr
 from alpr.audit import AuditClient, AuditUnavailable
 from alpr.auth import AuthError, Principal, bearer, verify_token
 from alpr.contracts.models import utc_iso
+from alpr.purposes import PurposeRefused, Purposes, StatedPurpose
 from alpr.revocations import RevocationSet
 from alpr.roles import Permission
 
@@ -69,6 +70,7 @@ class Access:
     resource: str
     client: str
     audit: AuditClient
+    purpose: StatedPurpose | None = None
 
     def served(self, *, filters: dict | None = None, plates=(), row_count: int = 0, wait: bool = True) -> None:
         """Record the access; raises 503 (and so serves nothing) when the audit log is unreachable.
@@ -85,6 +87,7 @@ class Access:
             filters=filters,
             plates=plates,
             row_count=row_count,
+            purpose=self.purpose,
         )
         if not wait:
             self.audit.record_nowait(event)
@@ -93,6 +96,25 @@ class Access:
             self.audit.record(event)
         except AuditUnavailable as err:
             raise HTTPException(503, f"audit log unavailable, data not served: {err}") from None
+
+
+# The console's session cookie (services/audit/routes/console.py): the user's token, HttpOnly so
+# the page's scripts never hold it. Accepted only by an app that serves the console, and only on
+# a request that also carries CONSOLE_HEADER, which a form or a link from another site cannot
+# send (with SameSite=Strict, the defence against cross-site request forgery).
+CONSOLE_COOKIE = "alpr_console"
+CONSOLE_HEADER = "x-alpr-console"
+
+
+def request_token(request: Request) -> str | None:
+    """The request's `Authorization` header, or the console's cookie as one (see above)."""
+    header = request.headers.get("authorization")
+    if header is not None or not getattr(request.app.state, "console_cookie", False):
+        return header
+    cookie = request.cookies.get(CONSOLE_COOKIE)
+    if cookie and request.headers.get(CONSOLE_HEADER) == "1":
+        return f"Bearer {cookie}"
+    return None
 
 
 def authenticate(request: Request, action: str, *, operational: bool = False) -> Principal:
@@ -113,7 +135,7 @@ def authenticate(request: Request, action: str, *, operational: bool = False) ->
         return HTTPException(status, detail, headers=headers)
 
     try:
-        principal = verify_token(state.auth_secret, bearer(request.headers.get("authorization")))
+        principal = verify_token(state.auth_secret, bearer(request_token(request)))
     except AuthError as err:
         raise refuse(None, 401, str(err), str(err), {"WWW-Authenticate": "Bearer"}) from None
     revoked = revocations.refusal(principal)
@@ -127,34 +149,74 @@ def authenticate(request: Request, action: str, *, operational: bool = False) ->
 
 
 class Guard:
-    """FastAPI dependency: `Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))`.
+    """FastAPI dependency: `Depends(Guard(Permission.PLATES_SEARCH, "plate.search", purpose=True))`.
 
-    Reads the auth secret, audit client and revocation set from `app.state` (`install_auth`).
-    `operational=True` is for routes that serve no ALPR data and must answer while Kafka is
-    away (see `authenticate`).
+    Reads the auth secret, audit client, revocation set and purposes from `app.state`
+    (`install_auth`). `operational=True` is for routes that serve no ALPR data and must answer
+    while Kafka is away (see `authenticate`). `purpose=True`: the request must state why
+    (alpr.purposes; Civil Code 1798.90.52), or it is refused (400) and the refusal audited; a
+    `StatedPurpose` instead is the route's own, fixed purpose (the review queue's).
     """
 
-    def __init__(self, permission: Permission, action: str, operational: bool = False) -> None:
+    def __init__(
+        self,
+        permission: Permission,
+        action: str,
+        operational: bool = False,
+        purpose: bool | StatedPurpose = False,
+    ) -> None:
         self.permission = permission
         self.action = action
         self.operational = operational
+        self.purpose = purpose
 
     def __call__(self, request: Request) -> Access:
         audit: AuditClient = request.app.state.audit
         client = request.client.host if request.client else ""
         principal = authenticate(request, self.action, operational=self.operational)
-        if not principal.can(self.permission):
-            reason = f"role {principal.role} lacks {self.permission.value}"
+
+        def refuse(status: int, reason: str, stated: StatedPurpose | None = None) -> HTTPException:
             audit.record_nowait(
-                audit.event(principal, self.action, request.url.path, outcome="denied", client=client, reason=reason)
+                audit.event(
+                    principal,
+                    self.action,
+                    request.url.path,
+                    outcome="denied",
+                    client=client,
+                    reason=reason,
+                    purpose=stated,
+                )
             )
-            raise HTTPException(403, reason)
-        return Access(principal, self.action, request.url.path, client, audit)
+            return HTTPException(status, reason)
+
+        if not principal.can(self.permission):
+            raise refuse(403, f"role {principal.role} lacks {self.permission.value}")
+        stated: StatedPurpose | None = None
+        if isinstance(self.purpose, StatedPurpose):
+            stated = self.purpose
+        elif self.purpose:
+            purposes: Purposes = request.app.state.purposes
+            code = request.query_params.get("purpose") or request.headers.get("x-alpr-purpose")
+            case = request.query_params.get("case") or request.headers.get("x-alpr-case")
+            try:
+                stated = purposes.stated(code, case)
+            except PurposeRefused as err:
+                raise refuse(400, str(err)) from None
+        return Access(principal, self.action, request.url.path, client, audit, stated)
 
 
-def install_auth(app: FastAPI, *, auth_secret: str, audit: AuditClient, revocations: RevocationSet) -> None:
+def install_auth(
+    app: FastAPI,
+    *,
+    auth_secret: str,
+    audit: AuditClient,
+    revocations: RevocationSet,
+    purposes: Purposes | None = None,
+) -> None:
     """What `Guard` reads. `revocations` is the service's `RevocationFeed` (or, for an app built
-    without consumers, a `RevocationSet(loaded=True)`)."""
+    without consumers, a `RevocationSet(loaded=True)`); `purposes` the configured access
+    purposes (default: policy section 4's)."""
     app.state.auth_secret = auth_secret
+    app.state.purposes = purposes or Purposes()
     app.state.audit = audit
     app.state.revocations = revocations

@@ -29,6 +29,7 @@ class Permission(str, Enum):  # noqa: UP042  (StrEnum would change str(permissio
     RELEASE_EXPORT = "release.export"
     REVIEWS_READ = "reviews.read"  # the review queue: plates, confidences, crops (issue #16)
     REVIEWS_DECIDE = "reviews.decide"  # confirm, correct or dismiss a machine read
+    VIOLATIONS_READ = "violations.read"  # the violations issued (or withdrawn): enforcement's work list
 
 
 P = Permission
@@ -50,11 +51,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.AUDIT_READ,
             P.SOURCES_READ,
             P.REVIEWS_READ,
+            P.VIOLATIONS_READ,
         }
     ),
     # Contracted parking enforcement: find vehicles, see images, build appeal evidence, and see
     # why a case waits in review (deciding it is the reviewers' job, not the citer's).
-    "enforcement": frozenset({P.OCCUPANCY_READ, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT, P.REVIEWS_READ}),
+    "enforcement": frozenset(
+        {P.OCCUPANCY_READ, P.PLATES_SEARCH, P.IMAGES_VIEW, P.EVIDENCE_EXPORT, P.REVIEWS_READ, P.VIOLATIONS_READ}
+    ),
     # Read reviewers: confirm, correct or dismiss the machine's uncertain reads before anyone is
     # cited on them; they see the crops and candidate reads of the queue and nothing else.
     "reviewer": frozenset({P.REVIEWS_READ, P.REVIEWS_DECIDE, P.IMAGES_VIEW}),

@@ -145,6 +145,12 @@ class CommonSettings(BaseSettings):
         description="HMAC secret that signs access tokens; shared by every service.",
         validation_alias="ALPR_AUTH_SECRET",
     )
+    access_purposes_file: Path | None = Field(
+        None,
+        description="YAML list of the purposes a plate search, image view or evidence download may state "
+        "({code, label, needs_case}; alpr.purposes). Empty: the authorized uses of policy section 4.",
+        validation_alias="ALPR_ACCESS_PURPOSES_FILE",
+    )
     topic_prefix: str = Field(
         "",
         pattern=r"^[a-z0-9._-]*$",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for the dashboard test (tests/occupancy/test_dashboard.py): Debian's
+# Headless Chromium for the console test (tests/test_console.py): Debian's
 # `chromium` package, installed system-wide by apt because no Chromium build may be
 # downloaded at run time here. Never prompts: as root it runs apt-get; otherwise only a
 # password-less `sudo -n`; failing both it prints one line saying what to run and exits 1.

@@ -18,13 +18,22 @@ from alpr.auth import issue_token
 from alpr.contracts.registry import Topic
 from alpr.http import Guard
 from alpr.revocations import RevocationSet
-from alpr.roles import ROLE_PERMISSIONS
+from alpr.roles import ROLE_PERMISSIONS, Permission
 from alpr.runtime import Workers
 from tests.support.apps import occupancy_api, revenue_api
 
 SECRET = "r" * 40
 
 # (service, method, path) -> why it is public.
+# What Civil Code 1798.90.52 calls a query of ALPR data: each states a purpose (alpr.purposes).
+PURPOSE_BOUND = {
+    Permission.PLATES_SEARCH,
+    Permission.IMAGES_VIEW,
+    Permission.EVIDENCE_EXPORT,
+    Permission.REVIEWS_READ,
+    Permission.VIOLATIONS_READ,
+}
+
 PUBLIC = {
     ("*", "GET", "/healthz"): "readiness only",
     ("*", "GET", "/metrics"): "counters without plates",
@@ -40,8 +49,22 @@ PUBLIC = {
     ("audit", "GET", "/public/accuracy"): "policy section 11: revenue's facility accuracy, passed on; no plates",
     ("ingest", "POST", "/v1/frames"): "camera upload, authenticated by the camera's own token",
     ("revenue", "GET", "/public/accuracy"): "policy section 11: facility-level accuracy figures, no plates",
-    ("occupancy", "GET", "/"): "the dashboard page; its data comes from guarded routes",
-    ("occupancy", "GET", "/dashboard"): "the dashboard page; its data comes from guarded routes",
+    ("audit", "GET", "/console/login"): "the console's login page",
+    ("audit", "POST", "/console/login"): "the login itself (audited by LoginService)",
+    ("audit", "POST", "/console/logout"): "verifies the session's token itself; audited",
+    ("audit", "GET", "/console"): "the console's page (no data); redirects to the login without a session",
+    ("audit", "GET", "/console/"): "the console's page (no data); redirects to the login without a session",
+    ("audit", "GET", "/console/api/me"): "verifies the session's token itself; the user's own role, no ALPR data",
+    (
+        "audit",
+        "GET",
+        "/console/api/{service}/{path:path}",
+    ): "forwards the session's token; the target's Guard decides and audits",
+    (
+        "audit",
+        "POST",
+        "/console/api/{service}/{path:path}",
+    ): "forwards the session's token; the target's Guard decides and audits",
 }
 
 
@@ -128,6 +151,7 @@ def test_every_data_route_needs_a_login_and_audits_each_allowed_request(service,
         install_auth(app, auth_secret=SECRET, audit=audit, revocations=RevocationSet(service, loaded=True))
     client = TestClient(app)
     checked = 0
+    checked_purposes: list[str] = []
     for path, route in api_routes(app.routes):
         for method in route.methods:
             route_guards = guards(route)
@@ -140,21 +164,42 @@ def test_every_data_route_needs_a_login_and_audits_each_allowed_request(service,
             r = client.request(method, fill(path))
             assert r.status_code == 401, f"{service} {method} {path}: anonymous got {r.status_code}"
             checked += 1
-            # Allowed: a role with the permission; a successful GET records exactly one event.
+            # Plate searches, image views and evidence downloads state their purpose (Civil Code
+            # 1798.90.52): the request must say it, or the route must be one whose use is fixed.
             permission = route_guards[0].permission
+            if permission in PURPOSE_BOUND:
+                assert route_guards[0].purpose, f"{service} {method} {path} serves {permission.value} without a purpose"
+            # Allowed: a role with the permission; a successful GET records exactly one event.
             if "{" in path or method != "GET" or permission.value == "release.export":
                 continue
             role = next(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms and role != "release")
             token = issue_token(SECRET, "route-check", role)
+            auth = {"Authorization": f"Bearer {token}"}
+            stated = {}
+            if route_guards[0].purpose is True:
+                before = len(audit.recorded)
+                r = client.request(method, path, headers=auth)
+                assert r.status_code == 400 and "purpose" in r.text, f"{service} {method} {path}: {r.status_code}"
+                (refusal,) = audit.recorded[before:]
+                assert (refusal.outcome, refusal.action) == ("denied", route_guards[0].action)
+                r = client.request(method, path, headers=auth, params={"purpose": "enforcement"})
+                assert r.status_code == 400 and "case" in r.text  # enforcement names its citation
+                stated = {"purpose": "enforcement", "case": "CIT-2026-0042"}
+                checked_purposes.append(path)
             before = len(audit.recorded)
-            r = client.request(method, path, headers={"Authorization": f"Bearer {token}"})
+            r = client.request(method, path, headers=auth, params=stated)
             if r.status_code == 422:
                 continue  # needs parameters: the anonymous check above still applies
             assert r.status_code < 400, f"{service} {method} {path}: {r.status_code} {r.text[:200]}"
             assert len(audit.recorded) - before == 1, (
                 f"{service} {method} {path} recorded {len(audit.recorded) - before} events"
             )
+            if stated:
+                event = audit.recorded[-1]
+                assert (event.purpose, event.case_ref) == ("enforcement", "CIT-2026-0042")
     # The recognizer serves nothing to people (frames go to Kafka), so it has no user routes;
     # every other service must have some (ingest: its camera source states), or this test
     # checked nothing.
     assert checked or service == "recognizer", f"{service} has no guarded route"
+    if service == "occupancy":
+        assert checked_purposes == ["/v1/passes"], checked_purposes  # the plate search was tried

@@ -261,6 +261,13 @@ class AuditEvent(Contract):
     client: str = Field(max_length=100)
     outcome: Literal["allowed", "denied", "error"]
     reason: str = Field("", max_length=500)
+    purpose: str = Field(
+        "",
+        max_length=50,
+        description="The purpose the request stated (alpr.purposes: policy section 4; Civil Code "
+        "1798.90.52); empty for accesses that need none (login, occupancy counts).",
+    )
+    case_ref: str = Field("", max_length=64, description="The case or citation number the purpose names.")
 
 
 class Hold(Contract):

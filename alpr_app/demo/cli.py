@@ -511,6 +511,7 @@ def _demo(args) -> int:
         apply_topics(bootstrap, prefix=prefix)  # --secure: applied with the ACLs by _secure_broker
     user, password = _demo_user(env, say)
     reviewer = _demo_user(env, say, "demo-reviewer", "reviewer")
+    console_user = _demo_user(env, say, "demo-console")
     if args.inject_misreads:
         env["ALPR_RECOGNIZER_INJECT_MISREADS"] = str(args.inject_misreads)
 
@@ -542,6 +543,14 @@ def _demo(args) -> int:
             extra = {**(revenue_env if name == "revenue" else {}), **principals.get(name, {})}
             stack.start(name, PORTS[name], name, "serve", timeout=300, extra_env=extra)
             say(f"demo: {name} healthy on :{PORTS[name]}")
+            if name == "audit":
+                # A person's own login (the demo's clients use theirs): it changes its password
+                # at first login, which must not lock the demo's own API calls out.
+                who, once = console_user
+                say(
+                    f"demo: console: http://127.0.0.1:{PORTS['audit']}/console/  "
+                    f"(user '{who}', parking management; one-time password: {once})"
+                )
         if args.poison:
             _poison(bootstrap, prefix, args.poison)
             say(f"demo: published {args.poison} malformed messages to every consumed topic")
@@ -558,8 +567,6 @@ def _demo(args) -> int:
             )
             say(f"demo: ingest healthy on :{PORTS['ingest']}")
         restarted, replay_started = False, time.monotonic()
-        if "occupancy" in services:
-            say(f"demo: operations dashboard: http://127.0.0.1:{PORTS['occupancy']}/  (log in with the user above)")
         try:
             with httpx.Client(timeout=5) as client:
                 while deadline is None or time.monotonic() < deadline:

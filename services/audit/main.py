@@ -15,6 +15,7 @@ from alpr.contracts.registry import Topic
 from alpr.http import create_app, install_auth
 from alpr.kafka import security as kafka_security
 from alpr.kafka.consumer import BatchConsumer
+from alpr.purposes import load_purposes
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from alpr.store import Store, open_api_store, open_service_store
@@ -25,7 +26,7 @@ from services.audit.processor import audit_row
 from services.audit.registry import UserRegistry
 from services.audit.releases import ReleaseBook
 from services.audit.revocations import RevocationBook
-from services.audit.routes import auth, holds, public, releases, trail, users
+from services.audit.routes import auth, console, holds, public, releases, trail, users
 from services.audit.settings import AuditSettings
 
 SERVICE = "audit"
@@ -73,7 +74,13 @@ def build_app(
         return store.query("SELECT 1 AS ok") == [{"ok": 1}]
 
     app = create_app(SERVICE, checks={"store": store_ok, "workers": workers.alive, "revocations": revocations.ready})
-    install_auth(app, auth_secret=settings.auth_secret.get_secret_value(), audit=audit, revocations=revocations)
+    install_auth(
+        app,
+        auth_secret=settings.auth_secret.get_secret_value(),
+        audit=audit,
+        revocations=revocations,
+        purposes=load_purposes(settings.access_purposes_file),
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry
@@ -94,8 +101,13 @@ def build_app(
     app.state.release_clients = lambda: {
         name: httpx.Client(base_url=url, timeout=30) for name, url in settings.release_sources.items()
     }
+    # The console (routes/console.py): its session cookie is accepted here, and its pages call
+    # the other services through one shared client.
+    app.state.console_cookie = True
+    app.state.console_client = console.console_client()
     for router in (auth.router, users.router, trail.router, holds.router, releases.router, public.router):
         app.include_router(router)
+    app.include_router(console.router)
     return app
 
 

@@ -26,4 +26,6 @@ def audit_row(value: bytes | None) -> dict[str, Any]:
         "client": event.client,
         "outcome": event.outcome,
         "reason": event.reason,
+        "purpose": event.purpose,
+        "case_ref": event.case_ref,
     }

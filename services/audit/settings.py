@@ -88,6 +88,21 @@ class AuditSettings(ServiceSettings):
         default_factory=lambda: {"occupancy": "http://127.0.0.1:8003", "revenue": "http://127.0.0.1:8004"},
         description="Data-owning services a release package is exported from: name -> base URL (JSON in the env).",
     )
+    console_sources: dict[str, str] = Field(
+        default_factory=lambda: {
+            "ingest": "http://127.0.0.1:8001",
+            "occupancy": "http://127.0.0.1:8003",
+            "revenue": "http://127.0.0.1:8004",
+        },
+        description="The services the console's pages call with the user's token: name -> base URL (JSON in the env).",
+    )
+    console_stale_after_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="The console's operations page warns that its numbers are stale when the live stream "
+        "was silent this long (occupancy sends a heartbeat every ALPR_OCCUPANCY_SSE_HEARTBEAT_S).",
+    )
     release_token_minutes: int = Field(
         10, ge=1, le=60, description="Lifetime of the token minted for one release export."
     )

@@ -21,6 +21,7 @@ class TrailQuery:
     action: str | None = None
     plate: str | None = None
     outcome: str | None = None
+    purpose: str | None = None
     time_from: datetime | None = None
     time_to: datetime | None = None
     limit: int = 1000
@@ -51,6 +52,9 @@ def query_trail(store: Store, q: TrailQuery) -> list[dict[str, Any]]:
     if q.outcome:
         where.append("outcome = {outcome:String}")
         params["outcome"] = q.outcome
+    if q.purpose:
+        where.append("purpose = {purpose:String}")
+        params["purpose"] = q.purpose
     if q.time_from:
         where.append("at >= {time_from:DateTime64(3, 'UTC')}")
         params["time_from"] = q.time_from.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -60,7 +64,7 @@ def query_trail(store: Store, q: TrailQuery) -> list[dict[str, Any]]:
     limit = max(1, min(q.limit, MAX_ROWS))
     # FINAL folds redelivered copies of an event, so each access is listed once.
     return store.query(
-        f"SELECT event_id, at, service, user, role, action, resource, filters, plates, row_count, client, outcome, reason "
+        f"SELECT event_id, at, service, user, role, action, resource, filters, plates, row_count, client, outcome, reason, purpose, case_ref "
         f"FROM {store.database}.audit_log FINAL WHERE {' AND '.join(where)} ORDER BY at, event_id LIMIT {limit}",
         params,
     )

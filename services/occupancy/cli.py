@@ -17,6 +17,6 @@ def _serve(args) -> int:
 def register(sub) -> None:
     occ = sub.add_parser("occupancy", help="vehicle passes and live facility occupancy (faust worker + API)")
     ops = occ.add_subparsers(dest="op", required=True)
-    ops.add_parser(
-        "serve", help="run the occupancy service: reads -> passes -> occupancy, API and dashboard"
-    ).set_defaults(handler=_serve)
+    ops.add_parser("serve", help="run the occupancy service: reads -> passes -> occupancy, and its API").set_defaults(
+        handler=_serve
+    )

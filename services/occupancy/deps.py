@@ -23,8 +23,8 @@ OccupancyRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occu
 HistoryRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occupancy.history"))]
 LiveRead = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_READ, "occupancy.stream"))]
 Adjust = Annotated[Access, Depends(Guard(Permission.OCCUPANCY_ADJUST, "occupancy.adjust"))]
-PlateSearch = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search"))]
-ImageView = Annotated[Access, Depends(Guard(Permission.IMAGES_VIEW, "image.view"))]
+PlateSearch = Annotated[Access, Depends(Guard(Permission.PLATES_SEARCH, "plate.search", purpose=True))]
+ImageView = Annotated[Access, Depends(Guard(Permission.IMAGES_VIEW, "image.view", purpose=True))]
 
 
 def facility_of(request: Request, facility_id: str) -> Facility:

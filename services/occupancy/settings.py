@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from alpr.settings import REPO_ROOT, ServiceSettings, shared
@@ -98,16 +98,3 @@ class OccupancySettings(ServiceSettings):
     sse_heartbeat_s: float = Field(
         5.0, gt=0, le=300, description="Seconds between keep-alive messages on the live stream (SSE)."
     )
-    dashboard_stale_after_s: float = Field(
-        15.0,
-        gt=0,
-        le=3600,
-        description="The dashboard warns that its numbers are stale when nothing arrived for this long.",
-    )
-
-    @model_validator(mode="after")
-    def _heartbeat_within_staleness(self):
-        # A dashboard that hears nothing between heartbeats would call healthy data stale.
-        if self.sse_heartbeat_s >= self.dashboard_stale_after_s and self.environment != "test":
-            raise ValueError("sse_heartbeat_s must be shorter than dashboard_stale_after_s")
-        return self

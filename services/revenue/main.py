@@ -21,6 +21,7 @@ from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
 from alpr.kafka import security as kafka_security
 from alpr.kafka.topics import replication_of
+from alpr.purposes import load_purposes
 from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
 from alpr.runtime import Workers, serve
@@ -110,7 +111,7 @@ class Services:
 
 
 def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastAPI:
-    from services.revenue.routes import accuracy, evidence, payments, reconciliation, reviews
+    from services.revenue.routes import accuracy, evidence, payments, reconciliation, reviews, violations
 
     def store_ok() -> bool:
         return services.store.query("SELECT 1 AS ok") == [{"ok": 1}]
@@ -121,10 +122,21 @@ def build_app(services: Services, workers: Workers, audit: AuditClient) -> FastA
         checks["stream_recovered"] = services.stream.recovered  # partitions assigned, tables recovered
     app = create_app(SERVICE, checks=checks)
     install_auth(
-        app, auth_secret=services.settings.auth_secret.get_secret_value(), audit=audit, revocations=services.revocations
+        app,
+        auth_secret=services.settings.auth_secret.get_secret_value(),
+        audit=audit,
+        revocations=services.revocations,
+        purposes=load_purposes(services.settings.access_purposes_file),
     )
     app.state.services = services
-    for router in (payments.router, reconciliation.router, evidence.router, reviews.router, accuracy.router):
+    for router in (
+        payments.router,
+        reconciliation.router,
+        evidence.router,
+        reviews.router,
+        accuracy.router,
+        violations.router,
+    ):
         app.include_router(router)
     # Policy section 7: the one bulk export path, open to an approved release's token only.
     app.include_router(release_router(lambda scope: export_release(services.store, scope)))

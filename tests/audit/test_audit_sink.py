@@ -13,6 +13,7 @@ from alpr.auth import Principal, issue_token
 from alpr.contracts.registry import Topic
 from alpr.errors import ContractError
 from alpr.kafka.config import client_config
+from alpr.purposes import StatedPurpose
 from alpr.revocations import RevocationSet
 from alpr.runtime import Workers
 from services.audit.main import build_app, build_consumer, open_audit_store
@@ -51,7 +52,11 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
     before = stored._value.get()
     try:
         # Three accesses by two users, one with a hostile filter value, and one poison message.
-        for user, plate in (("jdoe", "8ABC123"), ("jdoe", "7XYZ987"), ("asmith", "8ABC123")):
+        for user, plate, purpose in (
+            ("jdoe", "8ABC123", StatedPurpose("enforcement", "CIT-1")),
+            ("jdoe", "7XYZ987", StatedPurpose("revenue")),
+            ("asmith", "8ABC123", StatedPurpose("appeal", "TC-9")),
+        ):
             audit.record(
                 audit.event(
                     Principal(user, "enforcement", "t", 0),
@@ -61,6 +66,7 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
                     filters={"plate": plate, "note": "x' OR 1=1 --"},
                     plates=[plate],
                     row_count=1,
+                    purpose=purpose,
                 )
             )
         p = Producer(client_config(bootstrap))
@@ -90,6 +96,11 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
         r = client.get("/v1/audit/events", params={"plate": "8ABC123"}, headers={"Authorization": f"Bearer {auditor}"})
         assert r.status_code == 200, r.text
         assert sorted(e["user"] for e in r.json()["events"]) == ["asmith", "jdoe"]
+        # Auditors filter by the stated purpose (Civil Code 1798.90.52), and see its case number.
+        r = client.get("/v1/audit/events", params={"purpose": "appeal"}, headers={"Authorization": f"Bearer {auditor}"})
+        assert [(e["user"], e["plates"], e["case_ref"]) for e in r.json()["events"]] == [
+            ("asmith", ["8ABC123"], "TC-9")
+        ]
         r = client.get(
             "/v1/audit/events", params={"user": "jdoe' OR '1'='1"}, headers={"Authorization": f"Bearer {auditor}"}
         )
@@ -99,8 +110,8 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
         ).text
         assert csv_text.splitlines()[0].startswith("event_id,at,service,user") and len(csv_text.splitlines()) == 3
 
-        # The auditors' queries are audited too (3 allowed queries + 2 refusals), and the poison went to the DLQ.
-        assert consume_until(consumer, lambda: int(count()) >= 3 + 5)
+        # The auditors' queries are audited too (4 allowed queries + 2 refusals), and the poison went to the DLQ.
+        assert consume_until(consumer, lambda: int(count()) >= 3 + 6)
         queries = store.query(
             f"SELECT user, outcome FROM {store.database}.audit_log FINAL WHERE action = 'audit.query' ORDER BY user"
         )
@@ -108,6 +119,7 @@ def test_events_reach_the_log_and_auditors_query_them(bootstrap, topic_factory, 
             [
                 ("anonymous", "denied"),
                 ("jdoe", "denied"),
+                ("auditor1", "allowed"),
                 ("auditor1", "allowed"),
                 ("auditor1", "allowed"),
                 ("auditor1", "allowed"),

@@ -73,8 +73,12 @@ def test_bad_messages_go_to_the_dlq_with_the_reason_and_the_partition_moves_on(d
     assert day.get("/v1/facilities/garage-a/occupancy").json()["occupied"] == 2
 
 
+# The purpose every plate search and image view states (alpr.purposes; Civil Code 1798.90.52).
+CITATION = {"purpose": "enforcement", "case": "CIT-2026-0042"}
+
+
 def test_plate_search_is_fuzzy_and_crops_need_images_view(day):
-    r = day.get("/v1/passes", role="enforcement", params={"plate": "BABC-123"})
+    r = day.get("/v1/passes", role="enforcement", params={"plate": "BABC-123", **CITATION})
     assert r.status_code == 200
     found = r.json()["passes"]
     assert sorted((p["lane"], p["plate"], p["read_count"]) for p in found) == [
@@ -82,9 +86,11 @@ def test_plate_search_is_fuzzy_and_crops_need_images_view(day):
         ("L2", "8ABC123", 2),
     ]
     assert all(p["has_crop"] for p in found) and "crop_jpeg_b64" not in r.text
-    assert day.get("/v1/passes", role="enforcement", params={"plate": "8ABC123", "exact": "true"}).json()["count"] == 2
+    exact = {"plate": "8ABC123", "exact": "true", **CITATION}
+    assert day.get("/v1/passes", role="enforcement", params=exact).json()["count"] == 2
     crop_path = f"/v1/passes/{found[0]['pass_id']}/crop"
-    image = day.get(crop_path, role="enforcement")
+    assert day.get(crop_path, role="enforcement").status_code == 400  # an image view states its purpose too
+    image = day.get(crop_path, role="enforcement", params=CITATION)
     assert (
         image.status_code == 200 and image.headers["content-type"] == "image/jpeg" and image.content[:2] == b"\xff\xd8"
     )
@@ -113,7 +119,7 @@ def test_routes_reject_anonymous_requests_and_audit_each_allowed_access(day, kaf
         == 403
     )
     assert day.get("/v1/facilities", role="operations").status_code == 200
-    assert day.get("/v1/passes", role="enforcement", params={"plate": "7XYZ999"}).status_code == 200
+    assert day.get("/v1/passes", role="enforcement", params={"plate": "7XYZ999", **CITATION}).status_code == 200
     events = [json.loads(m.value()) for m in kafka.consume(Topic.AUDIT, before + 9)][before:]
     allowed = [e for e in events if e["outcome"] == "allowed"]
     denied = [e for e in events if e["outcome"] == "denied"]
@@ -123,6 +129,7 @@ def test_routes_reject_anonymous_requests_and_audit_each_allowed_access(day, kaf
         ("enforcement", "plate.search"),
     ]
     assert allowed[1]["plates"] == ["7XYZ999"] and allowed[1]["row_count"] == 1
+    assert (allowed[1]["purpose"], allowed[1]["case_ref"]) == ("enforcement", "CIT-2026-0042")
 
 
 def test_the_live_stream_sends_the_current_state_then_changes(day):

@@ -138,10 +138,12 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     # hashes; audited with the package's SHA-256; each download in the next one's chain of custody.
     session_id = scenario.sid("7XYZ001", "10:10")
     assert service.get("/v1/evidence", role="finance", session_id=session_id).status_code == 403
-    first = service.get("/v1/evidence", role="enforcement", session_id=session_id)
+    assert service.get("/v1/evidence", role="enforcement", session_id=session_id).status_code == 400  # no purpose
+    appeal = {"purpose": "appeal", "case": "TC-2026-117"}
+    first = service.get("/v1/evidence", role="enforcement", session_id=session_id, **appeal)
     assert first.status_code == 200
     assert json.loads(zipfile.ZipFile(io.BytesIO(first.content)).read("custody.json")) == []
-    r = service.get("/v1/evidence", role="enforcement", session_id=session_id)
+    r = service.get("/v1/evidence", role="enforcement", session_id=session_id, **appeal)
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert r.headers["x-evidence-sha256"] == hashlib.sha256(r.content).hexdigest()
     z = zipfile.ZipFile(io.BytesIO(r.content))
@@ -162,12 +164,13 @@ def test_scripted_day_survives_sigkill_and_reconciles(revenue_service, revenue_t
     assert {p["model_reader"] for p in case["passes"]} == {"crnn-plate@1"}
     audit = read_topic(bootstrap, topics[Topic.AUDIT])
     exports = [e for e in audit if e["action"] == "evidence.export"]
-    assert [(e["user"], e["outcome"]) for e in exports] == [
-        ("test-finance", "denied"),
-        ("test-enforcement", "allowed"),
-        ("test-enforcement", "allowed"),
+    assert [(e["user"], e["outcome"], e["purpose"], e["case_ref"]) for e in exports] == [
+        ("test-finance", "denied", "", ""),
+        ("test-enforcement", "denied", "", ""),  # no purpose stated
+        ("test-enforcement", "allowed", "appeal", "TC-2026-117"),
+        ("test-enforcement", "allowed", "appeal", "TC-2026-117"),
     ]
-    assert [e["filters"].get("sha256") for e in exports[1:]] == [
+    assert [e["filters"].get("sha256") for e in exports[2:]] == [
         hashlib.sha256(first.content).hexdigest(),
         hashlib.sha256(r.content).hexdigest(),
     ]

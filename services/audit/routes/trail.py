@@ -39,6 +39,8 @@ class AuditEventPublic(BaseModel):
     client: str
     outcome: str
     reason: str
+    purpose: str
+    case_ref: str
 
 
 class AuditEventsPublic(BaseModel):
@@ -51,11 +53,14 @@ def trail_query(
     action: str | None = Query(None, max_length=100),
     plate: str | None = Query(None, pattern=r"^[A-Z0-9]{1,10}$"),
     outcome: str | None = Query(None, pattern=r"^(allowed|denied|error)$"),
+    purpose: str | None = Query(
+        None, pattern=r"^[a-z][a-z0-9-]{0,49}$", description="the stated purpose (alpr.purposes)"
+    ),
     time_from: datetime | None = Query(None, alias="from"),
     time_to: datetime | None = Query(None, alias="to"),
     limit: int = Query(1000, ge=1, le=10_000),
 ) -> TrailQuery:
-    return TrailQuery(user, action, plate, outcome, time_from, time_to, limit)
+    return TrailQuery(user, action, plate, outcome, purpose, time_from, time_to, limit)
 
 
 TrailDep = Annotated[TrailQuery, Depends(trail_query)]

@@ -1,5 +1,5 @@
-"""Where Chromium is missing the dashboard test skips for a developer and fails under CI=true
-(a skip in CI would hide that the dashboard was never checked). Run as a real pytest in a
+"""Where Chromium is missing the console's browser test skips for a developer and fails under
+CI=true (a skip in CI would hide that the console was never checked). Run as a real pytest in a
 subprocess whose PATH has no chromium."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("ci, outcome", [("true", "1 error"), ("", "1 skipped")])
@@ -21,7 +21,7 @@ def test_missing_chromium_skips_for_developers_and_fails_in_ci(ci, outcome, tmp_
     if ci:
         env["CI"] = ci
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/occupancy/test_dashboard.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_console.py"],
         cwd=REPO,
         env=env,
         capture_output=True,
