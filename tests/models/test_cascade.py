@@ -145,14 +145,14 @@ class Fixed:
 def test_fallback_reader_asks_the_second_reader_only_about_doubted_crops():
     from services.recognizer.models.fusion import FallbackReader
 
-    primary = Fixed("cct", {1: ("ABC123", 0.999), 2: ("A8C123", 0.6), 3: ("XYZ", 0.5)})
+    primary = Fixed("cct", {1: ("ABC123", 0.999), 2: ("A8C123", 0.6), 3: ("XYZ", 0.65)})
     second = Fixed("crnn", {2: ("ABC123", 0.99), 3: ("XY2", 0.8)})
     reader = FallbackReader(primary, second, below=0.98, at_least=0.95)
     assert reader.name == "fallback(cct|crnn)"
     crops = [np.full((4, 4, 3), k, np.uint8) for k in (1, 2, 3)]
     sure, replaced, kept = reader.read(crops)
     assert second.seen == [[2, 3]]
-    assert (sure.text, replaced.text, kept.text) == ("ABC123", "ABC123", "XYZ")  # 0.8 is not sure enough
+    assert (sure.text, replaced.text, kept.text) == ("ABC123", "ABC123", "XYZ")  # 0.8 < 0.95 and < 0.65 + 0.2
     assert replaced.confidence == 0.99
 
 

@@ -1,0 +1,141 @@
+"""The fallback reader's rules of 2026-12-03 (fusion.FallbackReader): A, the margin take; B, the
+recheck of fairly sure primary reads; C, the round character of reads that fit no serial format.
+
+The readers here answer each crop by its first pixel (the crop's key) and record which keys
+they were asked about; each rule's test also runs the reader with that rule off, and shows
+the read it would have kept. The figures behind the values are in docs/benchmarks-models.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alpr.plates import round_unpatterned
+from services.recognizer.models.fusion import FallbackReader
+from services.recognizer.models.protocols import TextRead
+
+
+class Keyed:
+    """A reader that answers crop k with answers[k] = (text, confidence[, region])."""
+
+    def __init__(self, name: str, answers: dict[int, tuple]):
+        self.name, self.answers, self.seen = name, answers, []
+
+    def read(self, crops):
+        keys = [int(c[0, 0, 0]) for c in crops]
+        self.seen.append(keys)
+        out = []
+        for k in keys:
+            text, conf, *region = self.answers[k]
+            out.append(TextRead(text, conf, (conf,) * len(text), region[0] if region else None))
+        return out
+
+    def warmup(self):
+        pass
+
+
+def crops(*keys: int) -> list[np.ndarray]:
+    return [np.full((4, 4, 3), k, np.uint8) for k in keys]
+
+
+OFF_A = {"margin": None}
+OFF_B = {"recheck_below": 0.98}
+OFF_C = {"round_free_text": False}
+
+
+def test_the_defaults_are_the_chosen_values_and_the_name_is_unchanged():
+    reader = FallbackReader(Keyed("cct", {}), Keyed("crnn", {}))
+    assert (reader.below, reader.at_least) == (0.98, 0.95)
+    assert (reader.margin, reader.margin_at_least) == (0.2, 0.5)
+    assert (reader.recheck_below, reader.recheck_at_least) == (0.995, 0.999)
+    assert reader.round_free_text is True
+    assert reader.name == "fallback(cct|crnn)"  # weights/calibration.json is keyed by it
+
+
+def test_rule_a_takes_a_fallback_read_far_surer_than_a_doubtful_primary():
+    primary = Keyed("cct", {1: ("ABC12", 0.55), 2: ("XYZ", 0.6), 3: ("KLM", 0.2), 4: ("PQR", 0.65)})
+    second = Keyed("crnn", {1: ("ABC123", 0.9), 2: ("XY2", 0.75), 3: ("KLN", 0.45), 4: ("PQB", 0.9)})
+    reads = FallbackReader(primary, second).read(crops(1, 2, 3, 4))
+    # 0.9 >= 0.55 + 0.2 (and >= 0.5): taken, though under at_least (0.95).
+    # 0.75 is only 0.15 surer than 0.6; 0.45 is 0.25 surer than 0.2 but under 0.5: kept.
+    # 0.9 against 0.65: taken.
+    assert [r.text for r in reads] == ["ABC123", "XYZ", "KLM", "PQB"]
+    assert reads[0].confidence == 0.9
+    without = FallbackReader(primary, second, **OFF_A).read(crops(1, 2, 3, 4))
+    assert [r.text for r in without] == ["ABC12", "XYZ", "KLM", "PQR"]
+
+
+def test_rule_a_applies_only_below_below():
+    # A primary read at 0.985 is rechecked (rule B), but a 0.999-short fallback read is no
+    # take there, however much surer it is.
+    primary = Keyed("cct", {1: ("ABC12", 0.985)})
+    second = Keyed("crnn", {1: ("ABC123", 0.998)})
+    (read,) = FallbackReader(primary, second, margin=0.01).read(crops(1))
+    assert read.text == "ABC12"
+
+
+def test_rule_b_rechecks_fairly_sure_primary_reads_and_takes_a_near_certain_fallback():
+    primary = Keyed("cct", {1: ("77851P", 0.99), 2: ("ABC1234", 0.985), 3: ("DEF5678", 0.995), 4: ("GHJ123", 0.999)})
+    second = Keyed("crnn", {1: ("7785IP", 0.9995), 2: ("ABC1Z34", 0.998), 3: ("DEF5679", 1.0), 4: ("GHJ128", 1.0)})
+    reader = FallbackReader(primary, second)
+    reads = reader.read(crops(1, 2, 3, 4))
+    assert second.seen == [[1, 2]]  # 0.995 and above: not asked
+    assert [r.text for r in reads] == ["7785IP", "ABC1234", "DEF5678", "GHJ123"]  # 0.998 < 0.999: kept
+    second.seen.clear()
+    without = FallbackReader(primary, second, **OFF_B).read(crops(1, 2, 3, 4))
+    assert second.seen == [] and without[0].text == "77851P"
+
+
+def test_rule_b_takes_the_primarys_region_and_round_character_rule():
+    primary = Keyed("cct", {1: ("J0V", 0.99, "United States")})
+    (read,) = FallbackReader(primary, Keyed("crnn", {1: ("JOY", 0.9999)})).read(crops(1))
+    assert (read.text, read.region) == ("J0Y", "United States")
+
+
+def test_rule_c_writes_the_round_character_of_free_text_as_0_in_any_region():
+    primary = Keyed(
+        "cct",
+        {
+            1: ("ROCK", 0.999, "Australia"),  # a US vanity plate the region head put elsewhere
+            2: ("ZOOM", 0.999, "New Zealand"),
+            3: ("ORZ466", 0.999, "Australia"),  # fits AAA999: a serial, its O is a letter
+            4: ("AO054JI", 0.999, "Argentina"),  # fits AA999AA (Mercosur)
+        },
+    )
+    second = Keyed("crnn", {})
+    reads = FallbackReader(primary, second).read(crops(1, 2, 3, 4))
+    assert [r.text for r in reads] == ["R0CK", "Z00M", "ORZ466", "AO054JI"]
+    assert second.seen == []  # sure reads: the fallback is not asked, the rule still applies
+    assert reads[0].char_confidences == (0.999,) * 4 and reads[0].region == "Australia"
+    without = FallbackReader(primary, second, **OFF_C).read(crops(1, 2, 3, 4))
+    assert [r.text for r in without] == ["ROCK", "ZOOM", "ORZ466", "AO054JI"]
+
+
+def test_rule_c_applies_to_a_fallback_read_taken_for_a_non_us_primary():
+    primary = Keyed("cct", {1: ("D0C", 0.4, "Australia")})
+    second = Keyed("crnn", {1: ("DOG", 0.97)})
+    (read,) = FallbackReader(primary, second).read(crops(1))
+    assert (read.text, read.region) == ("D0G", "Australia")
+    (without,) = FallbackReader(primary, second, **OFF_C).read(crops(1))
+    assert without.text == "DOG"  # the US rule alone leaves a non-US region's O
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("ROCK", "R0CK"),  # vanity: fits no serial format
+        ("ZOOM", "Z00M"),
+        ("DOG", "D0G"),
+        ("C0UGAR", "C0UGAR"),  # already written the US way
+        ("GOODLUK", "G00DLUK"),
+        ("ORZ466", "ORZ466"),  # AAA999
+        ("GOF1234", "GOF1234"),  # AAA9999
+        ("8OBC123", "8OBC123"),  # 9AAA999 (California)
+        ("AD054JO", "AD054JO"),  # AA999AA (Argentina, Mercosur)
+        ("123ABC", "123ABC"),  # no O
+        ("", ""),
+    ],
+)
+def test_round_unpatterned_on_real_texts(text, written):
+    assert round_unpatterned(text) == written
