@@ -75,6 +75,9 @@ def stack(chromium, bootstrap, unique, tmp_path):
         ("olive", "operations", True),
         ("erin", "enforcement", False),
         ("fiona", "finance", False),
+        ("ruth", "reviewer", False),
+        ("pat", "parking_management", False),
+        ("paula", "parking_management", False),
         ("audrey", "auditor", False),
         ("adam", "admin", False),
     ]:
@@ -167,6 +170,14 @@ class Console:
                 "Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13, text="\r"
             )
 
+    async def assert_labelled(self) -> None:
+        """Every field of the page shown has a label (what a screen reader and the keyboard need)."""
+        unlabelled = await self.page.eval(
+            "[...document.querySelectorAll('section.shown input, section.shown select')]"
+            ".filter(e => e.labels.length === 0).map(e => e.name)"
+        )
+        assert unlabelled == [], f"fields without a label: {unlabelled}"
+
     async def log_in(self, user: str, password: str) -> None:
         await self.page.call("Page.navigate", url=f"{self.url}/console/")
         await self.at("/console/login")  # nothing is served before login
@@ -203,6 +214,8 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
         == 401
     )
 
+    once_holder: list[str] = []
+
     async def drive() -> None:
         import aiohttp
 
@@ -217,16 +230,13 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 # Operations, first login: the one-time password must be changed before anything else.
                 await console.log_in("olive", PASSWORD)
                 await page.wait_for("document.body.dataset.page === 'password'", 10, "the password page")
-                unlabelled = await page.eval(
-                    "[...document.querySelectorAll('section.shown input, section.shown select')]"
-                    ".filter(e => e.labels.length === 0).length"
-                )
-                assert unlabelled == 0, "every field of the form has a label"
+                await console.assert_labelled()
                 await console.type("#password-form [name=current]", PASSWORD)
                 await console.type("#password-form [name=new1]", NEW_PASSWORD)
                 await console.type("#password-form [name=new2]", NEW_PASSWORD)
                 await console.enter()
                 await page.wait_for("document.body.dataset.page === 'operations'", 15, "the operations page")
+                await console.assert_labelled()
                 nav = await page.eval("[...document.querySelectorAll('nav a')].map(a => a.textContent)")
                 assert nav == ["Operations"], nav
                 cell = "document.querySelector('#facilities tr[data-facility=\"garage-a\"] td:nth-child(2)')"
@@ -279,6 +289,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 session_id = wait_for(lambda: _stay(revenue, "5CAR777"), 60, "the stay of 5CAR777 decided")
                 await console.log_in("erin", PASSWORD)  # lands on the enforcement page
                 await page.wait_for("document.body.dataset.page === 'enforcement'", 15, "the enforcement page")
+                await console.assert_labelled()
                 assert await page.eval("[...document.querySelectorAll('nav a')].map(a => a.textContent)") == [
                     "Operations",
                     "Enforcement",
@@ -317,9 +328,86 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 await page.eval("document.querySelector('#logout').click()")
                 await console.at("/console/login")
 
+                # A reviewer opens the stay's task (crops, the vehicle in view) and confirms the read.
+                await console.log_in("ruth", PASSWORD)
+                await page.wait_for("document.body.dataset.page === 'enforcement'", 15, "the review page")
+                await console.assert_labelled()
+                assert await page.eval("document.querySelector('#search-form') === null")  # no plate search
+                opened = "document.querySelector('#reviews button[aria-label=\"open the review of 5CAR777\"]')"
+                await page.wait_for(f"{opened} !== null", 15, "the task of 5CAR777")
+                await page.eval(f"{opened}.click()")
+                await page.wait_for(
+                    "document.querySelectorAll('#task-passes img.crop').length === 2 "
+                    "&& document.querySelectorAll('#task-passes img.context').length === 2",
+                    15,
+                    "the entry and exit crops and context frames",
+                )
+                # The first choice is to confirm the machine read; Enter in the note submits it.
+                await console.type("#decision-form [name=note]", "plate legible on both crops")
+                await console.enter()
+                await page.wait_for(
+                    "document.querySelector('#decision-status').textContent.includes('decision recorded (confirmed')",
+                    15,
+                    "the decision",
+                )
+                await page.wait_for(
+                    "[...document.querySelectorAll('#reviews tbody tr')].some(tr => "
+                    "tr.children[1].textContent === '5CAR777' && tr.children[3].textContent === 'confirmed' "
+                    "&& tr.children[2].textContent.includes('verified confidence'))",
+                    30,
+                    "the confirmation applied by revenue, the task keeping why it was queued",
+                )
+                assert await page.eval("document.querySelector('#decision-form').hidden")  # decided: no second decision
+                await page.screenshot(artifacts / "review.png")
+                await page.eval("document.querySelector('#logout').click()")
+                await console.at("/console/login")
+
+                # Parking management places a legal hold from its page.
+                await console.log_in("pat", PASSWORD)
+                await page.eval("location.hash = 'governance'")
+                await page.wait_for("document.body.dataset.page === 'governance'", 15, "the holds page")
+                await console.assert_labelled()
+                await console.type("#hold-form [name=case_ref]", "SUB-2026-9")
+                await console.type("#hold-form [name=plates]", "5CAR777")
+                await console.enter()
+                await page.wait_for(
+                    "[...document.querySelectorAll('#holds tbody tr')].some(tr => "
+                    "tr.children[2].textContent === 'SUB-2026-9' && tr.children[3].textContent === '5CAR777')",
+                    15,
+                    "the hold in the list",
+                )
+                # A release request entered by one person ...
+                for field, value in [
+                    ("agency", "Los Angeles County Sheriff"),
+                    ("requester", "Sgt. R. Diaz, Parking Detail"),
+                    ("written_request_ref", "LASD-2026-0311"),
+                    ("legal_basis", "Stolen vehicle investigation, case 26-114"),
+                    ("plates", "5CAR777"),
+                ]:
+                    await console.type(f"#release-form [name={field}]", value)
+                await page.eval("document.querySelector('#release-form [name=agency_is_public]').checked = true")
+                await console.enter()
+                release = "[...document.querySelectorAll('#releases tbody tr')].find(tr => tr.children[2].textContent === 'LASD-2026-0311')"
+                await page.wait_for(f"{release}?.children[4].textContent === 'requested'", 15, "the release request")
+                assert await page.eval(f"{release}.querySelector('button') === null")  # not by its own author
+                await page.screenshot(artifacts / "holds.png")
+                await page.eval("document.querySelector('#logout').click()")
+                await console.at("/console/login")
+                # ... is approved by another, with the reason.
+                await console.log_in("paula", PASSWORD)
+                await page.eval("location.hash = 'governance'")
+                await page.wait_for(f"{release}?.querySelector('button') != null", 15, "the request to decide")
+                await page.eval(f"{release}.querySelector('input[name=why]').focus()")
+                await console.type("#releases input[name=why]", "written request verified with LASD")
+                await page.eval(f"{release}.querySelector('button[data-decision=approve]').click()")
+                await page.wait_for(f"{release}?.children[4].textContent === 'approved'", 15, "the approval")
+                await page.eval("document.querySelector('#logout').click()")
+                await console.at("/console/login")
+
                 # Finance: the day's reconciliation and the stay's match.
                 await console.log_in("fiona", PASSWORD)
                 await page.wait_for("document.body.dataset.page === 'finance'", 15, "the finance page")
+                await console.assert_labelled()
                 await page.eval(
                     f"document.querySelector('#finance-form [name=day]').value = {json.dumps(day.isoformat())}"
                 )
@@ -341,6 +429,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 # The auditor: the audit page only, and the operator's refusal is on the trail.
                 await console.log_in("audrey", PASSWORD)
                 await page.wait_for("document.body.dataset.page === 'audit'", 15, "the audit page")
+                await console.assert_labelled()
                 assert await page.eval("[...document.querySelectorAll('nav a')].map(a => a.textContent)") == [
                     "Audit trail"
                 ]
@@ -374,11 +463,61 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 # The administrator: the users, with who must still change a password.
                 await console.log_in("adam", PASSWORD)
                 await page.wait_for("document.body.dataset.page === 'admin'", 15, "the administration page")
+                await console.assert_labelled()
                 await page.wait_for(
                     "[...document.querySelectorAll('#users tbody tr')].some(tr => tr.children[0].textContent === 'olive'"
                     " && tr.children[5].textContent === 'no')",
                     15,
                     "olive's changed password in the user list",
+                )
+                # Each user's written authorization and training, from their records (policy section 5).
+                await page.wait_for(
+                    "[...document.querySelectorAll('#users tbody tr')].every(tr => "
+                    "tr.children[8].textContent.startsWith('AUTH-') && /^\\d{4}-\\d\\d-\\d\\d/.test(tr.children[9].textContent))",
+                    15,
+                    "the authorizations and training of every user",
+                )
+                # A new user, authorized in writing and trained, from the page; the one-time password shown once.
+                await console.type("#user-form [name=username]", "newbie")
+                await console.type("#user-form [name=full_name]", "Nora Newbie")
+                await page.eval("document.querySelector('#user-form [name=role]').value = 'finance'")
+                await console.enter()
+                await page.wait_for(
+                    "document.querySelector('#user-status').textContent.includes('newbie created; one-time password: ')",
+                    15,
+                    "the new user",
+                )
+                once_holder.append(
+                    (await page.eval("document.querySelector('#user-status').textContent")).rsplit(": ", 1)[1]
+                )
+                await page.wait_for(
+                    "[...document.querySelectorAll('#authorization-form option')].some(o => o.value === 'newbie')",
+                    15,
+                    "newbie listed",
+                )
+                await page.eval("document.querySelector('#authorization-form [name=username]').value = 'newbie'")
+                await page.eval(
+                    "document.querySelector('#authorization-form [name=authorized_on]').valueAsDate = new Date()"
+                )
+                await console.type("#authorization-form [name=authorized_by]", "Director, Parking Management")
+                await console.type("#authorization-form [name=document_ref]", "AUTH-newbie")
+                await console.enter()
+                await page.wait_for(
+                    "document.querySelector('#records-status').textContent === 'authorization recorded for newbie'",
+                    15,
+                    "the authorization",
+                )
+                await page.eval("document.querySelector('#training-form [name=username]').value = 'newbie'")
+                await page.eval("document.querySelector('#training-form [name=completed_on]').valueAsDate = new Date()")
+                soon = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+                await page.eval(f"document.querySelector('#training-form [name=expires_on]').value = '{soon}'")
+                await console.type("#training-form [name=course]", "ALPR access and privacy")
+                await console.enter()
+                await page.wait_for(
+                    "[...document.querySelectorAll('#users tbody tr')].some(tr => tr.children[0].textContent === 'newbie'"
+                    " && tr.children[9].textContent.includes('ends within 30 days'))",
+                    15,
+                    "newbie's training marked as ending soon",
                 )
                 await page.screenshot(artifacts / "admin.png")
 
@@ -391,4 +530,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
     login = httpx.post(f"{audit.url}/v1/auth/login", json={"username": "olive", "password": PASSWORD})
     assert login.status_code == 401
     assert httpx.post(f"{audit.url}/v1/auth/login", json={"username": "olive", "password": NEW_PASSWORD}).is_success
+    # The user made on the page logs in with its one-time password, which must then be changed.
+    first = httpx.post(f"{audit.url}/v1/auth/login", json={"username": "newbie", "password": once_holder[0]})
+    assert first.status_code == 200 and first.json()["must_change_password"] is True
     assert occupancy.proc.poll() is None and audit.proc.poll() is None, sys.stderr

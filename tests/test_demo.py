@@ -37,6 +37,10 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_ground_truth(secure_broker
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["complete"] is True
+    # The console's address and a person's one-time password, as soon as the governance service is up.
+    console = next(line for line in proc.stderr.splitlines() if line.startswith("demo: console: "))
+    assert "http://127.0.0.1:8005/console/" in console and "user 'demo-console'" in console
+    assert proc.stderr.index("demo: console: ") < proc.stderr.index("demo: ingest healthy")
     assert set(summary["services"]) == {"audit", "recognizer", "occupancy", "revenue", "ingest"}
     assert summary["kafka_principals"] == ["audit", "ingest", "occupancy", "recognizer", "revenue"]
     for key in ("frames", "reads", "passes", "sessions", "violations", "payments"):

@@ -420,14 +420,16 @@ class RevenueStream:
                 if v is not None:
                     rows.add("violations", violation_row(v, self.keeper))
                     out.append((self.violations_out, m.session_id.encode(), encode(v)))
-            entry["reasons"] = d.review_reasons  # kept for the task's row when a reviewer decides it
+            # Kept for the task's row when a reviewer decides it; a decided task keeps the reasons
+            # it was queued for (a confirmation re-decides the stay with no reason left).
+            entry["reasons"] = d.review_reasons or (entry.get("reasons", []) if entry.get("review") else [])
             # A re-paired stay carries the decision on the exit-only session it replaces: that
             # session's task holds it; the stay has a task of its own only when it needs one.
             review = entry.get("review")
             own = review if review and review["session_id"] == m.session_id else None
             if d.review_reasons or own:
                 session = Session.from_dict(entry["session"])
-                rows.add("reviews", review_row(session, d.review_reasons, own, self.keeper))
+                rows.add("reviews", review_row(session, entry["reasons"], own, self.keeper))
 
         def decide(ledger: Ledger, sid: str) -> bool:
             d = ledger.decide(sid, self.tariff, self.windows, self.policy)

@@ -24,7 +24,7 @@ from starlette.background import BackgroundTask
 
 from alpr.auth import AuthError, Principal, verify_token
 from alpr.http import CONSOLE_COOKIE, CONSOLE_HEADER, authenticate
-from alpr.roles import permissions_of
+from alpr.roles import PERSON_ROLES, permissions_of
 from services.audit.deps import AuditDep, LoginDep, RegistryDep, RevocationsDep, client_of
 from services.audit.login import LoginRefused
 from services.audit.routes import auth
@@ -135,6 +135,7 @@ def me(request: Request, registry: RegistryDep) -> dict[str, Any]:
             {"code": p.code, "label": p.label, "needs_case": p.needs_case} for p in request.app.state.purposes.items
         ],
         "services": sorted(request.app.state.settings.console_sources),
+        "roles": sorted(PERSON_ROLES),  # what a new user may be given (alpr/roles.py)
     }
 
 
