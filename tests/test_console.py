@@ -84,45 +84,36 @@ def stack(chromium, bootstrap, unique, tmp_path):
         add_user(registry, user, role)  # authorized in writing and trained (policy section 5)
         registry.set_password(user, hash_password(PASSWORD), must_change=once)
     registry.close()
-    envs = {
-        "ingest": {  # upload cameras only: its camera health is what the operations page shows
-            **base,
-            **(principal_env("ingest", prefix) or suite_security_env()),
-            "ALPR_DATA_DIR": str(tmp_path / "ingest"),
-            "ALPR_CAMERAS_FILE": str(cameras),
-            "ALPR_INGEST_HTTP_PORT": str(ports["ingest"]),
-        },
+    own = {  # each service's own settings, beyond what every one of them gets (below)
+        "ingest": {},  # upload cameras only: its camera health is what the operations page shows
         "occupancy": {
-            **base,
-            **(principal_env("occupancy", prefix) or suite_security_env()),
-            "ALPR_DATA_DIR": str(tmp_path / "occupancy"),
-            "ALPR_CAMERAS_FILE": str(cameras),
-            "ALPR_OCCUPANCY_HTTP_PORT": str(ports["occupancy"]),
             # Heartbeats rarer than the console's stale threshold: a quiet stream shows the warning.
             "ALPR_OCCUPANCY_SSE_HEARTBEAT_S": "60",
             "ALPR_OCCUPANCY_NO_PLATE_MIN_READS": "2",
         },
         "revenue": {
-            **base,
-            **(principal_env("revenue", prefix) or suite_security_env()),
-            "ALPR_DATA_DIR": str(tmp_path / "revenue"),
-            "ALPR_CAMERAS_FILE": str(cameras),
-            "ALPR_REVENUE_HTTP_PORT": str(ports["revenue"]),
             "ALPR_REVENUE_REKEY_PARTITIONS": "2",
             "ALPR_REVENUE_SESSION_TIMEOUT_S": "6",
             "ALPR_REVENUE_IDLE_LAG_S": "2",
             "ALPR_REVENUE_PAYMENT_LATE_MIN": "0",  # an unpaid stay is decided at its exit
         },
         "audit": {
-            **base,
-            **(principal_env("audit", prefix) or suite_security_env()),
-            "ALPR_DATA_DIR": str(gov_dir),
-            "ALPR_AUDIT_HTTP_PORT": str(ports["audit"]),
             "ALPR_AUDIT_CONSOLE_STALE_AFTER_S": "2",
             "ALPR_AUDIT_CONSOLE_SOURCES": json.dumps(
                 {name: f"http://127.0.0.1:{ports[name]}" for name in ("ingest", "occupancy", "revenue")}
             ),
         },
+    }
+    envs = {
+        name: {
+            **base,
+            **(principal_env(name, prefix) or suite_security_env()),  # its own Kafka principal
+            "ALPR_DATA_DIR": str(gov_dir if name == "audit" else tmp_path / name),
+            "ALPR_CAMERAS_FILE": str(cameras),
+            f"ALPR_{name.upper()}_HTTP_PORT": str(ports[name]),
+            **extra,
+        }
+        for name, extra in own.items()
     }
     procs = {
         name: ServiceProcess.spawn(name, [name, "serve"], envs[name], ports[name], tmp_path / f"{name}.log", REPO)
@@ -376,6 +367,20 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                     15,
                     "the hold in the list",
                 )
+                # Parking management sees the recent passes on the operations page, under a stated purpose.
+                await page.eval("location.hash = 'operations'")
+                await page.wait_for("document.body.dataset.page === 'operations'", 15, "the operations page")
+                await page.eval("document.querySelector('#recent-form [name=purpose]').value = 'occupancy'")
+                await page.eval("document.querySelector('#recent-form [name=minutes]').focus()")
+                await console.enter()
+                await page.wait_for(
+                    "['8ABC123', '7XYZ999', '5CAR777'].every(plate => [...document.querySelectorAll('#recent tbody tr')]"
+                    ".some(tr => tr.children[3].textContent === plate))",
+                    15,
+                    "the recent passes",
+                )
+                await page.eval("location.hash = 'governance'")
+                await page.wait_for("document.body.dataset.page === 'governance'", 15, "the holds page again")
                 # A release request entered by one person ...
                 for field, value in [
                     ("agency", "Los Angeles County Sheriff"),

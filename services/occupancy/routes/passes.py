@@ -7,7 +7,7 @@ Searching plates needs `plates.search`; the crop image is a separate route that 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
@@ -74,16 +74,27 @@ def search_passes(
             "AND editDistance(plate_key, {key:String}) <= 1))"
         )
     )
+    passes = _passes(store, f"plate != '' AND {match}", params)
+    access.served(
+        filters={"plate": wanted, "exact": str(exact).lower(), "facility_id": facility_id},
+        plates={wanted, *(p.plate for p in passes)},
+        row_count=len(passes),
+    )
+    return PassesPublic(count=len(passes), passes=passes)
+
+
+def _passes(store, match: str, params: dict) -> list[PassPublic]:
+    """The passes of `match` within the facility and time range of `params`, newest first."""
     rows = store.query(
         "SELECT pass_id, facility_id, camera_id, lane, toString(direction) AS direction, plate, confidence, "
         "toString(first_seen) AS first_seen_text, toString(last_seen) AS last_seen_text, read_count, best_read_id, "
         f"crop_jpeg_b64 != '' AS has_crop FROM {store.database}.passes FINAL "
-        f"WHERE plate != '' AND {match} AND ({{facility:String}} = '' OR facility_id = {{facility:String}}) "
+        f"WHERE {match} AND ({{facility:String}} = '' OR facility_id = {{facility:String}}) "
         "AND first_seen >= {start:DateTime64(3, 'UTC')} AND first_seen < {end:DateTime64(3, 'UTC')} "
         "ORDER BY first_seen DESC LIMIT {limit:UInt32}",
         params,
     )
-    passes = [
+    return [
         PassPublic(
             **{
                 **r,
@@ -94,9 +105,24 @@ def search_passes(
         )
         for r in rows
     ]
+
+
+@router.get("/recent")
+def recent_passes(
+    access: PlateSearch,
+    store: StoreDep,
+    facility_id: str | None = Query(None, max_length=200),
+    minutes: int = Query(60, ge=1, le=24 * 60, description="How far back."),
+    limit: int = Query(50, ge=1, le=500),
+) -> PassesPublic:
+    """The latest passes of every lane (the operations page's "recent passes"): a query of plates
+    like any search, so it needs `plates.search` and states its purpose."""
+    now = datetime.now(UTC)
+    params = {"limit": limit, "facility": facility_id or "", "start": now - timedelta(minutes=minutes), "end": now}
+    passes = _passes(store, "1", params)
     access.served(
-        filters={"plate": wanted, "exact": str(exact).lower(), "facility_id": facility_id},
-        plates={wanted, *(p.plate for p in passes)},
+        filters={"recent_minutes": str(minutes), "facility_id": facility_id},
+        plates={p.plate for p in passes if p.plate},
         row_count=len(passes),
     )
     return PassesPublic(count=len(passes), passes=passes)
