@@ -169,6 +169,10 @@ class Console:
         )
         assert unlabelled == [], f"fields without a label: {unlabelled}"
 
+    async def log_out(self) -> None:
+        await self.page.eval("document.querySelector('#logout').click()")
+        await self.at("/console/login")
+
     async def log_in(self, user: str, password: str) -> None:
         await self.page.call("Page.navigate", url=f"{self.url}/console/")
         await self.at("/console/login")  # nothing is served before login
@@ -269,8 +273,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 assert refused == 403
                 # Without the console header the cookie is not a login (no cross-site requests).
                 assert await page.eval("fetch('/v1/audit/events').then(r => r.status)") == 401
-                await page.eval("document.querySelector('#logout').click()")
-                await console.at("/console/login")
+                await console.log_out()
                 assert "logged out" in await page.eval("document.querySelector('#error').textContent")
                 await page.call("Page.navigate", url=f"{audit.url}/console/#operations")
                 await console.at("/console/login")  # the session is gone
@@ -316,8 +319,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                     "document.querySelector('#evidence-status').textContent.includes('SHA-256')", 30, "the package"
                 )
                 await page.screenshot(artifacts / "enforcement.png")
-                await page.eval("document.querySelector('#logout').click()")
-                await console.at("/console/login")
+                await console.log_out()
 
                 # A reviewer opens the stay's task (crops, the vehicle in view) and confirms the read.
                 await console.log_in("ruth", PASSWORD)
@@ -350,8 +352,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 )
                 assert await page.eval("document.querySelector('#decision-form').hidden")  # decided: no second decision
                 await page.screenshot(artifacts / "review.png")
-                await page.eval("document.querySelector('#logout').click()")
-                await console.at("/console/login")
+                await console.log_out()
 
                 # Parking management places a legal hold from its page.
                 await console.log_in("pat", PASSWORD)
@@ -396,8 +397,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 await page.wait_for(f"{release}?.children[4].textContent === 'requested'", 15, "the release request")
                 assert await page.eval(f"{release}.querySelector('button') === null")  # not by its own author
                 await page.screenshot(artifacts / "holds.png")
-                await page.eval("document.querySelector('#logout').click()")
-                await console.at("/console/login")
+                await console.log_out()
                 # ... is approved by another, with the reason.
                 await console.log_in("paula", PASSWORD)
                 await page.eval("location.hash = 'governance'")
@@ -406,8 +406,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 await console.type("#releases input[name=why]", "written request verified with LASD")
                 await page.eval(f"{release}.querySelector('button[data-decision=approve]').click()")
                 await page.wait_for(f"{release}?.children[4].textContent === 'approved'", 15, "the approval")
-                await page.eval("document.querySelector('#logout').click()")
-                await console.at("/console/login")
+                await console.log_out()
 
                 # Finance: the day's reconciliation and the stay's match.
                 await console.log_in("fiona", PASSWORD)
@@ -428,8 +427,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                     await page.eval("document.querySelector('#reconciliation tbody tr td').textContent") == "garage-a"
                 )
                 await page.screenshot(artifacts / "finance.png")
-                await page.eval("document.querySelector('#logout').click()")
-                await console.at("/console/login")
+                await console.log_out()
 
                 # The auditor: the audit page only, and the operator's refusal is on the trail.
                 await console.log_in("audrey", PASSWORD)
@@ -462,8 +460,7 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                     "erin's evidence download for the appeal on the trail",
                 )
                 await page.screenshot(artifacts / "audit.png")
-                await page.eval("document.querySelector('#logout').click()")
-                await console.at("/console/login")
+                await console.log_out()
 
                 # The administrator: the users, with who must still change a password.
                 await console.log_in("adam", PASSWORD)
