@@ -128,9 +128,13 @@ def test_grants_follow_the_registry_and_the_issue():
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory):
     data = tmp_path_factory.mktemp("secure-kafka")
-    env = {"ALPR_DATA_DIR": str(data), "ALPR_KAFKA_SECURE_PORT": str(broker_ports()), "ALPR_KAFKA_HEAP": "256m"}
+    env = {
+        "ALPR_DATA_DIR": str(data),
+        "ALPR_KAFKA_SECURE_PORT": str(broker_ports()),
+        "ALPR_KAFKA_HEAP": "384m",
+    }  # 256m ran out of heap at start once, under CI load
     broker = SecureBroker(
-        BrokerSettings(data_dir=data, kafka_secure_port=int(env["ALPR_KAFKA_SECURE_PORT"]), kafka_heap="256m")
+        BrokerSettings(data_dir=data, kafka_secure_port=int(env["ALPR_KAFKA_SECURE_PORT"]), kafka_heap="384m")
     )
     try:
         started = run_cli("kafka", "start", "--secure", env=env, timeout=150)
