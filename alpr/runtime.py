@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,11 +79,21 @@ class ApiServer(Service):
     """A FastAPI app served by uvicorn on the worker's loop."""
 
     def __init__(
-        self, app: FastAPI, host: str, port: int, log_level: str, before_stop: list[Callable[[], None]], **kw: Any
+        self,
+        app: FastAPI,
+        host: str,
+        port: int,
+        log_level: str,
+        before_stop: list[Callable[[], None]],
+        trusted_proxies: str = "",
+        after_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.api, self.host, self.port, self.level = app, host, port, log_level
         self.before_stop = before_stop
+        self.after_stop = list(after_stop)
+        self.trusted_proxies = trusted_proxies
         self.server: Any = None
         self.serving: asyncio.Future | None = None
 
@@ -104,6 +114,11 @@ class ApiServer(Service):
             lifespan="off",
             timeout_graceful_shutdown=3,
             log_config=None,
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, so any local
+            # process could name another client in the audit trail: only the configured proxies
+            # (ALPR_TRUSTED_PROXIES) are believed, none by default.
+            proxy_headers=bool(self.trusted_proxies),
+            forwarded_allow_ips=self.trusted_proxies or None,
         )
         self.server = Server(config)
         self.serving = asyncio.ensure_future(self.server.serve())
@@ -122,6 +137,13 @@ class ApiServer(Service):
             self.server.should_exit = True
             with contextlib.suppress(Exception):
                 await self.serving
+        for close in self.after_stop:
+            # Async resources of the app (an HTTP client's pooled connections) are closed on the
+            # loop they were opened on, once no request can use them any more.
+            try:
+                await close()
+            except Exception:
+                log.exception("closing the API's resources failed")
 
 
 class WorkerThreads(Service):
@@ -150,18 +172,22 @@ def serve(
     before_api_stop: Iterable[Callable[[], None]] = (),
     on_stop: Iterable[Callable[[], None]] = (),
     stop_timeout_s: float = 30.0,
+    trusted_proxies: str = "",
+    after_api_stop: Iterable[Callable[[], Awaitable[None]]] = (),
 ) -> int:
     """Run the service until SIGTERM/SIGINT; returns the process's exit code.
 
     `stream` is the service's faust app, if it has one. `before_api_stop` runs on the loop
     before the API stops; `on_stop` after everything stopped (flush a producer, close a store),
-    also when the start failed."""
+    also when the start failed. `trusted_proxies`: the addresses whose X-Forwarded-For names
+    the client (`ServiceSettings.trusted_proxies`); `after_api_stop`: coroutines run on the loop
+    once the API has stopped (closing the app's async clients)."""
     from alpr.settings import ensure_port_free
 
     ensure_port_free(host, port)
     services = [
         WorkerThreads(workers, stop_timeout_s),
-        ApiServer(api, host, port, log_level.lower(), list(before_api_stop)),
+        ApiServer(api, host, port, log_level.lower(), list(before_api_stop), trusted_proxies, list(after_api_stop)),
     ]
     level = faust_log_level(log_level)
     worker: ModeWorker

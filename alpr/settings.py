@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -244,6 +245,26 @@ class ServiceSettings(CommonSettings):
 
     http_host: str = Field("127.0.0.1", description="Address of the service's HTTP API.")
     http_port: int = Field(8000, ge=0, le=65535, description="Port of the service's HTTP API (0: any free port).")
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses or networks (comma-separated) whose X-Forwarded-For header names the client that "
+        "the audit trail records: the governance host that forwards the console's calls, a reverse proxy. "
+        "Empty (default): no forwarded address is believed, the connecting address is recorded.",
+        validation_alias=shared("trusted_proxies"),
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        # uvicorn would also take "*" and names; an audit trail that any caller can point elsewhere
+        # (or a name resolved later) is not one, so only literal addresses and networks are taken.
+        entries = [v.strip() for v in value.split(",") if v.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.4.7, 10.0.4.0/24)") from None
+        return ",".join(entries)
 
 
 S = TypeVar("S", bound=CommonSettings)

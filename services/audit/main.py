@@ -186,4 +186,6 @@ def run(settings: AuditSettings) -> int:
         settings.http_port,
         settings.log_level,
         on_stop=[service.close],
+        trusted_proxies=settings.trusted_proxies,
+        after_api_stop=[service.app.state.console_client.aclose],
     )

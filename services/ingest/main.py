@@ -173,4 +173,5 @@ def run(settings: IngestSettings) -> int:
         settings.http_port,
         settings.log_level,
         on_stop=[service.close],
+        trusted_proxies=settings.trusted_proxies,
     )

@@ -126,4 +126,5 @@ def run(settings: OccupancySettings) -> int:
         stream=parts.stream.app,
         before_api_stop=[parts.board.close],  # ends live streams, so that the API stops at once
         on_stop=[parts.close],
+        trusted_proxies=settings.trusted_proxies,
     )

@@ -194,4 +194,11 @@ def run(settings: RecognizerSettings) -> int:
     replica = build_service(settings)
     replica.start()
     assert replica.app is not None
-    return serve(replica.app, replica.workers, settings.http_host, settings.http_port, settings.log_level)
+    return serve(
+        replica.app,
+        replica.workers,
+        settings.http_host,
+        settings.http_port,
+        settings.log_level,
+        trusted_proxies=settings.trusted_proxies,
+    )

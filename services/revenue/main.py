@@ -216,4 +216,5 @@ def run(settings: RevenueSettings) -> int:
         stream=stream.app,
         on_stop=[*closing, store.close],
         stop_timeout_s=15,
+        trusted_proxies=settings.trusted_proxies,
     )

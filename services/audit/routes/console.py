@@ -154,6 +154,11 @@ async def forward(service: str, path: str, request: Request) -> Response:
         raise HTTPException(401, "not logged in", headers={"WWW-Authenticate": "Bearer"})
     headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
     headers["authorization"] = f"Bearer {token}"
+    # The person's address, for the target's audit record: believed there only from the hosts
+    # in its ALPR_TRUSTED_PROXIES (this governance host), else the record names this host.
+    # One address, as this service sees it, not the browser's own header passed on.
+    if client_of(request):
+        headers["x-forwarded-for"] = client_of(request)
     client: httpx.AsyncClient = request.app.state.console_client
     outgoing = client.build_request(
         request.method,
