@@ -98,7 +98,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--keep-export", dest="keep_export", action="store_true", help="keep the exported reviewed crops after training"
     )
     rd.set_defaults(handler=_train_reader, work_dir="/tmp/alpr-train/reader")
-    for p in (det, rd):
+    cct = tsub.add_parser(
+        "cct",
+        help="fine-tune the pretrained CCT reader (fast-plate-ocr, MIT) on synthetic US crops, the real sets and "
+        "reviewed crops; writes cct_us.onnx (reader preset cct-us / fallback-us)",
+    )
+    from alpr_app.models.finetune_reader import FineTuning  # numpy and the plate rules only: cheap
+
+    defaults = FineTuning(out_dir="")
+    cct.add_argument("--epochs", type=int, default=defaults.epochs)
+    cct.add_argument("--epoch-steps", dest="epoch_steps", type=int, default=defaults.epoch_steps)
+    cct.add_argument("--synth-crops", dest="synth_crops", type=int, default=defaults.synth_crops)
+    cct.add_argument("--synth-val-crops", dest="synth_val_crops", type=int, default=defaults.synth_val_crops)
+    cct.add_argument("--ro-variants", dest="ro_variants", type=int, default=defaults.ro_variants,
+                     help="jittered cuts per pseudo-labelled plates-ro-detect plate (0: leave that set out)")  # fmt: skip
+    cct.add_argument("--lr", type=float, default=defaults.lr)
+    cct.add_argument("--seed", type=int, default=defaults.seed)
+    cct.add_argument("--threads", type=int, default=defaults.threads)
+    cct.add_argument("--workers", type=int, default=defaults.workers, help="rendering processes")
+    cct.add_argument(
+        "--from-reviews",
+        dest="from_reviews",
+        action="store_true",
+        help="also train on the crops reviewers confirmed or corrected (as for `train reader`); their held-out "
+        "plates then decide which state is kept, and the model card records the run",
+    )
+    cct.add_argument(
+        "--keep-export", dest="keep_export", action="store_true", help="keep the exported reviewed crops after training"
+    )
+    cct.set_defaults(handler=_train_cct, work_dir="/tmp/alpr-train/finetune-cct")
+    for p in (det, rd, cct):
         p.add_argument("--datasets", help="real data folder (default $ALPR_DATASETS or ../shared/datasets)")
         p.add_argument("--out", default=None, help="where the weights file goes (default: the committed weights dir)")
         p.add_argument("--work-dir", dest="work_dir", help="scratch for rendered data and runs")
@@ -264,6 +293,44 @@ def _train_reader(args: argparse.Namespace) -> int:
         record_review_training(path, export)
         if not args.keep_export:
             shutil.rmtree(export.folder, ignore_errors=True)  # ALPR data: not kept longer than needed
+    print(path)
+    return 0
+
+
+def _train_cct(args: argparse.Namespace) -> int:
+    import shutil
+
+    from alpr_app.models.finetune_reader import OUT_FILE, FineTuning, finetune
+    from services.recognizer.models.model_files import resolve_models_dir
+
+    export = _export_reviews() if args.from_reviews else None
+    out = _weights_out(args)
+    cfg = FineTuning(
+        out_dir=out,
+        models_dir=str(resolve_models_dir()),
+        datasets_dir=datasets_dir(args.datasets),
+        work_dir=args.work_dir,
+        epochs=args.epochs,
+        epoch_steps=args.epoch_steps,
+        synth_crops=args.synth_crops,
+        synth_val_crops=args.synth_val_crops,
+        ro_variants=args.ro_variants,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+        workers=args.workers,
+        review_crops=os.path.join(export.folder, "labels.csv") if export else None,
+    )
+    try:
+        summary = finetune(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        if export is not None and not args.keep_export:
+            shutil.rmtree(export.folder, ignore_errors=True)  # ALPR data: not kept longer than needed
+    path = os.path.join(out, OUT_FILE)
+    if export is not None:
+        from alpr_app.models.model_card import record_cct_review_training
+
+        record_cct_review_training(path, export, summary)
     print(path)
     return 0
 

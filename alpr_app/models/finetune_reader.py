@@ -83,7 +83,12 @@ class FineTuning:
     synth_val_seed: int = 8101  # never trained on
     margin: float = 0.08  # CctOnnxReader's default
     ar_variants: int = 16  # jittered cuts per Argentine train crop (prepared once)
-    ro_variants: int = 6  # jittered cuts per Romanian pseudo-labelled crop, from the frame itself
+    ro_variants: int = 6  # jittered cuts per Romanian pseudo-labelled crop, from the frame itself (0: none)
+    # Reviewed crops of the operator's own cameras (reviews_dataset labels.csv, `alpr train cct
+    # --from-reviews`): the plates on one side of `train_reader.real_split` train (jittered views),
+    # the others are measured each epoch and decide the selection (select_epoch).
+    review_crops: str | None = None
+    review_variants: int = 8
     pseudo_min_prob: float = 0.9  # every slot of v2 (pads included) at least this sure ...
     # ... and the v1 reader reading the same text: two models agreeing and sure is a label
     epochs: int = 8
@@ -338,6 +343,60 @@ def ro_pseudo_labels(cfg: FineTuning, rng: np.random.Generator):
     return np.stack(xs), texts, kept, seen
 
 
+@dataclass
+class ReviewedViews:
+    """The reviewed crops as the fine-tune uses them: jittered train views, and held-out crops."""
+
+    x_train: np.ndarray
+    t_train: list[str]
+    r_train: list[int]
+    n_train: int
+    x_test: np.ndarray
+    test_labels: list[str]
+
+
+def reviewed_views(cfg: FineTuning, rng: np.random.Generator, regions: list[str]) -> ReviewedViews:
+    """The reviewed crops of `cfg.review_crops`, split by plate (`train_reader.real_split`, as the
+    CRNN's training splits them): a plate is trained on or measured, never both.
+
+    A reviewer settles the text, not the region, so each crop's region label is the one the
+    original reader's region head gives it (the KL to the original keeps the rest of the head)."""
+    import cv2
+
+    empty = np.empty((0, INPUT_H, INPUT_W, 3), np.uint8)
+    if not cfg.review_crops:
+        return ReviewedViews(empty, [], [], 0, empty, [])
+    from alpr_app.models.reviews_dataset import load_review_crops
+    from alpr_app.models.train_reader import _jitter, real_split
+    from services.recognizer.models.onnx_models import CctOnnxReader
+
+    rows = load_review_crops(cfg.review_crops)
+    images = []
+    for path, text in rows:
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise AlprError(f"cannot read reviewed crop {path}")
+        images.append((img, text))
+    train = [(img, t) for img, t in images if real_split(t) == "train"]
+    test = [(img, t) for img, t in images if real_split(t) == "test"]
+    reader = CctOnnxReader(cfg.models_dir, model=cfg.base_model, round_zero=False, margin=cfg.margin)
+    index = {r: i for i, r in enumerate(regions)}
+    guessed = reader.read([img for img, _ in train]) if train else []
+    xs, texts, regs = [], [], []
+    for (img, text), read in zip(train, guessed):
+        region = index.get(read.region or US_REGION, index[US_REGION])
+        for v in range(cfg.review_variants):
+            xs.append(prepare(img if v == 0 else _jitter(img, rng), cfg.margin))
+            texts.append(text)
+            regs.append(region)
+    x_test = np.stack([prepare(img, cfg.margin) for img, _ in test]) if test else empty
+    # Measured as the reader writes a read: the round character by the region rule
+    # (convention_label), with the region the original reads on the crop.
+    test_regions = [r.region or US_REGION for r in reader.read([img for img, _ in test])] if test else []
+    labels = [convention_label(t, r) for (_, t), r in zip(test, test_regions)]
+    return ReviewedViews(np.stack(xs) if xs else empty, texts, regs, len(train), x_test, labels)
+
+
 def encode(texts: list[str], alphabet: str, pad: str, slots: int) -> np.ndarray:
     index = {c: i for i, c in enumerate(alphabet)}
     out = np.full((len(texts), slots), index[pad], np.int64)
@@ -453,12 +512,16 @@ def select_epoch(history: list[dict], tolerance: float) -> int:
     plates-us-ocr-val exact is at least the original's minus `tolerance` and whose Argentine
     held-out exact is at least 96%, the highest synthetic-val exact (convention labels); ties
     go to the higher us-ocr-val, then to the earlier state. Without a us-ocr-val figure the
-    constraint is the Argentine one only. None qualifying: the best us-ocr-val."""
+    constraint is the Argentine one only. None qualifying: the best us-ocr-val.
+
+    With reviewed plates held out (`reviews`: the operator's own cameras, the data the reader
+    is deployed on), they come first: the highest reviewed exact among the qualifying states,
+    then the synthetic figure."""
     base_us = history[0].get("us")
     ok = [h for h in history if h["ar"] >= 0.96 and (base_us is None or h["us"] >= base_us - tolerance - 1e-9)]
     if not ok:
         return max(history, key=lambda h: (h.get("us") or 0, -h["epoch"]))["epoch"]
-    return max(ok, key=lambda h: (h["synth"], h.get("us") or 0, -h["epoch"]))["epoch"]
+    return max(ok, key=lambda h: (h.get("reviews") or 0.0, h["synth"], h.get("us") or 0, -h["epoch"]))["epoch"]
 
 
 # ---------------------------------------------------------------- training
@@ -590,14 +653,20 @@ def finetune(cfg: FineTuning, log=print) -> dict:
     x_syn = load_prepared(synth_rows, cfg.margin)
     t_syn = [t for _, t in synth_rows]
     x_ar, t_ar, n_ar = ar_train_views(cfg.datasets_dir, cfg.ar_variants, cfg.margin, rng)
-    x_ro, t_ro, n_ro, seen_ro = ro_pseudo_labels(cfg, rng)
+    if cfg.ro_variants:
+        x_ro, t_ro, n_ro, seen_ro = ro_pseudo_labels(cfg, rng)
+    else:
+        x_ro, t_ro, n_ro, seen_ro = np.empty((0, INPUT_H, INPUT_W, 3), np.uint8), [], 0, 0
+    rev = reviewed_views(cfg, rng, regions)
     log(
         f"data: {len(t_syn)} synthetic (seed {cfg.synth_seed}), {n_ar} Argentine train crops x{cfg.ar_variants}, "
-        f"{n_ro} of {seen_ro} Romanian boxes pseudo-labelled x{cfg.ro_variants}, in {time.time() - t0:.0f}s"
+        f"{n_ro} of {seen_ro} Romanian boxes pseudo-labelled x{cfg.ro_variants}, "
+        f"{rev.n_train} reviewed crops x{cfg.review_variants} ({len(rev.test_labels)} held out), "
+        f"in {time.time() - t0:.0f}s"
     )
-    x_real = np.concatenate([x_ar, x_ro])
-    t_real = t_ar + t_ro
-    r_real = [region_index["Argentina"]] * len(t_ar) + [region_index["Romania"]] * len(t_ro)
+    x_real = np.concatenate([x_ar, x_ro, rev.x_train])
+    t_real = t_ar + t_ro + rev.t_train
+    r_real = [region_index["Argentina"]] * len(t_ar) + [region_index["Romania"]] * len(t_ro) + rev.r_train
     y_syn = torch.from_numpy(encode(t_syn, alphabet, pad, slots))
     r_syn = torch.tensor([region_index[synth_region(t)] for t in t_syn])
     y_real = torch.from_numpy(encode(t_real, alphabet, pad, slots))
@@ -645,6 +714,8 @@ def finetune(cfg: FineTuning, log=print) -> dict:
         }
         if x_us is not None:
             h["us"] = exact(read_batch(net, x_us, alphabet, pad, regions, softmaxed), us_labels)
+        if rev.test_labels:
+            h["reviews"] = exact(read_batch(net, rev.x_test, alphabet, pad, regions, softmaxed), rev.test_labels)
         net.train()
         log(
             f"epoch {epoch}: "
@@ -655,7 +726,9 @@ def finetune(cfg: FineTuning, log=print) -> dict:
 
     # The original's figures depend only on its file and the measuring sets: kept in work_dir
     # (a measuring pass costs minutes on a busy 2-core machine).
-    key = hashlib.sha256(json.dumps([_sha256(base_path), cfg.margin, val_raw, arv_labels, us_labels]).encode())
+    key = hashlib.sha256(
+        json.dumps([_sha256(base_path), cfg.margin, val_raw, arv_labels, us_labels, rev.test_labels]).encode()
+    )
     cache = os.path.join(cfg.work_dir, f"original-{key.hexdigest()[:16]}.json")
     if os.path.isfile(cache):
         with open(cache) as f:
@@ -771,6 +844,14 @@ def finetune(cfg: FineTuning, log=print) -> dict:
             "synth_val": len(val_raw),
             "ar_held_out": len(arv_labels),
             "us_val": len(us_labels),
+            "reviewed_train_crops": rev.n_train,
+            "reviewed_held_out": len(rev.test_labels),
+        },
+        # The reviewed plates never trained on, before (the original) and after (the selected state).
+        "reviews_held_out": {
+            "crops": len(rev.test_labels),
+            "before": history[0].get("reviews"),
+            "after": next(h for h in history if h["epoch"] == chosen).get("reviews"),
         },
         "seconds_total": round(time.time() - started),
         "seconds_training": round(time.time() - train_started),

@@ -21,19 +21,48 @@ def _figure(value) -> str:
 
 
 def record_review_training(weights_path: str, export: ReviewExport) -> Path:
+    """The CRNN's run (`alpr train reader --from-reviews`): its figures are in the checkpoint."""
     import torch
 
-    weights = Path(weights_path)
-    ckpt = torch.load(weights, map_location="cpu", weights_only=True)
-    held_out = ckpt.get("reviews_held_out") or {}
+    ckpt = torch.load(weights_path, map_location="cpu", weights_only=True)
     training = ckpt.get("training") or {}
+    return _append(
+        Path(weights_path),
+        export,
+        command="alpr train reader --from-reviews",
+        started_from=training.get("init") or "random weights",
+        schedule=f"{training.get('epochs')} epochs",
+        held_out=ckpt.get("reviews_held_out") or {},
+        synth_val=ckpt.get("synth_val_exact"),
+    )
+
+
+def record_cct_review_training(weights_path: str, export: ReviewExport, summary: dict) -> Path:
+    """The CCT's run (`alpr train cct --from-reviews`): its figures are in finetune's summary."""
+    training = summary.get("training") or {}
+    chosen = summary.get("selected_epoch")
+    state = next((h for h in summary.get("history", []) if h.get("epoch") == chosen), {})
+    return _append(
+        Path(weights_path),
+        export,
+        command="alpr train cct --from-reviews",
+        started_from=f"{training.get('base_model')} (sha256 {str(summary.get('base_sha256'))[:16]}…)",
+        schedule=f"{training.get('epochs')} x {training.get('epoch_steps')} steps, state {chosen} selected"
+        + (" (the original: no fine-tuned state qualified)" if chosen == 0 else ""),
+        held_out=summary.get("reviews_held_out") or {},
+        synth_val=state.get("synth"),
+    )
+
+
+def _append(
+    weights: Path, export: ReviewExport, *, command: str, started_from: str, schedule: str, held_out: dict, synth_val
+) -> Path:
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     lines = [
         "",
         f"## Trained from reviews, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         "",
-        f"`alpr train reader --from-reviews` wrote `{weights.name}` (sha256 {digest}…), "
-        f"starting from `{training.get('init') or 'random weights'}`, {training.get('epochs')} epochs.",
+        f"`{command}` wrote `{weights.name}` (sha256 {digest}…), starting from `{started_from}`, {schedule}.",
         "",
         "| | |",
         "|---|---|",
@@ -44,7 +73,7 @@ def record_review_training(weights_path: str, export: ReviewExport) -> Path:
         f"| left out | {', '.join(f'{k}: {v}' for k, v in export.left_out.items()) or 'none'} |",
         f"| reviewed plates held out (never trained on) | {held_out.get('crops', 0)} crops: exact "
         f"{_figure(held_out.get('before'))} before, {_figure(held_out.get('after'))} after |",
-        f"| synthetic validation exact | {_figure(ckpt.get('synth_val_exact'))} |",
+        f"| synthetic validation exact | {_figure(synth_val)} |",
         "",
     ]
     card = weights.parent / "MODEL_CARD.md"

@@ -195,3 +195,55 @@ def test_selection_rule_keeps_us_val_and_argentina_then_maximizes_synthetic():
 
 def replace_us(h: dict) -> dict:
     return {**h, "us": None} if h["epoch"] else {k: v for k, v in h.items() if k != "us"}
+
+
+@needs_v2
+def test_reviewed_plates_held_out_decide_the_state_first():
+    h = [
+        {"epoch": 0, "us": 0.94, "ar": 0.98, "synth": 0.80, "reviews": 0.70},
+        {"epoch": 1, "us": 0.94, "ar": 0.98, "synth": 0.95, "reviews": 0.75},
+        {"epoch": 2, "us": 0.94, "ar": 0.98, "synth": 0.90, "reviews": 0.85},  # the operator's cameras win
+        {"epoch": 3, "us": 0.90, "ar": 0.98, "synth": 0.99, "reviews": 0.99},  # ... but not at us-val's cost
+    ]
+    assert select_epoch(h, 0.005) == 2
+
+
+@needs_v2
+@pytest.mark.timeout(600)
+def test_fine_tuning_from_reviews_trains_measures_them_held_out_and_records_it(tmp_path):
+    # `alpr train cct --from-reviews` as an operator runs it: revenue's reviewed crops exported,
+    # the plates on one side of the split trained on, the others measured before and after, the
+    # run recorded in the model card beside cct_us.onnx, and the export deleted.
+    import json
+
+    from services.recognizer.models.onnx_models import CctOnnxReader
+    from tests.conftest import run_cli
+    from tests.models.test_train_reader import _fake_real_dataset
+    from tests.support.reviews import reviewed_store
+
+    data = tmp_path / "data"
+    reviewed_store(data, stays=16)
+    _fake_real_dataset(str(tmp_path / "datasets"))
+    out = tmp_path / "out"
+    ran = run_cli(
+        "train", "cct", "--from-reviews", "--datasets", str(tmp_path / "datasets"), "--out", str(out),
+        "--work-dir", str(tmp_path / "work"), "--synth-crops", "32", "--synth-val-crops", "8", "--epochs", "1",
+        "--epoch-steps", "2", "--ro-variants", "0", "--seed", "4343",
+        env={"ALPR_DATA_DIR": str(data), "ALPR_MODELS_DIR": str(MODELS)}, timeout=580,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-3000:]
+    assert "reviewed crops: 28 of 14 plates" in ran.stderr, ran.stderr[-1000:]
+    summary = json.loads((out / "finetune_summary.json").read_text())
+    held = summary["reviews_held_out"]
+    trained = summary["data"]["reviewed_train_crops"]
+    assert held["crops"] > 0 and trained > 0 and held["crops"] + trained == 28  # every crop on one side
+    assert f"{trained} reviewed crops x8 ({held['crops']} held out)" in ran.stderr
+    assert all("reviews" in h for h in summary["history"]) and 0.0 <= held["before"] <= 1.0
+    assert held["after"] == next(h for h in summary["history"] if h["epoch"] == summary["selected_epoch"])["reviews"]
+    reads = CctOnnxReader(out, model=OUT_FILE).read([plate_crop(1, 0)[0]])
+    assert reads[0].text  # the written model reads
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Trained from reviews" in card and "`alpr train cct --from-reviews` wrote `cct_us.onnx`" in card
+    assert "| reviewed crops | 28 of 14 plates, 1 reviewers, 8 corrected" in card
+    assert f"{held['crops']} crops: exact {held['before']:.4f} before, {held['after']:.4f} after" in card
+    assert not (data / "training" / "reviews").exists()
