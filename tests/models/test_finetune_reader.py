@@ -218,12 +218,12 @@ def test_fine_tuning_from_reviews_trains_measures_them_held_out_and_records_it(t
 
     from services.recognizer.models.onnx_models import CctOnnxReader
     from tests.conftest import run_cli
-    from tests.models.test_train_reader import _fake_real_dataset
+    from tests.support.datasets import fake_real_dataset
     from tests.support.reviews import reviewed_store
 
     data = tmp_path / "data"
     reviewed_store(data, stays=16)
-    _fake_real_dataset(str(tmp_path / "datasets"))
+    fake_real_dataset(str(tmp_path / "datasets"))
     out = tmp_path / "out"
     ran = run_cli(
         "train", "cct", "--from-reviews", "--datasets", str(tmp_path / "datasets"), "--out", str(out),

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from alpr.errors import AlprError
 from alpr.synth.datasets import plate_crop
-from alpr_app.models.train_reader import ReaderTraining, augment_batch, real_split, train_reader
+from alpr_app.models.train_reader import ReaderTraining, augment_batch, train_reader
+from tests.support.datasets import fake_real_dataset
 
 pytestmark = pytest.mark.slow  # trains (a few steps) on the CPU
 
@@ -49,30 +48,11 @@ def test_shrinking_keeps_small_plates_legible():
     assert detail(large) < detail(small)
 
 
-def _fake_real_dataset(root: str) -> None:
-    # The plates-ar-ocr layout (annotations.csv with image_path,plate_text), filled with
-    # synthetic crops; both sides of `real_split` must be present.
-    os.makedirs(os.path.join(root, "plates-ar-ocr", "images"))
-    rows, sides = [], set()
-    for i in range(40):
-        crop, text = plate_crop(777, i)
-        rel = f"images/{i}.png"
-        cv2.imwrite(os.path.join(root, "plates-ar-ocr", rel), crop)
-        rows.append((rel, text))
-        sides.add(real_split(text))
-        if sides == {"train", "test"} and len(rows) >= 6:
-            break
-    with open(os.path.join(root, "plates-ar-ocr", "annotations.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image_path", "plate_text"])
-        w.writerows(rows)
-
-
 @pytest.mark.timeout(300)
 def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_path):
     from services.recognizer.models.crnn_reader import CrnnPlateReader
 
-    _fake_real_dataset(str(tmp_path / "datasets"))
+    fake_real_dataset(str(tmp_path / "datasets"))
     cfg = ReaderTraining(
         out_dir=str(tmp_path / "out"),
         work_dir=str(tmp_path / "work"),
@@ -120,7 +100,7 @@ def test_training_from_reviews_exports_trains_and_records_it_in_the_model_card(t
 
     data = tmp_path / "data"
     reviewed_store(data, stays=16)
-    _fake_real_dataset(str(tmp_path / "datasets"))
+    fake_real_dataset(str(tmp_path / "datasets"))
     out = tmp_path / "out"
     ran = run_cli(
         "train", "reader", "--from-reviews", "--datasets", str(tmp_path / "datasets"), "--out", str(out),
