@@ -267,32 +267,34 @@ def _train_reader(args: argparse.Namespace) -> int:
     from alpr_app.models.train_reader import ReaderTraining, train_reader
 
     export = _export_reviews() if args.from_reviews else None
-    path = train_reader(
-        ReaderTraining(
-            out_dir=_weights_out(args),
-            work_dir=args.work_dir,
-            datasets_dir=datasets_dir(args.datasets),
-            synth_crops=args.synth_crops,
-            synth_val_crops=args.synth_val_crops,
-            seed=args.seed,
-            epochs=args.epochs,
-            batch=args.batch,
-            threads=args.threads,
-            workers=args.workers,
-            lr=args.lr,
-            init=args.init,
-            extra_seeds=tuple(args.extra_seeds),
-            augment=args.augment,
-            width=args.width,
-            review_crops=os.path.join(export.folder, "labels.csv") if export else None,
+    try:
+        path = train_reader(
+            ReaderTraining(
+                out_dir=_weights_out(args),
+                work_dir=args.work_dir,
+                datasets_dir=datasets_dir(args.datasets),
+                synth_crops=args.synth_crops,
+                synth_val_crops=args.synth_val_crops,
+                seed=args.seed,
+                epochs=args.epochs,
+                batch=args.batch,
+                threads=args.threads,
+                workers=args.workers,
+                lr=args.lr,
+                init=args.init,
+                extra_seeds=tuple(args.extra_seeds),
+                augment=args.augment,
+                width=args.width,
+                review_crops=os.path.join(export.folder, "labels.csv") if export else None,
+            )
         )
-    )
+    finally:
+        if export is not None and not args.keep_export:
+            shutil.rmtree(export.folder, ignore_errors=True)  # ALPR data: not kept longer than needed, even on failure
     if export is not None:
         from alpr_app.models.model_card import record_review_training
 
         record_review_training(path, export)
-        if not args.keep_export:
-            shutil.rmtree(export.folder, ignore_errors=True)  # ALPR data: not kept longer than needed
     print(path)
     return 0
 
