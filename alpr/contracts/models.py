@@ -180,7 +180,9 @@ class RevenueMatch(Contract):
     status: Literal["matched", "underpaid", "unpaid", "permit", "overpaid", "payment_without_session", "superseded"] = (
         Field(
             description="'superseded': this session no longer stands: a reviewer corrected the plate of its exit, "
-            "which then paired with another session's entry (`reason` names it; that session's match follows). "
+            "which then paired with another session's entry (`reason` names it; that session's match follows), "
+            "or split the stay, its exit being another vehicle's (the session is open again: its next match "
+            "follows when its vehicle leaves). "
             "Amounts are 0; finance drops the earlier match of the same session_id (latest wins)."
         )
     )
@@ -231,12 +233,16 @@ class ReviewDecision(Contract):
     review_id: Id = Field(description="The task's id: the session id it reviews.")
     session_id: Id
     facility_id: Id
-    decision: Literal["confirmed", "corrected", "dismissed"] = Field(
+    decision: Literal["confirmed", "corrected", "dismissed", "split"] = Field(
         description="confirmed: the machine's plate is right; corrected: the plate is `plate`; "
-        "dismissed: the plate cannot be read from the evidence (nothing is cited)."
+        "dismissed: the plate cannot be read from the evidence (nothing is cited); split: the stay's "
+        "exit was another vehicle's, whose plate is `plate` (the entry's plate stands): the stay is "
+        "voided, its entry is open again and the exit is paired under `plate`."
     )
     plate_before: Plate
-    plate: Plate = Field(description="The plate after the decision (plate_before unless corrected).")
+    plate: Plate = Field(
+        description="The plate after the decision (plate_before unless corrected); for split, the exit's plate."
+    )
     plate_key: str = Field(description="Confusable key of plate_before: the matcher's partition key.")
     reviewer: str = Field(min_length=1, max_length=100)
     decided_at: AwareDatetime

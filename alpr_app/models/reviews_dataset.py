@@ -1,7 +1,8 @@
 """The review queue as a training set: every pass a reviewer settled, with the plate they read.
 
 A confirmed or corrected review task (revenue.reviews) says what the plate of its session's
-passes really is; the pass rows (revenue.passes) keep each pass's best crop. Together they are
+passes really is (a split, that the entry's plate stands and what the exit's is:
+`services.revenue.review.reviewed_plates`); the pass rows (revenue.passes) keep each pass's best crop. Together they are
 a labelled set of real crops from the operator's own cameras, the data the reader misreads
 (the accuracy sample among them: unbiased), which no public set offers.
 
@@ -34,6 +35,7 @@ from pathlib import Path
 from alpr.errors import AlprError
 from alpr.plates import normalize
 from alpr.store import Store
+from services.revenue.review import READ_DECISIONS, reviewed_plates
 
 RETENTION = timedelta(days=365)
 COLUMNS = ("image_path", "plate_text", "pass_id", "camera_id", "first_seen", "review_id", "reviewer", "held")
@@ -69,14 +71,13 @@ def export_reviewed_crops(store: Store, folder: Path, now: datetime | None = Non
     db = store.database
     reviews = store.query(
         f"SELECT review_id, state, plate, plate_after, reviewer, entry_pass_id, exit_pass_id "
-        f"FROM {db}.reviews FINAL WHERE state IN ('confirmed', 'corrected')"
+        f"FROM {db}.reviews FINAL WHERE has({{decided:Array(String)}}, state)",
+        {"decided": list(READ_DECISIONS)},
     )
     truth: dict[str, tuple[str, dict]] = {}
     for r in reviews:
-        plate = normalize(r["plate_after"] if r["state"] == "corrected" else r["plate"])
-        for pid in (r["entry_pass_id"], r["exit_pass_id"]):
-            if pid:
-                truth[pid] = (plate, r)
+        for pid, plate in reviewed_plates(r).items():
+            truth[pid] = (normalize(plate), r)
     export = ReviewExport(folder=str(folder), exported_at=now.isoformat())
     rows = []
     if truth:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alpr.store import Store
-from services.revenue.review import SAMPLED
+from services.revenue.review import READ_DECISIONS, SAMPLED, reviewed_plates
 
 CAPTURE_TARGET = 0.986  # policy section 9: "98.6% license plate capture accuracy rate"
 PERFECT_READ_TARGET = 0.978  # "and a 97.8% perfect read rate"
@@ -90,16 +90,13 @@ def measure(store: Store, window: timedelta, now: datetime | None = None) -> lis
     )
     reviews = store.query(
         f"SELECT entry_pass_id, exit_pass_id, state, plate, plate_after FROM {db}.reviews FINAL "
-        "WHERE has(reasons, {sampled:String}) AND state IN ('confirmed', 'corrected') "
+        "WHERE has(reasons, {sampled:String}) AND has({decided:Array(String)}, state) "
         "AND created_at >= {since:DateTime64(3, 'UTC')}",
-        {**params, "sampled": SAMPLED},
+        {**params, "sampled": SAMPLED, "decided": list(READ_DECISIONS)},
     )
     truth: dict[str, str] = {}
     for r in reviews:
-        plate = r["plate_after"] if r["state"] == "corrected" else r["plate"]
-        for pid in (r["entry_pass_id"], r["exit_pass_id"]):
-            if pid:
-                truth[pid] = plate
+        truth.update(reviewed_plates(r))
     cameras: dict[tuple[str, str], list[int]] = {}  # (facility, camera) -> [right, reviewed, plated, passes]
     for p in passes:
         c = cameras.setdefault((p["facility_id"], p["camera_id"]), [0, 0, 0, 0])

@@ -1,6 +1,7 @@
 """The review desk: the queue a reviewer works through, and the decisions they publish.
 
-A decision is validated against the queue (the task exists; a correction names a plate) and
+A decision is validated against the queue (the task exists; a correction or a split names a plate;
+only a stay with both passes can be split) and
 published on alpr.review-decisions.v1, keyed by the session's plate key; the answer waits for
 the broker's acknowledgement. The stream applies it (services.revenue.stream `reviews` agent ->
 matcher), so a correction goes through the pipeline like any other input: replays and
@@ -18,7 +19,7 @@ from confluent_kafka import Producer
 from alpr.contracts.models import ReviewDecision
 from alpr.contracts.registry import encode
 from alpr.kafka.config import producer_config
-from alpr.plates import normalize
+from alpr.plates import confusable_key, normalize
 from alpr.store import Store
 
 LIST_COLUMNS = (
@@ -126,22 +127,32 @@ class ReviewDesk:
 
     def decide(self, review_id: str, decision: str, plate: str | None, reviewer: str, note: str) -> ReviewDecision:
         rows = self.store.query(
-            f"SELECT review_id, session_id, facility_id, plate, plate_key FROM {self.store.database}.reviews FINAL "
-            "WHERE review_id = {id:String}",
+            "SELECT review_id, session_id, facility_id, plate, plate_key, entry_pass_id, exit_pass_id "
+            f"FROM {self.store.database}.reviews FINAL WHERE review_id = {{id:String}}",
             {"id": review_id},
         )
         if not rows:
             raise DeskError(f"no review task {review_id}", 404)
         task = rows[0]
         after = task["plate"]
-        if decision == "corrected":
+        if decision in ("corrected", "split"):
             after = normalize(plate or "")
+            what = "a correction" if decision == "corrected" else "a split"
             if not after or len(after) > 10:
-                raise DeskError("a correction needs the plate as read by the reviewer (1-10 letters and digits)")
+                raise DeskError(f"{what} needs the plate as read by the reviewer (1-10 letters and digits)")
             if after == task["plate"]:
-                raise DeskError(f"the correction is the machine's own read {after}: confirm it instead")
+                raise DeskError(f"{after} is the machine's own read: confirm it instead")
         elif plate:
-            raise DeskError("only a correction names a plate")
+            raise DeskError("only a correction or a split names a plate")
+        if decision == "split":
+            if not (task["entry_pass_id"] and task["exit_pass_id"]):
+                raise DeskError("only a stay with an entry and an exit can be split; correct the plate instead")
+            if confusable_key(after) == task["plate_key"]:
+                # Sessions are paired by confusable key: the pairing cannot hold two such vehicles apart.
+                raise DeskError(
+                    f"{after} and {task['plate']} differ only by characters the pairing folds together "
+                    "(8/B, 0/O, 1/I ...): correct the plate instead"
+                )
         now = datetime.now(UTC)
         d = ReviewDecision(
             decision_id=f"{review_id}#{int(now.timestamp() * 1000)}",

@@ -266,6 +266,29 @@ def orphan_payment(p: Payment, tariff: Tariff, now: datetime | None = None) -> R
     )
 
 
+def split_match(stay: Session, review: dict[str, Any], tariff: Tariff, now: datetime | None = None) -> RevenueMatch:
+    """The match that voids the stay `stay` a reviewer split (its exit was another vehicle's): the
+    session is open again, and its next close is decided anew under the same id (latest wins)."""
+    return RevenueMatch(
+        match_id=f"{stay.session_id}#split-{review['decision_id'].rsplit('#', 1)[-1]}",
+        session_id=stay.session_id,
+        facility_id=stay.facility_id,
+        plate=stay.plate,
+        status="superseded",
+        entry_at=stay.entry_at,
+        exit_at=None,
+        amount_due_cents=0,
+        amount_paid_cents=0,
+        payment_ids=[],
+        evidence_pass_ids=[stay.entry_pass_id] if stay.entry_pass_id else [],
+        match_confidence=0.0,
+        reason=f"split in review by {review['reviewer']}: exit {stay.exit_pass_id} was {review['plate']}'s; "
+        "the entry is open again"[:500],
+        tariff_version=tariff.version,
+        decided_at=now or datetime.now(UTC),
+    )
+
+
 def superseded_match(stay: Session, tariff: Tariff, now: datetime | None = None) -> RevenueMatch:
     """The match that voids the exit-only session `stay` replaces (`stay.supersedes`): its exit
     was re-paired with `stay`'s entry after a reviewer corrected its plate."""
@@ -331,17 +354,33 @@ class Ledger:
             entry["session"]["plate"] = decision["plate"]
         return True
 
-    def move_out(self, session_id: str) -> tuple[dict[str, Any], Violation | None]:
-        """A corrected plate that belongs to another key: the session leaves this ledger (its new
-        key's ledger decides it again) and a violation it had here is withdrawn."""
+    def move_out(
+        self, session_id: str, reason: str = "plate corrected in review"
+    ) -> tuple[dict[str, Any], Violation | None]:
+        """A corrected plate that belongs to another key, or a stay a reviewer split: the session
+        leaves this ledger (the ledger it reaches next decides it again; the payments it claimed
+        are free again) and a violation it had here is withdrawn, for `reason`."""
         entry = self.raw["sessions"].pop(session_id)
         withdrawn = None
         if entry.get("violation") and entry["violation"].get("state") == "issued":
-            withdrawn = Violation.model_validate(
-                {**entry["violation"], "state": "withdrawn", "reason": "plate corrected in review"}
-            )
+            withdrawn = Violation.model_validate({**entry["violation"], "state": "withdrawn", "reason": reason})
         session = dict(entry["session"], review=entry.get("review"))
         return session, withdrawn
+
+    def take_exit_only_after(self, entry_ms: int) -> dict[str, Any] | None:
+        """The earliest exit-only session of this key captured after `entry_ms` that no reviewer
+        decided, taken out of the ledger: the real exit of a stay whose exit was another vehicle's
+        (services.revenue.pairing.Pairing.split pairs them)."""
+        found = sorted(
+            (e["session"]["exit_ms"], sid)
+            for sid, e in self.raw["sessions"].items()
+            if e["session"]["state"] == "exit_without_entry"
+            and e["session"]["exit_ms"] > entry_ms
+            and not e.get("review")
+        )
+        if not found:
+            return None
+        return self.raw["sessions"].pop(found[0][1])["session"]
 
     @staticmethod
     def due_ms(session: dict[str, Any], windows: Windows) -> int:

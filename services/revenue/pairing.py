@@ -30,6 +30,14 @@ The rules:
   (carrying the decision, and superseding the exit-only session), or, with no open entry, the
   exit-only session moves to the corrected plate. Once per session: a redelivered correction
   changes nothing.
+* A reviewer's `split` of a closed stay (`split`: its exit was another vehicle's, a misread
+  that pairs with a parked car's entry) undoes the stay. The exit is paired again under the
+  plate the reviewer read, as a correction is (that plate's open entry closes with it, carrying
+  the decision; else it is an exit-only session). The entry is open again under its own id
+  (`Session.reopened`), and pairs with its vehicle's real exit: one still waiting
+  (`held_exits`), one that arrives later, or the exit-only session that exit already became
+  (`rejoin`, which the matcher finds in the entry's ledger; superseded by the stay). An entry
+  whose plate has entered again since closes as `orphan_entry`. Once per decision.
 """
 
 from __future__ import annotations
@@ -139,6 +147,98 @@ class Pairing:
         out.written.append(gone)  # its row only: the stay is what the matcher decides
         return out
 
+    def split(
+        self,
+        state: dict[str, Any],
+        stay: dict[str, Any],
+        plate: str,
+        key: str,
+        review: dict,
+        rejoin: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Undo the closed stay `stay` (a Session dict) whose exit a reviewer read as another
+        vehicle's plate `plate` (confusable key `key`); `rejoin` is the exit-only session of the
+        entry's plate that its real exit became, if any. See the module doc."""
+        out = Outcome()
+        done = state.setdefault("repaired", {})
+        mark = f"split:{review['decision_id']}"
+        if mark in done:
+            return out  # a redelivered decision, or a replay of one applied before the crash
+        done[mark] = review["decision_id"]
+        while len(done) > self.recent_ids:
+            done.pop(next(iter(done)))
+        out.acted = True
+        why = f"exit found in review by {review['reviewer']} to be {plate}'s, not {stay['plate']}'s"
+        # The exit first: the entry it was wrongly paired with must not be its candidate again.
+        exit_ = {
+            "pass_id": stay["exit_pass_id"],
+            "facility_id": stay["facility_id"],
+            "plate": plate,
+            "key": key,
+            "exit_ms": stay["exit_ms"],
+            "confidence": stay["exit_confidence"],
+        }
+        if self._candidate(state, key, exit_["exit_ms"]) is not None:
+            self._close(state, exit_, out)
+            other = out.written[-1]
+            other.review = review  # the reviewer's read of the exit is what pairs it
+            other.pair_reason = f"{other.pair_reason}; {why}"
+        else:
+            out.add(
+                Session(
+                    f"{stay['facility_id']}/{plate}/exit-{stay['exit_ms']}",
+                    stay["facility_id"],
+                    plate,
+                    key,
+                    "exit_without_entry",
+                    exit_pass_id=stay["exit_pass_id"],
+                    exit_ms=stay["exit_ms"],
+                    exit_confidence=stay["exit_confidence"],
+                    pair_confidence=0.0,
+                    pair_reason=f"{why}; no open entry of {plate}",
+                    watermark_ms=state["watermark_ms"],
+                    review=review,
+                )
+            )
+        entry = Session.from_dict(
+            dict(
+                stay,
+                state="open",
+                exit_pass_id="",
+                exit_ms=None,
+                exit_confidence=0.0,
+                pair_confidence=1.0,
+                review=None,
+                supersedes="",
+                reopened=stay.get("reopened", 0) + 1,
+            )
+        )
+        entry.watermark_ms = state["watermark_ms"]
+        if rejoin is not None:
+            # Its vehicle's real exit found no entry (this one was taken) and is an exit-only session.
+            entry.state, entry.supersedes = "closed", rejoin["session_id"]
+            entry.exit_pass_id, entry.exit_ms = rejoin["exit_pass_id"], rejoin["exit_ms"]
+            entry.exit_confidence = rejoin["exit_confidence"]
+            same = rejoin["plate"] == entry.plate
+            entry.pair_confidence = 1.0 if same else 0.9
+            how = "same plate" if same else "same plate after folding confusable characters"
+            entry.pair_reason = f"exit {rejoin['plate']} paired with entry {entry.plate}: {how}; {why}"
+            out.add(entry)
+            gone = Session.from_dict(dict(rejoin, state="superseded", review=None, supersedes=""))
+            gone.pair_reason = f"re-paired with session {entry.session_id} ({why})"
+            gone.watermark_ms = state["watermark_ms"]
+            out.written.append(gone)  # its row only: the stay is what the matcher decides
+        elif entry.plate_key in state["open"]:
+            entry.state = "orphan_entry"
+            entry.pair_reason = f"{why}; its plate entered again since, so its own exit was missed"
+            out.add(entry)
+        else:
+            entry.pair_reason = f"entry open again: {why}"
+            state["open"][entry.plate_key] = entry.to_dict()
+            out.add(entry)
+            self._pair_held(state, entry.plate_key, stay["entry_ms"], out)
+        return out
+
     # -- directions ------------------------------------------------------------------------
     def _entry(self, state: dict, p: Pass, at: int, out: Outcome) -> None:
         key = p.plate_key or p.plate
@@ -162,7 +262,11 @@ class Pairing:
         )
         state["open"][key] = s.to_dict()
         out.add(s)
-        # An exit of this vehicle that arrived first (captured at or after this entry) closes it now.
+        self._pair_held(state, key, at, out)
+
+    def _pair_held(self, state: dict, key: str, at: int, out: Outcome) -> None:
+        """An exit of the vehicle whose entry (plate key `key`, captured at `at`) just opened that
+        arrived first (captured at or after the entry) closes it now."""
         held = state.setdefault("held_exits", {})
         for pass_id, exit_ in sorted(held.items(), key=lambda kv: kv[1]["exit_ms"]):
             found = self._candidate(state, exit_["key"], exit_["exit_ms"]) if exit_["exit_ms"] >= at else None

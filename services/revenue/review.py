@@ -6,7 +6,8 @@ is issued only on a *verified* read:
 * by confidence: the lowest calibrated confidence of the session's reads (entry and exit pass)
   is at or above `verified_confidence`, a threshold chosen on validation data for >= 99.5%
   precision (docs/architecture.md, "Citations only on verified reads");
-* by a person: a reviewer confirmed the plate, or corrected it.
+* by a person: a reviewer confirmed the plate, or corrected it, or (a split) read the plate of
+  the exit that belonged to another vehicle, for the stay that exit then closes.
 
 Otherwise the case waits in review: the match is published (finance sees the stay as unpaid),
 the violation is not, and no window expires it; the reviewer's decision re-decides it.
@@ -54,7 +55,8 @@ class ReviewPolicy:
             reasons.append(NO_ENTRY)
         confidence = self.read_confidence(session)
         verified_by = ""
-        if review and review["decision"] in ("confirmed", "corrected"):
+        # A split's decision travels with the exit it re-paired: the reviewer read that exit's plate.
+        if review and review["decision"] in ("confirmed", "corrected", "split"):
             verified_by = f"review:{review['reviewer']}"
         elif confidence >= self.verified_confidence:
             verified_by = f"confidence:{confidence:.4f}"
@@ -73,3 +75,21 @@ class Assessment:
     verified_by: str  # empty: no violation may be issued
     reasons: list[str]  # why a person should look; empty: no review task
     dismissed: bool = False  # a reviewer said the plate cannot be read: nothing is cited
+
+
+# The decisions that say what plate a task's passes show (a dismissal says none can be read).
+READ_DECISIONS = ("confirmed", "corrected", "split")
+
+
+def reviewed_plates(task: dict[str, Any]) -> dict[str, str]:
+    """What a decided task (a `revenue.reviews` row) says each of its passes shows, pass id ->
+    plate: the machine's plate when confirmed, the reviewer's when corrected; for a split, the
+    entry's plate stands and the exit shows the plate the reviewer typed (another vehicle)."""
+    state, before, after = task["state"], task["plate"], task["plate_after"]
+    if state not in READ_DECISIONS:
+        return {}
+    entry_plate = after if state == "corrected" else before
+    exit_plate = before if state == "confirmed" else after
+    return {
+        pid: plate for pid, plate in ((task["entry_pass_id"], entry_plate), (task["exit_pass_id"], exit_plate)) if pid
+    }

@@ -5,7 +5,9 @@ A session is what finance is paid for and what enforcement cites. Its id is dete
 the same session and nothing is counted twice. A session whose exit was never seen is
 closed as an `orphan_entry`; an exit with no entry becomes `exit_without_entry` with the id
 '<facility>/<plate>/exit-<exit first_seen ms>'. Such a session is `superseded` once a reviewer's
-correction of its exit's plate paired the exit with an entry after all.
+correction of its exit's plate paired the exit with an entry after all. A closed stay whose exit
+a reviewer found to be another vehicle's (a `split` decision) is open again under the same id
+(`reopened` counts how often, so that its rows outrank the closed one's).
 
 Sessions travel between the two stages of the service (pairing by facility, matching by
 plate key) on an internal topic as JSON, and are written to `revenue.sessions`.
@@ -54,6 +56,8 @@ class Session:
     # The exit-only session this one replaces: a reviewer corrected its exit's plate and the exit
     # then paired with this session's entry (services.revenue.pairing.Pairing.repair); "" otherwise.
     supersedes: str = ""
+    # How many times a reviewer's split re-opened this session (services.revenue.pairing.Pairing.split).
+    reopened: int = 0
 
     @property
     def entry_at(self) -> datetime | None:
@@ -71,9 +75,10 @@ class Session:
 
     @property
     def version(self) -> int:
-        """Orders the rows of one session in ReplacingMergeTree: open < closed / orphan."""
+        """Orders the rows of one session in ReplacingMergeTree: open < closed / orphan, and any
+        row of a re-opened session above every row from before it was re-opened."""
         states = {"open": 1, "closed": 2, "orphan_entry": 2, "exit_without_entry": 2, "superseded": 3}
-        return states[self.state] * 1000 + len(self.patrol_pass_ids)
+        return self.reopened * 10_000 + states[self.state] * 1000 + len(self.patrol_pass_ids)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy was a third of the pairing's CPU.

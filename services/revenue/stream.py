@@ -56,7 +56,7 @@ from alpr.metrics import MESSAGES
 from alpr.retry import until_done
 from alpr.store import Store
 from services.revenue.clock import IdleClock
-from services.revenue.match import Decision, Ledger, Windows, orphan_payment, superseded_match
+from services.revenue.match import Decision, Ledger, Windows, orphan_payment, split_match, superseded_match
 from services.revenue.metrics import IDLE_TICKS, STREAM_CLOCK
 from services.revenue.pairing import Pairing, new_state
 from services.revenue.payments import PaymentCheck, PaymentRefused
@@ -165,8 +165,9 @@ class RevenueStream:
         self.dead_letters = FaustDeadLetters(app, SERVICE, self.prefix)
         self.continuity = faust_fixes.Continuity(app, SERVICE)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        # Reviewers' corrections of exit-only sessions go back to the pairing, by facility (like the
-        # passes: same partitions, same murmur2 of the facility id), to pair the exit again.
+        # Reviewers' corrections of exit-only sessions, and their splits of stays, go back to the
+        # pairing, by facility (like the passes: same partitions, same murmur2 of the facility id),
+        # to pair the exit (and a split stay's entry) again.
         self.corrections_by_facility = app.topic(
             f"{self.app_id}-corrections-by-facility", internal=True, partitions=passes_partitions, **raw
         )
@@ -277,14 +278,19 @@ class RevenueStream:
         corrections = self.corrections_by_facility.get_topic_name()
         for event in events:
             if event.message.topic == corrections:
-                body = json.loads(event.message.value)["correction"]
+                message = json.loads(event.message.value)
+                body = message.get("correction") or message["split"]
                 facility = body["session"]["facility_id"]
                 if facility not in states:
                     current = self.facility_state.get(facility)
                     states[facility] = (event, copy.deepcopy(current) if current else new_state())
                 state = states[facility][1]
                 states[facility] = (event, state)
-                outcome = self.pairing.repair(state, body["session"], body["plate"], body["plate_key"], body["review"])
+                args = (state, body["session"], body["plate"], body["plate_key"], body["review"])
+                if "split" in message:
+                    outcome = self.pairing.split(*args, rejoin=body.get("rejoin"))
+                else:
+                    outcome = self.pairing.repair(*args)
                 for s in outcome.written:
                     rows.add("sessions", session_row(s, self.keeper))
                 for s in outcome.decided:
@@ -525,6 +531,9 @@ class RevenueStream:
         # confirmed paid stay publishes nothing new).
         session = Session.from_dict(entry["session"])
         rows.add("reviews", review_row(session, entry.get("reasons", []), decision, self.keeper))
+        if decision["decision"] == "split":
+            self._split(key, session, decision, ledger, out, rows)
+            return
         new_key = _plate_key(decision["plate"])
         if new_key != key:
             session, withdrawn = ledger.move_out(sid)
@@ -544,6 +553,31 @@ class RevenueStream:
             return
         if ledger.raw["sessions"][sid]["decided"]:
             decide(ledger, sid)
+
+    def _split(self, key: str, stay: Session, decision: dict[str, Any], ledger: Ledger, out: list, rows: Rows) -> None:
+        """A stay whose exit a reviewer found to be another vehicle's: its match is voided (and a
+        violation withdrawn), it leaves this ledger (its payments are free again for the stay's
+        next close) and the pairing, which holds the open entries, undoes it (Pairing.split), with
+        the exit-only session that the entry's real exit may have become here."""
+        why = f"split in review by {decision['reviewer']}: the exit was {decision['plate']}'s"
+        session, withdrawn = ledger.move_out(stay.session_id, reason=why)
+        if withdrawn is not None:
+            rows.add("violations", violation_row(withdrawn, self.keeper))
+            out.append((self.violations_out, stay.session_id.encode(), encode(withdrawn)))
+        m = split_match(stay, decision, self.tariff)
+        rows.add("matches", match_row(m, {"split": decision["decision_id"]}, "open", self.keeper))
+        out.append((self.matches_out, m.session_id.encode(), encode(m)))
+        session.pop("review", None)
+        body = {
+            "session": session,
+            "plate": decision["plate"],
+            "plate_key": _plate_key(decision["plate"]),
+            "review": decision,
+            "rejoin": ledger.take_exit_only_after(stay.entry_ms) if stay.entry_ms is not None else None,
+        }
+        facility = stay.facility_id.encode()
+        out.append((self.corrections_by_facility, facility, json.dumps({"split": body}).encode()))
+        log.info("stay split in review", extra={"review_id": decision["review_id"]})
 
     def _load_pending(self, partition: int) -> None:
         if partition in self.pending:

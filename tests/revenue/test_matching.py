@@ -175,3 +175,121 @@ def test_a_corrected_exit_only_session_without_an_open_entry_moves_to_the_correc
     assert (moved.session_id, moved.state, moved.plate, moved.plate_key) == (
         lonely.session_id, "exit_without_entry", "6NEW100", confusable_key("6NEW100"))  # fmt: skip
     assert moved.supersedes == "" and "no open entry of 6NEW100" in moved.pair_reason
+
+
+def _split(session, plate: str, n: int = 1) -> dict:
+    return {**_correction(session, plate), "decision_id": f"{session.session_id}#{n}", "decision": "split"}
+
+
+# A (ENTERED) is parked; B (OTHER) enters after it; B's exit is misread as A's plate.
+ENTERED, OTHER = "4ENT500", "7OTH222"
+
+
+def _stay_with_a_wrong_exit():
+    pairing, state = Pairing(orphan_after_ms=12 * 3_600_000), new_state()
+    pairing.apply(state, scenario.a_pass("entry", ENTERED, "10:00"))
+    pairing.apply(state, scenario.a_pass("entry", OTHER, "10:05"))
+    (stay,) = pairing.apply(state, scenario.a_pass("exit", ENTERED, "10:30")).decided
+    assert (stay.session_id, stay.state) == (scenario.sid(ENTERED, "10:00"), "closed")
+    return pairing, state, stay
+
+
+def test_a_split_stay_pairs_its_exit_with_the_other_vehicle_and_opens_its_entry_again():
+    from alpr.plates import confusable_key
+
+    pairing, state, stay = _stay_with_a_wrong_exit()
+    review = _split(stay, OTHER)
+    out = pairing.split(state, stay.to_dict(), OTHER, confusable_key(OTHER), review)
+    (other,) = out.decided  # the reopened entry is written, not decided
+    assert (other.session_id, other.state, other.exit_pass_id) == (
+        scenario.sid(OTHER, "10:05"), "closed", stay.exit_pass_id)  # fmt: skip
+    assert other.review == review and "to be 7OTH222's, not 4ENT500's" in other.pair_reason
+    (reopened,) = [s for s in out.written if s.state == "open"]
+    assert (reopened.session_id, reopened.exit_pass_id, reopened.exit_ms, reopened.reopened) == (
+        stay.session_id, "", None, 1)  # fmt: skip
+    assert reopened.version > stay.version  # the open row outranks the closed one in the store
+    assert reopened.review is None  # the reviewer read the exit, not this vehicle's next exit
+    # Redelivered: nothing twice.
+    again = pairing.split(state, stay.to_dict(), OTHER, confusable_key(OTHER), review)
+    assert again.written == [] and again.decided == []
+    # The vehicle's real exit closes the same session, entry to its own exit.
+    (real,) = pairing.apply(state, scenario.a_pass("exit", ENTERED, "11:00")).decided
+    assert (real.session_id, real.state, real.exit_ms, real.reopened) == (
+        stay.session_id, "closed", scenario.ms("11:00"), 1)  # fmt: skip
+    assert real.version > stay.version
+
+
+def test_a_split_stay_rejoins_the_exit_only_session_its_real_exit_became():
+    from alpr.plates import confusable_key
+
+    pairing, state, stay = _stay_with_a_wrong_exit()
+    pairing.apply(state, scenario.a_pass("exit", ENTERED, "11:00"))  # A's real exit: no entry left, held
+    (lonely,) = pairing.apply(state, scenario.a_pass("entry", "9LAT003", "11:20")).decided
+    assert (lonely.state, lonely.plate) == ("exit_without_entry", ENTERED)
+    out = pairing.split(state, stay.to_dict(), OTHER, confusable_key(OTHER), _split(stay, OTHER), lonely.to_dict())
+    decided = {s.session_id: s for s in out.decided}
+    assert set(decided) == {scenario.sid(OTHER, "10:05"), stay.session_id}
+    rejoined = decided[stay.session_id]
+    assert (rejoined.state, rejoined.exit_pass_id, rejoined.supersedes, rejoined.pair_confidence) == (
+        "closed", lonely.exit_pass_id, lonely.session_id, 1.0)  # fmt: skip
+    assert [(s.session_id, s.state) for s in out.written if s.state == "superseded"] == [
+        (lonely.session_id, "superseded")
+    ]
+    assert confusable_key(ENTERED) not in state["open"] and confusable_key(OTHER) not in state["open"]
+
+
+def test_a_split_exit_with_no_open_entry_of_the_typed_plate_is_an_exit_only_session():
+    from alpr.plates import confusable_key
+
+    pairing, state, stay = _stay_with_a_wrong_exit()
+    out = pairing.split(state, stay.to_dict(), "6NEW100", confusable_key("6NEW100"), _split(stay, "6NEW100"))
+    (lonely,) = out.decided
+    assert (lonely.session_id, lonely.state, lonely.plate, lonely.exit_pass_id) == (
+        f"{scenario.FACILITY}/6NEW100/exit-{scenario.ms('10:30')}", "exit_without_entry", "6NEW100",
+        stay.exit_pass_id)  # fmt: skip
+    assert "no open entry of 6NEW100" in lonely.pair_reason
+    assert state["open"][confusable_key(ENTERED)]["session_id"] == stay.session_id  # open again
+    assert confusable_key(OTHER) in state["open"]  # B is still inside
+
+
+def test_a_split_stay_whose_plate_entered_again_since_closes_as_orphan_entry():
+    from alpr.plates import confusable_key
+
+    pairing, state, stay = _stay_with_a_wrong_exit()
+    pairing.apply(state, scenario.a_pass("entry", ENTERED, "12:00"))  # A is back (its exit was missed)
+    out = pairing.split(state, stay.to_dict(), OTHER, confusable_key(OTHER), _split(stay, OTHER))
+    states = {s.session_id: s.state for s in out.decided}
+    assert states == {scenario.sid(OTHER, "10:05"): "closed", stay.session_id: "orphan_entry"}
+    assert state["open"][confusable_key(ENTERED)]["session_id"] == scenario.sid(ENTERED, "12:00")
+
+
+def test_the_matcher_takes_the_earliest_undecided_exit_only_session_after_the_entry():
+    from services.revenue.session import Session
+
+    def lonely(hhmm: str, review: dict | None = None) -> Session:
+        return Session(f"g/{ENTERED}/exit-{scenario.ms(hhmm)}", "g", ENTERED, ENTERED, "exit_without_entry",
+                       exit_pass_id=f"x{hhmm}", exit_ms=scenario.ms(hhmm), review=review)  # fmt: skip
+
+    ledger = Ledger(None, 0)
+    for s in (
+        lonely("09:00"),
+        lonely("11:00", review={"decision_id": "d", "decision": "confirmed"}),
+        lonely("12:00"),
+        lonely("13:00"),
+    ):
+        ledger.add_session(s)
+    taken = ledger.take_exit_only_after(scenario.ms("10:00"))
+    assert taken is not None and taken["exit_pass_id"] == "x12:00"  # 09:00 is before, 11:00 was reviewed
+    assert f"g/{ENTERED}/exit-{scenario.ms('12:00')}" not in ledger.raw["sessions"]
+    assert Ledger(None, 0).take_exit_only_after(0) is None
+
+
+def test_what_a_decided_task_says_each_pass_shows():
+    from services.revenue.review import reviewed_plates
+
+    task = {"plate": "4ENT500", "plate_after": "", "entry_pass_id": "e", "exit_pass_id": "x"}
+    assert reviewed_plates({**task, "state": "confirmed", "plate_after": "4ENT500"}) == {"e": "4ENT500", "x": "4ENT500"}
+    assert reviewed_plates({**task, "state": "corrected", "plate_after": "4ENT5O0"}) == {"e": "4ENT5O0", "x": "4ENT5O0"}
+    assert reviewed_plates({**task, "state": "split", "plate_after": OTHER}) == {"e": "4ENT500", "x": OTHER}
+    assert reviewed_plates({**task, "state": "corrected", "plate_after": "4X", "entry_pass_id": ""}) == {"x": "4X"}
+    assert reviewed_plates({**task, "state": "dismissed"}) == {} and reviewed_plates({**task, "state": "queued"}) == {}

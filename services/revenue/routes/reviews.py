@@ -1,10 +1,11 @@
 """The review queue (issue #16): list tasks, open one, decide it. Every call is audited.
 
-GET  /v1/reviews?state=queued        the queue, or the decided tasks (state=confirmed|corrected|dismissed|all)
+GET  /v1/reviews?state=queued        the queue, or the decided tasks (state=confirmed|corrected|dismissed|split|all)
 GET  /v1/reviews/task?review_id=...  one task: passes with their crops, the payment lookup, and for an exit
                                      that found no entry the vehicles still inside, closest plate first
                                      (REVIEWS_READ + IMAGES_VIEW for crops)
-POST /v1/reviews/decisions           confirm, correct or dismiss (REVIEWS_DECIDE); 202 once on the broker
+POST /v1/reviews/decisions           confirm, correct, dismiss, or split a stay whose exit was another
+                                     vehicle's (REVIEWS_DECIDE); 202 once on the broker
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ ID = r"^[A-Za-z0-9._:/#@-]+$"
 async def queue(
     request: Request,
     access: ReviewsRead,
-    state: Literal["queued", "confirmed", "corrected", "dismissed", "all"] = Query("queued"),
+    state: Literal["queued", "confirmed", "corrected", "dismissed", "split", "all"] = Query("queued"),
     facility_id: str | None = Query(None, max_length=100, pattern=ID),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict:
@@ -63,8 +64,13 @@ async def task(
 
 class DecisionIn(BaseModel):
     review_id: str = Field(min_length=1, max_length=200, pattern=ID)
-    decision: Literal["confirmed", "corrected", "dismissed"]
-    plate: str | None = Field(None, max_length=20, description="The plate as the reviewer reads it (corrected only).")
+    decision: Literal["confirmed", "corrected", "dismissed", "split"]
+    plate: str | None = Field(
+        None,
+        max_length=20,
+        description="The plate as the reviewer reads it: corrected, the session's; split, the exit's "
+        "(another vehicle's: the entry's plate stands).",
+    )
     note: str = Field("", max_length=500)
 
 
