@@ -337,6 +337,8 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                     15,
                     "the entry and exit crops and context frames",
                 )
+                # A stay (entry and exit) can be split, should its exit crop show another vehicle.
+                assert await page.eval("document.querySelector('#decision-form option[value=split]').hidden === false")
                 # The first choice is to confirm the machine read; Enter in the note submits it.
                 await console.type("#decision-form [name=note]", "plate legible on both crops")
                 await console.enter()
