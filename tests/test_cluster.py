@@ -1,8 +1,10 @@
-"""The local three-broker KRaft cluster: the registry's replication on it, and the whole pipeline
-(`alpr demo`) surviving a SIGKILL of the broker that leads its reads partition.
+"""The secure local three-broker KRaft cluster: the registry's replication and ACLs on it, and
+the whole pipeline (`alpr demo --secure`, each service as its own principal) surviving a SIGKILL
+of the broker that leads its reads partition.
 
-The cluster (`alpr kafka start --brokers 3`) runs beside the shared single broker, on free
-ports and in this module's own data directory, for the whole module. A clean demo run on it
+The cluster (`alpr kafka start --brokers 3 --secure`: SASL_SSL, mutual TLS between the
+controllers, the StandardAuthorizer) runs beside the suite's brokers, on free ports and in this
+module's own data directory, for the whole module. A clean demo run on it
 is the reference; the failover run kills the reads partition's leader 15 s into the replay,
 and must end with every frame read and the clean run's frames, passes, occupancy and matches
 (nothing lost, nothing counted twice); then the broker returns and every partition's in-sync
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from alpr.kafka.broker import CONTROLLER_PORT_OFFSET, BrokerSettings, LocalCluster
+from alpr.kafka.broker import CONTROLLER_PORT_OFFSET, MTLS_PORT_OFFSET, BrokerSettings, LocalCluster
 from alpr.kafka.config import client_config
 from tests.conftest import run_cli
 from tests.support.kafka import PLAINTEXT_ENV
@@ -32,7 +34,7 @@ def free_block(size: int = BROKERS) -> int:
     """A base port with `size` free client ports and their controller ports above it."""
     for _ in range(200):
         base = random.randrange(20000, 30000)
-        ports = [base + i for i in range(size)] + [base + CONTROLLER_PORT_OFFSET + i for i in range(size)]
+        ports = [base + offset + i for offset in (0, CONTROLLER_PORT_OFFSET, MTLS_PORT_OFFSET) for i in range(size)]
         try:
             for port in ports:
                 with socket.socket() as s:
@@ -50,23 +52,26 @@ def cluster(tmp_path_factory):
         "ALPR_DATA_DIR": str(data),
         "ALPR_KAFKA_CLUSTER_PORT": str(free_block()),
         "ALPR_KAFKA_HEAP": "384m",
-        **PLAINTEXT_ENV,  # the local cluster is a development cluster (plaintext), whatever the suite's broker
+        **PLAINTEXT_ENV,  # the command that starts the cluster is no client of the suite's broker
     }
-    started = run_cli("kafka", "start", "--brokers", str(BROKERS), env=env, timeout=300)
-    local = LocalCluster(BrokerSettings(data_dir=data, kafka_cluster_port=int(env["ALPR_KAFKA_CLUSTER_PORT"])), BROKERS)
+    started = run_cli("kafka", "start", "--brokers", str(BROKERS), "--secure", env=env, timeout=300)
+    local = LocalCluster(
+        BrokerSettings(data_dir=data, kafka_cluster_port=int(env["ALPR_KAFKA_CLUSTER_PORT"])), BROKERS, secure=True
+    )
     try:
         assert started.returncode == 0, started.stderr[-2000:]
-        assert f"ALPR_KAFKA_BOOTSTRAP={local.bootstrap}" in started.stdout
-        yield local, {**env, "ALPR_KAFKA_BOOTSTRAP": local.bootstrap}
+        assert f"SASL_SSL (SCRAM-SHA-512) bootstrap {local.bootstrap}" in started.stdout
+        admin = (local.secrets / "admin.env").read_text().split()  # the cluster's administrator, as a person sets it
+        yield local, {**env, **dict(line.split("=", 1) for line in admin)}
     finally:
-        stopped = run_cli("kafka", "stop", "--brokers", str(BROKERS), env=env, timeout=120)
+        stopped = run_cli("kafka", "stop", "--brokers", str(BROKERS), "--secure", env=env, timeout=120)
         assert stopped.returncode == 0, stopped.stderr
         assert all(pid is None for pid in local.health().running.values())
 
 
 def test_cluster_is_healthy_beside_the_single_broker(cluster, bootstrap):
     local, env = cluster
-    status = run_cli("kafka", "status", "--brokers", str(BROKERS), "--json", env=env)
+    status = run_cli("kafka", "status", "--brokers", str(BROKERS), "--secure", "--json", env=env)
     assert status.returncode == 0, status.stdout + status.stderr
     got = json.loads(status.stdout)
     assert (got["healthy"], got["brokers"], got["leaderless"]) == (True, [1, 2, 3], 0)
@@ -77,14 +82,15 @@ def test_cluster_is_healthy_beside_the_single_broker(cluster, bootstrap):
     assert len(AdminClient(client_config(bootstrap)).list_topics(timeout=10).brokers) == 1
 
 
-def test_topics_apply_gives_every_topic_the_registry_replication(cluster):
+def test_topics_apply_gives_every_topic_the_registry_replication_and_acls(cluster):
     from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
     local, env = cluster
     applied = run_cli("topics", "apply", env=env)
     assert applied.returncode == 0, applied.stderr
     assert "capped" not in applied.stdout  # three brokers hold what the registry asks
-    admin = AdminClient({"bootstrap.servers": local.bootstrap})
+    assert "acls      skipped" not in applied.stdout and " created" in applied.stdout  # an authorizer on every node
+    admin = AdminClient({"bootstrap.servers": local.bootstrap, **local.security("admin").client_config()})
     metadata = admin.list_topics(timeout=10)
     from alpr.contracts.registry import load_registry
 
@@ -96,7 +102,35 @@ def test_topics_apply_gives_every_topic_the_registry_replication(cluster):
     again = run_cli("topics", "apply", env=env)
     topics = [line for line in again.stdout.splitlines() if not line.startswith("acl")]
     assert topics and {line.split()[0] for line in topics} == {"unchanged"}
-    assert "acls      skipped: the broker has no authorizer" in again.stdout  # a development cluster
+    assert "acls      0 created" in again.stdout, again.stdout
+
+
+def test_no_side_door_on_any_node_of_the_secure_cluster(cluster):
+    """Every node refuses a client without credentials, and a service's principal reaches only
+    its own topics there, as on the single secure broker."""
+    from confluent_kafka import KafkaException, Producer
+    from confluent_kafka.admin import AdminClient
+
+    from alpr.contracts.registry import Topic
+
+    local, env = cluster
+    run_cli("topics", "apply", env=env)
+    for node in local.nodes.values():
+        anonymous = AdminClient({"bootstrap.servers": node.bootstrap, "socket.connection.setup.timeout.ms": 2000,
+                                 "log_level": 0})  # fmt: skip
+        with pytest.raises(KafkaException):
+            anonymous.list_topics(timeout=5)  # PLAINTEXT against SASL_SSL: no metadata at all
+
+    def produce_as(user: str, topic: str) -> str | None:
+        errors: list[str | None] = []
+        p = Producer({"bootstrap.servers": local.bootstrap, **local.security(user).client_config(),
+                      "message.timeout.ms": 15000, "log_level": 0})  # fmt: skip
+        p.produce(topic, b"{}", on_delivery=lambda err, msg: errors.append(err.name() if err else None))
+        p.flush(30)
+        return errors[0] if errors else "no delivery report"
+
+    assert produce_as("ingest", Topic.FRAMES.on("")) is None  # its own topic
+    assert produce_as("ingest", Topic.VIOLATIONS.on("")) == "TOPIC_AUTHORIZATION_FAILED"  # revenue's
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +141,8 @@ def clean_run(cluster, tmp_path_factory):
 
 
 def demo(env: dict, label: str, *args: str) -> dict:
-    proc = run_cli("demo", "--duration", "420", "--json", *args, env=env, timeout=900)
+    # --secure: each service as its own principal, with only its ACLs (the cluster's admin.env in `env`).
+    proc = run_cli("demo", "--secure", "--duration", "420", "--json", *args, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     # Kept beside the run's data and logs (<data dir>/demo/<run>/) for a look after a failure.
@@ -124,6 +159,7 @@ def test_pipeline_on_three_brokers_matches_the_ground_truth(clean_run):
     assert s["frames"] > 0 and s["reads"] > 0 and s["passes"] > 0 and s["sessions"] > 0
     assert s["occupancy"] == s["occupancy_expected"]
     assert s["broker_killed"] is None
+    assert s["kafka_principals"] == ["audit", "ingest", "occupancy", "recognizer", "revenue"]  # none as the admin
     assert s["matches_off_plan"] == [], (s["matches_off_plan"], diagnosis(s))
     assert s["departures_off_plan"] == [], (s["departures_off_plan"], diagnosis(s))
     assert s["stream_offset_jumps"] == {"occupancy": 0, "revenue": 0}, diagnosis(s)

@@ -11,7 +11,9 @@ apache/kafka image instead.
 form one KRaft quorum, on their own ports (`ALPR_KAFKA_CLUSTER_PORT`, 19092 up) and data
 directories (`<data_dir>/kafka-cluster/node-<id>/`), so it can run next to the single broker.
 Its `start` returns when the metadata lists every broker and every partition has a leader;
-`wait_healed` when every partition's in-sync replicas are all its replicas again.
+`wait_healed` when every partition's in-sync replicas are all its replicas again. With
+`--secure` each node is a `SecureClusterNode`: the secure broker below on the node's ports, one
+CA, certificate and set of SCRAM users for the cluster, data in `<data_dir>/kafka-cluster-secure/`.
 
 `SecureBroker` (`alpr kafka start --secure`) is the local broker as production runs it: one
 SASL_SSL listener (SCRAM-SHA-512) on `ALPR_KAFKA_SECURE_PORT`, the controller on mutual TLS (no
@@ -589,6 +591,8 @@ CLUSTER_REPLICATION = 3
 CLUSTER_MIN_INSYNC = 2
 CLUSTER_START_TIMEOUT_S = 180
 CONTROLLER_PORT_OFFSET = 100
+# The secure cluster's mutual-TLS listeners, above the controllers' ports.
+MTLS_PORT_OFFSET = 200
 CLUSTER_SIZES = (3, 4, 5)
 
 
@@ -635,6 +639,30 @@ class ClusterNode(LocalBroker):
 
     def _cluster_id(self) -> str:
         return self.cluster.cluster_id()
+
+
+class SecureClusterNode(ClusterNode, SecureBroker):
+    """A node of the secure local cluster (`alpr kafka start --brokers 3 --secure`): the secure
+    broker's listeners (SASL_SSL, mutual TLS for the controllers and on its own SSL port) and
+    authorizer, on the node's ports, with the cluster's one CA, broker certificate (a SAN of
+    127.0.0.1 serves every node), passwords and SCRAM users, under `<cluster home>/tls|secrets`.
+    Inter-broker traffic is SASL_SSL as the admin, controller traffic mutual TLS by the broker's
+    certificate: both super users, so replication needs no ACL."""
+
+    def __init__(self, settings: BrokerSettings, cluster: LocalCluster, node_id: int) -> None:
+        ClusterNode.__init__(self, settings, cluster, node_id)
+        self.tls = cluster.home / "tls"
+        self.secrets = cluster.home / "secrets"
+        self.ca_pem = self.tls / "ca.pem"
+        self.mtls_port = settings.kafka_cluster_port + MTLS_PORT_OFFSET + node_id - 1
+        self.mtls_bootstrap = f"127.0.0.1:{self.mtls_port}"
+
+    # A client of the cluster bootstraps from every node, not from this one.
+    def client_env(self, user: str) -> dict[str, str]:
+        return {**SecureBroker.client_env(self, user), "ALPR_KAFKA_BOOTSTRAP": self.cluster.bootstrap}
+
+    def mtls_env(self, user: str) -> dict[str, str]:
+        return {**SecureBroker.mtls_env(self, user), "ALPR_KAFKA_BOOTSTRAP": self.cluster.mtls_bootstrap}
 
 
 @dataclass(frozen=True)
@@ -688,19 +716,42 @@ class LocalCluster:
     broker's `<data_dir>/kafka/`, so both can run at once.
     """
 
-    def __init__(self, settings: BrokerSettings, brokers: int = 3) -> None:
+    def __init__(self, settings: BrokerSettings, brokers: int = 3, secure: bool = False) -> None:
         if brokers not in CLUSTER_SIZES:
             raise BrokerError(
                 f"a local cluster has {', '.join(map(str, CLUSTER_SIZES))} brokers, not {brokers}: every node is a "
                 "controller, and a quorum of two voters stops when either is lost (use --brokers 1 for the single broker)"
             )
         self.size = brokers
-        self.home = Path(settings.data_dir) / "kafka-cluster"
+        self.secure = secure
+        # The secure cluster has its own data (its storage holds the SCRAM users), same ports.
+        self.home = Path(settings.data_dir) / ("kafka-cluster-secure" if secure else "kafka-cluster")
         self.meta_file = self.home / "cluster.json"
         self.base_port = settings.kafka_cluster_port
-        self.nodes = {i: ClusterNode(settings, self, i) for i in range(1, brokers + 1)}
+        node = SecureClusterNode if secure else ClusterNode
+        self.nodes = {i: node(settings, self, i) for i in range(1, brokers + 1)}
         self.bootstrap = ",".join(n.bootstrap for n in self.nodes.values())
+        self.mtls_bootstrap = ",".join(getattr(n, "mtls_bootstrap", "") for n in self.nodes.values())
         self.voters = ",".join(f"{i}@127.0.0.1:{n.controller_port}" for i, n in self.nodes.items())
+
+    @property
+    def secrets(self) -> Path:
+        """The secure cluster's `<user>.env` and password files (see SecureBroker)."""
+        return self.home / "secrets"
+
+    def first(self) -> SecureClusterNode:
+        node = self.nodes[1]
+        if not isinstance(node, SecureClusterNode):
+            raise BrokerError("the plaintext local cluster has no credentials (alpr kafka start --brokers N --secure)")
+        return node
+
+    def security(self, user: str = ADMIN_USER):
+        """The client security of `user` (admin or a service) on the secure cluster."""
+        return self.first().security(user)
+
+    def client_env(self, user: str) -> dict[str, str]:
+        """The `ALPR_KAFKA_*` variables of a client of the secure cluster that connects as `user`."""
+        return self.first().client_env(user)
 
     def cluster_id(self) -> str:
         """The id every node's storage is formatted with; written once, checked at each start."""
@@ -767,7 +818,14 @@ class LocalCluster:
         partitions: list[PartitionState] = []
         if live:
             # log_level 0: a node that is starting or was just killed is expected to refuse.
-            admin = AdminClient({"bootstrap.servers": live, "socket.connection.setup.timeout.ms": 2000, "log_level": 0})
+            config: dict[str, str | int | float | bool] = {
+                "bootstrap.servers": live,
+                "socket.connection.setup.timeout.ms": 2000,
+                "log_level": 0,
+            }
+            if self.secure:
+                config.update(self.security(ADMIN_USER).client_config())
+            admin = AdminClient(config)
             try:
                 md = admin.list_topics(timeout=timeout)
             except KafkaException:

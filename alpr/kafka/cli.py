@@ -1,5 +1,6 @@
 """`alpr kafka start|stop|status`: the local broker, with `--brokers 3` the local cluster, with
-`--secure` the secure broker (SASL_SSL, ACLs) on its own port and data."""
+`--secure` the secure broker (SASL_SSL, ACLs) on its own port and data, or with both the secure
+local cluster."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _broker(args=None):
 def _cluster(args):
     from alpr.kafka.broker import LocalCluster
 
-    return LocalCluster(_settings(), args.brokers)
+    return LocalCluster(_settings(), args.brokers, secure=getattr(args, "secure", False))
 
 
 def _describe(health) -> str:
@@ -36,14 +37,21 @@ def _describe(health) -> str:
 
 
 def _start(args) -> int:
-    if args.secure and args.brokers > 1:
-        print("kafka: --secure is the single secure broker; the local cluster is plaintext (development only)")
-        return 2
     if args.brokers > 1:
         cluster = _cluster(args)
         health = cluster.start()
         print(f"kafka cluster: running, {_describe(health)}, data {cluster.home}")
-        print(f"kafka cluster: use it with ALPR_KAFKA_BOOTSTRAP={health.bootstrap}")
+        if not args.secure:
+            print(f"kafka cluster: use it with ALPR_KAFKA_BOOTSTRAP={health.bootstrap}")
+            print("kafka cluster: PLAINTEXT, no authentication: for development only (--secure for SASL_SSL)")
+            return 0
+        from alpr.kafka.broker import SERVICE_USERS
+
+        print(f"kafka cluster (secure): SASL_SSL (SCRAM-SHA-512) bootstrap {health.bootstrap}")
+        print(
+            f"kafka cluster (secure): a client of principal <user> (admin, {', '.join(SERVICE_USERS)}) sets the "
+            f"variables of {cluster.secrets}/<user>.env; then `alpr topics apply` as admin applies topics and ACLs"
+        )
         return 0
     broker = _broker(args)
     status = broker.start()
@@ -132,7 +140,8 @@ def register(sub) -> None:
     secure_help = (
         "the secure broker: SASL_SSL (SCRAM-SHA-512) on ALPR_KAFKA_SECURE_PORT (9094), controller on mutual TLS, "
         "service clients by certificate (mutual TLS) on the port + 2, ACLs enforced; certificates and passwords in "
-        "<data dir>/kafka-secure/"
+        "<data dir>/kafka-secure/; with --brokers N, the secure local cluster (the same on every node, mutual TLS "
+        "on the cluster port + 200; data in <data dir>/kafka-cluster-secure/)"
     )
     start = ops.add_parser("start", help="fetch jars if needed, start (every node not running), wait until healthy")
     start.add_argument("--brokers", type=int, default=1, help=brokers_help)

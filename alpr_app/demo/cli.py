@@ -360,7 +360,7 @@ class _Failover:
     partition the demo's reads flow through, mid-stream; once the run is complete, start it
     again and wait until every partition's in-sync replicas are all its replicas (healed)."""
 
-    def __init__(self, bootstrap: str, prefix: str, say) -> None:
+    def __init__(self, bootstrap: str, prefix: str, say, secure: bool = False) -> None:
         from confluent_kafka.admin import AdminClient
 
         from alpr.kafka.broker import BrokerSettings, LocalCluster
@@ -370,7 +370,7 @@ class _Failover:
         self.admin = AdminClient(admin_config(bootstrap))
         self.bootstrap, self.topic, self.say = bootstrap, Topic.READS.on(prefix), say
         brokers = len(self.admin.list_topics(timeout=10).brokers)
-        self.cluster = LocalCluster(load_settings(BrokerSettings), brokers)  # refuses a single broker
+        self.cluster = LocalCluster(load_settings(BrokerSettings), brokers, secure=secure)  # refuses a single broker
         self.killed: dict | None = None
 
     def busiest_partition(self) -> int | None:
@@ -443,28 +443,57 @@ def _demo_user(env: dict, say, name: str = "demo", role: str = "parking_manageme
     return name, password
 
 
-def _secure_broker(prefix: str, say) -> tuple[str, dict[str, dict[str, str]]]:
-    """`--secure`: the demo on the secure local broker (`alpr kafka start --secure`). The demo's
-    own clients (topics, ACLs, the observer, fault injection) are the broker's administrator;
-    each service connects as its own principal, so every ACL of the registry is in force."""
+def _names_the_cluster(bootstrap: str) -> bool:
+    from alpr.kafka.broker import BrokerSettings
+    from alpr.settings import load_settings
+
+    port = load_settings(BrokerSettings).kafka_cluster_port
+    return bootstrap.split(",")[0].strip() in (f"127.0.0.1:{port}", f"localhost:{port}")
+
+
+def _secure_cluster():
+    """The secure local cluster (`alpr kafka start --brokers N --secure`), of the size it was made with."""
+    from alpr.errors import ConfigError
+    from alpr.kafka.broker import BrokerSettings, LocalCluster
+    from alpr.settings import load_settings
+
+    settings = load_settings(BrokerSettings)
+    meta = LocalCluster(settings, 3, secure=True).meta_file
+    if not meta.exists():
+        raise ConfigError("the secure local cluster was never started: `alpr kafka start --brokers 3 --secure`")
+    cluster = LocalCluster(settings, json.loads(meta.read_text())["brokers"], secure=True)
+    if not cluster.health().healthy:
+        raise ConfigError("the secure local cluster is not healthy: `alpr kafka start --brokers 3 --secure`")
+    return cluster
+
+
+def _secure_broker(prefix: str, say, cluster: bool = False) -> tuple[str, dict[str, dict[str, str]]]:
+    """`--secure`: the demo on the secure local broker (`alpr kafka start --secure`), or with
+    `cluster` on the secure local cluster. The demo's own clients (topics, ACLs, the observer,
+    fault injection) are the administrator; each service connects as its own principal, so
+    every ACL of the registry is in force."""
     from alpr.errors import ConfigError
     from alpr.kafka import security as kafka_security
     from alpr.kafka.acls import apply_acls
-    from alpr.kafka.broker import SERVICE_USERS, BrokerSettings, SecureBroker
+    from alpr.kafka.broker import SERVICE_USERS, BrokerSettings, LocalCluster, SecureBroker
     from alpr.kafka.topics import apply_topics
     from alpr.settings import load_settings
 
-    broker = SecureBroker(load_settings(BrokerSettings))
-    if not broker.healthy():
-        raise ConfigError("the secure broker is not running: start it with `alpr kafka start --secure`")
-    admin = kafka_security.configure(broker.security("admin"))
-    apply_topics(broker.bootstrap, prefix=prefix)
-    changes = apply_acls(broker.bootstrap, prefix=prefix, security=admin)
+    target: SecureBroker | LocalCluster
+    if cluster:
+        target = _secure_cluster()
+    else:
+        target = SecureBroker(load_settings(BrokerSettings))
+        if not target.healthy():
+            raise ConfigError("the secure broker is not running: start it with `alpr kafka start --secure`")
+    admin = kafka_security.configure(target.security("admin"))
+    apply_topics(target.bootstrap, prefix=prefix)
+    changes = apply_acls(target.bootstrap, prefix=prefix, security=admin)
     say(
-        f"demo: secure broker {broker.bootstrap} (SASL_SSL, SCRAM); ACLs: {len(changes.created)} created, "
-        f"{len(changes.unchanged)} unchanged"
+        f"demo: secure {'cluster' if cluster else 'broker'} {target.bootstrap} (SASL_SSL, SCRAM); ACLs: "
+        f"{len(changes.created)} created, {len(changes.unchanged)} unchanged"
     )
-    return broker.bootstrap, {service: broker.client_env(service) for service in SERVICE_USERS}
+    return target.bootstrap, {service: target.client_env(service) for service in SERVICE_USERS}
 
 
 def _demo(args) -> int:
@@ -483,12 +512,11 @@ def _demo(args) -> int:
     data_dir = Path(settings.data_dir) / "demo" / run
     bootstrap = settings.kafka_bootstrap
     principals: dict[str, dict[str, str]] = {}  # service -> its ALPR_KAFKA_* login on the secure broker
-    if args.secure and args.kill_broker_after:
-        from alpr.errors import ConfigError
-
-        raise ConfigError("--kill-broker-after runs on the local three-broker cluster, which is plaintext")
     if args.secure:
-        bootstrap, principals = _secure_broker(prefix, say)
+        # The secure local cluster when the fault needs a cluster, or when ALPR_KAFKA_BOOTSTRAP names
+        # it (its admin.env sets that); else the single secure broker.
+        on_cluster = bool(args.kill_broker_after) or _names_the_cluster(bootstrap)
+        bootstrap, principals = _secure_broker(prefix, say, cluster=on_cluster)
     env = {
         "ALPR_DATA_DIR": str(data_dir),
         "ALPR_TOPIC_PREFIX": prefix,
@@ -524,7 +552,7 @@ def _demo(args) -> int:
     missing = [s for s in ("ingest", "recognizer", "occupancy", "revenue", "audit") if s not in services]
     if missing:
         say(f"demo: not built yet, skipped: {', '.join(missing)}")
-    failover = _Failover(bootstrap, prefix, say) if args.kill_broker_after else None
+    failover = _Failover(bootstrap, prefix, say, secure=args.secure) if args.kill_broker_after else None
     observer = Observer(bootstrap, prefix).start()
     started = time.monotonic()
     deadline = started + args.duration if args.duration else None
@@ -687,8 +715,8 @@ def register(sub) -> None:
         "--kill-broker-after",
         type=float,
         default=0,
-        help="fault injection on the local cluster (alpr kafka start --brokers 3): SIGKILL the broker "
-        "leading the reads partition this many seconds into the replay, start it again at the end",
+        help="fault injection on the local cluster (alpr kafka start --brokers 3, with --secure the secure one): "
+        "SIGKILL the broker leading the reads partition this many seconds into the replay, start it again at the end",
     )
     demo.add_argument(
         "--inject-misreads",
@@ -700,7 +728,7 @@ def register(sub) -> None:
     demo.add_argument(
         "--secure",
         action="store_true",
-        help="run on the secure local broker (alpr kafka start --secure): TLS, SCRAM, one principal and its ACLs "
-        "per service",
+        help="run on the secure local broker (alpr kafka start --secure), or with --kill-broker-after on the secure "
+        "local cluster (alpr kafka start --brokers 3 --secure): TLS, SCRAM, one principal and its ACLs per service",
     )
     demo.set_defaults(handler=_demo)
