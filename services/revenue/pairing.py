@@ -29,7 +29,8 @@ The rules:
   again, under the corrected plate: with that plate's open entry, which closes as the stay
   (carrying the decision, and superseding the exit-only session), or, with no open entry, the
   exit-only session moves to the corrected plate. Once per session: a redelivered correction
-  changes nothing.
+  changes nothing. An exit paired again after review closes only an entry made before it (the
+  open entry of its plate may be a later visit).
 * A reviewer's `split` of a closed stay (`split`: its exit was another vehicle's, a misread
   that pairs with a parked car's entry) undoes the stay. The exit is paired again under the
   plate the reviewer read, as a correction is (that plate's open entry closes with it, carrying
@@ -129,7 +130,7 @@ class Pairing:
             "confidence": old["exit_confidence"],
         }
         why = f"exit plate corrected in review by {review['reviewer']} ({review['plate_before']} -> {plate})"
-        if self._candidate(state, key, exit_["exit_ms"]) is None:
+        if not self._earlier_candidate(state, key, exit_["exit_ms"]):
             moved = Session.from_dict(dict(old, plate=plate, plate_key=key, review=review, supersedes=""))
             moved.pair_reason = f"{why}; no open entry of {plate}"
             moved.watermark_ms = state["watermark_ms"]
@@ -178,7 +179,7 @@ class Pairing:
             "exit_ms": stay["exit_ms"],
             "confidence": stay["exit_confidence"],
         }
-        if self._candidate(state, key, exit_["exit_ms"]) is not None:
+        if self._earlier_candidate(state, key, exit_["exit_ms"]):
             self._close(state, exit_, out)
             other = out.written[-1]
             other.review = review  # the reviewer's read of the exit is what pairs it
@@ -334,6 +335,12 @@ class Pairing:
         for raw in state["open"].values():
             if raw["entry_pass_id"] == p.pass_id:
                 raw["entry_confidence"] = max(raw["entry_confidence"], p.confidence)
+
+    def _earlier_candidate(self, state: dict, key: str, at: int) -> bool:
+        """An exit paired again after review (hours later) may only close an entry made before it:
+        the open entry of its plate may be a later visit of that vehicle."""
+        found = self._candidate(state, key, at)
+        return found is not None and state["open"][found[0]]["entry_ms"] <= at
 
     def _candidate(self, state: dict, key: str, at: int) -> tuple[str, float, str] | None:
         """The open session an exit (or patrol) of plate key `key` belongs to."""

@@ -293,3 +293,23 @@ def test_what_a_decided_task_says_each_pass_shows():
     assert reviewed_plates({**task, "state": "split", "plate_after": OTHER}) == {"e": "4ENT500", "x": OTHER}
     assert reviewed_plates({**task, "state": "corrected", "plate_after": "4X", "entry_pass_id": ""}) == {"x": "4X"}
     assert reviewed_plates({**task, "state": "dismissed"}) == {} and reviewed_plates({**task, "state": "queued"}) == {}
+
+
+def test_an_exit_paired_again_after_review_never_closes_an_entry_made_after_it():
+    from alpr.plates import confusable_key
+
+    pairing, state, stay = _stay_with_a_wrong_exit()
+    pairing.apply(state, scenario.a_pass("exit", OTHER, "10:40"))  # B left (its entry closes)
+    pairing.apply(state, scenario.a_pass("entry", OTHER, "12:00"))  # and came back
+    out = pairing.split(state, stay.to_dict(), OTHER, confusable_key(OTHER), _split(stay, OTHER))
+    (lonely,) = [s for s in out.decided if s.state == "exit_without_entry"]
+    assert lonely.exit_pass_id == stay.exit_pass_id  # not paired with the 12:00 visit
+    assert state["open"][confusable_key(OTHER)]["session_id"] == scenario.sid(OTHER, "12:00")
+    # The same for a correction of an exit-only session.
+    pairing2, state2 = Pairing(orphan_after_ms=12 * 3_600_000), new_state()
+    pairing2.apply(state2, scenario.a_pass("exit", "4XY2999", "11:00", confidence=0.8))
+    (only,) = pairing2.apply(state2, scenario.a_pass("entry", "9LAT003", "11:20")).decided
+    pairing2.apply(state2, scenario.a_pass("entry", ENTERED, "11:30"))
+    out2 = pairing2.repair(state2, only.to_dict(), ENTERED, confusable_key(ENTERED), _correction(only, ENTERED))
+    assert [s.state for s in out2.decided] == ["exit_without_entry"]  # moved, the 11:30 entry left open
+    assert confusable_key(ENTERED) in state2["open"]
