@@ -44,6 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--n", type=int, default=n, help=f"number of items (default {n})")
         p.add_argument("--workers", type=int, default=1, help="rendering processes")
         p.set_defaults(handler=_synth)
+    comp = ssub.add_parser(
+        "composite",
+        help="real US plate crops (plates-us-ocr-val) pasted over the plates of real dash-cam frames "
+        "(plates-ro-detect), openalpr format: full frames of real US plates at 70-420 px, for measuring only",
+    )
+    comp.add_argument("--out", required=True, help="output folder (created)")
+    comp.add_argument("--seed", type=int, default=1, help="which frame, size and place each crop gets (default 1)")
+    comp.add_argument("--datasets", help="real data folder (default $ALPR_DATASETS or ../shared/datasets)")
+    comp.add_argument("--crops", help="labelled crops CSV (default <datasets>/plates-us-ocr-val/annotations.csv)")
+    comp.add_argument("--limit", type=int, help="only the first N crops")
+    comp.set_defaults(handler=_composite)
 
     train = subparsers.add_parser("train", help="train the plate detector or reader (CPU is fine, slow)")
     tsub = train.add_subparsers(dest="train_command", required=True, metavar="MODEL")
@@ -147,6 +158,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--batch", type=int, default=8, help="frames per recognizer call")
     ev.add_argument("--limit", type=int, help="only the first N images")
     ev.add_argument(
+        "--failures",
+        type=int,
+        default=20,
+        help="how many wrong reads the JSON lists, to study (default 20; 0 for none)",
+    )
+    ev.add_argument(
         "--holdout", action="store_true", help="crops only: keep the plates-ar-ocr plates held out of reader training"
     )
     ev.add_argument(
@@ -207,6 +224,29 @@ def _synth(args: argparse.Namespace) -> int:
         progress=lambda i, n: print(f"{i}/{n}", file=sys.stderr, flush=True),
     )
     print(out)
+    return 0
+
+
+def _composite(args: argparse.Namespace) -> int:
+    from alpr_app.models.composite import write_composite_set
+
+    root = datasets_dir(args.datasets)
+    crops = args.crops or os.path.join(root, "plates-us-ocr-val", "annotations.csv")
+    detect = os.path.join(root, "plates-ro-detect")
+    for need in (crops, detect):
+        if not os.path.exists(need):
+            raise AlprError(f"{need} not found (set --datasets or ALPR_DATASETS to the real data folder)")
+    if args.limit is not None and args.limit < 1:
+        raise AlprError("--limit must be at least 1")
+    n = write_composite_set(
+        args.out,
+        crops,
+        detect,
+        seed=args.seed,
+        limit=args.limit,
+        progress=_every(100),
+    )
+    print(f"{n} frames in {args.out}")
     return 0
 
 
@@ -371,6 +411,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     if not os.path.exists(args.dataset):
         raise AlprError(f"dataset {args.dataset} not found")
+    if args.failures < 0:
+        raise AlprError("--failures is a count of wrong reads to list: 0 or more")
     detector, reader = split_backend(args.backend) if args.backend else _configured_backend()
     models_dir = resolve_models_dir(args.models_dir)
     if args.format == "crops":
@@ -392,7 +434,7 @@ def _eval(args: argparse.Namespace) -> int:
 
         calibration = None if args.raw_confidence else load_calibration(model.name)
         names = {"detector": None, "reader": f"{model.name}~{calibration.tag}" if calibration else model.name}
-        result = evaluate.evaluate_crops(model, rows, calibration=calibration)
+        result = evaluate.evaluate_crops(model, rows, calibration=calibration, max_failures=args.failures)
     else:
         items = evaluate.load_openalpr(args.dataset) if args.format == "openalpr" else evaluate.load_yolo(args.dataset)
         items = items[: args.limit] if args.limit else items
@@ -407,7 +449,9 @@ def _eval(args: argparse.Namespace) -> int:
         )
         recognizer.warmup()
         names = {"detector": recognizer.detector.name, "reader": recognizer.reader_name}
-        result = evaluate.evaluate_frames(recognizer, items, batch=args.batch, progress=_every(100))
+        result = evaluate.evaluate_frames(
+            recognizer, items, batch=args.batch, progress=_every(100), max_failures=args.failures
+        )
     result = {
         "dataset": os.path.abspath(args.dataset),
         "format": args.format,

@@ -211,8 +211,10 @@ def evaluate_frames(
     batch: int = 8,
     max_pixels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_failures: int = 20,
 ) -> dict:
-    """Run the recognizer over labelled frames and compute the metrics in the module docstring."""
+    """Run the recognizer over labelled frames and compute the metrics in the module docstring;
+    the first `max_failures` wrong reads are listed (image, label, read, box width)."""
     from services.recognizer.models.images import DEFAULT_MAX_PIXELS, decode_image
 
     items = list(items)
@@ -246,9 +248,15 @@ def evaluate_frames(
                 read = reads[matched[p]].text if p in matched else None
                 total.add(label, read, reads[matched[p]].confidence if p in matched else None)
                 next(t for (lo, hi), t in by_width.items() if lo <= box[2] < hi).add(label, read)
-                if label and read != label and len(failures) < 20:
+                if label and read != label and len(failures) < max_failures:
                     failures.append(
-                        {"image": os.path.basename(item.path), "label": label, "read": read, "width": box[2]}
+                        {
+                            "image": os.path.basename(item.path),
+                            "label": label,
+                            "read": read,
+                            "confidence": reads[matched[p]].confidence if p in matched else None,
+                            "width": box[2],
+                        }
                     )
         if progress is not None:
             progress(min(start + batch, len(items)), len(items))
@@ -267,9 +275,12 @@ def evaluate_frames(
     return out
 
 
-def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64, calibration=None) -> dict:
+def evaluate_crops(
+    reader, rows: list[tuple[str, str]], batch: int = 64, calibration=None, max_failures: int = 20
+) -> dict:
     """Read labelled crops with a `PlateReader` (no detection: capture_rate is null); with a
-    `calibration` (calibration.py), each read's confidence as the recognizer reports it."""
+    `calibration` (calibration.py), each read's confidence as the recognizer reports it. The
+    first `max_failures` wrong reads are listed."""
     import cv2
 
     tally = _Tally()
@@ -287,9 +298,12 @@ def evaluate_crops(reader, rows: list[tuple[str, str]], batch: int = 64, calibra
         reads = reader.read(crops)
         elapsed += time.perf_counter() - t0
         for (path, label), read in zip(chunk, reads):
-            tally.add(label, read.text, calibration(read.confidence) if calibration and read.text else read.confidence)
-            if read.text != label and len(failures) < 20:
-                failures.append({"image": os.path.basename(path), "label": label, "read": read.text})
+            confidence = calibration(read.confidence) if calibration and read.text else read.confidence
+            tally.add(label, read.text, confidence)
+            if read.text != label and len(failures) < max_failures:
+                failures.append(
+                    {"image": os.path.basename(path), "label": label, "read": read.text, "confidence": confidence}
+                )
     summary = tally.summary()
     summary["capture_rate"] = None
     return {

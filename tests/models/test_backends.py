@@ -93,6 +93,12 @@ def test_specs_are_typed_by_type():
     assert isinstance(fused, FusedDetectorSpec) and [p.type for p in fused.parts] == ["project-yolo", "yolov9-onnx"]
     with pytest.raises(ValidationError):
         reader_spec({"type": "cct-onnx", "modle": "x.onnx"})  # a typo is refused, not ignored
+    # The cascade refines large boxes by default (fusion.CascadeDetector); null turns it off,
+    # and a width that is not a fraction of the frame is refused.
+    assert (detector_spec("cascade").refine_taller, detector_spec("cascade").refine_below) == (0.045, 0.8)
+    assert detector_spec({"type": "cascade", "refine_taller": None}).refine_taller is None
+    with pytest.raises(ValidationError):
+        detector_spec({"type": "cascade", "refine_taller": 58})
     with pytest.raises(ConfigError, match="unknown detector"):
         detector_spec("yolov5")
 
@@ -293,6 +299,7 @@ def test_cascade_finds_what_the_project_detector_misses_on_real_frames():
 
     rec = load_recognizer(device="cpu", detector="cascade", reader="cct-onnx", models_dir=MODELS)
     assert rec.detector.name.startswith("cascade(yolov8n-plates-onnx@") and "|yolo-v9-t-416" in rec.detector.name
+    assert rec.detector.refine_taller == 0.045  # large boxes refined (test_cascade.py)
     # The real val frames where the project's detector alone misses a labelled plate (measured:
     # 4 plates in 107 frames); the cascade must find at least one of them, and never lose a
     # plate the project's detector found.

@@ -88,6 +88,52 @@ def test_without_a_read_threshold_only_boxes_decide():
     assert fallback.seen == [] and [r.bbox for r in reads] == [CONFIDENT.box]
 
 
+LARGE = Detection((10, 10, 120, 60), 0.75)  # 60 px tall in a 400 px frame: at least refine_taller 0.15
+LARGE_LOOSE = Detection((30, 14, 140, 60), 0.8)  # the fallback's box of the same plate
+
+
+def test_a_large_box_is_averaged_with_the_fallbacks_box_of_the_plate_and_the_fallback_runs_once():
+    primary = Boxes("p", {1: [LARGE], 2: [CONFIDENT]})
+    fallback = Boxes("f", {1: [LARGE_LOOSE, ELSEWHERE], 2: [ELSEWHERE]})
+    cascade = CascadeDetector(primary, fallback, box_below=0.7, read_below=0.9, refine_taller=0.15, refine_below=0.8)
+    rec = Recognizer(cascade, Reads())
+    large, small = rec.recognize([_frame(1, read_conf=50), _frame(2, read_conf=99)])
+    # Frame 1 reached the fallback for its large box and, read at 0.5, is doubtful too: the
+    # fallback's boxes found for the refinement are merged, not detected a second time.
+    assert fallback.seen == [[1]]
+    assert [r.bbox for r in large] == [(20, 12, 130, 60), ELSEWHERE.box]
+    assert [r.detection_confidence for r in large] == [0.75, 0.7]  # the primary's score is kept
+    assert [r.bbox for r in small] == [CONFIDENT.box]  # 40 px tall: not refined, not doubtful
+
+
+def test_a_large_box_the_primary_is_sure_of_is_not_refined():
+    sure = Detection(LARGE.box, 0.85)
+    primary = Boxes("p", {1: [sure]})
+    fallback = Boxes("f", {1: [LARGE_LOOSE]})
+    cascade = CascadeDetector(primary, fallback, box_below=0.7, refine_taller=0.15, refine_below=0.8)
+    assert cascade.detect([_frame(1)]) == [[sure]] and fallback.seen == []
+
+
+def test_refine_keeps_a_large_box_the_fallback_does_not_find_and_detect_refines_too():
+    primary = Boxes("p", {1: [LARGE], 2: [LARGE]})
+    fallback = Boxes("f", {1: [ELSEWHERE], 2: [LARGE_LOOSE]})
+    cascade = CascadeDetector(primary, fallback, box_below=0.7, refine_taller=0.15, refine_below=0.8)
+    alone, refined = cascade.detect([_frame(1), _frame(2)])
+    assert fallback.seen == [[1, 2]]
+    assert alone == [LARGE, ELSEWHERE]  # no box of the fallback overlaps it: kept as it is
+    assert refined == [Detection((20, 12, 130, 60), 0.75)]
+    off = CascadeDetector(Boxes("p", {1: [LARGE]}), Boxes("f", {1: [LARGE_LOOSE]}), box_below=0.7)
+    assert off.detect([_frame(1)]) == [[LARGE]] and off.fallback.seen == []
+
+
+def test_refine_taller_must_be_a_fraction_of_the_frame():
+    import pytest
+
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="fraction"):
+            CascadeDetector(Boxes("p", {}), Boxes("f", {}), refine_taller=bad)
+
+
 def test_eval_reports_a_reliability_curve():
     from alpr_app.models.evaluate import _Tally
 

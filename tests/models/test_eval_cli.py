@@ -33,6 +33,19 @@ def test_eval_crops(tmp_path, capsys):
     assert 0.0 <= result["perfect_read_rate"] <= result["char_accuracy"] <= 1.0
 
 
+def test_eval_lists_as_many_wrong_reads_as_asked(tmp_path, capsys):
+    csv_path = write_crops_dataset(str(tmp_path), 4, seed=5153)
+    rows = open(csv_path).read().splitlines()
+    # Every label made wrong: no reader reads this text from a synthetic plate.
+    open(csv_path, "w").write("\n".join([rows[0]] + [r.rsplit(",", 1)[0] + ",QQQQQQQQ" for r in rows[1:]]) + "\n")
+    assert main(["eval", "--dataset", csv_path, "--format", "crops", "--json", "--failures", "3"]) == 0
+    failures = _json(capsys)["failures"]
+    assert len(failures) == 3
+    assert all(f["label"] == "QQQQQQQQ" and f["read"] != "QQQQQQQQ" and "confidence" in f for f in failures)
+    assert main(["eval", "--dataset", csv_path, "--format", "crops", "--json", "--failures", "-1"]) == 2
+    assert "--failures" in capsys.readouterr().err
+
+
 def test_eval_yolo_measures_capture_only(tmp_path, capsys):
     write_detection_dataset(str(tmp_path), 2, seed=5152)
     assert main(["eval", "--dataset", str(tmp_path / "images"), "--format", "yolo", "--json"]) == 0

@@ -74,6 +74,16 @@ class CascadeDetectorSpec(_Spec):
     box_below: float = Field(0.7, ge=0.0, le=1.0, description="run the fallback when the frame's best box scores below")
     read_below: float = Field(0.9, ge=0.0, le=1.0, description="... or when its best read is below this confidence")
     iou: float = Field(0.4, gt=0.0, le=1.0)
+    # Chosen on real US plates pasted into real dash-cam frames and the synthetic tuning sets
+    # (fusion.CascadeDetector; docs/benchmarks-models.md): 0.045 is 58 px of a 1280 px frame.
+    refine_taller: float | None = Field(
+        0.045,
+        gt=0.0,
+        le=1.0,
+        description="a primary box at least this tall (fraction of the frame's longer side) that scores below "
+        "refine_below is averaged with the fallback's box of the same plate; null: never",
+    )
+    refine_below: float = Field(0.8, ge=0.0, le=1.0, description="see refine_taller")
 
 
 class ProjectCrnnSpec(_Spec):
@@ -224,7 +234,14 @@ def build_detector(
             build_detector(p, device=device, weights_dir=weights_dir, models_dir=models_dir, imgsz=imgsz, conf=conf)
             for p in (spec.primary, spec.fallback)
         ]
-        return CascadeDetector(*parts, box_below=spec.box_below, read_below=spec.read_below, iou=spec.iou)
+        return CascadeDetector(
+            *parts,
+            box_below=spec.box_below,
+            read_below=spec.read_below,
+            iou=spec.iou,
+            refine_taller=spec.refine_taller,
+            refine_below=spec.refine_below,
+        )
     from services.recognizer.models.fusion import FusedDetector
 
     return FusedDetector(

@@ -62,6 +62,16 @@ class FusedDetector:
             p.warmup()
 
 
+def mean_box(det: Detection, others: Sequence[Detection], iou: float = 0.4) -> Detection:
+    """`det` with its box averaged with the box among `others` that overlaps it most (IoU at
+    least `iou`), its own score kept; `det` itself when none overlaps enough."""
+    best = max(others, key=lambda o: overlap(det.box, o.box)[0], default=None)
+    if best is None or overlap(det.box, best.box)[0] < iou:
+        return det
+    box = tuple(round((a + b) / 2) for a, b in zip(det.box, best.box))
+    return replace(det, box=box)  # type: ignore[arg-type]
+
+
 class CascadeDetector:
     """`PlateDetector` that runs its `fallback` only on the frames where `primary` is doubtful.
 
@@ -76,6 +86,15 @@ class CascadeDetector:
     Measured on plates-ro-detect val (107 real frames, 131 plates; docs/benchmarks-models.md):
     primary alone 127, both always 130, fallback below box 0.7: 130 with the fallback run on
     63 frames; on the synthetic HARD set (300 frames) it ran on 1 frame, capture unchanged.
+
+    Large plates: a primary box at least `refine_taller` of the frame's longer side tall that
+    scores below `refine_below` is averaged with the fallback's box of the same plate
+    (`refine`). The project's detector, trained on synthetic frames, boxes a large real plate
+    short and is unsure of it (the last character cut off: `CTH52` for CTH523, 394 px wide,
+    box 0.77), the pretrained one boxes it loose (state names read as characters); their mean
+    holds the whole plate, and the reader reads it. Height, not width: a long European plate
+    115 px wide is 25 px tall, which the project's detector boxes well. Measured on real US
+    plates pasted over the plates of real dash-cam frames (docs/benchmarks-models.md).
     """
 
     def __init__(
@@ -86,10 +105,15 @@ class CascadeDetector:
         read_below: float = 0.0,
         iou: float = 0.4,
         contain: float = 0.8,
+        refine_taller: float | None = None,
+        refine_below: float = 1.0,
     ):
+        if refine_taller is not None and not 0.0 < refine_taller <= 1.0:
+            raise ValueError("refine_taller is a fraction of the frame's longer side, in (0, 1]")
         self.primary, self.fallback = primary, fallback
         self.box_below, self.read_below = box_below, read_below
         self.iou, self.contain = iou, contain
+        self.refine_taller, self.refine_below = refine_taller, refine_below
         self.name = f"cascade({primary.name}|{fallback.name})"
 
     def doubtful(self, dets: Sequence[Detection], best_read: float | None = None) -> bool:
@@ -98,21 +122,53 @@ class CascadeDetector:
             return True
         return best_read is not None and best_read < self.read_below
 
-    def add_fallback(
-        self, images: Sequence[np.ndarray], dets: list[list[Detection]], which: Sequence[int]
-    ) -> list[list[Detection]]:
-        """The fallback's boxes for the frames `which`, merged into `dets` (new lists, same order)."""
+    def _large(self, image: np.ndarray, det: Detection) -> bool:
+        """A box to refine: tall for its frame, and scored below `refine_below`."""
+        return (
+            self.refine_taller is not None
+            and det.box[3] >= self.refine_taller * max(image.shape[:2])
+            and det.confidence < self.refine_below
+        )
+
+    def refine(
+        self, images: Sequence[np.ndarray], dets: Sequence[Sequence[Detection]]
+    ) -> tuple[list[list[Detection]], dict[int, list[Detection]]]:
+        """The primary's boxes with every large one averaged with the fallback's box of the same
+        plate (the best IoU, at least `iou`; the primary's score kept), and the fallback's boxes
+        of the frames it ran on, by frame index, for `add_fallback` to reuse."""
         out = [list(d) for d in dets]
+        which = [i for i, d in enumerate(out) if any(self._large(images[i], x) for x in d)]
+        ran: dict[int, list[Detection]] = {}
         if which:
             for i, extra in zip(which, self.fallback.detect([images[i] for i in which])):
-                out[i] = merge([out[i], extra], self.iou, self.contain)
+                ran[i] = list(extra)
+                out[i] = [mean_box(d, extra, self.iou) if self._large(images[i], d) else d for d in out[i]]
+        return out, ran
+
+    def add_fallback(
+        self,
+        images: Sequence[np.ndarray],
+        dets: list[list[Detection]],
+        which: Sequence[int],
+        ran: dict[int, list[Detection]] | None = None,
+    ) -> list[list[Detection]]:
+        """The fallback's boxes for the frames `which`, merged into `dets` (new lists, same order);
+        `ran` holds the fallback's boxes of frames it already ran on (`refine`), not run again."""
+        ran = ran or {}
+        out = [list(d) for d in dets]
+        todo = [i for i in which if i not in ran]
+        found = dict(zip(todo, self.fallback.detect([images[i] for i in todo]))) if todo else {}
+        for i in which:
+            out[i] = merge([out[i], ran[i] if i in ran else found[i]], self.iou, self.contain)
         return out
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         if not len(images):
             return []
-        dets = self.primary.detect(images)
-        return self.add_fallback(images, dets, [i for i, d in enumerate(dets) if self.doubtful(d)])
+        dets, ran = self.refine(images, self.primary.detect(images))
+        # A frame the fallback ran on for a refinement keeps the plates it found besides: free.
+        which = sorted({i for i, d in enumerate(dets) if self.doubtful(d)} | set(ran))
+        return self.add_fallback(images, dets, which, ran)
 
     def warmup(self) -> None:
         self.primary.warmup()

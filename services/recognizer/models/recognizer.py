@@ -105,17 +105,21 @@ class Recognizer:
                 raise BadImageError(f"frame {i}: {err}") from None
         cascade = self.detector if isinstance(self.detector, CascadeDetector) else None
         detections = (cascade.primary if cascade else self.detector).detect(frames)
+        ran: dict[int, list] = {}
+        if cascade is not None:
+            detections, ran = cascade.refine(frames, detections)
         out = self._read(frames, detections)
         if cascade is not None:
             # The fallback detector for the frames the primary's boxes or their reads leave in
             # doubt; only its new boxes are read (merge keeps the primary's boxes first).
+            # A frame it already ran on to refine a large box (`ran`) keeps its other plates too.
             which = [
                 i
                 for i, plates in enumerate(out)
-                if cascade.doubtful(detections[i], max((p.confidence for p in plates), default=0.0))
+                if i in ran or cascade.doubtful(detections[i], max((p.confidence for p in plates), default=0.0))
             ]
-            merged = cascade.add_fallback(frames, detections, which)
-            extra = self._read(frames, [merged[i][len(detections[i]) :] for i in range(len(frames))])
+            merged = cascade.add_fallback(frames, detections, which, ran)
+            extra = self._read(frames, [[d for d in merged[i] if d not in detections[i]] for i in range(len(frames))])
             out = [a + b for a, b in zip(out, extra)]
         if self.calibration is not None:
             out = [
