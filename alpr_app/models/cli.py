@@ -54,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp.add_argument("--datasets", help="real data folder (default $ALPR_DATASETS or ../shared/datasets)")
     comp.add_argument("--crops", help="labelled crops CSV (default <datasets>/plates-us-ocr-val/annotations.csv)")
     comp.add_argument("--limit", type=int, help="only the first N crops")
+    comp.add_argument("--size", default="1280x720", help="frame WIDTHxHEIGHT (default 1280x720; plates scale with it)")
     comp.set_defaults(handler=_composite)
 
     train = subparsers.add_parser("train", help="train the plate detector or reader (CPU is fine, slow)")
@@ -238,6 +239,10 @@ def _composite(args: argparse.Namespace) -> int:
             raise AlprError(f"{need} not found (set --datasets or ALPR_DATASETS to the real data folder)")
     if args.limit is not None and args.limit < 1:
         raise AlprError("--limit must be at least 1")
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise AlprError(f"--size {args.size!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
     n = write_composite_set(
         args.out,
         crops,
@@ -245,6 +250,7 @@ def _composite(args: argparse.Namespace) -> int:
         seed=args.seed,
         limit=args.limit,
         progress=_every(100),
+        size=(width, height),
     )
     print(f"{n} frames in {args.out}")
     return 0

@@ -3,7 +3,7 @@
 The project has real US plate crops (plates-us-ocr-val, AGPL-3.0: measuring only) but no real
 US photographs, and real dash-cam photographs (plates-ro-detect, MIT) whose plates have boxes
 and no text. Pasting each US crop over the plate of a dash-cam frame, the frame zoomed so that
-the US plate is `width` pixels wide where it sits, gives labelled 1280x720 frames with a real
+the US plate is `width` pixels wide where it sits, gives labelled frames (1280x720 by default) with a real
 US plate on a real vehicle: what the detector boxes and the reader reads from those boxes can be
 measured on real plates at every size, which the crops alone cannot show (docs/benchmarks-
 models.md: the project's detector boxes plates 160 px and wider short).
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from alpr.errors import AlprError
 from alpr_app.models.evaluate import load_crops
 
-FRAME_W, FRAME_H = 1280, 720
+FRAME_SIZE = (1280, 720)
 # Four size bands in turn, so every band has a quarter of the plates.
 WIDTH_BANDS = ((70, 110), (110, 170), (170, 260), (260, 420))
 
@@ -53,8 +53,11 @@ def write_composite_set(
     seed: int = 1,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    size: tuple[int, int] = FRAME_SIZE,
 ) -> int:
-    """Write one frame per labelled crop of `crops_csv` into `out_dir`; returns the count."""
+    """Write one frame of `size` (width, height) per labelled crop of `crops_csv` into
+    `out_dir`; returns the count. Plate widths are those of `WIDTH_BANDS` in a 1280 px frame,
+    scaled with the frame's width (a 1920 px frame gets the same scenes, sharper)."""
     import cv2
     import numpy as np
 
@@ -62,6 +65,10 @@ def write_composite_set(
     frames = _frames_with_plates(detect_root)
     if not frames:
         raise AlprError(f"no frames with labelled plates under {detect_root}/labels/<split>/")
+    frame_w, frame_h = size
+    if frame_w < 640 or frame_h < 360 or frame_w > 4096 or frame_h > 4096:
+        raise AlprError(f"frame size {frame_w}x{frame_h}: 640x360 to 4096x4096")
+    scale = frame_w / FRAME_SIZE[0]
     os.makedirs(out_dir, exist_ok=True)
     rng = random.Random(seed)
     for i, (crop_path, text) in enumerate(rows):
@@ -78,21 +85,21 @@ def write_composite_set(
         cv2.rectangle(mask, (int(x0 - 3), int(y0 - 3)), (int(x0 + bw * w0 + 3), int(y0 + bh * h0 + 3)), 255, -1)
         frame = cv2.inpaint(frame, mask, 5, cv2.INPAINT_TELEA)
         lo, hi = WIDTH_BANDS[i % len(WIDTH_BANDS)]
-        width = rng.randint(lo, hi)
+        width = min(round(rng.randint(lo, hi) * scale), frame_w - 1)
         # Zoomed so the frame's plate is as wide as the pasted one: a nearer vehicle, never a
         # smaller frame (a small US plate then sits on a larger car, which is fine for boxes).
-        zoom = max(1.0, width / (bw * w0), FRAME_W / w0, FRAME_H / h0)
+        zoom = max(1.0, width / (bw * w0), frame_w / w0, frame_h / h0)
         big = cv2.resize(frame, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
         px, py = cx * w0 * zoom, cy * h0 * zoom
-        left = int(min(max(0, px - FRAME_W / 2 + rng.randint(-300, 300)), big.shape[1] - FRAME_W))
-        top = int(min(max(0, py - FRAME_H / 2 + rng.randint(-150, 150)), big.shape[0] - FRAME_H))
-        view = big[top : top + FRAME_H, left : left + FRAME_W].copy()
+        left = int(min(max(0, px - frame_w / 2 + rng.randint(-300, 300) * scale), big.shape[1] - frame_w))
+        top = int(min(max(0, py - frame_h / 2 + rng.randint(-150, 150) * scale), big.shape[0] - frame_h))
+        view = big[top : top + frame_h, left : left + frame_w].copy()
         height = round(crop.shape[0] * width / crop.shape[1])
-        if height >= FRAME_H:
+        if height >= frame_h:
             raise AlprError(f"crop {crop_path} is too tall for its width ({crop.shape[1]}x{crop.shape[0]})")
         plate = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-        x = min(max(0, int(px - left - width / 2)), FRAME_W - width)
-        y = min(max(0, int(py - top - height / 2)), FRAME_H - height)
+        x = min(max(0, int(px - left - width / 2)), frame_w - width)
+        y = min(max(0, int(py - top - height / 2)), frame_h - height)
         view[y : y + height, x : x + width] = plate
         name = f"composite-{i:05d}.jpg"
         cv2.imwrite(os.path.join(out_dir, name), view, [cv2.IMWRITE_JPEG_QUALITY, 90])

@@ -62,6 +62,18 @@ def test_composite_frames_carry_each_crop_at_its_labelled_box(tmp_path, capsys):
     assert open(out / "composite-00000.txt").read() == open(again / "composite-00000.txt").read()
 
 
+def test_composite_frames_of_another_size_scale_their_plates(tmp_path, capsys):
+    _real_sets(str(tmp_path / "real"), crops=2)
+    out = tmp_path / "hd"
+    args = ["synth", "composite", "--out", str(out), "--datasets", str(tmp_path / "real"), "--size", "1920x1080"]
+    assert main(args) == 0
+    for it in load_openalpr(str(out)):
+        assert cv2.imread(it.path).shape == (1080, 1920, 3)
+        assert it.plates[0][0][2] >= 105  # the 70 px band, scaled by 1920 / 1280
+    assert main([*args[:-1], "1920"]) == 2
+    assert "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
 def test_composite_needs_the_real_sets(tmp_path, capsys):
     assert main(["synth", "composite", "--out", str(tmp_path / "o"), "--datasets", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
