@@ -33,14 +33,15 @@ characters; see `PATTERNS`.
   US fonts do tell them apart (a serif or a flag), and readers rarely confuse them. Other
   regions keep O: Argentine and Brazilian serials have it in letter positions. Measured on
   plates-us-ocr-val (CCT-XS v2 reader): 85.8% -> 89.8% exact; unchanged on plates-ar-ocr.
-* `round_unpatterned(text)` writes the round character as 0 in a read that fits none of
-  `PATTERNS`, whatever its region: a serial format tells O from 0, free text does not. The
-  default reader (services/recognizer/models/fusion.FallbackReader) applies it to every read,
-  because the CCT reader's region head puts US vanity plates (DOG, ZOOM, R0CK) in Australia or
-  New Zealand, where `round_character` leaves their O. Applied to every region without the
-  pattern check it cost plates-ar-ocr 4 of 147 crops (Argentine serials have O letters); with
-  it, 143 of 147 as before. A non-US plate of a format not listed here with an O would be
-  written with 0: the list of patterns is what protects a serial.
+* `round_unpatterned(text, region)` writes the round character as 0 in a read that fits none
+  of `PATTERNS`: a serial format tells O from 0, free text does not. The default reader
+  (services/recognizer/models/fusion.FallbackReader) applies it beyond the United States
+  because the CCT reader's region head puts US vanity plates (DOG, ZOOM, R0CK) in Australia,
+  New Zealand or Unknown, where `round_character` leaves their O; it is limited to those
+  regions (`FREE_TEXT_ROUND_REGIONS`), since a European or Brazilian serial of a format not
+  listed here may have the letter O (Brazil's Mercosur OBR1C23, Romania's OT 12 ABC). Applied
+  to every region without the pattern check it cost plates-ar-ocr 4 of 147 crops (Argentine
+  serials have O letters); with it, 143 of 147 as before.
 """
 
 from __future__ import annotations
@@ -110,10 +111,21 @@ def round_character(text: str, region: str | None) -> str:
     return text.replace("O", "0")
 
 
-def round_unpatterned(text: str) -> str:
-    """`text` with O written 0 when it fits none of `PATTERNS` (see the module docstring):
-    `round_character` for the United States, applied to every read that no serial format claims."""
+# The regions whose free-text reads `round_unpatterned` writes with 0: the United States and
+# the regions the CCT's region head puts US vanity plates in (measured on the synthetic tuning
+# sets: Australia, New Zealand, Unknown; Canada prints O and 0 alike too), and no region named.
+# Elsewhere a serial format not in PATTERNS may have the letter O: Brazil's Mercosur AAA9A99,
+# Romania's and the United Kingdom's AA99AAA.
+FREE_TEXT_ROUND_REGIONS = frozenset({US_REGION, "Canada", "Australia", "New Zealand", "Unknown"})
+
+
+def round_unpatterned(text: str, region: str | None = None) -> str:
+    """`text` with O written 0 when it fits none of `PATTERNS` and `region` is None or one of
+    `FREE_TEXT_ROUND_REGIONS` (see the module docstring): `round_character` for the United
+    States, applied to the reads that no serial format claims."""
     if "O" not in text or pattern_of(text) is not None:
+        return text
+    if region is not None and region not in FREE_TEXT_ROUND_REGIONS:
         return text
     return text.replace("O", "0")
 

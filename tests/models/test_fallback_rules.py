@@ -139,3 +139,25 @@ def test_rule_c_applies_to_a_fallback_read_taken_for_a_non_us_primary():
 )
 def test_round_unpatterned_on_real_texts(text, written):
     assert round_unpatterned(text) == written
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "written"),
+    [
+        ("ROCK", "Australia", "R0CK"),  # where the region head puts US vanity plates
+        ("ROCK", "Unknown", "R0CK"),
+        ("ROCK", "United States", "R0CK"),
+        ("ROCK", None, "R0CK"),  # a reader without a region head
+        ("OBR1C23", "Brazil", "OBR1C23"),  # Mercosur AAA9A99, not in PATTERNS: its O is a letter
+        ("OT12ABC", "Romania", "OT12ABC"),  # Olt county, AA99AAA
+        ("BOO5XYZ", "United Kingdom", "BOO5XYZ"),
+    ],
+)
+def test_round_unpatterned_leaves_the_o_of_regions_whose_serials_have_it(text, region, written):
+    assert round_unpatterned(text, region) == written
+
+
+def test_rule_c_leaves_a_brazilian_read_its_o():
+    primary = Keyed("cct", {1: ("OBR1C23", 0.999, "Brazil"), 2: ("DOG", 0.999, "New Zealand")})
+    reads = FallbackReader(primary, Keyed("crnn", {})).read(crops(1, 2))
+    assert [r.text for r in reads] == ["OBR1C23", "D0G"]

@@ -240,10 +240,11 @@ class FallbackReader:
       is read by the fallback too, and replaced when the fallback is `recheck_at_least`
       sure: a CCT read that sure is still wrong on some synthetic plates, and a CRNN read
       at 0.999 rarely is. `recheck_below` equal to `below`: off.
-    * C, `round_free_text`: every read that fits no known serial pattern has its round
-      character written 0 (`alpr.plates.round_unpatterned`), whatever region the CCT's
-      region head names: it puts US vanity plates (DOG, ZOOM, R0CK) in Australia or New
-      Zealand, where the US rule (`round_character`) does not apply.
+    * C, `round_free_text`: a read that fits no known serial pattern has its round
+      character written 0 (`alpr.plates.round_unpatterned`) in the United States and the
+      regions the CCT's region head puts US vanity plates in (DOG, ZOOM, R0CK: Australia,
+      New Zealand, Unknown), where the US rule (`round_character`) does not apply; European
+      and South American reads keep their O (their serials have it).
 
     The values (margin 0.2 and at least 0.5; recheck below 0.995 at 0.999) were chosen on the
     synthetic tuning sets (HARD seeds 8001 and 8002, the whole recognizer) and
@@ -303,7 +304,7 @@ class FallbackReader:
                     region = second.region or reads[i].region
                     reads[i] = replace(second, text=round_character(second.text, region), region=region)
         if self.round_free_text:
-            reads = [replace(r, text=round_unpatterned(r.text)) if "O" in r.text else r for r in reads]
+            reads = [replace(r, text=round_unpatterned(r.text, r.region)) if "O" in r.text else r for r in reads]
         return reads
 
     def warmup(self) -> None:
