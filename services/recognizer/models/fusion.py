@@ -85,7 +85,8 @@ class CascadeDetector:
 
     Measured on plates-ro-detect val (107 real frames, 131 plates; docs/benchmarks-models.md):
     primary alone 127, both always 130, fallback below box 0.7: 130 with the fallback run on
-    63 frames; on the synthetic HARD set (300 frames) it ran on 1 frame, capture unchanged.
+    63 frames (78 with the refinement below); on the synthetic HARD set (300 frames) it ran
+    on 1 frame, capture unchanged.
 
     Large plates: a primary box at least `refine_taller` of the frame's longer side tall that
     scores below `refine_below` is averaged with the fallback's box of the same plate
