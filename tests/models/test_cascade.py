@@ -62,7 +62,8 @@ def test_fallback_runs_only_on_frames_the_primary_leaves_in_doubt():
     confident, weak, empty = cascade.detect([_frame(1), _frame(2), _frame(3)])
     assert fallback.seen == [[2, 3]]  # the confident frame never reached it
     assert confident == [CONFIDENT]
-    assert weak == [WEAK, ELSEWHERE]  # the fallback's copy of the weak box is the same plate
+    # The fallback's copy of the weak box is the same plate: the two joined, weighted by score.
+    assert weak == [Detection((11, 11, 80, 40), 0.4), ELSEWHERE]
     assert empty == [ELSEWHERE]
     assert cascade.detect([]) == [] and fallback.seen == [[2, 3]]
 
@@ -124,6 +125,28 @@ def test_refine_keeps_a_large_box_the_fallback_does_not_find_and_detect_refines_
     assert refined == [Detection((20, 12, 130, 60), 0.75)]
     off = CascadeDetector(Boxes("p", {1: [LARGE]}), Boxes("f", {1: [LARGE_LOOSE]}), box_below=0.7)
     assert off.detect([_frame(1)]) == [[LARGE]] and off.fallback.seen == []
+
+
+FRAGMENT = Detection((40, 20, 40, 40), 0.3)  # the left part of a plate, boxed unsure
+WHOLE = Detection((30, 10, 140, 70), 0.85)  # the pretrained detector's box of the whole plate
+
+
+def test_a_fragment_is_replaced_by_the_fallbacks_box_and_read_once():
+    primary = Boxes("p", {1: [FRAGMENT]})
+    fallback = Boxes("f", {1: [WHOLE]})
+    (reads,) = Recognizer(CascadeDetector(primary, fallback, box_below=0.7), Reads()).recognize([_frame(1)])
+    # One read of the plate, from the whole box; the fragment's own read is dropped.
+    assert [(r.bbox, r.detection_confidence) for r in reads] == [(WHOLE.box, 0.3)]
+
+
+def test_fuse_box_keeps_a_box_that_is_no_fragment():
+    from services.recognizer.models.fusion import fuse_box
+
+    assert fuse_box(FRAGMENT, []) == FRAGMENT
+    assert fuse_box(FRAGMENT, [Detection(WHOLE.box, 0.2)]) == FRAGMENT  # the larger box is less sure
+    assert fuse_box(FRAGMENT, [Detection((40, 20, 50, 45), 0.9)]).box == (40, 20, 48, 44)  # IoU 0.71: joined, by score
+    assert fuse_box(FRAGMENT, [ELSEWHERE]) == FRAGMENT
+    assert fuse_box(Detection((0, 0, 100, 50), 0.0), [Detection((10, 0, 100, 50), 0.0)]).box == (5, 0, 100, 50)
 
 
 def test_refine_taller_must_be_a_fraction_of_the_frame():

@@ -81,9 +81,15 @@ class CascadeDetectorSpec(_Spec):
         gt=0.0,
         le=1.0,
         description="a primary box at least this tall (fraction of the frame's longer side) that scores below "
-        "refine_below is averaged with the fallback's box of the same plate; null: never",
+        "refine_below makes the fallback run, to join its box with the fallback's; null: never",
     )
-    refine_below: float = Field(0.8, ge=0.0, le=1.0, description="see refine_taller")
+    refine_below: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="wherever the fallback runs, a primary box scoring below this is joined with the fallback's "
+        "box of its plate (score-weighted mean, or the fallback's box when the primary's is a fragment of it)",
+    )
 
 
 class ProjectCrnnSpec(_Spec):

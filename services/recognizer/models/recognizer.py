@@ -119,8 +119,15 @@ class Recognizer:
                 if i in ran or cascade.doubtful(detections[i], max((p.confidence for p in plates), default=0.0))
             ]
             merged = cascade.add_fallback(frames, detections, which, ran)
+            # Boxes add_fallback changed (joined with the fallback's) or added are read now; an
+            # unchanged primary box keeps its read, a replaced one's read is dropped.
             extra = self._read(frames, [[d for d in merged[i] if d not in detections[i]] for i in range(len(frames))])
-            out = [a + b for a, b in zip(out, extra)]
+            joined = []
+            for i in range(len(frames)):
+                read_of = dict(zip(detections[i], out[i]))
+                new = iter(extra[i])
+                joined.append([read_of[d] if d in read_of else next(new) for d in merged[i]])
+            out = joined
         if self.calibration is not None:
             out = [
                 [replace(p, confidence=self.calibration(p.confidence)) if p.text else p for p in plates]
