@@ -50,7 +50,7 @@ def _frame(key: int, read_conf: int = 99) -> np.ndarray:
 
 CONFIDENT = Detection((10, 10, 80, 40), 0.9)
 WEAK = Detection((10, 10, 80, 40), 0.4)
-SAME_AS_FIRST = Detection((12, 11, 80, 40), 0.8)
+SAME_AS_FIRST = Detection((20, 14, 80, 40), 0.8)  # IoU 0.65 with the first
 ELSEWHERE = Detection((250, 120, 90, 45), 0.7)
 
 
@@ -63,7 +63,10 @@ def test_fallback_runs_only_on_frames_the_primary_leaves_in_doubt():
     assert fallback.seen == [[2, 3]]  # the confident frame never reached it
     assert confident == [CONFIDENT]
     # The fallback's copy of the weak box is the same plate: the two joined, weighted by score.
-    assert weak == [Detection((11, 11, 80, 40), 0.4), ELSEWHERE]
+    assert weak == [Detection((17, 13, 80, 40), 0.4), ELSEWHERE]
+    # A join that barely moves the box (IoU >= 0.9 with its own) keeps the box, and its read.
+    nudged = CascadeDetector(Boxes("p", {2: [WEAK]}), Boxes("f", {2: [Detection((12, 11, 80, 40), 0.8)]}))
+    assert nudged.detect([_frame(2)]) == [[WEAK]]
     assert empty == [ELSEWHERE]
     assert cascade.detect([]) == [] and fallback.seen == [[2, 3]]
 
