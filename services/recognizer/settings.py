@@ -13,7 +13,15 @@ from alpr.settings import ServiceSettings, shared
 # The presets of services/recognizer/models/backends.py (kept here so that reading settings loads no model code).
 DetectorName = Literal["project-yolo", "project-yolo-onnx", "yolov9-onnx", "fused", "cascade"]
 ReaderName = Literal[
-    "project-crnn", "cct-onnx", "cct-v1-onnx", "cct-us", "vote", "vote-calibrated", "fallback", "fallback-us"
+    "project-crnn",
+    "project-crnn-onnx",
+    "cct-onnx",
+    "cct-v1-onnx",
+    "cct-us",
+    "vote",
+    "vote-calibrated",
+    "fallback",
+    "fallback-us",
 ]
 
 
@@ -70,7 +78,7 @@ class RecognizerSettings(ServiceSettings):
     )
     reader: ReaderName = Field(
         "fallback",
-        description="Plate reader backend: project-crnn (the project's), cct-onnx or cct-v1-onnx "
+        description="Plate reader backend: project-crnn (the project's; project-crnn-onnx: on ONNX Runtime), cct-onnx or cct-v1-onnx "
         "(fast-plate-ocr, pretrained), vote (cct-onnx and project-crnn voted) or fallback (cct-onnx, and "
         "project-crnn for the crops it doubts).",
     )

@@ -13,6 +13,7 @@ Each backend is a typed spec with a `type` discriminator (like frigate's detecto
 | reader `type` | what |
 |---|---|
 | `project-crnn` | the project's CRNN + CTC (`weights/reader.pt`) |
+| `project-crnn-onnx` | the same weights exported to ONNX, on ONNX Runtime (no torch in the replica; crnn_onnx.py) |
 | `cct-onnx` | a fast-plate-ocr CCT reader, ONNX Runtime, from the models dir (v2 global by default) |
 | `vote` | several readers, their texts voted with the plate's other cuts |
 | `fallback` | the CCT reader, and the project's CRNN for the crops it doubts (fusion.FallbackReader) |
@@ -99,6 +100,13 @@ class ProjectCrnnSpec(_Spec):
     threads: int | None = Field(None, ge=1, le=64, description="torch threads (the process's); default: torch's")
 
 
+class ProjectCrnnOnnxSpec(_Spec):
+    type: Literal["project-crnn-onnx"] = "project-crnn-onnx"
+    weights: str = "reader.pt"
+    correct: bool = True
+    threads: int | None = Field(None, ge=1, le=64, description="ONNX Runtime intra-op threads; default: its own")
+
+
 class CctOnnxSpec(_Spec):
     type: Literal["cct-onnx"] = "cct-onnx"
     model: str = "cct_xs_v2_global.onnx"
@@ -122,9 +130,10 @@ class VoteReaderSpec(_Spec):
 class FallbackReaderSpec(_Spec):
     type: Literal["fallback"] = "fallback"
     primary: ReaderSpec = CctOnnxSpec()
-    # One torch thread beside ONNX Runtime: with torch's default two on the 2-core machine (loaded),
-    # the CRNN read 45-109 ms per crop in the fallback's small, varying batches, 10-11 with one.
-    fallback: ReaderSpec = ProjectCrnnSpec(threads=1)
+    # The CRNN on ONNX Runtime, one thread: 3.8 ms for 6 crops against 13.0 on torch with one
+    # thread (on torch's default two, loaded, it read 45-109 ms per crop in these small batches),
+    # and no torch in the replica (crnn_onnx.py).
+    fallback: ReaderSpec = ProjectCrnnOnnxSpec(threads=1)
     below: float = Field(0.98, ge=0.0, le=1.0, description="the fallback reads the crops the primary reads below this")
     at_least: float = Field(0.95, ge=0.0, le=1.0, description="... and replaces the primary's read when this sure")
 
@@ -133,7 +142,10 @@ DetectorSpec = Annotated[
     ProjectYoloSpec | ProjectYoloOnnxSpec | YoloV9OnnxSpec | FusedDetectorSpec | CascadeDetectorSpec,
     Field(discriminator="type"),
 ]
-ReaderSpec = Annotated[ProjectCrnnSpec | CctOnnxSpec | VoteReaderSpec | FallbackReaderSpec, Field(discriminator="type")]
+ReaderSpec = Annotated[
+    ProjectCrnnSpec | ProjectCrnnOnnxSpec | CctOnnxSpec | VoteReaderSpec | FallbackReaderSpec,
+    Field(discriminator="type"),
+]
 FusedDetectorSpec.model_rebuild()
 CascadeDetectorSpec.model_rebuild()
 VoteReaderSpec.model_rebuild()
@@ -148,6 +160,7 @@ DETECTOR_PRESETS: dict[str, object] = {
 }
 READER_PRESETS: dict[str, object] = {
     "project-crnn": ProjectCrnnSpec(),
+    "project-crnn-onnx": ProjectCrnnOnnxSpec(),
     "cct-onnx": CctOnnxSpec(),
     "cct-v1-onnx": CctOnnxSpec(model="cct_xs_v1_global.onnx"),
     # The v2 reader fine-tuned here on synthetic US plates (finetune_reader.py, weights/MODEL_CARD.md):
@@ -266,6 +279,13 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
 
         path = _project_file(weights_dir, spec.weights, "alpr train reader")
         return CrnnPlateReader(
+            path, device=device, correct=spec.correct if correct is None else correct, threads=spec.threads
+        )
+    if spec.type == "project-crnn-onnx":
+        from services.recognizer.models.crnn_onnx import CrnnOnnxReader
+
+        path = _project_file(weights_dir, spec.weights, "alpr train reader")
+        return CrnnOnnxReader(
             path, device=device, correct=spec.correct if correct is None else correct, threads=spec.threads
         )
     if spec.type == "cct-onnx":

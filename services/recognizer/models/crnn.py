@@ -8,14 +8,21 @@ probability among the columns that produced it.
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import torch
 from torch import nn
 
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-BLANK = 0  # class 0 is the CTC blank; character i of ALPHABET is class i + 1
-INPUT_H, INPUT_W = 32, 128
+# The input and the decoding need no torch (crnn_onnx.py reads with them alone); the names stay
+# importable from here, where the training code has always found them.
+from services.recognizer.models.crnn_io import (  # noqa: F401
+    ALPHABET,
+    BLANK,
+    INPUT_H,
+    INPUT_W,
+    decode,
+    encode,
+    preprocess,
+    to_input_gray,
+)
 
 
 def _block(cin: int, cout: int) -> list[nn.Module]:
@@ -64,46 +71,6 @@ class Crnn(nn.Module):
         return self.head(f).log_softmax(-1)
 
 
-def preprocess(crops: list[np.ndarray]) -> np.ndarray:
-    """BGR/gray crops -> float32 (N, 1, 32, 128), standardized per crop."""
-    out = np.empty((len(crops), 1, INPUT_H, INPUT_W), np.float32)
-    for i, crop in enumerate(crops):
-        out[i, 0] = _standardize(to_input_gray(crop))
-    return out
-
-
-def to_input_gray(crop: np.ndarray) -> np.ndarray:
-    """One crop as the network's uint8 32x128 grayscale view."""
-    gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    shrink = gray.shape[0] > INPUT_H or gray.shape[1] > INPUT_W
-    return cv2.resize(gray, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
-def _standardize(gray: np.ndarray) -> np.ndarray:
-    g = gray.astype(np.float32)
-    return (g - g.mean()) / (g.std() + 8.0)
-
-
-def encode(text: str) -> list[int]:
-    """Plate text (normalized) -> class ids; characters outside the alphabet are dropped."""
-    return [ALPHABET.index(c) + 1 for c in text if c in ALPHABET]
-
-
 def greedy_decode(log_probs: torch.Tensor) -> list[tuple[str, list[float]]]:
     """(batch, columns, classes) log-probabilities -> per item (text, per-character confidence)."""
-    probs = log_probs.float().exp()
-    best_p, best = probs.max(-1)
-    results: list[tuple[str, list[float]]] = []
-    for ids, ps in zip(best.cpu().numpy(), best_p.cpu().numpy()):
-        chars: list[str] = []
-        confs: list[float] = []
-        prev = BLANK
-        for k, p in zip(ids, ps):
-            if k != BLANK and k != prev:
-                chars.append(ALPHABET[k - 1])
-                confs.append(float(p))
-            elif k != BLANK and k == prev:
-                confs[-1] = max(confs[-1], float(p))
-            prev = k
-        results.append(("".join(chars), confs))
-    return results
+    return decode(log_probs.float().cpu().numpy())

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from alpr.plates import correct_format
 from services.recognizer.models.fingerprint import versioned
 from services.recognizer.models.protocols import TextRead
 
@@ -56,16 +55,13 @@ class CrnnPlateReader:
         import torch
 
         from services.recognizer.models.crnn import greedy_decode, preprocess
+        from services.recognizer.models.crnn_io import text_reads
 
         out: list[TextRead] = []
         for i in range(0, len(crops), self.batch_size):
             x = torch.from_numpy(preprocess(list(crops[i : i + self.batch_size]))).to(self.device)
             with torch.inference_mode():
-                decoded = greedy_decode(self.model(x.half() if self.half else x))
-            for text, confs in decoded:
-                if self.correct:
-                    text = correct_format(text, confs)
-                out.append(TextRead(text, min(confs) if confs else 0.0, tuple(confs)))
+                out += text_reads(greedy_decode(self.model(x.half() if self.half else x)), self.correct)
         return out
 
     def warmup(self) -> None:

@@ -83,3 +83,28 @@ def versioned_file(name: str, path: Path) -> str:
 def corrupt(path: Path, err: BaseException) -> ConfigError:
     first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
     return ConfigError(f"model file {path} is corrupt or not a model ({type(err).__name__}: {first}): {HOW_TO_GET}")
+
+
+def onnx_export(weights: str | os.PathLike, exporter: str, tag: str = "") -> Path:
+    """The ONNX export of a project weights file: `<stem>.onnx` beside it (an image built ahead
+    of time), else `<data dir>/lib/models/<stem>[-tag]-<hash>.onnx`, written on first use by
+    `python -m <exporter> WEIGHTS OUT` in a child process, so that the process serving the
+    model never imports torch (yolo_onnx.py, crnn_onnx.py)."""
+    import subprocess
+    import sys
+
+    from alpr.libstate import data_dir
+
+    weights = Path(weights)
+    beside = weights.with_suffix(".onnx")
+    if beside.is_file():
+        return beside
+    cached = data_dir() / "lib" / "models" / f"{weights.stem}{'-' + tag if tag else ''}-{sha256(weights)[:12]}.onnx"
+    if cached.is_file():
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", exporter, str(weights), str(cached)], capture_output=True, text=True)
+    if proc.returncode != 0 or not cached.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ConfigError(f"exporting {weights} to ONNX failed: {tail[0]}")
+    return cached

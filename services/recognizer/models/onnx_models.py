@@ -66,6 +66,19 @@ def _session_options(threads: int | None):
     return opts
 
 
+def session(path, device: str, threads: int | None = None):
+    """An ONNX Runtime session of the model file `path` on `device`, with this module's options;
+    a truncated or foreign file is a one-line ConfigError naming it."""
+    import onnxruntime as ort
+
+    from services.recognizer.models.model_files import corrupt
+
+    try:
+        return ort.InferenceSession(str(path), _session_options(threads), providers=providers_for(device))
+    except Exception as err:  # onnxruntime raises its own types for a truncated or foreign file
+        raise corrupt(path, err) from None
+
+
 def _clip_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tuple[int, int, int, int] | None:
     x0, y0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
     x1, y1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -33,22 +32,9 @@ PAD_VALUE = 114
 
 def onnx_for(weights: str | Path) -> Path:
     """The ONNX export of ultralytics weights: beside them, else cached (exported on first use)."""
-    from alpr.errors import ConfigError
-    from alpr.libstate import data_dir
+    from services.recognizer.models.model_files import onnx_export
 
-    weights = Path(weights)
-    beside = weights.with_suffix(".onnx")
-    if beside.is_file():
-        return beside
-    cached = data_dir() / "lib" / "models" / f"{weights.stem}-{sha256(weights)[:12]}.onnx"
-    if cached.is_file():
-        return cached
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", __name__, str(weights), str(cached)], capture_output=True, text=True)
-    if proc.returncode != 0 or not cached.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ConfigError(f"exporting {weights} to ONNX failed: {tail[0]}")
-    return cached
+    return onnx_export(weights, __name__)
 
 
 def export(weights: str | Path, out: str | Path) -> None:
@@ -101,17 +87,11 @@ class YoloOnnxDetector:
         max_det: int = 100,
         threads: int | None = None,
     ):
-        import onnxruntime as ort
-
-        from services.recognizer.models.model_files import corrupt
-        from services.recognizer.models.onnx_models import _session_options, providers_for
+        from services.recognizer.models.onnx_models import session
 
         self.name = f"{type(self).name}@{sha256(weights)[:12]}"
         path = onnx_for(weights)
-        try:
-            self.session = ort.InferenceSession(str(path), _session_options(threads), providers=providers_for(device))
-        except Exception as err:  # onnxruntime raises its own types for a truncated or foreign file
-            raise corrupt(path, err) from None
+        self.session = session(path, device, threads)
         self.input = self.session.get_inputs()[0].name
         # On the CPU one frame per run is faster than a stacked batch (dev-2c, 32 frames: 40.6
         # against 46.7 ms/frame; ultralytics on torch 46.3); a GPU wants the batch.
