@@ -46,7 +46,7 @@ def export(weights: str | Path, out: str | Path) -> None:
     model = Crnn(ckpt.get("width", "small"))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
     model.eval()
-    partial = str(out) + ".partial"
+    partial = f"{out}.{os.getpid()}.partial"  # replicas starting together export side by side
     torch.onnx.export(
         model,
         (torch.zeros(2, 1, INPUT_H, INPUT_W),),

@@ -48,7 +48,7 @@ def export(weights: str | Path, out: str | Path) -> None:
         src = Path(tmp) / Path(weights).name
         shutil.copy(weights, src)
         produced = YOLO(str(src), task="detect").export(format="onnx", dynamic=True, simplify=False, verbose=False)
-        partial = Path(str(out) + ".partial")
+        partial = Path(f"{out}.{os.getpid()}.partial")  # replicas starting together export side by side
         shutil.copy(produced, partial)
         os.replace(partial, out)
 
