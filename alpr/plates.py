@@ -117,6 +117,10 @@ def round_character(text: str, region: str | None) -> str:
 # Elsewhere a serial format not in PATTERNS may have the letter O: Brazil's Mercosur AAA9A99,
 # Romania's and the United Kingdom's AA99AAA.
 FREE_TEXT_ROUND_REGIONS = frozenset({US_REGION, "Canada", "Australia", "New Zealand", "Unknown"})
+# The regions whose serials `PATTERNS` holds (the United States, Argentina) and those the CCT's
+# region head puts US plates in: where `correct_format` may fit a read to a pattern. Elsewhere it
+# forces a US format on a foreign serial (the Romanian B 37 RYO read as 837RYO, US 999AAA).
+PATTERN_REGIONS = FREE_TEXT_ROUND_REGIONS | {"Argentina"}
 
 
 def round_unpatterned(text: str, region: str | None = None) -> str:

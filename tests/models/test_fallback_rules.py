@@ -1,5 +1,6 @@
 """The fallback reader's rules of 2026-12-03 (fusion.FallbackReader): A, the margin take; B, the
-recheck of fairly sure primary reads; C, the round character of reads that fit no serial format.
+recheck of fairly sure primary reads; C, the round character of reads that fit no serial format;
+and of 2026-12-04: D, the fallback's format correction only where the region has the patterns.
 
 The readers here answer each crop by its first pixel (the crop's key) and record which keys
 they were asked about; each rule's test also runs the reader with that rule off, and shows
@@ -161,3 +162,33 @@ def test_rule_c_leaves_a_brazilian_read_its_o():
     primary = Keyed("cct", {1: ("OBR1C23", 0.999, "Brazil"), 2: ("DOG", 0.999, "New Zealand")})
     reads = FallbackReader(primary, Keyed("crnn", {})).read(crops(1, 2))
     assert [r.text for r in reads] == ["OBR1C23", "D0G"]
+
+
+def test_rule_d_fits_a_fallback_read_to_a_serial_only_where_the_region_has_the_patterns():
+    from alpr.plates import PATTERN_REGIONS
+
+    # The CRNN read a B the US 999AAA pattern would make an 8; the primary's region decides.
+    primary = Keyed("cct", {1: ("B37RY0", 0.6, "Romania"), 2: ("B37RY0", 0.6, "United States"), 3: ("B37RY0", 0.6)})
+    second = Keyed("crnn", {k: ("B37RYO", 0.99) for k in (1, 2, 3)})
+    reads = FallbackReader(primary, second, correct_in=PATTERN_REGIONS).read(crops(1, 2, 3))
+    assert [r.text for r in reads] == ["B37RYO", "837RYO", "837RYO"]  # no region: the patterns apply
+    # None: the fallback's texts as they come (then US free text writes its round character 0).
+    as_read = FallbackReader(primary, second).read(crops(1, 2, 3))
+    assert [r.text for r in as_read] == ["B37RYO", "B37RY0", "B37RY0"]
+
+
+def test_the_default_reader_corrects_through_rule_d(tmp_path):
+    from pathlib import Path
+
+    from alpr.plates import PATTERN_REGIONS
+    from services.recognizer.models.backends import build_reader
+    from services.recognizer.models.model_files import resolve_models_dir
+    from services.recognizer.models.recognizer import WEIGHTS_DIR
+
+    models = resolve_models_dir()
+    if not (Path(models) / "cct_xs_v2_global.onnx").is_file():
+        pytest.skip(f"no pretrained models in {models}")
+    reader = build_reader("fallback", device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models)
+    assert reader.correct_in == PATTERN_REGIONS and reader.fallback.correct is False
+    off = build_reader("fallback", device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models, correct=False)
+    assert off.correct_in is None and off.fallback.correct is False  # alpr eval --no-correct

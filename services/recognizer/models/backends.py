@@ -296,13 +296,30 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
             folder, spec.model, spec.config, device=device, round_zero=spec.round_zero, margin=spec.margin
         )
     if spec.type == "fallback":
+        from alpr.plates import PATTERN_REGIONS
         from services.recognizer.models.fusion import FallbackReader
 
-        primary, fallback = (
-            build_reader(p, device=device, weights_dir=weights_dir, models_dir=models_dir, correct=correct)
-            for p in (spec.primary, spec.fallback)
+        primary = build_reader(
+            spec.primary, device=device, weights_dir=weights_dir, models_dir=models_dir, correct=correct
         )
-        return FallbackReader(primary, fallback, below=spec.below, at_least=spec.at_least)
+        # A fallback with a format correction of its own (the CRNN) is built without it: the
+        # fallback reader applies it, where the primary's region has the patterns (rule D).
+        own = getattr(spec.fallback, "correct", None)
+        wants = own if correct is None else correct and own is not None
+        fallback = build_reader(
+            spec.fallback,
+            device=device,
+            weights_dir=weights_dir,
+            models_dir=models_dir,
+            correct=False if own is not None else correct,
+        )
+        return FallbackReader(
+            primary,
+            fallback,
+            below=spec.below,
+            at_least=spec.at_least,
+            correct_in=PATTERN_REGIONS if wants else None,
+        )
     from services.recognizer.models.fusion import VoteReader
 
     return VoteReader(

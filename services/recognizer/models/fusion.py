@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from alpr.plates import round_character, round_unpatterned
+from alpr.plates import correct_format, round_character, round_unpatterned
 from services.recognizer.models.protocols import Box, Detection, PlateDetector, PlateReader, TextRead
 
 
@@ -297,6 +297,13 @@ class FallbackReader:
       regions the CCT's region head puts US vanity plates in (DOG, ZOOM, R0CK: Australia,
       New Zealand, Unknown), where the US rule (`round_character`) does not apply; European
       and South American reads keep their O (their serials have it).
+    * D, `correct_in` (2026-12-04; the default reader passes `alpr.plates.PATTERN_REGIONS`
+      and builds its fallback without its own correction): the fallback's read is fitted to
+      a serial pattern (`alpr.plates.correct_format`) only where the primary's region head
+      names a region whose patterns are known, or none. The CRNN's correction, blind to the
+      region, forced US formats on European serials (B 37 RYO read 837RYO). On the real
+      Romanian frames, reads that fit the Romanian format: 106 -> 109 of 130; every set with
+      labels unchanged. None: the fallback's reads as they come.
 
     The values (margin 0.2 and at least 0.5; recheck below 0.995 at 0.999) were chosen on the
     synthetic tuning sets (HARD seeds 8001 and 8002, the whole recognizer) and
@@ -321,12 +328,14 @@ class FallbackReader:
         recheck_below: float = 0.995,
         recheck_at_least: float = 0.999,
         round_free_text: bool = True,
+        correct_in: frozenset[str] | None = None,
     ):
         self.primary, self.fallback = primary, fallback
         self.below, self.at_least = below, at_least
         self.margin, self.margin_at_least = margin, margin_at_least
         self.recheck_below, self.recheck_at_least = max(below, recheck_below), recheck_at_least
         self.round_free_text = round_free_text
+        self.correct_in = correct_in
         # The rules are not in the name: weights/calibration.json looks the reader up by it.
         self.name = f"fallback({primary.name}|{fallback.name})"
 
@@ -350,10 +359,12 @@ class FallbackReader:
         doubted = [i for i, r in enumerate(reads) if r.confidence < self.recheck_below]
         if doubted:
             for i, second in zip(doubted, self.fallback.read([crops[i] for i in doubted])):
+                # A reader without a region head takes the primary's region, and with it the
+                # round-character rule (alpr.plates): the CRNN reads synthetic vanity J0Y as JOY.
+                region = second.region or reads[i].region
+                if self.correct_in is not None and (region is None or region in self.correct_in):
+                    second = replace(second, text=correct_format(second.text, second.char_confidences))
                 if self.takes(reads[i], second):
-                    # A reader without a region head takes the primary's region, and with it the
-                    # round-character rule (alpr.plates): the CRNN reads synthetic vanity J0Y as JOY.
-                    region = second.region or reads[i].region
                     reads[i] = replace(second, text=round_character(second.text, region), region=region)
         if self.round_free_text:
             reads = [replace(r, text=round_unpatterned(r.text, r.region)) if "O" in r.text else r for r in reads]
