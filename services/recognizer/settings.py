@@ -80,7 +80,7 @@ class RecognizerSettings(ServiceSettings):
         "fallback",
         description="Plate reader backend: project-crnn (the project's; project-crnn-onnx: on ONNX Runtime), cct-onnx or cct-v1-onnx "
         "(fast-plate-ocr, pretrained), vote (cct-onnx and project-crnn voted) or fallback (cct-onnx, and "
-        "project-crnn for the crops it doubts).",
+        "project-crnn-onnx for the crops it doubts).",
     )
     models_dir: Path | None = Field(
         None,

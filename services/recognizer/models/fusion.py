@@ -76,11 +76,13 @@ def fuse_box(det: Detection, others: Sequence[Detection], iou: float = 0.4, cont
       two thirds of its size: then the fallback's box is the fragment (the text band of a tall
       plate: a synthetic 82 x 57 px plate boxed 77 x 41 by the pretrained detector).
     """
+    # overlap()'s second value is the share of the smaller box inside the other: with the
+    # 1.5x size condition, the share of the fragment inside the whole.
     best = max(others, key=lambda o: overlap(det.box, o.box)[0], default=None)
     if best is None:
         return det
     area = det.box[2] * det.box[3]
-    if _inside(best.box, det.box) >= contain and area > 1.5 * best.box[2] * best.box[3]:
+    if area > 1.5 * best.box[2] * best.box[3] and overlap(det.box, best.box)[1] >= contain:
         return det  # the fallback's box is the fragment (a plate's text band): keep the whole
     if overlap(det.box, best.box)[0] >= iou:
         wa, wb = det.confidence, best.confidence
@@ -91,16 +93,9 @@ def fuse_box(det: Detection, others: Sequence[Detection], iou: float = 0.4, cont
     for other in sorted(others, key=lambda o: -o.confidence):
         if other.confidence <= det.confidence or other.box[2] * other.box[3] <= 1.5 * area:
             continue
-        if _inside(det.box, other.box) >= contain:
+        if overlap(det.box, other.box)[1] >= contain:
             return replace(det, box=other.box)
     return det
-
-
-def _inside(a: Box, b: Box) -> float:
-    """The share of box `a`'s area that lies inside box `b`."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / (a[2] * a[3]) if a[2] * a[3] > 0 else 0.0
 
 
 # Boxes this alike give the reader the same plate: a joined box is kept only when it moved more.
