@@ -39,7 +39,11 @@ class RecognizerSettings(ServiceSettings):
     batch_max_wait_ms: int = Field(50, ge=1, le=5000, description="Longest wait to fill a batch before running it.")
     max_frame_pixels: int = Field(40_000_000, ge=10_000, description="Frames larger than this go to the DLQ.")
     min_read_confidence: float = Field(
-        0.5, ge=0.0, le=1.0, description="Below this (weakest character) a plate box is published as 'unreadable'."
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Below this calibrated confidence (a lower bound of P(read right), weights/calibration.json) "
+        "a plate box is published as 'unreadable'.",
     )
     min_plate_chars: int = Field(
         3, ge=1, le=10, description="A box read confidently as fewer characters is not a plate and is left out."
@@ -52,7 +56,7 @@ class RecognizerSettings(ServiceSettings):
         "published as 'unreadable' (its text is a fragment); -1 reads such boxes like any other.",
     )
     more_cuts_below: float = Field(
-        0.95,
+        0.995,
         ge=0.0,
         le=1.0,
         description="A plate whose first cut reads below this confidence is read again from "
