@@ -87,6 +87,11 @@ def tuning_reads(
 def plate_reads(recognizer, items) -> list[tuple[float, bool]]:
     """(reported confidence, exact) of every labelled plate the recognizer finds in `items`
     (openalpr-style frames), matched by IoU as `evaluate_frames` matches them."""
+    return [pair for _, pair in labelled_plate_reads(recognizer, items)]
+
+
+def labelled_plate_reads(recognizer, items) -> list[tuple[str, tuple[float, bool]]]:
+    """`plate_reads` with each plate's label: (text, (reported confidence, exact))."""
     from alpr.plates import normalize
     from alpr_app.models.evaluate import IOU_CAPTURED, iou
     from services.recognizer.models.images import decode_image
@@ -97,7 +102,7 @@ def plate_reads(recognizer, items) -> list[tuple[float, bool]]:
         for box, text in item.plates:
             best = max(reads, key=lambda r: iou(r.bbox, box), default=None)
             if text and best is not None and iou(best.bbox, box) >= IOU_CAPTURED and best.text:
-                out.append((best.confidence, normalize(best.text) == text))
+                out.append((text, (best.confidence, normalize(best.text) == text)))
     return out
 
 
@@ -120,40 +125,55 @@ def reliability(pairs: Sequence[tuple[float, bool]], mapping=None) -> dict:
     return tally.reliability()
 
 
-def fit_reader(recognizer, reader, tuning_items, tuning_crops, held_crops, folds: int = 2) -> dict:
+def fit_reader(
+    recognizer,
+    reader,
+    tuning_items,
+    tuning_crops,
+    held_crops,
+    folds: int = 2,
+    held_items: Sequence = (),
+    z: float | None = None,
+) -> dict:
     """Fit a reader's calibration (calibration.fit_isotonic) and say how it holds on data it was not fitted on.
 
     Fitted on the synthetic tuning frames (through the whole recognizer, reporting raw
-    confidences), the tuning crops and all but one fold of `held_crops`; each fold's
-    reliability is measured with the fit that did not see it (folds by plate text, stable),
-    then the final fit uses everything."""
+    confidences), the tuning crops and all but one fold of the held data: `held_crops`
+    (read by the reader alone) and `held_items` (labelled frames, through the whole
+    recognizer: the plates in real frames that later stages see). Each fold's reliability is
+    measured with the fit that did not see it; folds go by plate text (stable), so a plate
+    held as a crop and pasted in frames is in one fold. The final fit uses everything."""
     import zlib
 
     from services.recognizer.models.calibration import fit_isotonic
 
     if recognizer.calibration is not None:
         raise ValueError("fit on raw confidences: load the recognizer with calibrate=False")
+
+    def fold(text: str) -> int:
+        return zlib.crc32(text.encode()) % folds
+
     base = plate_reads(recognizer, tuning_items) + [x for x in crop_reads(reader, tuning_crops) if x]
-    held = [
-        (zlib.crc32(t.encode()) % folds, pair)
-        for (_, t), pair in zip(held_crops, crop_reads(reader, held_crops))
-        if pair is not None
-    ]
-    crossed: list[tuple[float, bool]] = []
+    held = [(fold(t), pair, False) for (_, t), pair in zip(held_crops, crop_reads(reader, held_crops)) if pair]
+    held += [(fold(t), pair, True) for t, pair in labelled_plate_reads(recognizer, held_items)]
+    crossed: list[tuple[float, bool, bool]] = []
     for k in range(folds):
-        rest = [pair for f, pair in held if f != k]
-        fit = fit_isotonic(*zip(*(base + rest)))
-        crossed += [(fit(c), ok) for f, (c, ok) in held if f == k]
-    everything = base + [pair for _, pair in held]
-    fit = fit_isotonic(*zip(*everything))
-    return {
+        rest = [pair for f, pair, _ in held if f != k]
+        fit = fit_isotonic(*zip(*(base + rest)), z=z)
+        crossed += [(fit(c), ok, frame) for f, (c, ok), frame in held if f == k]
+    everything = base + [pair for _, pair, _ in held]
+    fit = fit_isotonic(*zip(*everything), z=z)
+    out = {
         "steps": fit.as_json(),
         "reads": len(everything),
         "right": sum(ok for _, ok in everything),
-        "raw_held": reliability([pair for _, pair in held]),
-        "calibrated_held_cross_validated": reliability(crossed),
+        "raw_held": reliability([pair for _, pair, _ in held]),
+        "calibrated_held_cross_validated": reliability([(c, ok) for c, ok, _ in crossed]),
         "calibrated_tuning": reliability(base, fit),
     }
+    if held_items:
+        out["calibrated_held_frames_cross_validated"] = reliability([(c, ok) for c, ok, frame in crossed if frame])
+    return out
 
 
 def write_fit(entry: dict, path: str) -> None:
@@ -172,6 +192,7 @@ def write_fit(entry: dict, path: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from services.recognizer.models.backends import build_detector, build_reader
+    from services.recognizer.models.calibration import LOWER_BOUND_Z
     from services.recognizer.models.model_files import resolve_models_dir
     from services.recognizer.models.recognizer import WEIGHTS_DIR
 
@@ -192,6 +213,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "measuring, selection and calibration only)",
     )
     ap.add_argument(
+        "--held-frames",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --fit: labelled frames (openalpr folder; repeatable) held like --held, read through "
+        "the whole recognizer: e.g. its crops pasted in real frames (alpr synth composite --crops)",
+    )
+    ap.add_argument(
+        "--lower-bound",
+        type=float,
+        default=LOWER_BOUND_Z,
+        metavar="Z",
+        help="with --fit: each step reports the Wilson lower bound of its share of right reads at Z "
+        f"standard deviations (default {LOWER_BOUND_Z}; 0: (right + 1) / (reads + 2))",
+    )
+    ap.add_argument(
         "--write",
         action="store_true",
         help="with --fit: store the fit in weights/calibration.json (the recognizer then reports it)",
@@ -209,7 +246,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         rec = load_recognizer(device="cpu", detector=args.detector, reader=args.fit, models_dir=models, calibrate=False)
         tuning_crops = load_real_crops(args.datasets, "train") if args.datasets else []
         held = load_crops(args.held) if args.held else []
-        result = fit_reader(rec, rec.reader, load_openalpr(args.tuning), tuning_crops, held)
+        held_frames = [item for d in args.held_frames for item in load_openalpr(d)]
+        result = fit_reader(
+            rec,
+            rec.reader,
+            load_openalpr(args.tuning),
+            tuning_crops,
+            held,
+            held_items=held_frames,
+            z=args.lower_bound or None,
+        )
         entry = {
             "reader": rec.reader.name,
             "fitted_with_detector": rec.detector.name,
@@ -220,7 +266,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "held": f"{len(held)} crops of {os.path.basename(os.path.dirname(os.path.abspath(args.held)))}"
                 if held
                 else None,
+                "held_frames": [
+                    f"{len(load_openalpr(d))} frames of {os.path.basename(os.path.normpath(d))}"
+                    for d in args.held_frames
+                ],
             },
+            "lower_bound_z": args.lower_bound or None,
             **result,
         }
         if args.write:

@@ -80,6 +80,10 @@ def test_presets_are_the_settings_choices():
     # models first, the project's where they doubt; docs/benchmarks-models.md).
     defaults = RecognizerSettings.model_fields
     assert (defaults["detector"].default, defaults["reader"].default) == ("cascade", "fallback")
+    # The service reads the other cuts below the same confidence as `alpr eval` and the benches.
+    from services.recognizer.models.recognizer import MORE_CUTS_BELOW
+
+    assert defaults["more_cuts_below"].default == MORE_CUTS_BELOW
 
 
 def test_specs_are_typed_by_type():

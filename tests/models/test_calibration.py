@@ -28,6 +28,24 @@ def test_isotonic_fit_rises_and_never_claims_certainty():
     assert top(0.999) == pytest.approx(201 / 202) and top(0.1) == pytest.approx(1 / 52)
 
 
+def test_lower_bound_fit_reports_what_each_step_supports():
+    from services.recognizer.models.calibration import wilson_lower
+
+    # 200 right of 200 at 2 standard deviations: 200 / 204, below the smoothed 201 / 202.
+    assert wilson_lower(200, 200, 2.0) == pytest.approx(200 / 204)
+    top = fit_isotonic([0.2] * 50 + [0.99] * 200, [False] * 50 + [True] * 200, z=2.0)
+    assert top(0.999) == pytest.approx(200 / 204) and top(0.1) < 1 / 52
+    # Five right reads above 100 reads right 90%: alone they would claim 0.57-1.0; their lower
+    # bound (0.57) lies below the large step's (0.83), so they are pooled into it.
+    conf = [0.1] * 20 + [0.9] * 100 + [0.99] * 5
+    right = [False] * 20 + [True] * 90 + [False] * 10 + [True] * 5
+    fit = fit_isotonic(conf, right, z=2.0)
+    assert fit(0.99) == fit(0.9) == pytest.approx(wilson_lower(95, 105, 2.0))
+    assert fit(0.99) < 95 / 105
+    with pytest.raises(ValueError, match="standard deviations"):
+        fit_isotonic(conf, right, z=0.0)
+
+
 def test_isotonic_fit_pools_steps_the_smoothing_puts_out_of_order():
     # Raw, 0 of 1 (0.0) lies below 20 of 100 (0.2); smoothed, 1/3 would lie above 21/102.
     conf = [0.1] + [0.5] * 100 + [0.9] * 10
@@ -118,3 +136,61 @@ def test_the_committed_fit_is_valid_and_keeps_reads_at_0_9_right_99_percent_on_h
         assert cal is not None and cal.probabilities[-1] < 1.0
         held = e["calibrated_held_cross_validated"]["at_or_above_0.9"]
         assert held["right"] >= 0.99 and held["share_of_reads"] >= 0.75, e["reader"]
+        # Real plates in real frames, through the whole recognizer: what later stages see.
+        frames = e["calibrated_held_frames_cross_validated"]["at_or_above_0.9"]
+        assert frames["right"] >= 0.99 and frames["share_of_reads"] >= 0.75, e["reader"]
+
+
+def test_fit_reader_holds_frames_out_by_plate_text_and_measures_each_fold_unseen(tmp_path):
+    import zlib
+
+    import cv2
+
+    from alpr_app.models.calibrate import fit_reader
+    from alpr_app.models.evaluate import LabelledImage
+    from services.recognizer.models.protocols import PlateRead
+
+    box = (10, 10, 40, 12)
+
+    def frames(texts):
+        out = []
+        for n, t in enumerate(texts):
+            path = tmp_path / f"{t}-{n}.jpg"
+            cv2.imwrite(str(path), np.zeros((48, 64, 3), np.uint8))
+            out.append(LabelledImage(str(path), ((box, t),)))
+        return out
+
+    # The plate each frame holds is in its file name; the recognizer reads it right unless it
+    # is one of `wrong`, always at raw 0.99 (tuning frames at 0.5 and 0.99).
+    class Reads:
+        calibration = None
+
+        def __init__(self):
+            self.wrong: set[str] = set()
+
+        def recognize(self, images):
+            (text,) = self.pending.pop(0)
+            read = "X" if text in self.wrong else text
+            return [[PlateRead(read, 0.5 if text.startswith("T") else 0.99, (), box, None, 0.9, 5)]]
+
+    texts = [f"H{n:03d}" for n in range(60)]
+    folds = {t: zlib.crc32(t.encode()) % 2 for t in texts}
+    rec = Reads()
+    rec.wrong = {t for t in texts if folds[t] == 0}  # every plate of fold 0 misread at 0.99
+    tuning = frames([f"T{n:03d}" for n in range(20)])
+    held = frames(texts)
+    rec.pending = [[it.plates[0][1]] for it in tuning + held]
+
+    class NoCrops:
+        def read(self, crops):
+            return []
+
+    rec.wrong |= {f"T{n:03d}" for n in range(10)}
+    result = fit_reader(rec, NoCrops(), tuning, [], [], held_items=held)
+    frames_cv = result["calibrated_held_frames_cross_validated"]
+    # Each fold is measured with the fit of the other: fold 0 (all wrong at 0.99) with one that
+    # saw 0.99 right, so its misreads show at >= 0.9; fold 1 with one that saw 0.99 wrong. A fit
+    # that had seen the fold itself would put 0.99 near 50% and show neither.
+    top = frames_cv["at_or_above_0.9"]
+    assert top["reads"] == sum(f == 0 for f in folds.values()) > 0 and top["right"] == 0.0
+    assert result["reads"] == len(tuning) + len(texts)
