@@ -39,6 +39,16 @@
    (`alpr_stream_offset_jumps_total`, alert StreamSkippedOffsets); it does not seek back
    (seeking while faust still holds later events makes faust drop the re-read ones).
 3. **Table changes can be committed ahead of their changelog**: see `alpr.kafka.state`.
+4. **A topic missing from the first assignment stays unassigned for five minutes.** A worker
+   creates its changelogs and re-key topics, then joins its group; when the broker's metadata
+   does not list a just-created topic yet, the leader's assignor skips it ("Ignoring missing
+   topic") and aiokafka rebalances only when a metadata refresh shows the topic, by default
+   every 5 minutes (`metadata_max_age_ms`). Meanwhile the table of that changelog has no
+   partitions: a clean-clone CI run (2026-12-04) saw revenue's matcher take 18 of 25 payments
+   in 120 s and stop, its ledger changelog unassigned. The services refresh the consumer's
+   metadata every `CONSUMER_METADATA_MAX_AGE_MS` instead (one small request), so a late topic
+   is assigned seconds later; `tests/test_faust_fixes.py` proves it against the real broker
+   with a topic created after the worker joined.
 """
 
 from __future__ import annotations
@@ -54,6 +64,9 @@ _installed = False
 # The line numbers cited here are this version's; a new one must be read again before the
 # patches are trusted with it (install() refuses to run under any other).
 FAUST_VERSION = "0.15.3"
+# How old the consumer's cluster metadata may get (fix 4 above): the longest a topic created
+# after the group's assignment waits for its partitions.
+CONSUMER_METADATA_MAX_AGE_MS = 5_000
 
 
 def install() -> None:

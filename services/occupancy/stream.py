@@ -138,6 +138,9 @@ class OccupancyStream:
             broker_heartbeat_interval=1.0,
             table_standby_replicas=0,
             producer_max_request_size=STATE_MAX_BYTES,
+            # A topic created just before the group's first assignment is assigned seconds later,
+            # not after aiokafka's 5-minute metadata refresh (alpr.kafka.faust_fixes, fix 4).
+            consumer_metadata_max_age_ms=faust_fixes.CONSUMER_METADATA_MAX_AGE_MS,
         )
         self.table = self.app.Table(
             TABLE,

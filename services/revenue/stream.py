@@ -160,6 +160,9 @@ class RevenueStream:
             table_standby_replicas=0,
             broker_session_timeout=settings.session_timeout_s,
             broker_heartbeat_interval=1.0,
+            # A topic created just before the group's first assignment is assigned seconds later,
+            # not after aiokafka's 5-minute metadata refresh (alpr.kafka.faust_fixes, fix 4).
+            consumer_metadata_max_age_ms=faust_fixes.CONSUMER_METADATA_MAX_AGE_MS,
         )
         self.app = app
         self.dead_letters = FaustDeadLetters(app, SERVICE, self.prefix)
