@@ -125,6 +125,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cct.add_argument("--ro-variants", dest="ro_variants", type=int, default=defaults.ro_variants,
                      help="jittered cuts per pseudo-labelled plates-ro-detect plate (0: leave that set out)")  # fmt: skip
     cct.add_argument("--lr", type=float, default=defaults.lr)
+    cct.add_argument(
+        "--train-only",
+        dest="train_only",
+        default=defaults.train_only,
+        help="train only the tensors whose ONNX names contain one of these comma-separated parts (plate_1/: the "
+        "plate head); default: everything but the convolution stem",
+    )
     cct.add_argument("--seed", type=int, default=defaults.seed)
     cct.add_argument("--threads", type=int, default=defaults.threads)
     cct.add_argument("--workers", type=int, default=defaults.workers, help="rendering processes")
@@ -364,6 +371,7 @@ def _train_cct(args: argparse.Namespace) -> int:
         synth_val_crops=args.synth_val_crops,
         ro_variants=args.ro_variants,
         lr=args.lr,
+        train_only=args.train_only,
         seed=args.seed,
         threads=args.threads,
         workers=args.workers,

@@ -25,6 +25,9 @@ Why each piece:
 * Frozen convolution stem and a pull towards the original weights (`anchor`, instead of weight
   decay towards zero): less to forget, and the stem's features are computed once per batch
   for the student and the original (`split_stem`).
+* `train_only` (`--train-only plate_1/`): the plate head alone, for a first fine-tune on an
+  operator's reviewed crops. On synthetic crops it moves real 1s towards I as the whole fine-tune
+  does (docs/benchmarks-models.md, "The CCT's plate head").
 * plates-us-ocr-val (AGPL-3.0) is read only: it is measured each epoch and picks the epoch
   (rule in `select_epoch`), it is never a training input.
 
@@ -111,6 +114,10 @@ class FineTuning:
     # stays frozen: backward through it is most of a step's time on the CPU, new fonts need new
     # shapes-to-characters (the transformer), not new edges, and it cannot forget what it keeps.
     frozen_stem_convs: int = 5
+    # Train only the tensors whose ONNX names contain one of these comma-separated parts
+    # ("plate_1/" is the plate head: one 96 x 37 classifier shared by the 10 slots); empty:
+    # everything but the frozen stem. A head alone cannot forget what the features know.
+    train_only: str = ""
     seed: int = 3000
     threads: int = 2
     workers: int = 2  # rendering processes
@@ -542,6 +549,22 @@ def freeze_stem(model, n: int) -> list[str]:
     return convs[:n]
 
 
+def train_only(model, mapping: dict[str, str], parts: str) -> list[str]:
+    """Freeze every tensor whose ONNX name (`mapping`) contains none of the comma-separated
+    `parts`; returns the ONNX names left trainable."""
+    wanted = [s for s in parts.split(",") if s]
+    kept = []
+    for name, p in model.named_parameters():
+        onnx_name = mapping.get(name, name)
+        if any(s in onnx_name for s in wanted) and p.requires_grad:
+            kept.append(onnx_name)
+        else:
+            p.requires_grad_(False)
+    if not kept:
+        raise AlprError(f"no trainable tensor's name contains any of {parts!r}: nothing to train")
+    return kept
+
+
 def split_stem(model, convs: int = 5):
     """(stem, head): the module cut after the activation of its `convs`-th stem convolution.
 
@@ -695,6 +718,8 @@ def finetune(cfg: FineTuning, log=print) -> dict:
         model.load_state_dict(started_from.state_dict())
         log(f"starting from {cfg.init}")
     frozen = freeze_stem(model, cfg.frozen_stem_convs)
+    if cfg.train_only:
+        log(f"trained alone: {', '.join(train_only(model, mapping, cfg.train_only))}")
     trainable = [p for p in model.parameters() if p.requires_grad]
     log(f"frozen stem convolutions: {frozen}")
     log(

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from alpr.errors import AlprError
 from alpr.synth.datasets import plate_crop
 from alpr_app.models.finetune_reader import (
     CONFIG_FILE,
@@ -30,6 +31,7 @@ from alpr_app.models.finetune_reader import (
     select_epoch,
     split_stem,
     synth_region,
+    train_only,
     write_onnx,
 )
 from services.recognizer.models.model_files import resolve_models_dir
@@ -128,6 +130,30 @@ def test_two_optimizer_steps_on_a_tiny_batch_lower_the_loss():
     assert len(frozen) == 3
     for name in frozen:  # the frozen stem got no gradient and did not move
         assert all(p.grad is None for p in student.get_submodule(name).parameters())
+
+
+def test_training_the_plate_head_alone_moves_only_the_plate_head():
+    student, mapping = _committed()
+    teacher, _ = _frozen()
+    kept = train_only(student, mapping, "plate_1/")
+    assert len(kept) == 2 and all("/plate_1/" in n for n in kept)  # the 96 x 37 classifier and its bias
+    before = {n: p.detach().clone() for n, p in student.named_parameters()}
+    x, texts = _crops(8206, 4)
+    xb = torch.from_numpy(x).float()
+    yb = torch.from_numpy(encode([t[1:] + t[0] for t in texts], ALPHABET, PAD, 10))
+    with torch.no_grad():
+        region_before = student(xb)[1]
+    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=1e-2)
+    loss, _ = batch_loss(student, teacher, xb, yb, torch.tensor([US] * 4), 4, FineTuning(out_dir="", kd_synth_items=2))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    moved = {mapping.get(n, n) for n, p in student.named_parameters() if not torch.equal(p, before[n])}
+    assert moved == set(kept)
+    with torch.no_grad():
+        assert torch.equal(student(xb)[1], region_before)  # the region head shares nothing with it
+    with pytest.raises(AlprError, match="nothing to train"):
+        train_only(_committed()[0], mapping, "no_such_layer/")
 
 
 def test_new_weights_go_back_into_the_same_onnx_graph(tmp_path):
