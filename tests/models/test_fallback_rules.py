@@ -1,6 +1,7 @@
 """The fallback reader's rules of 2026-12-03 (fusion.FallbackReader): A, the margin take; B, the
 recheck of fairly sure primary reads; C, the round character of reads that fit no serial format;
-and of 2026-12-04: D, the fallback's format correction only where the region has the patterns.
+and of 2026-12-04: D, the fallback's format correction only where the region has the patterns;
+and of 2026-12-07: E, the fallback's takes outside its regions only for the plates it knows.
 
 The readers here answer each crop by its first pixel (the crop's key) and record which keys
 they were asked about; each rule's test also runs the reader with that rule off, and shows
@@ -177,6 +178,43 @@ def test_rule_d_fits_a_fallback_read_to_a_serial_only_where_the_region_has_the_p
     assert [r.text for r in as_read] == ["B37RYO", "B37RY0", "B37RY0"]
 
 
+def test_rule_e_takes_a_fallback_read_outside_its_regions_only_for_a_serial_or_vanity_text_it_knows():
+    from alpr.plates import PATTERN_REGIONS
+
+    primary = Keyed(
+        "cct",
+        {
+            1: ("IR95XM", 0.70, "Romania"),  # a European serial: the CRNN never saw one
+            2: ("IR95XM", 0.70, "United States"),  # the same reads in a region it was trained for
+            3: ("IR95XM", 0.70),  # a primary without a region head
+            4: ("ABC1Z34", 0.70, "France"),  # a US serial the head put in France
+            5: ("SURX", 0.40, "Ireland"),  # a US vanity plate the head put in Ireland
+        },
+    )
+    second = Keyed(
+        "crnn",
+        {1: ("TR95XMI", 0.97), 2: ("TR95XMI", 0.97), 3: ("TR95XMI", 0.97), 4: ("ABC1234", 0.97), 5: ("SURF", 0.97)},
+    )
+    reads = FallbackReader(primary, second, trusted_in=PATTERN_REGIONS).read(crops(1, 2, 3, 4, 5))
+    assert [r.text for r in reads] == ["IR95XM", "TR95XMI", "TR95XMI", "ABC1234", "SURF"]
+    assert reads[0].confidence == 0.70 and reads[3].region == "France"
+    # Off (None), the fallback's sure read is taken in every region.
+    anywhere = FallbackReader(primary, second).read(crops(1, 2, 3, 4, 5))
+    assert [r.text for r in anywhere] == ["TR95XMI", "TR95XMI", "TR95XMI", "ABC1234", "SURF"]
+
+
+def test_rule_e_judges_the_fallbacks_text_after_rule_d():
+    from alpr.plates import PATTERN_REGIONS
+
+    # Rule D does not fit a Romanian read to a US pattern, so rule E sees the CRNN's own text:
+    # B37RYO (A99AAA) is no serial it knows, and the primary's read stands.
+    primary = Keyed("cct", {1: ("B37RY0", 0.6, "Romania")})
+    second = Keyed("crnn", {1: ("B37RYO", 0.99)})
+    reader = FallbackReader(primary, second, correct_in=PATTERN_REGIONS, trusted_in=PATTERN_REGIONS)
+    (read,) = reader.read(crops(1))
+    assert read.text == "B37RY0"
+
+
 def test_the_default_reader_corrects_through_rule_d(tmp_path):
     from pathlib import Path
 
@@ -190,5 +228,10 @@ def test_the_default_reader_corrects_through_rule_d(tmp_path):
         pytest.skip(f"no pretrained models in {models}")
     reader = build_reader("fallback", device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models)
     assert reader.correct_in == PATTERN_REGIONS and reader.fallback.correct is False
+    assert reader.trusted_in == PATTERN_REGIONS  # rule E
+    anywhere = build_reader(
+        {"type": "fallback", "fallback_anywhere": True}, device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models
+    )
+    assert anywhere.trusted_in is None
     off = build_reader("fallback", device="cpu", weights_dir=WEIGHTS_DIR, models_dir=models, correct=False)
     assert off.correct_in is None and off.fallback.correct is False  # alpr eval --no-correct

@@ -136,6 +136,12 @@ class FallbackReaderSpec(_Spec):
     fallback: ReaderSpec = ProjectCrnnOnnxSpec(threads=1)
     below: float = Field(0.98, ge=0.0, le=1.0, description="the fallback reads the crops the primary reads below this")
     at_least: float = Field(0.95, ge=0.0, le=1.0, description="... and replaces the primary's read when this sure")
+    fallback_anywhere: bool = Field(
+        False,
+        description="false: outside the regions the project's CRNN was trained for (alpr.plates.PATTERN_REGIONS) "
+        "its read replaces the primary's only when it is a US or Argentine serial or has no digit (rule E, "
+        "fusion.FallbackReader); true: in every region",
+    )
 
 
 DetectorSpec = Annotated[
@@ -319,6 +325,7 @@ def build_reader(spec, *, device: str, weights_dir: str, models_dir: Path, corre
             below=spec.below,
             at_least=spec.at_least,
             correct_in=PATTERN_REGIONS if wants else None,
+            trusted_in=None if spec.fallback_anywhere else PATTERN_REGIONS,
         )
     from services.recognizer.models.fusion import VoteReader
 
