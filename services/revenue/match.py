@@ -330,6 +330,8 @@ class Ledger:
         entry = self.raw["sessions"].get(s.session_id)
         if entry is not None and entry["session"] == s.to_dict():
             return False
+        if entry is None and self._moved_away(s):
+            return False
         self.raw["sessions"][s.session_id] = {
             "session": s.to_dict(),
             "digest": entry["digest"] if entry else "",
@@ -366,6 +368,25 @@ class Ledger:
             withdrawn = Violation.model_validate({**entry["violation"], "state": "withdrawn", "reason": reason})
         session = dict(entry["session"], review=entry.get("review"))
         return session, withdrawn
+
+    def mark_moved(self, session_id: str, decision_id: str, at_ms: int) -> None:
+        """Remember that a correction moved `session_id` to another key's ledger. After a crash
+        the sessions topic is read again from the last committed offset, and the session's own
+        message would otherwise put it back here: a second copy, decided again under the old
+        plate (seen as a flaky CI run, where the replayed copy re-applied the decision and wrote
+        the review row without its reasons, so the accuracy sample lost it)."""
+        self.raw.setdefault("moved", {})[session_id] = [decision_id, at_ms]
+
+    def _moved_away(self, s: Session) -> bool:
+        """A replay of a session a correction moved away (the message it came in with, or an
+        older decision's); a later decision may bring it back (the plate corrected again)."""
+        gone = self.raw.get("moved", {}).get(s.session_id)
+        if gone is None:
+            return False
+        if s.review and s.review.get("decision_id") not in (None, gone[0]):
+            del self.raw["moved"][s.session_id]
+            return False
+        return True
 
     def take_exit_only_after(self, entry_ms: int) -> dict[str, Any] | None:
         """The earliest exit-only session of this key captured after `entry_ms` that no reviewer
@@ -490,6 +511,11 @@ class Ledger:
             if ms_to_dt(e["session"]["exit_ms"] or e["session"]["entry_ms"]) < limit
         ]:
             del self.raw["sessions"][sid]
+        # Tombstones go with the sessions they stood for (pruned when the ledger is swept for
+        # them; each is a few bytes).
+        moved = self.raw.get("moved", {})
+        for sid in [sid for sid, (_, at) in moved.items() if ms_to_dt(at) < limit]:
+            del moved[sid]
         for pid in [
             pid
             for pid, v in self.raw["payments"].items()

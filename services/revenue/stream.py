@@ -540,6 +540,7 @@ class RevenueStream:
         new_key = _plate_key(decision["plate"])
         if new_key != key:
             session, withdrawn = ledger.move_out(sid)
+            ledger.mark_moved(sid, decision["decision_id"], session["exit_ms"] or session["entry_ms"])
             if withdrawn is not None:
                 rows.add("violations", violation_row(withdrawn, self.keeper))
                 out.append((self.violations_out, sid.encode(), encode(withdrawn)))

@@ -313,3 +313,32 @@ def test_an_exit_paired_again_after_review_never_closes_an_entry_made_after_it()
     out2 = pairing2.repair(state2, only.to_dict(), ENTERED, confusable_key(ENTERED), _correction(only, ENTERED))
     assert [s.state for s in out2.decided] == ["exit_without_entry"]  # moved, the 11:30 entry left open
     assert confusable_key(ENTERED) in state2["open"]
+
+
+def test_a_session_a_correction_moved_away_is_not_put_back_by_a_replay_of_its_message():
+    """After a crash the matcher reads the sessions topic again from its last committed offset:
+    the session's own message must not bring back a session a correction moved to another key
+    (a CI flake: the copy re-applied the decision and its review row lost the accuracy sample)."""
+    from dataclasses import replace
+
+    tariff = load_tariff(DEMO)
+    pairing, state, ledger = Pairing(orphan_after_ms=12 * 3_600_000), new_state(), Ledger(None, 0)
+    pairing.apply(state, scenario.a_pass("entry", "6QRS100", "10:10", confidence=0.8))
+    (s,) = pairing.apply(state, scenario.a_pass("exit", "6QRS100", "10:30", confidence=0.8)).decided
+    ledger.add_session(s)
+    ledger.decide(s.session_id, tariff, WINDOWS)
+    fix = _correction(s, "6QRS700")
+    assert ledger.apply_review(fix)
+    moved, _ = ledger.move_out(s.session_id)
+    ledger.mark_moved(s.session_id, fix["decision_id"], moved["exit_ms"])
+    # The replayed message, and a replay of the decision: neither brings it back.
+    assert not ledger.add_session(s) and s.session_id not in ledger.raw["sessions"]
+    assert not ledger.apply_review(fix)
+    # A later decision that corrects the plate back to this key does.
+    back = {**_correction(s, "6QRS100"), "decision_id": f"{s.session_id}#2", "plate_before": "6QRS700"}
+    assert ledger.add_session(replace(s, review=back)) and s.session_id in ledger.raw["sessions"]
+    assert "moved" in ledger.raw and s.session_id not in ledger.raw["moved"]
+    # Tombstones are pruned with the sessions they stood for.
+    ledger.mark_moved("g/OLD/1", "d", scenario.ms("10:00"))
+    ledger.prune(scenario.at("10:00") + timedelta(days=8))
+    assert "g/OLD/1" not in ledger.raw["moved"]
