@@ -320,6 +320,9 @@ def test_each_role_logs_in_sees_its_pages_live_and_nothing_else(stack, bootstrap
                 await page.wait_for(
                     "document.querySelector('#evidence-status').textContent.includes('SHA-256')", 30, "the package"
                 )
+                # The browser saved it, under its own home (tests.support.browser), not the user's.
+                saved = tmp_path / "profile" / "home" / "Downloads"
+                wait_for(lambda: list(saved.glob("evidence-*.zip")) or None, 30, "the evidence package saved")
                 await page.screenshot(artifacts / "enforcement.png")
                 await console.log_out()
 

@@ -79,6 +79,10 @@ def start_chromium(profile: Path) -> tuple[subprocess.Popen, int]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Chromium saves downloads (the console's evidence package) to ~/Downloads whatever the
+        # profile: give it a home inside the profile, so that a test run writes nothing to the
+        # user's home directory (a fresh-HOME CI run found the package there).
+        env={**os.environ, "HOME": str(profile / "home"), "XDG_DOWNLOAD_DIR": str(profile / "home" / "Downloads")},
     )
     port_file = profile / "DevToolsActivePort"
     for _ in deadline_loop(30, "Chromium's DevTools port"):
