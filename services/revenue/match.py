@@ -511,8 +511,8 @@ class Ledger:
             if ms_to_dt(e["session"]["exit_ms"] or e["session"]["entry_ms"]) < limit
         ]:
             del self.raw["sessions"][sid]
-        # Tombstones go with the sessions they stood for (pruned when the ledger is swept for
-        # them; each is a few bytes).
+        # Tombstones go with the sessions they stood for. They do not make a ledger due for a
+        # sweep (`needs_sweep`): one is a few bytes, and goes at the ledger's next sweep.
         moved = self.raw.get("moved", {})
         for sid in [sid for sid, (_, at) in moved.items() if ms_to_dt(at) < limit]:
             del moved[sid]
