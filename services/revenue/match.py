@@ -330,8 +330,20 @@ class Ledger:
         entry = self.raw["sessions"].get(s.session_id)
         if entry is not None and entry["session"] == s.to_dict():
             return False
-        if entry is None and self._moved_away(s):
+        if entry is not None and Session.from_dict(entry["session"]).version > s.version:
+            # A replay, after a crash, of an older version: a split stay's first message once
+            # the re-closed stay (reopened + 1) is here. The newer one stands.
             return False
+        done = list((entry or {}).get("done", []))
+        if entry is None:
+            gone = self._tombstone(s)
+            if gone is not None and not self._returns(s, gone):
+                return False
+            if gone is not None:
+                # Back, newer. The decision that took it away stays applied: a replay of it is
+                # not applied to this version (it would split the re-closed stay again).
+                del self.raw["moved"][s.session_id]
+                done.append(gone[0])
         self.raw["sessions"][s.session_id] = {
             "session": s.to_dict(),
             "digest": entry["digest"] if entry else "",
@@ -339,6 +351,7 @@ class Ledger:
             "decided": False,
             "review": (entry or {}).get("review") or s.review,
             "violation": (entry or {}).get("violation"),
+            **({"done": done} if done else {}),
         }
         review = self.raw["sessions"][s.session_id]["review"]
         if review and review["decision"] == "corrected":  # a replayed session keeps the person's plate
@@ -347,11 +360,17 @@ class Ledger:
 
     def apply_review(self, decision: dict[str, Any]) -> bool:
         """Keep a reviewer's decision on one of this key's sessions (False: no such session here,
-        or this very decision was applied already: a redelivery)."""
+        or this very decision was applied already: a redelivery, or a replay after a crash of one
+        that took the session away before it came back)."""
         entry = self.raw["sessions"].get(decision["session_id"])
         if entry is None or (entry.get("review") or {}).get("decision_id") == decision["decision_id"]:
             return False
+        if decision["decision_id"] in entry.get("done", ()):
+            return False
         entry["review"] = decision
+        # Every decision applied, not only the last: a replay of an earlier one after a later
+        # one must not be applied again either.
+        entry.setdefault("done", []).append(decision["decision_id"])
         if decision["decision"] == "corrected":
             entry["session"]["plate"] = decision["plate"]
         return True
@@ -369,24 +388,54 @@ class Ledger:
         session = dict(entry["session"], review=entry.get("review"))
         return session, withdrawn
 
-    def mark_moved(self, session_id: str, decision_id: str, at_ms: int) -> None:
-        """Remember that a correction moved `session_id` to another key's ledger. After a crash
-        the sessions topic is read again from the last committed offset, and the session's own
-        message would otherwise put it back here: a second copy, decided again under the old
-        plate (seen as a flaky CI run, where the replayed copy re-applied the decision and wrote
-        the review row without its reasons, so the accuracy sample lost it)."""
-        self.raw.setdefault("moved", {})[session_id] = [decision_id, at_ms]
+    def correct_out(self, decision: dict[str, Any]) -> tuple[dict[str, Any], Violation | None]:
+        """A correction to a plate of another key: the session leaves (`move_out`), and a tombstone
+        keeps a replay of its message out (`mark_moved`)."""
+        sid = decision["session_id"]
+        version = Session.from_dict(self.raw["sessions"][sid]["session"]).version
+        session, withdrawn = self.move_out(sid)
+        self.mark_moved(sid, decision["decision_id"], session["exit_ms"] or session["entry_ms"], version)
+        return session, withdrawn
 
-    def _moved_away(self, s: Session) -> bool:
-        """A replay of a session a correction moved away (the message it came in with, or an
-        older decision's); a later decision may bring it back (the plate corrected again)."""
-        gone = self.raw.get("moved", {}).get(s.session_id)
-        if gone is None:
-            return False
-        if s.review and s.review.get("decision_id") not in (None, gone[0]):
-            del self.raw["moved"][s.session_id]
-            return False
-        return True
+    def split_out(
+        self, stay: Session, decision: dict[str, Any], reason: str
+    ) -> tuple[dict[str, Any], Violation | None, dict[str, Any] | None]:
+        """A split stay: it leaves (`move_out`) with the exit-only session its entry's real exit
+        became here, if any (`take_exit_only_after`). Both leave tombstones: a replay of the stay's
+        first message must not bring back the wrong pairing, nor one of the exit-only session's
+        decide it again; the stay the pairing closes again comes back (reopened + 1)."""
+        session, withdrawn = self.move_out(stay.session_id, reason=reason)
+        self.mark_moved(stay.session_id, decision["decision_id"], stay.exit_ms or stay.entry_ms or 0, stay.version)
+        rejoin = self.take_exit_only_after(stay.entry_ms) if stay.entry_ms is not None else None
+        if rejoin is not None:
+            version = Session.from_dict(rejoin).version
+            self.mark_moved(rejoin["session_id"], decision["decision_id"], rejoin["exit_ms"], version)
+        return session, withdrawn, rejoin
+
+    def mark_moved(self, session_id: str, decision_id: str, at_ms: int, version: int) -> None:
+        """Remember that a reviewer's decision took `session_id` (at `version`, Session.version) out
+        of this ledger: a correction moved it to another key, or a split re-opened it, or a split
+        paired the exit-only session that was its entry's real exit. After a crash the sessions
+        topic is read again from the last committed offset, and the session's own message would
+        otherwise put it back here: a second copy, decided again under the old plate or with the
+        wrong exit (seen as a flaky CI run, where the replayed copy of a corrected session
+        re-applied the decision and wrote the review row without its reasons, so the accuracy
+        sample lost it)."""
+        self.raw.setdefault("moved", {})[session_id] = [decision_id, at_ms, version]
+
+    def _tombstone(self, s: Session) -> list | None:
+        """[decision id, at ms, version] when a decision took `s`'s session away from here."""
+        return self.raw.get("moved", {}).get(s.session_id)
+
+    @staticmethod
+    def _returns(s: Session, gone: list) -> bool:
+        """Whether `s` is the session coming back newer, not a replay of its message (or an older
+        decision's): a later decision brought it (the plate corrected back to this key), or it
+        is a higher version (the split stay closed again by the pairing, `reopened` + 1)."""
+        # Tombstones written before 2026-12-07's split guard have no version.
+        if len(gone) > 2 and s.version > gone[2]:
+            return True
+        return bool(s.review) and s.review.get("decision_id") not in (None, gone[0])
 
     def take_exit_only_after(self, entry_ms: int) -> dict[str, Any] | None:
         """The earliest exit-only session of this key captured after `entry_ms` that no reviewer
@@ -514,7 +563,7 @@ class Ledger:
         # Tombstones go with the sessions they stood for. They do not make a ledger due for a
         # sweep (`needs_sweep`): one is a few bytes, and goes at the ledger's next sweep.
         moved = self.raw.get("moved", {})
-        for sid in [sid for sid, (_, at) in moved.items() if ms_to_dt(at) < limit]:
+        for sid in [sid for sid, gone in moved.items() if ms_to_dt(gone[1]) < limit]:
             del moved[sid]
         for pid in [
             pid

@@ -539,8 +539,7 @@ class RevenueStream:
             return
         new_key = _plate_key(decision["plate"])
         if new_key != key:
-            session, withdrawn = ledger.move_out(sid)
-            ledger.mark_moved(sid, decision["decision_id"], session["exit_ms"] or session["entry_ms"])
+            session, withdrawn = ledger.correct_out(decision)
             if withdrawn is not None:
                 rows.add("violations", violation_row(withdrawn, self.keeper))
                 out.append((self.violations_out, sid.encode(), encode(withdrawn)))
@@ -564,7 +563,7 @@ class RevenueStream:
         next close) and the pairing, which holds the open entries, undoes it (Pairing.split), with
         the exit-only session that the entry's real exit may have become here."""
         why = f"split in review by {decision['reviewer']}: the exit was {decision['plate']}'s"
-        session, withdrawn = ledger.move_out(stay.session_id, reason=why)
+        session, withdrawn, rejoin = ledger.split_out(stay, decision, why)
         if withdrawn is not None:
             rows.add("violations", violation_row(withdrawn, self.keeper))
             out.append((self.violations_out, stay.session_id.encode(), encode(withdrawn)))
@@ -577,7 +576,7 @@ class RevenueStream:
             "plate": decision["plate"],
             "plate_key": _plate_key(decision["plate"]),
             "review": decision,
-            "rejoin": ledger.take_exit_only_after(stay.entry_ms) if stay.entry_ms is not None else None,
+            "rejoin": rejoin,
         }
         facility = stay.facility_id.encode()
         out.append((self.corrections_by_facility, facility, json.dumps({"split": body}).encode()))

@@ -329,8 +329,7 @@ def test_a_session_a_correction_moved_away_is_not_put_back_by_a_replay_of_its_me
     ledger.decide(s.session_id, tariff, WINDOWS)
     fix = _correction(s, "6QRS700")
     assert ledger.apply_review(fix)
-    moved, _ = ledger.move_out(s.session_id)
-    ledger.mark_moved(s.session_id, fix["decision_id"], moved["exit_ms"])
+    ledger.correct_out(fix)
     # The replayed message, and a replay of the decision: neither brings it back.
     assert not ledger.add_session(s) and s.session_id not in ledger.raw["sessions"]
     assert not ledger.apply_review(fix)
@@ -338,7 +337,56 @@ def test_a_session_a_correction_moved_away_is_not_put_back_by_a_replay_of_its_me
     back = {**_correction(s, "6QRS100"), "decision_id": f"{s.session_id}#2", "plate_before": "6QRS700"}
     assert ledger.add_session(replace(s, review=back)) and s.session_id in ledger.raw["sessions"]
     assert "moved" in ledger.raw and s.session_id not in ledger.raw["moved"]
+    # A replay of the first decision after the second one is not applied again.
+    assert not ledger.apply_review(fix) and ledger.raw["sessions"][s.session_id]["review"] == back
     # Tombstones are pruned with the sessions they stood for.
-    ledger.mark_moved("g/OLD/1", "d", scenario.ms("10:00"))
+    ledger.mark_moved("g/OLD/1", "d", scenario.ms("10:00"), 2000)
     ledger.prune(scenario.at("10:00") + timedelta(days=8))
     assert "g/OLD/1" not in ledger.raw["moved"]
+
+
+def test_a_split_stay_and_its_real_exit_are_not_put_back_by_a_replay_after_a_crash():
+    """A crash soon after a split: the sessions topic is read again from the last committed
+    offset, and the reviews topic too. Neither the stay's first message (the wrong pairing), nor
+    the exit-only session its entry's real exit had become, nor the split decision itself may
+    undo the split, in whichever order they come back around the re-closed stay."""
+    from alpr.plates import confusable_key
+
+    tariff = load_tariff(DEMO)
+    pairing, state, ledger = Pairing(orphan_after_ms=12 * 3_600_000), new_state(), Ledger(None, 0)
+    parked, left = "4ENT500", "7OTH222"
+    pairing.apply(state, scenario.a_pass("entry", parked, "10:00"))
+    pairing.apply(state, scenario.a_pass("entry", left, "10:05"))
+    (wrong,) = pairing.apply(state, scenario.a_pass("exit", parked, "10:30")).decided  # left's exit
+    assert not pairing.apply(state, scenario.a_pass("exit", parked, "11:00")).decided  # held: no entry left
+    (real,) = pairing.apply(state, scenario.a_pass("entry", "9LAT003", "13:00")).decided
+    assert (wrong.state, real.state) == ("closed", "exit_without_entry")
+    for s in (wrong, real):
+        assert ledger.add_session(s)
+        ledger.decide(s.session_id, tariff, WINDOWS)
+    split = {
+        **_correction(wrong, left),
+        "decision": "split",
+        "plate_key": confusable_key(left),
+    }
+    assert ledger.apply_review(split)
+    session, _, rejoin = ledger.split_out(wrong, split, "split in review")
+    assert rejoin is not None and rejoin["session_id"] == real.session_id
+    assert not ledger.raw["sessions"]
+    session.pop("review", None)
+    out = pairing.split(state, session, left, confusable_key(left), split, rejoin=rejoin)
+    (again,) = [x for x in out.decided if x.session_id == wrong.session_id]
+    assert (again.state, again.exit_ms, again.reopened) == ("closed", real.exit_ms, 1)
+    # Replayed before the re-closed stay arrives: both messages, and the decision, are refused.
+    assert not ledger.add_session(wrong) and not ledger.add_session(real)
+    assert not ledger.apply_review(split) and not ledger.raw["sessions"]
+    # The re-closed stay comes back (a higher version) ...
+    assert ledger.add_session(again)
+    assert wrong.session_id not in ledger.raw["moved"] and real.session_id in ledger.raw["moved"]
+    # ... and a replay after it changes nothing: not the old message, not the decision.
+    assert not ledger.add_session(wrong) and not ledger.add_session(real)
+    assert not ledger.apply_review(split)
+    assert ledger.raw["sessions"][wrong.session_id]["session"] == again.to_dict()
+    assert set(ledger.raw["sessions"]) == {wrong.session_id}
+    d = ledger.decide(wrong.session_id, tariff, WINDOWS)
+    assert d is not None and d.match.evidence_pass_ids[-1] == again.exit_pass_id
