@@ -81,6 +81,49 @@ def replication_of(bootstrap: str, topic: str) -> int:
     return min(len(p.replicas) for p in found.partitions.values())
 
 
+@dataclass(frozen=True)
+class InternalTopic:
+    """A topic a service owns and creates itself: a faust re-key topic or table changelog."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def faust_changelogs(app) -> list[InternalTopic]:
+    """Every table changelog of the faust `app`, as faust itself would create it: compacted,
+    with the table's extra topic configs, partitioned like the table."""
+    out = []
+    for table in app.tables.values():
+        topic = table.changelog_topic
+        partitions = topic.partitions or app.conf.topic_partitions
+        out.append(InternalTopic(topic.get_topic_name(), partitions, {"cleanup.policy": "compact", **topic.config}))
+    return out
+
+
+def ensure_internal_topics(bootstrap: str, topics: list[InternalTopic], replication: int = 1) -> None:
+    """Create a faust service's internal topics before its worker subscribes (one that exists
+    is left as it is). faust declares them itself, but only after its consumer has subscribed:
+    the group's first assignment then ignores them as missing, and the consumer rebalances when
+    its next metadata refresh shows them (`faust_fixes.CONSUMER_METADATA_MAX_AGE_MS`, 5 s):
+    a second join and table recovery seconds after the start, in the middle of the first work.
+    Without the short refresh, a re-key topic missed that way was read by nobody for 5 minutes."""
+    admin = AdminClient(admin_config(bootstrap))
+    futures = admin.create_topics(
+        [
+            NewTopic(t.name, num_partitions=t.partitions, replication_factor=replication, config=t.config)
+            for t in topics
+        ],
+        request_timeout=15,
+    )
+    for name, future in futures.items():
+        try:
+            future.result(TIMEOUT_S)
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise BrokerError(f"cannot create {name}: {err.args[0].str()}") from None
+
+
 def _wait(futures: dict, what: str) -> None:
     for key, future in futures.items():
         try:

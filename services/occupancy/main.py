@@ -15,7 +15,7 @@ from alpr.contracts.registry import Topic
 from alpr.errors import ConfigError
 from alpr.holds import HeldTable, HoldKeeper, holds_consumer
 from alpr.kafka import security as kafka_security
-from alpr.kafka.topics import replication_of
+from alpr.kafka.topics import ensure_internal_topics, faust_changelogs, replication_of
 from alpr.revocations import RevocationFeed
 from alpr.runtime import Workers, serve
 from alpr.store import Store, open_api_store, open_service_store
@@ -83,6 +83,7 @@ class Components:
         self.stream = OccupancyStream(
             settings, self.facilities, self.store, self.keeper, self.board, partitions, prefix, replication=replication
         )
+        ensure_internal_topics(settings.kafka_bootstrap, faust_changelogs(self.stream.app), replication)
         self.workers = Workers()
         self.workers.start(
             "holds",

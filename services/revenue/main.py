@@ -20,7 +20,7 @@ from alpr.errors import AlprError
 from alpr.holds import HoldKeeper, holds_consumer
 from alpr.http import create_app, install_auth
 from alpr.kafka import security as kafka_security
-from alpr.kafka.topics import replication_of
+from alpr.kafka.topics import InternalTopic, ensure_internal_topics, faust_changelogs, replication_of
 from alpr.purposes import load_purposes
 from alpr.release import release_router
 from alpr.revocations import RevocationFeed, RevocationSet
@@ -73,27 +73,6 @@ def partitions_of(bootstrap: str, topic: str) -> int:
     if found is None or found.error is not None or not found.partitions:
         raise AlprError(f"topic {topic} does not exist: run `alpr topics apply` (auto topic creation is off)")
     return len(found.partitions)
-
-
-def ensure_internal_topics(bootstrap: str, names: list[str], partitions: int, replication: int = 1) -> None:
-    """Create the re-key topics (and the pairing's corrections) before the faust worker subscribes. faust declares
-    them itself, but only after its consumer has subscribed: aiokafka then ignores them as
-    missing until its next metadata refresh (5 minutes), and the matcher reads nothing."""
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    from alpr.kafka.config import admin_config
-
-    admin = AdminClient(admin_config(bootstrap))
-    futures = admin.create_topics(
-        [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in names], request_timeout=15
-    )
-    for name, future in futures.items():
-        try:
-            future.result(20)
-        except KafkaException as err:
-            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise AlprError(f"cannot create {name}: {err.args[0].str()}") from None
 
 
 @dataclass
@@ -167,14 +146,13 @@ def run(settings: RevenueSettings) -> int:
         # that broker goes. Set on the app's conf here because stream.py builds the app with 1.
         replication = replication_of(settings.kafka_bootstrap, Topic.PASSES.on(prefix))
         stream.app.conf.topic_replication_factor = replication
+        rekey = [stream.sessions_by_plate, stream.payments_by_plate]
         ensure_internal_topics(
             settings.kafka_bootstrap,
-            [stream.sessions_by_plate.get_topic_name(), stream.payments_by_plate.get_topic_name()],
-            settings.rekey_partitions,
+            [InternalTopic(t.get_topic_name(), settings.rekey_partitions) for t in rekey]
+            + [InternalTopic(stream.corrections_by_facility.get_topic_name(), passes_partitions)]
+            + faust_changelogs(stream.app),
             replication,
-        )
-        ensure_internal_topics(
-            settings.kafka_bootstrap, [stream.corrections_by_facility.get_topic_name()], passes_partitions, replication
         )
         workers.start(
             "holds",
