@@ -34,6 +34,12 @@ def producer_config(
         "linger.ms": 5,
         "compression.type": "lz4",
         "message.max.bytes": 8 * 1024 * 1024,
+        # After a broker restart librdkafka can keep a partition's leader unknown ("new leader-1
+        # not found in cache") until its next periodic metadata refresh, 5 minutes by default
+        # (the class of confluentinc/librdkafka#4976): a CI run of the broker-restart demo
+        # (2026-12-07) had ingest's replay producer hold 256 frames that long after the broker
+        # was back. 10 s bounds that wait; a metadata request every 10 s costs nothing.
+        "topic.metadata.refresh.interval.ms": 10_000,
     }
     return _secured(config, security, extra)
 
