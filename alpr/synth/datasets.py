@@ -15,7 +15,7 @@ from multiprocessing import get_context
 import cv2
 import numpy as np
 
-from alpr.synth.scene import HARD, TRAIN, Conditions, Scene, render_scene
+from alpr.synth.scene import CONDITIONS, HARD, TRAIN, Conditions, Scene, render_scene
 
 FRAME_SIZES = ((1280, 720), (1280, 720), (960, 540), (800, 600), (640, 480))
 
@@ -98,23 +98,30 @@ def crop_box(image: np.ndarray, box: tuple[int, int, int, int], pad: np.ndarray 
     return image[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
 
 
-def _crop_item(job: tuple[str, int, int]) -> tuple[str, str]:
-    out_dir, seed, index = job
-    crop, text = plate_crop(seed, index)
+def _crop_item(job: tuple[str, int, int, str]) -> tuple[str, str]:
+    out_dir, seed, index, conditions = job
+    crop, text = plate_crop(seed, index, CONDITIONS[conditions])
     rel = os.path.join("crops", f"{seed}_{index:06d}.png")
     cv2.imwrite(os.path.join(out_dir, rel), crop)
     return rel, text
 
 
 def write_crops_dataset(
-    out_dir: str, n: int, seed: int, workers: int = 1, progress: Callable[[int, int], None] | None = None
+    out_dir: str,
+    n: int,
+    seed: int,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    conditions: str = "train",
 ) -> str:
     """Write `n` plate crops and `out_dir/labels.csv` (image_path,plate_text; paths relative).
 
-    Returns the CSV path.
+    `conditions` names the degradation ranges (`alpr.synth.scene.CONDITIONS`). Returns the CSV path.
     """
+    if conditions not in CONDITIONS:
+        raise ValueError(f"unknown conditions {conditions!r} (one of {', '.join(CONDITIONS)})")
     os.makedirs(os.path.join(out_dir, "crops"), exist_ok=True)
-    rows = _run((_crop_item, [(out_dir, seed, i) for i in range(n)]), workers, progress)
+    rows = _run((_crop_item, [(out_dir, seed, i, conditions) for i in range(n)]), workers, progress)
     path = os.path.join(out_dir, "labels.csv")
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)

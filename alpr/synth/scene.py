@@ -103,6 +103,10 @@ HARD = Conditions(
     distractor_signs=(1, 4),
     occluder_reach=0.2,
 )
+# Named for the training tools, which pass a name to the rendering processes. A training set
+# rendered under HARD (another seed than the test set's 9001) makes the HARD test set an
+# in-distribution check, not a harder one: the model card says which sets a reader saw.
+CONDITIONS = {"train": TRAIN, "hard": HARD, "clean": CLEAN}
 
 
 def render_scene(

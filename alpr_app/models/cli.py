@@ -88,6 +88,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="more synthetic training sets of --synth-crops each (rendered when missing)",
     )
     rd.add_argument(
+        "--hard-seeds",
+        dest="hard_seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="SEED",
+        help="synthetic training sets of --synth-crops each rendered under the HARD conditions (never 9001, the "
+        "HARD test set's seed); a HARD validation set joins the TRAIN one",
+    )
+    rd.add_argument(
         "--width",
         choices=("small", "wide"),
         default="small",
@@ -336,6 +346,7 @@ def _train_reader(args: argparse.Namespace) -> int:
                 lr=args.lr,
                 init=args.init,
                 extra_seeds=tuple(args.extra_seeds),
+                hard_seeds=tuple(args.hard_seeds),
                 augment=args.augment,
                 width=args.width,
                 review_crops=os.path.join(export.folder, "labels.csv") if export else None,

@@ -47,6 +47,11 @@ class ReaderTraining:
     # More synthetic training sets of `synth_crops` each (stage 3 trains on four at once:
     # the first two stages overfit one set of 30,000, train loss 0.03 against 89-91% val).
     extra_seeds: tuple[int, ...] = ()
+    # Synthetic training sets rendered under the HARD conditions (smaller, blurrier, darker
+    # plates than TRAIN's), `synth_crops` each; with them a HARD validation set (the first
+    # seed + 1) joins the TRAIN one, and the epoch kept is the one with most exact reads
+    # over both. Never 9001, the HARD test set's seed.
+    hard_seeds: tuple[int, ...] = ()
     augment: bool = False  # online augmentation inside the TRAIN conditions' ranges (`augment_batch`)
     width: str = "small"  # crnn.WIDTHS; a second stage (`init`) keeps the width of its start
     # Reviewed crops of the operator's own cameras (alpr_app.models.reviews_dataset labels.csv):
@@ -169,12 +174,21 @@ def train_reader(cfg: ReaderTraining) -> str:
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
 
+    if 9001 in cfg.hard_seeds:
+        raise AlprError("seed 9001 renders the HARD test set; train on other seeds")
     train_paths: list[str] = []
     y_train: list[str] = []
-    val: tuple[list[str], list[str]] = ([], [])
-    plan = [("train", s, cfg.synth_crops) for s in (cfg.seed, *cfg.extra_seeds)]
-    for name, seed, n in plan + [("val", cfg.seed + 1, cfg.synth_val_crops)]:
-        d = os.path.join(cfg.work_dir, f"crops-{seed}-{n}")
+    vals: list[tuple[list[str], list[str]]] = []
+    plan = [("train", s, cfg.synth_crops, "train") for s in (cfg.seed, *cfg.extra_seeds)]
+    plan += [("train", s, cfg.synth_crops, "hard") for s in cfg.hard_seeds]
+    plan.append(("val", cfg.seed + 1, cfg.synth_val_crops, "train"))
+    if cfg.hard_seeds:
+        plan.append(("val", cfg.hard_seeds[0] + 1, cfg.synth_val_crops, "hard"))
+    for name, seed, n, conditions in plan:
+        # TRAIN sets keep their old folder names, so sets rendered before still count.
+        d = os.path.join(
+            cfg.work_dir, f"crops-{seed}-{n}" if conditions == "train" else f"crops-{conditions}-{seed}-{n}"
+        )
         if not os.path.exists(os.path.join(d, ".complete")):
             t0 = time.time()
             write_crops_dataset(
@@ -183,15 +197,16 @@ def train_reader(cfg: ReaderTraining) -> str:
                 seed,
                 workers=cfg.workers,
                 progress=lambda i, total, name=name: print(f"{name} crops {i}/{total}", flush=True),
+                conditions=conditions,
             )
             open(os.path.join(d, ".complete"), "w").close()
-            print(f"rendered {n} {name} crops (seed {seed}) in {time.time() - t0:.0f}s", flush=True)
+            print(f"rendered {n} {name} crops (seed {seed}, {conditions}) in {time.time() - t0:.0f}s", flush=True)
         paths, labels = _load_csv(os.path.join(d, "labels.csv"))
         if name == "train":
             train_paths += paths
             y_train += labels
         else:
-            val = (paths, labels)
+            vals.append((paths, labels))
 
     t0 = time.time()
     x_train, w_train = _inputs(train_paths)
@@ -218,12 +233,12 @@ def train_reader(cfg: ReaderTraining) -> str:
             f"reviewed crops: {len(review_train)} train x{cfg.review_repeats}, {len(review_test)} held out", flush=True
         )
     x_train, w_train = np.concatenate(xs), np.concatenate(ws)
-    x_val, _ = _inputs(val[0])
-    y_val = val[1]
+    val_sets = [(_inputs(paths)[0], labels) for paths, labels in vals]
     real_test = load_real_crops(cfg.datasets_dir, "test")
     x_real, y_real = _inputs([p for p, _ in real_test])[0], [t for _, t in real_test]
     print(
-        f"loaded {len(y_train)} train crops ({len(real)} real x{cfg.real_repeats}), {len(y_val)} val, "
+        f"loaded {len(y_train)} train crops ({len(real)} real x{cfg.real_repeats}), "
+        f"{' + '.join(str(len(labels)) for _, labels in val_sets)} val, "
         f"{len(y_real)} real held out, in {time.time() - t0:.0f}s",
         flush=True,
     )
@@ -270,6 +285,12 @@ def train_reader(cfg: ReaderTraining) -> str:
         (_inputs([p for p, _ in review_test])[0], [t for _, t in review_test]) if review_test else (None, [])
     )
     review_before = accuracy(x_review, y_review) if x_review is not None and init is not None else None
+    if init is not None:  # the starting point on the same sets, for the model card
+        print(
+            f"before training: synth-val exact {' / '.join(f'{accuracy(x, y):.4f}' for x, y in val_sets)} "
+            f"real-held-out exact {accuracy(x_real, y_real):.4f}",
+            flush=True,
+        )
     best, best_state, best_review = -1.0, None, None
     started = time.time()
     for epoch in range(cfg.epochs):
@@ -298,11 +319,14 @@ def train_reader(cfg: ReaderTraining) -> str:
                     f"elapsed {time.time() - started:.0f}s",
                     flush=True,
                 )
-        val = accuracy(x_val, y_val)
+        per_val = [accuracy(x, labels) for x, labels in val_sets]
+        # Exact reads over every validation set (TRAIN's, and HARD's when trained on).
+        val = sum(a * len(labels) for a, (_, labels) in zip(per_val, val_sets)) / sum(len(y) for _, y in val_sets)
         real_acc = accuracy(x_real, y_real)
         print(
             f"epoch {epoch + 1}: mean loss {total / steps_per_epoch:.3f} synth-val exact {val:.4f} "
-            f"real-held-out exact {real_acc:.4f} elapsed {time.time() - started:.0f}s",
+            f"({' / '.join(f'{a:.4f}' for a in per_val)}) real-held-out exact {real_acc:.4f} "
+            f"elapsed {time.time() - started:.0f}s",
             flush=True,
         )
         review_acc = accuracy(x_review, y_review) if x_review is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -61,14 +62,23 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
         synth_val_crops=16,
         seed=4242,
         extra_seeds=(4250,),
+        hard_seeds=(4260,),
         real_repeats=2,
         epochs=1,
         batch=16,
         augment=True,
     )
     path = train_reader(cfg)
-    for d in ("crops-4242-48", "crops-4250-48", "crops-4243-16"):
+    for d in ("crops-4242-48", "crops-4250-48", "crops-4243-16", "crops-hard-4260-48", "crops-hard-4261-16"):
         assert os.path.exists(tmp_path / "work" / d / ".complete")
+    # The HARD sets are rendered under HARD's ranges: no plate narrower than its 60 px
+    # (TRAIN draws from 40 px), so they are not TRAIN crops under another name.
+    widths = {
+        name: [cv2.imread(str(p)).shape[1] for p in (tmp_path / "work" / name / "crops").iterdir()]
+        for name in ("crops-4250-48", "crops-hard-4260-48")
+    }
+    assert min(widths["crops-hard-4260-48"]) >= 50  # 60 px, turned and cut 3% inside at most
+    assert min(widths["crops-4250-48"]) < 50
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     assert ckpt["training"]["extra_seeds"] == [4250] or ckpt["training"]["extra_seeds"] == (4250,)
     assert ckpt["training"]["augment"] is True
@@ -87,6 +97,9 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
     )
     with pytest.raises(AlprError, match="--width wide"):
         train_reader(replace(cfg, out_dir=str(tmp_path / "again"), init=wide))
+    # The HARD test set's seed is never trained on.
+    with pytest.raises(AlprError, match="9001"):
+        train_reader(replace(cfg, out_dir=str(tmp_path / "again"), hard_seeds=(9001,)))
 
 
 @pytest.mark.timeout(300)
