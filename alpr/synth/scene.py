@@ -12,7 +12,7 @@ occluder (a pole, a side object), a frame, dirt or glare, as in the field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -68,6 +68,10 @@ class Conditions:
     # alpr.synth.plate.TEXT_LETTERS): TRAIN keeps it, so that `alpr train` still reproduces
     # the committed weights' data; every other set follows real US data (0, never O).
     letter_o: bool = False
+    # Chance that a plate's 1s keep the font's foot serif (alpr.synth.plate._drop_feet). Real
+    # US 1s have none; TRAIN and HARD keep every foot, as the committed weights and the HARD
+    # test set were rendered, until a reader trained on footless 1s replaces them.
+    one_foot_p: float = 1.0
 
 
 TRAIN = Conditions(letter_o=True)
@@ -106,7 +110,9 @@ HARD = Conditions(
 # Named for the training tools, which pass a name to the rendering processes. A training set
 # rendered under HARD (another seed than the test set's 9001) makes the HARD test set an
 # in-distribution check, not a harder one: the model card says which sets a reader saw.
-CONDITIONS = {"train": TRAIN, "hard": HARD, "clean": CLEAN}
+# TRAIN with a quarter of the plates' 1s footed, the rest footless as on real US plates.
+TRAIN_REAL_ONES = replace(TRAIN, one_foot_p=0.25)
+CONDITIONS = {"train": TRAIN, "hard": HARD, "clean": CLEAN, "train-real-ones": TRAIN_REAL_ONES}
 
 
 def render_scene(
@@ -139,7 +145,7 @@ def render_scene(
         style = random_style(rng)
         text = random_plate_text(style, rng, letter_o=conditions.letter_o)
         dirt = float(rng.uniform(0.2, 1.0)) if rng.random() < conditions.dirt_p else 0.0
-        flat = render_plate(text, style, rng, frame_p=conditions.frame_p, dirt=dirt)
+        flat = render_plate(text, style, rng, frame_p=conditions.frame_p, dirt=dirt, one_foot_p=conditions.one_foot_p)
         if draw_plates:
             _paste(img, flat, quad, plate_masks)
         if rng.random() < conditions.glare_p:

@@ -98,6 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "HARD test set's seed); a HARD validation set joins the TRAIN one",
     )
     rd.add_argument(
+        "--conditions",
+        default="train",
+        help="degradation ranges of the --seed and --extra-seeds sets and their validation set, a name of "
+        "alpr.synth.scene.CONDITIONS (train, train-real-ones, hard, clean); train-real-ones draws most 1s without "
+        "the font's foot, as on real US plates",
+    )
+    rd.add_argument(
         "--width",
         choices=("small", "wide"),
         default="small",
@@ -347,6 +354,7 @@ def _train_reader(args: argparse.Namespace) -> int:
                 init=args.init,
                 extra_seeds=tuple(args.extra_seeds),
                 hard_seeds=tuple(args.hard_seeds),
+                conditions=args.conditions,
                 augment=args.augment,
                 width=args.width,
                 review_crops=os.path.join(export.folder, "labels.csv") if export else None,

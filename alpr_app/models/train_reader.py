@@ -52,6 +52,9 @@ class ReaderTraining:
     # seed + 1) joins the TRAIN one, and the epoch kept is the one with most exact reads
     # over both. Never 9001, the HARD test set's seed.
     hard_seeds: tuple[int, ...] = ()
+    # The conditions (alpr.synth.scene.CONDITIONS) of the `seed` and `extra_seeds` sets and of
+    # their validation set: "train-real-ones" draws most 1s footless, as real US plates have them.
+    conditions: str = "train"
     augment: bool = False  # online augmentation inside the TRAIN conditions' ranges (`augment_batch`)
     width: str = "small"  # crnn.WIDTHS; a second stage (`init`) keeps the width of its start
     # Reviewed crops of the operator's own cameras (alpr_app.models.reviews_dataset labels.csv):
@@ -174,14 +177,18 @@ def train_reader(cfg: ReaderTraining) -> str:
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
 
+    from alpr.synth.scene import CONDITIONS
+
+    if cfg.conditions not in CONDITIONS:
+        raise AlprError(f"unknown conditions {cfg.conditions!r} (one of {', '.join(CONDITIONS)})")
     if 9001 in cfg.hard_seeds:
         raise AlprError("seed 9001 renders the HARD test set; train on other seeds")
     train_paths: list[str] = []
     y_train: list[str] = []
     vals: list[tuple[list[str], list[str]]] = []
-    plan = [("train", s, cfg.synth_crops, "train") for s in (cfg.seed, *cfg.extra_seeds)]
+    plan = [("train", s, cfg.synth_crops, cfg.conditions) for s in (cfg.seed, *cfg.extra_seeds)]
     plan += [("train", s, cfg.synth_crops, "hard") for s in cfg.hard_seeds]
-    plan.append(("val", cfg.seed + 1, cfg.synth_val_crops, "train"))
+    plan.append(("val", cfg.seed + 1, cfg.synth_val_crops, cfg.conditions))
     if cfg.hard_seeds:
         plan.append(("val", cfg.hard_seeds[0] + 1, cfg.synth_val_crops, "hard"))
     for name, seed, n, conditions in plan:

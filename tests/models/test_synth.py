@@ -135,3 +135,52 @@ def test_training_data_of_the_committed_weights_is_pinned():
     crop, text = plate_crop(2000, 0)
     assert text == "OJJ3767"
     assert hashlib.sha256(crop.tobytes()).hexdigest()[:16] == "354c7975846fb1a8"
+
+
+def test_a_footless_one_keeps_its_stem_and_flag_and_loses_only_its_foot():
+    # Real US plates draw 1 as a bar and a flag; every DejaVu face adds a foot (alpr.synth.plate._drop_feet).
+    from PIL import Image, ImageDraw
+
+    from alpr.synth.fonts import PLATE_FONTS, font
+    from alpr.synth.plate import _drop_feet
+
+    for name in PLATE_FONTS:
+        fnt = font(name, 120)
+        img = Image.new("L", (600, 180), 0)
+        d = ImageDraw.Draw(img)
+        d.text((20, 10), "A1B1", font=fnt, fill=255)
+        mask = np.asarray(img)
+        out = _drop_feet(mask, "A1B1", fnt, d, (20, 10))
+        left, top, right, bottom = fnt.getbbox("1")
+        changed = np.argwhere(out != mask)
+        assert len(changed), name  # the font had a foot to take
+        # Only inside the two 1s' bottom fifth, never in A or B, never the stem or the flag.
+        h = bottom - top
+        assert changed[:, 0].min() >= 10 + top + int(h * 0.8) - 1, name
+        for x in (20 + d.textlength("A", font=fnt), 20 + d.textlength("A1B", font=fnt)):
+            glyph = out[10 + top : 10 + bottom, int(x + left) : int(np.ceil(x + right))]
+            stem = (glyph[int(h * 0.4) : int(h * 0.6)] > 127).any(axis=0)
+            assert not (glyph[int(h * 0.8) :, ~stem] > 0).any(), name  # no ink left beside the stem
+            assert (glyph[int(h * 0.8) :, stem] > 127).any(), name  # the stem reaches the baseline
+        untouched = Image.new("L", (600, 180), 0)
+        du = ImageDraw.Draw(untouched)
+        du.text((20, 10), "ABC", font=fnt, fill=255)
+        assert np.array_equal(_drop_feet(np.asarray(untouched), "ABC", fnt, du, (20, 10)), np.asarray(untouched))
+
+
+def test_footless_ones_are_drawn_only_where_the_conditions_ask_for_them():
+    from dataclasses import replace
+
+    from alpr.synth.scene import CONDITIONS, TRAIN, TRAIN_REAL_ONES
+
+    style = STYLES[0]
+    footed = render_plate("8ABC111", style, np.random.default_rng(1))
+    # The default draws no extra random number: the sets rendered before stay bit-identical
+    # (the pinned test above checks the committed weights' data).
+    assert np.array_equal(footed, render_plate("8ABC111", style, np.random.default_rng(1), one_foot_p=1.0))
+    assert not np.array_equal(footed, render_plate("8ABC111", style, np.random.default_rng(1), one_foot_p=0.0))
+    assert CONDITIONS["train-real-ones"] is TRAIN_REAL_ONES and TRAIN_REAL_ONES == replace(TRAIN, one_foot_p=0.25)
+    assert CONDITIONS["train"].one_foot_p == CONDITIONS["hard"].one_foot_p == 1.0
+    a = render_scene(np.random.default_rng(5), 640, 480, 2, TRAIN_REAL_ONES)
+    b = render_scene(np.random.default_rng(5), 640, 480, 2, TRAIN_REAL_ONES)
+    assert np.array_equal(a.image, b.image) and a.plates == b.plates

@@ -100,6 +100,8 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
     # The HARD test set's seed is never trained on.
     with pytest.raises(AlprError, match="9001"):
         train_reader(replace(cfg, out_dir=str(tmp_path / "again"), hard_seeds=(9001,)))
+    with pytest.raises(AlprError, match="unknown conditions 'nope'"):
+        train_reader(replace(cfg, out_dir=str(tmp_path / "again"), conditions="nope"))
 
 
 @pytest.mark.timeout(300)
