@@ -486,7 +486,7 @@ def _drop_feet(mask: np.ndarray, text: str, fnt, draw: ImageDraw.ImageDraw, orig
     Every DejaVu face draws its 1 with a foot; the 1s of real US plates have none (8 of 8
     sampled from plates-us-ocr-val, eight states). A reader trained only on footed 1s takes
     the foot as the mark of a 1 and reads the real, footless 1 as I (the CRNN: 12 of the 132
-    real 1s; 121 of 470 footless synthetic 1s against 1 of 471 footed, docs/benchmarks-models.md).
+    real 1s; 127 of 469 footless synthetic 1s against 1 of 471 footed, docs/benchmarks-models.md).
     """
     out = mask.copy()
     left, top, right, bottom = fnt.getbbox("1")

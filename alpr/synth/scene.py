@@ -107,11 +107,11 @@ HARD = Conditions(
     distractor_signs=(1, 4),
     occluder_reach=0.2,
 )
+# TRAIN with a quarter of the plates' 1s footed, the rest footless as on real US plates.
+TRAIN_REAL_ONES = replace(TRAIN, one_foot_p=0.25)
 # Named for the training tools, which pass a name to the rendering processes. A training set
 # rendered under HARD (another seed than the test set's 9001) makes the HARD test set an
 # in-distribution check, not a harder one: the model card says which sets a reader saw.
-# TRAIN with a quarter of the plates' 1s footed, the rest footless as on real US plates.
-TRAIN_REAL_ONES = replace(TRAIN, one_foot_p=0.25)
 CONDITIONS = {"train": TRAIN, "hard": HARD, "clean": CLEAN, "train-real-ones": TRAIN_REAL_ONES}
 
 
