@@ -105,6 +105,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the font's foot, as on real US plates",
     )
     rd.add_argument(
+        "--mixed-sets",
+        dest="mixed_sets",
+        nargs="*",
+        default=[],
+        metavar="CONDITIONS:SEED",
+        help="more training sets of --synth-crops each under other conditions than --conditions (e.g. "
+        "train-real-ones:2200); each condition's first seed + 1 joins validation",
+    )
+    rd.add_argument(
         "--width",
         choices=("small", "wide"),
         default="small",
@@ -280,6 +289,14 @@ def _composite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _condition_seed(text: str) -> tuple[str, int]:
+    """'train-real-ones:2200' -> ('train-real-ones', 2200), for --mixed-sets."""
+    conditions, _, seed = text.rpartition(":")
+    if not conditions or not seed.isdigit():
+        raise AlprError(f"--mixed-sets takes CONDITIONS:SEED (e.g. train-real-ones:2200), not {text!r}")
+    return conditions, int(seed)
+
+
 def _weights_out(args: argparse.Namespace) -> str:
     from services.recognizer.models.recognizer import WEIGHTS_DIR
 
@@ -355,6 +372,7 @@ def _train_reader(args: argparse.Namespace) -> int:
                 extra_seeds=tuple(args.extra_seeds),
                 hard_seeds=tuple(args.hard_seeds),
                 conditions=args.conditions,
+                mixed_sets=tuple(_condition_seed(x) for x in args.mixed_sets),
                 augment=args.augment,
                 width=args.width,
                 review_crops=os.path.join(export.folder, "labels.csv") if export else None,

@@ -55,6 +55,10 @@ class ReaderTraining:
     # The conditions (alpr.synth.scene.CONDITIONS) of the `seed` and `extra_seeds` sets and of
     # their validation set: "train-real-ones" draws most 1s footless, as real US plates have them.
     conditions: str = "train"
+    # More training sets under other conditions than `conditions`, as (conditions, seed): a
+    # mix whose 1s are footed where the synthetic sets draw them so and footless where real
+    # plates do. Each distinct condition's first seed + 1 joins validation.
+    mixed_sets: tuple[tuple[str, int], ...] = ()
     augment: bool = False  # online augmentation inside the TRAIN conditions' ranges (`augment_batch`)
     width: str = "small"  # crnn.WIDTHS; a second stage (`init`) keeps the width of its start
     # Reviewed crops of the operator's own cameras (alpr_app.models.reviews_dataset labels.csv):
@@ -181,16 +185,26 @@ def train_reader(cfg: ReaderTraining) -> str:
 
     if cfg.conditions not in CONDITIONS:
         raise AlprError(f"unknown conditions {cfg.conditions!r} (one of {', '.join(CONDITIONS)})")
-    if 9001 in cfg.hard_seeds:
+    for conditions, _ in cfg.mixed_sets:
+        if conditions not in CONDITIONS:
+            raise AlprError(f"unknown conditions {conditions!r} (one of {', '.join(CONDITIONS)})")
+    if 9001 in cfg.hard_seeds or any(seed == 9001 for _, seed in cfg.mixed_sets):
         raise AlprError("seed 9001 renders the HARD test set; train on other seeds")
     train_paths: list[str] = []
     y_train: list[str] = []
     vals: list[tuple[list[str], list[str]]] = []
     plan = [("train", s, cfg.synth_crops, cfg.conditions) for s in (cfg.seed, *cfg.extra_seeds)]
     plan += [("train", s, cfg.synth_crops, "hard") for s in cfg.hard_seeds]
+    plan += [("train", s, cfg.synth_crops, c) for c, s in cfg.mixed_sets]
     plan.append(("val", cfg.seed + 1, cfg.synth_val_crops, cfg.conditions))
+    validated = {cfg.conditions}
     if cfg.hard_seeds:
         plan.append(("val", cfg.hard_seeds[0] + 1, cfg.synth_val_crops, "hard"))
+        validated.add("hard")
+    for conditions, seed in cfg.mixed_sets:
+        if conditions not in validated:
+            plan.append(("val", seed + 1, cfg.synth_val_crops, conditions))
+            validated.add(conditions)
     for name, seed, n, conditions in plan:
         # TRAIN sets keep their old folder names, so sets rendered before still count.
         d = os.path.join(
@@ -327,7 +341,7 @@ def train_reader(cfg: ReaderTraining) -> str:
                     flush=True,
                 )
         per_val = [accuracy(x, labels) for x, labels in val_sets]
-        # Exact reads over every validation set (TRAIN's, and HARD's when trained on).
+        # Exact reads over every validation set (TRAIN's, and those of the other conditions trained on).
         val = sum(a * len(labels) for a, (_, labels) in zip(per_val, val_sets)) / sum(len(y) for _, y in val_sets)
         real_acc = accuracy(x_real, y_real)
         print(

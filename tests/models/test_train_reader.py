@@ -63,13 +63,23 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
         seed=4242,
         extra_seeds=(4250,),
         hard_seeds=(4260,),
+        mixed_sets=(("train-real-ones", 4270),),
         real_repeats=2,
         epochs=1,
         batch=16,
         augment=True,
     )
     path = train_reader(cfg)
-    for d in ("crops-4242-48", "crops-4250-48", "crops-4243-16", "crops-hard-4260-48", "crops-hard-4261-16"):
+    for d in (
+        "crops-4242-48",
+        "crops-4250-48",
+        "crops-4243-16",
+        "crops-hard-4260-48",
+        "crops-hard-4261-16",
+        # A set under other conditions, and its validation set (its seed + 1).
+        "crops-train-real-ones-4270-48",
+        "crops-train-real-ones-4271-16",
+    ):
         assert os.path.exists(tmp_path / "work" / d / ".complete")
     # The HARD sets are rendered under HARD's ranges: no plate narrower than its 60 px
     # (TRAIN draws from 40 px), so they are not TRAIN crops under another name.
@@ -100,8 +110,21 @@ def test_a_tiny_training_run_renders_every_set_and_saves_a_loadable_reader(tmp_p
     # The HARD test set's seed is never trained on.
     with pytest.raises(AlprError, match="9001"):
         train_reader(replace(cfg, out_dir=str(tmp_path / "again"), hard_seeds=(9001,)))
+    with pytest.raises(AlprError, match="9001"):
+        train_reader(replace(cfg, out_dir=str(tmp_path / "again"), mixed_sets=(("train-real-ones", 9001),)))
     with pytest.raises(AlprError, match="unknown conditions 'nope'"):
         train_reader(replace(cfg, out_dir=str(tmp_path / "again"), conditions="nope"))
+    with pytest.raises(AlprError, match="unknown conditions 'nope'"):
+        train_reader(replace(cfg, out_dir=str(tmp_path / "again"), mixed_sets=(("nope", 4280),)))
+
+
+def test_mixed_sets_are_given_as_conditions_and_seed():
+    from alpr_app.models.cli import _condition_seed
+
+    assert _condition_seed("train-real-ones:2200") == ("train-real-ones", 2200)
+    for bad in ("2200", "train-real-ones", "train-real-ones:", ":2200", "hard:-1"):
+        with pytest.raises(AlprError, match="CONDITIONS:SEED"):
+            _condition_seed(bad)
 
 
 @pytest.mark.timeout(300)
