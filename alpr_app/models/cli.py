@@ -136,6 +136,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--keep-export", dest="keep_export", action="store_true", help="keep the exported reviewed crops after training"
     )
     rd.set_defaults(handler=_train_reader, work_dir="/tmp/alpr-train/reader")
+    soup = tsub.add_parser(
+        "soup",
+        help="a reader mixed from two of one training history: (1 - weight) x FIRST + weight x SECOND",
+    )
+    soup.add_argument("first", help="reader weights (e.g. the committed weights/reader.pt)")
+    soup.add_argument("second", help="reader weights trained from FIRST (--init)")
+    soup.add_argument("--weight", type=float, required=True, help="share of SECOND, in (0, 1)")
+    soup.add_argument("--out", default=None, help="output folder (default: the committed weights folder)")
+    soup.set_defaults(handler=_train_soup)
     cct = tsub.add_parser(
         "cct",
         help="fine-tune the pretrained CCT reader (fast-plate-ocr, MIT) on synthetic US crops, the real sets and "
@@ -386,6 +395,13 @@ def _train_reader(args: argparse.Namespace) -> int:
 
         record_review_training(path, export)
     print(path)
+    return 0
+
+
+def _train_soup(args: argparse.Namespace) -> int:
+    from alpr_app.models.train_reader import average_readers
+
+    print(average_readers(args.first, args.second, args.weight, _weights_out(args)))
     return 0
 
 

@@ -380,3 +380,59 @@ def train_reader(cfg: ReaderTraining) -> str:
         flush=True,
     )
     return target
+
+
+def average_readers(first: str, second: str, weight: float, out_dir: str) -> str:
+    """A reader whose weights are `(1 - weight) x first + weight x second` (a "model soup");
+    returns the weights path in `out_dir`.
+
+    Both readers must have the same width and come from one training history (the second
+    trained from the first, `init`): their CTC columns then mean the same thing, which two
+    readers trained apart do not (a logit average of two such readers was tried and dropped,
+    weights/MODEL_CARD.md). A fine-tune keeps what it learned and gives back part of what it
+    forgot when pulled back towards its start: the committed reader is the 0.7 mix of the
+    wide reader and its fine-tune on footed and footless 1s (docs/benchmarks-models.md,
+    2026-12-07).
+    """
+    import hashlib
+
+    import torch
+
+    if not 0.0 < weight < 1.0:
+        raise AlprError(f"the soup's weight of the second reader is in (0, 1), not {weight}")
+    ckpts = []
+    for path in (first, second):
+        if not os.path.exists(path):
+            raise AlprError(f"reader weights not found: {path}")
+        ckpts.append(torch.load(path, map_location="cpu", weights_only=True))
+    a, b = ckpts
+    if a.get("width", "small") != b.get("width", "small") or a["state_dict"].keys() != b["state_dict"].keys():
+        raise AlprError(f"{first} and {second} are readers of different sizes; only one reader's states mix")
+    state = {}
+    for k, v in b["state_dict"].items():
+        u = a["state_dict"][k]
+        if v.shape != u.shape:
+            raise AlprError(f"{first} and {second} differ in the shape of {k}; only one reader's states mix")
+        # Counters (BatchNorm's num_batches_tracked) are not weights: the second reader's stay.
+        state[k] = ((1 - weight) * u.float() + weight * v.float()).half() if v.is_floating_point() else v
+
+    def sha(path: str) -> str:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    os.makedirs(out_dir, exist_ok=True)
+    target = os.path.join(out_dir, READER_FILE)
+    torch.save(
+        {
+            **{k: b[k] for k in ("arch", "width", "alphabet", "input") if k in b},
+            "state_dict": state,
+            "soup": {
+                "first": {"file": os.path.basename(first), "sha256": sha(first), "training": a.get("training")},
+                "second": {"file": os.path.basename(second), "sha256": sha(second), "training": b.get("training")},
+                "weight_of_second": weight,
+            },
+            "training": b.get("training"),
+        },
+        target,
+    )
+    return target

@@ -160,3 +160,47 @@ def test_training_from_reviews_exports_trains_and_records_it_in_the_model_card(t
     reviewed_store(empty, stays=1)  # one stay, not decided yet
     none = run_cli("train", "reader", "--from-reviews", "--out", str(out), env={"ALPR_DATA_DIR": str(empty)})
     assert none.returncode == 2 and "no reviewed crops to train on" in none.stderr, none.stderr[-500:]
+
+
+def _random_reader(path, width: str, seed: int) -> str:
+    from services.recognizer.models.crnn import ALPHABET, INPUT_H, INPUT_W, Crnn
+
+    torch.manual_seed(seed)
+    model = Crnn(width)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    ckpt = {"arch": "crnn-v1", "width": width, "alphabet": ALPHABET, "input": [INPUT_H, INPUT_W], "state_dict": state}
+    ckpt["training"] = {"seed": seed}
+    torch.save(ckpt, path)
+    return str(path)
+
+
+def test_a_soup_is_the_weighted_mean_of_two_readers_and_loads(tmp_path):
+    from alpr_app.models.train_reader import average_readers
+    from services.recognizer.models.crnn_reader import CrnnPlateReader
+
+    a = _random_reader(tmp_path / "a.pt", "small", 1)
+    b = _random_reader(tmp_path / "b.pt", "small", 2)
+    path = average_readers(a, b, 0.7, str(tmp_path / "soup"))
+    sa, sb, ss = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b, path))
+    moved = 0
+    for k, v in ss.items():
+        if v.is_floating_point():
+            want = 0.3 * sa[k].float() + 0.7 * sb[k].float()
+            assert torch.allclose(v.float(), want, atol=2e-3), k
+            moved += not torch.equal(v, sb[k])
+        else:
+            assert torch.equal(v, sb[k])
+    assert moved > 0  # the soup is not the second reader under another name
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["soup"]["weight_of_second"] == 0.7 and ckpt["soup"]["first"]["training"] == {"seed": 1}
+    (read,) = CrnnPlateReader(path).read([plate_crop(4242, 0)[0]])
+    assert isinstance(read.text, str)
+
+    wide = _random_reader(tmp_path / "w.pt", "wide", 3)
+    with pytest.raises(AlprError, match="different sizes"):
+        average_readers(a, wide, 0.5, str(tmp_path / "bad"))
+    for w in (0.0, 1.0, 1.5):
+        with pytest.raises(AlprError, match=r"in \(0, 1\)"):
+            average_readers(a, b, w, str(tmp_path / "bad"))
+    with pytest.raises(AlprError, match="not found"):
+        average_readers(a, str(tmp_path / "missing.pt"), 0.5, str(tmp_path / "bad"))
