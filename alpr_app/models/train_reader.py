@@ -390,8 +390,9 @@ def average_readers(first: str, second: str, weight: float, out_dir: str) -> str
     trained from the first, `init`): their CTC columns then mean the same thing, which two
     readers trained apart do not (a logit average of two such readers was tried and dropped,
     weights/MODEL_CARD.md). A fine-tune keeps what it learned and gives back part of what it
-    forgot when pulled back towards its start: the committed reader is the 0.7 mix of the
-    wide reader and its fine-tune on footed and footless 1s (docs/benchmarks-models.md,
+    forgot when pulled back towards its start. The 0.7 mix of the wide reader and its
+    fine-tune on footed and footless 1s read more real US plates than either. It was not
+    shipped: its calibration left under 75% of real reads at 0.9 (docs/benchmarks-models.md,
     2026-12-07).
     """
     import hashlib
