@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp = ssub.add_parser(
         "composite",
         help="real US plate crops (plates-us-ocr-val) pasted over the plates of real dash-cam frames "
-        "(plates-ro-detect), openalpr format: full frames of real US plates at 70-420 px, for measuring only",
+        "(plates-ro-detect), openalpr format: full frames of real US plates (70-420 px unless --widths), for measuring only",
     )
     comp.add_argument("--out", required=True, help="output folder (created)")
     comp.add_argument("--seed", type=int, default=1, help="which frame, size and place each crop gets (default 1)")
@@ -55,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp.add_argument("--crops", help="labelled crops CSV (default <datasets>/plates-us-ocr-val/annotations.csv)")
     comp.add_argument("--limit", type=int, help="only the first N crops")
     comp.add_argument("--size", default="1280x720", help="frame WIDTHxHEIGHT (default 1280x720; plates scale with it)")
+    comp.add_argument(
+        "--widths",
+        help="plate width bands LO-HI[,LO-HI...] in px of a 1280 px frame, drawn in turn "
+        "(default 70-110,110-170,170-260,260-420; 50-70: small plates)",
+    )
     comp.set_defaults(handler=_composite)
 
     train = subparsers.add_parser("train", help="train the plate detector or reader (CPU is fine, slow)")
@@ -285,6 +290,7 @@ def _composite(args: argparse.Namespace) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise AlprError(f"--size {args.size!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
+    widths = _width_bands(args.widths) if args.widths else None
     n = write_composite_set(
         args.out,
         crops,
@@ -293,9 +299,22 @@ def _composite(args: argparse.Namespace) -> int:
         limit=args.limit,
         progress=_every(100),
         size=(width, height),
+        **({"widths": widths} if widths else {}),
     )
     print(f"{n} frames in {args.out}")
     return 0
+
+
+def _width_bands(text: str) -> list[tuple[int, int]]:
+    """`--widths` as (low, high) pairs: '50-70' or '50-70,70-110'."""
+    bands = []
+    for part in text.split(","):
+        try:
+            lo, hi = (int(v) for v in part.strip().split("-"))
+        except ValueError:
+            raise AlprError(f"--widths {text!r}: expected LO-HI[,LO-HI...] in px, e.g. 50-70") from None
+        bands.append((lo, hi))
+    return bands
 
 
 def _condition_seed(text: str) -> tuple[str, int]:

@@ -78,3 +78,32 @@ def test_composite_needs_the_real_sets(tmp_path, capsys):
     assert main(["synth", "composite", "--out", str(tmp_path / "o"), "--datasets", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "not found" in err and "--datasets" in err and len(err.splitlines()) == 1
+
+
+def test_composite_frames_of_small_plates_keep_to_the_band(tmp_path, capsys):
+    _real_sets(str(tmp_path / "real"), crops=4)
+    out = tmp_path / "small"
+    args = ["synth", "composite", "--out", str(out), "--datasets", str(tmp_path / "real"), "--widths", "50-60,60-70"]
+    assert main(args) == 0
+    widths = [it.plates[0][0][2] for it in load_openalpr(str(out))]
+    assert all(50 <= w <= 60 for w in widths[0::2]) and all(60 <= w <= 70 for w in widths[1::2])
+    capsys.readouterr()
+    for bad in ("50", "70-50", "5-10", "50-2000"):
+        assert main([*args[:-1], bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "--widths" in err or "plate widths" in err
+        assert len(err.splitlines()) == 1
+
+
+def test_a_pasted_plate_covers_the_frame_plate_it_replaces():
+    from alpr_app.models.composite import _fitting
+
+    # Plates 40, 60 and 120 px wide in 1280x720 frames.
+    plates = [(f"{w}.jpg", (1280, 720), (0.5, 0.5, w / 1280, 0.02)) for w in (40, 60, 120)]
+    assert _fitting(plates, 70, (1280, 720)) == [0, 1]  # both no wider, both at least half
+    assert _fitting(plates, 100, (1280, 720)) == [1]  # 40 px would be zoomed 2.5x: 60 px is
+    assert _fitting(plates, 200, (1280, 720)) == [2]
+    assert _fitting(plates, 300, (1280, 720)) == [0, 1, 2]  # none at least half: any no wider
+    assert _fitting(plates, 30, (1280, 720)) == [0]  # none fits: the narrowest
+    # A 1920x1080 frame zooms every 1280 px frame by 1.5 first: 60 px plates become 90.
+    assert _fitting(plates, 70, (1920, 1080)) == [0]
