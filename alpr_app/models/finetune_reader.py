@@ -251,7 +251,7 @@ def synth_region(text: str) -> str:
     """The region of a synthetic crop: its Mercosur layout is Argentine, everything else US.
 
     (The generator's old black Argentine style prints a US-like AAA999 serial and is counted US;
-    for those the region cannot change the text, since AAA999 keeps its O under round_character.)
+    its texts hold no O since 2026-12-02, so round_character cannot change them.)
     """
     return "Argentina" if fits(text, PATTERNS["ar-mercosur"]) else US_REGION
 

@@ -71,7 +71,8 @@ def test_the_round_character_of_a_us_plate_is_written_0():
     assert round_character("C0UGAR", "United States") == "C0UGAR"
     assert round_character("BLOGGER", "United States") == "BL0GGER"  # vanity: O and 0 are one glyph
     assert round_character("M0TORZ", "United States") == "M0T0RZ"
-    assert round_character("ORZ466", "United States") == "ORZ466"  # AAA999: the format says letter
+    assert round_character("ORZ466", "United States") == "0RZ466"  # as the reference data writes it
+    assert round_character("AOO0956", "United States") == "A000956"  # AAA9999: still the digit
     assert round_character("0RZ466", "United States") == "0RZ466"  # one way: a 0 stays as read
     assert round_character("AD054JO", "Argentina") == "AD054JO"  # other regions keep their O
     assert round_character("BLOGGER", None) == "BLOGGER"  # no region known: nothing assumed
